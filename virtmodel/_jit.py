@@ -1,0 +1,64 @@
+"""One place that decides how virtmodel's kernels are compiled.
+
+Kernels are ``@njit(cache=True, nogil=True)``: compiled once per machine, then loaded from
+numba's on-disk cache, and free to run in threads.  Numba writes that cache beside the
+package when the package folder is writable, else under ``~/.cache/numba``; when neither is
+writable (a read-only site-packages and a read-only or missing home, as in some containers)
+``import`` would fail with "no locator available".  We then point ``NUMBA_CACHE_DIR`` at a
+per-user folder in the temporary directory *before* numba is imported.
+
+``NUMBA_DISABLE_JIT=1`` runs every kernel as plain Python (the test suite runs once that way
+so that arithmetic that only works because of machine-integer wrap-around is caught).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def _writable(path: str) -> bool:
+    probe = path
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return bool(probe) and os.access(probe, os.W_OK)
+
+
+def _choose_cache_dir() -> str | None:
+    """Return a cache folder to force, or None when numba's own choice will work."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    user_cache = os.path.join(os.path.expanduser("~"), ".cache")
+    if _writable(os.path.join(here, "__pycache__")) or _writable(user_cache):
+        return None
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.path.join(tempfile.gettempdir(), f"virtmodel-numba-cache-{uid}")
+
+
+_forced = _choose_cache_dir()
+if _forced:
+    os.environ["NUMBA_CACHE_DIR"] = _forced
+
+import numba  # noqa: E402  (must follow the cache-dir decision)
+
+CACHE_DIR_FORCED = _forced
+"""The NUMBA_CACHE_DIR virtmodel had to set, or None if numba's default locations work."""
+
+
+def njit(func=None, **options):
+    """``numba.njit`` with virtmodel's defaults (cache=True, nogil=True)."""
+    options.setdefault("cache", True)
+    options.setdefault("nogil", True)
+    if func is None:
+        return lambda f: numba.njit(**options)(f)
+    return numba.njit(**options)(func)
+
+
+def entry_point(kernel):
+    """A separately compiled copy of an ``inline="always"`` kernel, for calls from Python
+    (inlined kernels are meant to be called from other kernels)."""
+    return njit(getattr(kernel, "py_func", kernel))

@@ -1,0 +1,140 @@
+"""Constants and arithmetic of the virtio split virtqueue.
+
+Everything here is taken from the virtio specification (OASIS virtio 1.x, section
+"Split Virtqueues") and from Linux's ``include/uapi/linux/virtio_ring.h``, whose names the
+constants keep.  Values are little-endian on the wire; this package models an x86 host.
+
+The ring's indices (``avail_idx``, ``used_idx``, ``used_event``, ``avail_event``) are
+free-running 16-bit counters: they wrap from 65535 to 0, and a ring slot is ``idx %
+queue_size``.  Numba does not wrap integers to 16 bits for us, so every index computation in
+this package goes through :data:`U16_MASK`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._jit import njit
+
+# --- descriptor flags (struct virtq_desc.flags) -------------------------------------------
+VRING_DESC_F_NEXT = 1
+"""The descriptor continues through its ``next`` field."""
+VRING_DESC_F_WRITE = 2
+"""The buffer is device-writable (otherwise device-readable)."""
+VRING_DESC_F_INDIRECT = 4
+"""The buffer holds a table of descriptors (needs VIRTIO_F_INDIRECT_DESC)."""
+
+# --- ring flags ---------------------------------------------------------------------------
+VRING_USED_F_NO_NOTIFY = 1
+"""used.flags: the device asks the driver not to kick (an optimisation, not reliable)."""
+VRING_AVAIL_F_NO_INTERRUPT = 1
+"""avail.flags: the driver asks the device not to interrupt (an optimisation, not reliable)."""
+
+# --- feature bits (spec section "Reserved Feature Bits") ----------------------------------
+VIRTIO_F_INDIRECT_DESC = 28
+VIRTIO_F_EVENT_IDX = 29
+VIRTIO_F_VERSION_1 = 32
+VIRTIO_F_ACCESS_PLATFORM = 33
+VIRTIO_F_RING_PACKED = 34
+VIRTIO_F_IN_ORDER = 35
+VIRTIO_F_ORDER_PLATFORM = 36
+
+# --- sizes ---------------------------------------------------------------------------------
+MAX_QUEUE_SIZE = 32768
+"""Largest split-ring queue size (the spec: a power of two, at most 32768)."""
+U16_MASK = 0xFFFF
+DESC_SIZE = 16  # struct virtq_desc: le64 addr, le32 len, le16 flags, le16 next
+USED_ELEM_SIZE = 8  # struct virtq_used_elem: le32 id, le32 len
+LEGACY_PCI_ALIGN = 4096  # legacy virtio-pci "Queue Align" (x86 page size)
+PAGE_SIZE = 4096
+
+
+def check_queue_size(queue_size: int, name: str = "queue_size") -> int:
+    """Return ``queue_size`` as an int, or raise ValueError if it is not a power of two in
+    1..32768 (the split-ring rule)."""
+    q = _as_int(queue_size, name)
+    if q < 1 or q > MAX_QUEUE_SIZE or q & (q - 1):
+        raise ValueError(
+            f"{name} must be a power of two from 1 to {MAX_QUEUE_SIZE}, got {queue_size!r}"
+        )
+    return q
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _check_u16(value, name: str) -> int:
+    v = _as_int(value, name)
+    if not 0 <= v <= U16_MASK:
+        raise ValueError(f"{name} must be a 16-bit index in 0..65535, got {value!r}")
+    return v
+
+
+@njit(inline="always")
+def _need_event(event_idx, new_idx, old_idx):
+    # Linux vring_need_event: true when event_idx lies in [old_idx, new_idx) modulo 2**16,
+    # i.e. the other side asked to be told once the index passes event_idx.
+    return ((new_idx - event_idx - 1) & 0xFFFF) < ((new_idx - old_idx) & 0xFFFF)
+
+
+def need_event(event_idx: int, new_idx: int, old_idx: int) -> bool:
+    """Should a notification be sent?  Exactly Linux's ``vring_need_event`` on u16 values.
+
+    With VIRTIO_F_EVENT_IDX the other side publishes ``event_idx`` ("tell me once your index
+    has moved past this value").  Moving our index from ``old_idx`` to ``new_idx`` needs a
+    notification iff ``event_idx`` is in the half-open window ``[old_idx, new_idx)``,
+    computed modulo 2**16.  Arguments must be 16-bit values (0..65535).
+    """
+    e = _check_u16(event_idx, "event_idx")
+    n = _check_u16(new_idx, "new_idx")
+    o = _check_u16(old_idx, "old_idx")
+    return bool(_need_event(e, n, o))
+
+
+def split_ring_size(queue_size: int, align: int = LEGACY_PCI_ALIGN) -> int:
+    """Bytes of a legacy split ring: exactly Linux's ``vring_size(num, align)``.
+
+    Layout: descriptor table (16 bytes each), available ring (flags, idx, ring[num],
+    used_event), padding up to ``align``, used ring (flags, idx, ring[num] of 8 bytes,
+    avail_event).  ``queue_size`` is a power of two in 1..32768; ``align`` a power of two.
+
+    >>> split_ring_size(256)
+    10246
+    """
+    q = check_queue_size(queue_size)
+    a = _as_int(align, "align")
+    if a < 1 or a & (a - 1) or a > 1 << 30:
+        raise ValueError(f"align must be a power of two from 1 to 2**30, got {align!r}")
+    return used_ring_offset(q, a) + 2 * 3 + USED_ELEM_SIZE * q
+
+
+def used_ring_offset(queue_size: int, align: int) -> int:
+    """Byte offset of the used ring in the legacy layout (Linux ``vring_init``)."""
+    return (DESC_SIZE * queue_size + 2 * (3 + queue_size) + align - 1) & ~(align - 1)
+
+
+class SplitRingParts(NamedTuple):
+    """Sizes (bytes) and required alignments of the three parts of a virtio 1.x split ring."""
+
+    desc_bytes: int
+    desc_align: int
+    avail_bytes: int
+    avail_align: int
+    used_bytes: int
+    used_align: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Sum of the three parts (modern rings place them independently: no padding)."""
+        return self.desc_bytes + self.avail_bytes + self.used_bytes
+
+
+def split_ring_parts(queue_size: int) -> SplitRingParts:
+    """The modern (virtio 1.0+) split-ring part sizes, from the spec's table:
+    descriptor table 16*Q (align 16), available ring 6+2*Q (align 2), used ring 6+8*Q
+    (align 4).  The 6 bytes are flags, idx and the event field (used_event/avail_event)."""
+    q = check_queue_size(queue_size)
+    return SplitRingParts(DESC_SIZE * q, 16, 6 + 2 * q, 2, 6 + USED_ELEM_SIZE * q, 4)
