@@ -1,0 +1,122 @@
+"""End-to-end paths: behaviour that emerges from the ring, invariants, errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+from virtmodel import costs
+from virtmodel.paths import PATHS, simulate
+
+N = 2000
+
+
+@pytest.mark.parametrize("event_idx", [True, False])
+def test_virtio_exits_fall_with_batch_and_stay_below_emulated(event_idx):
+    emulated = simulate("emulated", requests=N).exits_per_request
+    prev = math.inf
+    for b in (1, 2, 4, 8, 16, 64, 256):
+        r = simulate("virtio", batch=b, requests=N, event_idx=event_idx)
+        assert r.exits_per_request <= prev + 1e-9
+        assert r.exits_per_request < emulated
+        prev = r.exits_per_request
+
+
+@pytest.mark.parametrize("b", [1, 3, 7, 16, 100])
+def test_one_kick_per_batch_in_closed_loop(b):
+    # the device drains each batch before the next begins, so it always asks for a kick
+    r = simulate("virtio", batch=b, requests=N)
+    assert r.kicks_per_request == pytest.approx(math.ceil(N / b) / N)
+
+
+def test_without_ioeventfd_every_kick_is_a_user_exit():
+    r = simulate("virtio", batch=8, requests=N, ioeventfd=False, interrupts=False)
+    assert r.user_exits_per_request == pytest.approx(math.ceil(N / 8) / N)
+    assert r.exits_per_request == r.user_exits_per_request
+    assert r.interrupts_per_request == 0
+
+
+def test_with_ioeventfd_no_user_exits():
+    assert simulate("virtio", batch=4, requests=N).user_exits_per_request == 0
+
+
+def test_native_has_no_exits_and_no_copies():
+    r = simulate("native", batch=4, requests=N)
+    assert r.exits_per_request == 0 and r.copied_bytes_per_request == 0
+
+
+def test_emulated_counts_come_from_the_trap_model():
+    r = simulate("emulated", request_bytes=8192, data_mode="string-pio", requests=N)
+    assert r.exits_per_request == 3 + 2 + 1
+    assert r.user_exits_per_request == 5
+    assert r.copied_bytes_per_request == 2 * 8192
+
+
+def test_emulated_ignores_ring_knobs():
+    a = simulate("emulated", requests=N, batch=1)
+    b = simulate("emulated", requests=N, batch=64, queue_size=1024, event_idx=False)
+    assert a.us_per_request == b.us_per_request
+
+
+def test_virtio_approaches_native_as_batch_grows():
+    gap = [simulate("virtio", batch=b, requests=N).us_per_request
+           / simulate("native", batch=b, requests=N).us_per_request for b in (1, 16, 128)]
+    assert gap[0] > gap[1] > gap[2] > 1
+    emu = simulate("emulated", requests=N).us_per_request
+    assert emu > 4 * simulate("virtio", batch=1, requests=N).us_per_request
+
+
+def test_larger_queue_allows_larger_batch_only():
+    with pytest.raises(ValueError, match=r"batch must be in 1..8 "):
+        simulate("virtio", queue_size=8, batch=9)
+    with pytest.raises(ValueError, match=r"batch must be in 1..4 "):
+        simulate("virtio", queue_size=8, descriptors_per_request=2, batch=5)
+
+
+def test_same_seed_same_result_other_seed_other_tail():
+    a = simulate("virtio", batch=4, requests=N, seed=3)
+    b = simulate("virtio", batch=4, requests=N, seed=3)
+    c = simulate("virtio", batch=4, requests=N, seed=4)
+    assert a == b and np.array_equal(a.latencies_ns, b.latencies_ns)
+    assert a.p99_latency_ns != c.p99_latency_ns
+
+
+def test_no_jitter_no_spread():
+    prof = costs.PUBLISHED.replace(jitter_cv=0.0)
+    r = simulate("emulated", requests=100, profile=prof)
+    assert r.p99_latency_ns == pytest.approx(r.mean_latency_ns)
+
+
+def test_breakdown_adds_up_for_the_synchronous_path():
+    r = simulate("emulated", requests=N)
+    assert sum(r.breakdown_ns.values()) == pytest.approx(r.elapsed_ns / N)
+
+
+def test_every_request_completes_and_latency_is_positive():
+    for path in PATHS:
+        r = simulate(path, batch=5, requests=333)
+        assert r.latencies_ns.shape == (333,) and (r.latencies_ns > 0).all()
+        assert r.throughput_rps == pytest.approx(333 / r.elapsed_ns * 1e9)
+
+
+def test_queue_of_one_and_wrap_through_the_simulation():
+    r = simulate("virtio", queue_size=1, requests=70000, batch=1)
+    assert r.kicks_per_request == 1
+
+
+@pytest.mark.parametrize("path,kw,msg", [
+    ("virtio", {"request_bytes": -5}, "request_bytes must be in 0..16777216"),
+    ("virtio", {"requests": 0}, "requests must be in 1..10000000"),
+    ("virtio", {"queue_size": 100}, "queue_size must be a power of two"),
+    ("virtio", {"batch": 0}, "batch must be in 1..256"),
+    ("virtio", {"event_idx": "yes"}, "event_idx must be True or False"),
+    ("virtio", {"data_mode": "dma"}, "'virtio' takes no parameter data_mode"),
+    ("native", {"ioeventfd": False}, "'native' takes no parameter ioeventfd"),
+    ("emulated", {"data_mode": "x"}, "data_mode must be one of"),
+    ("virtio", {"profile": "nope"}, "profile must be a CostProfile"),
+    ("vhost", {}, "path must be one of"),
+    ("virtio", {"seed": -1}, "seed must be in"),
+])
+def test_bad_parameters_name_themselves(path, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        simulate(path, **kw)
