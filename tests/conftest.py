@@ -1,0 +1,43 @@
+"""Suite-wide rules: in CI (CI=true) a skipped test is a failure, and the summary says what
+ran in each group, so nothing that should run can silently not run."""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # reference_ring and friends
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append((report.nodeid, str(report.longrepr[-1]) if isinstance(
+            report.longrepr, tuple) else str(report.longrepr)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    stats = terminalreporter.stats
+    groups = {}
+    for key in ("passed", "failed"):
+        for rep in stats.get(key, []):
+            if rep.when != "call":
+                continue
+            f = rep.nodeid.split("::")[0].removeprefix("tests/")
+            groups.setdefault(f, [0, 0])[key == "failed"] += 1
+    terminalreporter.write_sep("-", "what ran (file: passed/failed)")
+    jit = "off (NUMBA_DISABLE_JIT=1)" if os.environ.get("NUMBA_DISABLE_JIT") == "1" else "on"
+    terminalreporter.write_line(f"numba JIT: {jit}; CI: {IN_CI}")
+    for f, (p, fl) in sorted(groups.items()):
+        terminalreporter.write_line(f"  {f}: {p}/{fl}")
+    if _skipped:
+        terminalreporter.write_sep("!" if IN_CI else "-", f"{len(_skipped)} skipped")
+        for nodeid, why in _skipped:
+            terminalreporter.write_line(f"  SKIPPED {nodeid}: {why}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if IN_CI and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\nCI: {len(_skipped)} test(s) skipped; in CI every test must run.")

@@ -1,0 +1,103 @@
+"""The CLI, sweeps and figures, and the numba cache fallback."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from virtmodel import plots
+from virtmodel.__main__ import main
+from virtmodel.paths import simulate
+from virtmodel.sweep import compare, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_sweep_points_equal_direct_calls():
+    c = sweep("virtio", "batch", [1, 8, 32], requests=500, seed=2)
+    for v, r in zip(c.values, c.results):
+        assert r == simulate("virtio", batch=v, requests=500, seed=2)
+    assert c.field("kicks_per_request").tolist() == [1, 63 / 500, 16 / 500]  # ceil(500 / b) kicks
+
+
+def test_compare_gives_each_path_its_own_parameters():
+    cs = compare("request_bytes", [512, 65536], requests=200, ioeventfd=False,
+                 data_mode="string-pio")
+    assert set(cs) == {"emulated", "virtio", "native"}
+    assert cs["emulated"].results[1].exits_per_request == 3 + 16 + 1
+    assert cs["virtio"].results[0].user_exits_per_request == 1
+
+
+def test_sweep_errors():
+    with pytest.raises(ValueError, match="over must be a parameter of 'native'"):
+        sweep("native", "data_mode", ["dma"])
+    with pytest.raises(ValueError, match="'batch' is swept"):
+        sweep("virtio", "batch", [1], batch=2)
+
+
+def test_cli_compare_table_and_plot(tmp_path, capsys):
+    png = tmp_path / "c.png"
+    assert main(["compare", "--batch", "1,16", "--requests", "300", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("1 ", "16 "))]
+    assert [r[1] for r in rows] == ["emulated", "virtio", "native"] * 2
+    virtio_exits = [float(r[5]) for r in rows if r[1] == "virtio"]
+    assert virtio_exits[0] > virtio_exits[1]
+    assert png.stat().st_size > 10_000
+
+
+def test_cli_errors_name_the_option(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["compare", "--batch", "1,2", "--queue-size", "8,16"])
+    assert e.value.code == 2
+    assert "one option only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare", "--batch", "0"])
+    assert "batch must be in 1..256" in capsys.readouterr().err
+
+
+def test_cli_trap_and_profile(capsys):
+    assert main(["trap", "--request-bytes", "8192", "--data-mode", "string-pio"]) == 0
+    out = capsys.readouterr().out
+    assert "data_exits=2" in out and "exits=6" in out
+    assert main(["profile"]) == 0
+    out = capsys.readouterr().out
+    assert "user_exit_ns" in out and "[derived]" in out and "[assumption]" in out
+
+
+def test_figures_have_the_data():
+    cs = compare("batch", [1, 4, 16], requests=300)
+    fig = plots.curves(cs)
+    line = fig.axes[1].lines[1]  # exits panel, virtio
+    assert np.allclose(line.get_ydata(), cs["virtio"].field("exits_per_request"))
+    fig = plots.breakdown({p: c.results[0] for p, c in cs.items()})
+    assert len(fig.axes[0].patches) == 3 * 7
+
+
+def test_numba_cache_falls_back_when_nothing_is_writable(tmp_path):
+    """A read-only package folder and a read-only home: import and simulate still work."""
+    if os.geteuid() == 0:
+        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        if not shutil.which("setpriv"):
+            pytest.fail("setpriv (util-linux) is needed to drop root for this test")
+    else:
+        user = []
+    pkg = tmp_path / "site"
+    shutil.copytree(ROOT / "virtmodel", pkg / "virtmodel",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for p in [pkg, *pkg.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    tmp_path.chmod(0o755)
+    code = ("import virtmodel._jit as j, virtmodel.paths as p; "
+            "r = p.simulate('virtio', requests=50); print(j.CACHE_DIR_FORCED, r.requests)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
+    env.update(HOME="/nonexistent-home", PYTHONPATH=str(pkg))
+    out = subprocess.run(user + [sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    forced, n = out.stdout.split()
+    assert "virtmodel-numba-cache" in forced and n == "50"

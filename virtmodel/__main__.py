@@ -1,0 +1,157 @@
+"""``python -m virtmodel``: the book's curves and tables from a terminal.
+
+Examples::
+
+    python -m virtmodel compare --request-bytes 4096 --batch 1,4,16,64
+    python -m virtmodel compare --request-bytes 512,4096,65536 --batch 16 --plot size.png
+    python -m virtmodel trap --request-bytes 8192 --data-mode string-pio
+    python -m virtmodel profile published
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+KNOBS = {
+    # option: (parameter, type, help)
+    "--request-bytes": ("request_bytes", int, "bytes per request, the DMA size (0..16 MiB)"),
+    "--batch": ("batch", int, "requests the guest hands over per kick (1..queue size)"),
+    "--queue-size": ("queue_size", int, "descriptors in the ring (power of two, 1..32768)"),
+    "--requests": ("requests", int, "requests simulated per point"),
+    "--seed": ("seed", int, "seed of the service-time jitter (tail latency)"),
+}
+COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s", 1e-3, ".1f"),
+           ("bytes_per_s", "MB/s", 1e-6, ".0f"), ("exits_per_request", "exits/req", 1, ".3f"),
+           ("user_exits_per_request", "user/req", 1, ".3f"),
+           ("interrupts_per_request", "irq/req", 1, ".3f"),
+           ("copied_bytes_per_request", "copied B", 1, ".0f"),
+           ("mean_latency_ns", "mean µs", 1e-3, ".1f"), ("p99_latency_ns", "p99 µs", 1e-3, ".1f")]
+
+
+def _list(kind):
+    def parse(text):
+        try:
+            return [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return parse
+
+
+def _compare(args) -> int:
+    from .paths import PATHS
+    from .sweep import compare
+
+    paths = [p.strip() for p in args.paths.split(",")]
+    bad = [p for p in paths if p not in PATHS]
+    if bad:
+        raise ValueError(f"--paths must be among {', '.join(PATHS)}; got {', '.join(bad)}")
+    fixed, swept = {}, []
+    for opt, (name, _, _) in KNOBS.items():
+        vals = getattr(args, name)
+        if vals is None:
+            continue
+        if len(vals) > 1:
+            swept.append((opt, name, vals))
+        else:
+            fixed[name] = vals[0]
+    if len(swept) > 1:
+        raise ValueError("give a comma list for one option only (the curve's x axis); got "
+                         + ", ".join(o for o, _, _ in swept))
+    over, values = (swept[0][1], swept[0][2]) if swept else ("batch", [fixed.pop("batch", 1)])
+    fixed.update(event_idx=not args.no_event_idx, profile=args.profile,
+                 data_mode=args.data_mode, ioeventfd=not args.no_ioeventfd)
+    curves = compare(over, values, paths=paths, **fixed)
+    head = f"{over:>13}  {'path':<9}" + "".join(f"{c[1]:>11}" for c in COLUMNS)
+    print(head)
+    print("-" * len(head))
+    for i, v in enumerate(values):
+        for path, c in curves.items():
+            r = c.results[i].row()
+            print(f"{v:>13}  {path:<9}" + "".join(f"{r[k] * s:>11{f}}" for k, _, s, f in COLUMNS))
+    prof = next(iter(curves.values())).results[0].profile
+    print(f"\nprofile: {prof}; emulated: data_mode={args.data_mode}, no shared ring "
+          f"(batch does not apply); virtio: ioeventfd={not args.no_ioeventfd}, "
+          f"event_idx={not args.no_event_idx}")
+    if args.plot:
+        from .plots import curves as plot_curves
+
+        fig = plot_curves(curves, metrics=("us_per_request", "exits_per_request",
+                                           "p99_latency_ns"))
+        fig.savefig(args.plot, dpi=110)
+        print(f"figure written to {args.plot}")
+    return 0
+
+
+def _trap(args) -> int:
+    from .trap import counts, stage_ns, steps
+
+    st = steps(args.request_bytes, args.data_mode, profile=args.profile)
+    t = 0.0
+    print(f"{'t (µs)':>9}  {'actor':<7}{'count':>7}  step")
+    for s in st:
+        print(f"{t / 1e3:>9.2f}  {s.actor:<7}{s.count:>7}  {s.what} "
+              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''})")
+        t += s.ns * s.count
+    print(f"{t / 1e3:>9.2f}  done")
+    print(counts(args.request_bytes, args.data_mode))
+    print(dict(zip(("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device"),
+                   (round(x) for x in stage_ns(st)))))
+    return 0
+
+
+def _profile(args) -> int:
+    from .costs import get
+
+    p = get(args.name)
+    print(f"{p.name}: {p.description}\n")
+    for row in p.table():
+        print(f"{row['name']:<22}{row['value']:>12.4g} {row['unit']:<8}[{row['status']}] "
+              f"{row['source']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m virtmodel",
+        description="Models of KVM I/O: QEMU-emulated devices (trap per register access) vs "
+                    "virtio (a shared ring with batched kicks) vs native.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("compare", help="table (and figure) of the three paths over one knob",
+                       description="Simulate emulated, virtio and native I/O. Give one option "
+                                   "a comma list to sweep it.")
+    for opt, (name, kind, hlp) in KNOBS.items():
+        c.add_argument(opt, dest=name, type=_list(kind), help=hlp)
+    c.add_argument("--no-event-idx", action="store_true",
+                   help="suppress notifications by flags instead of VIRTIO_F_EVENT_IDX")
+    c.add_argument("--no-ioeventfd", action="store_true",
+                   help="virtio kicks exit to user space; QEMU drains the ring in the vCPU")
+    c.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"),
+                   help="how the emulated device moves data (default dma)")
+    c.add_argument("--paths", default="emulated,virtio,native")
+    c.add_argument("--profile", default="published", help="profile name or JSON file")
+    c.add_argument("--plot", metavar="FILE.png", help="also write the curves to a figure")
+    c.set_defaults(func=_compare)
+    t = sub.add_parser("trap", help="one emulated request, step by step")
+    t.add_argument("--request-bytes", type=int, default=4096)
+    t.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"))
+    t.add_argument("--profile", default="published")
+    t.set_defaults(func=_trap)
+    p = sub.add_parser("profile", help="print a cost profile with units and sources")
+    p.add_argument("name", nargs="?", default="published")
+    p.set_defaults(func=_profile)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:
+        ap.exit(2, f"error: {e}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Curves: one path simulated over the values of one parameter.
+
+The simulation kernels release the GIL, so the points of a curve run in threads, one per
+core.  Every point is an independent :func:`virtmodel.paths.simulate` call with the same
+seed, so a curve is reproducible and each point equals a direct call.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .paths import ALLOWED, PATHS, Result, simulate
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Results of ``path`` at each of ``values`` of the parameter ``over``."""
+
+    path: str
+    over: str
+    values: tuple
+    results: tuple
+
+    def field(self, name: str) -> np.ndarray:
+        """One Result field (or ``us_per_request``) along the curve."""
+        return np.array([getattr(r, name) for r in self.results], dtype=float)
+
+
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+    return _POOL
+
+
+def sweep(path: str, over: str, values, **params) -> Curve:
+    """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed)."""
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if over not in ALLOWED[path]:
+        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(ALLOWED[path])}; "
+                         f"got {over!r}")
+    if over in params:
+        raise ValueError(f"{over!r} is swept: do not also pass it as a fixed parameter")
+    values = tuple(values)
+    if not values:
+        raise ValueError("values must not be empty")
+
+    def one(v) -> Result:
+        return simulate(path, **{**params, over: v})
+
+    if len(values) > 1:
+        results = tuple(_pool().map(one, values))
+    else:
+        results = (one(values[0]),)
+    return Curve(path, over, values, results)
+
+
+def compare(over: str, values, paths=PATHS, **params) -> dict[str, Curve]:
+    """One curve per path over the same values; each path gets the parameters it takes."""
+    out = {}
+    for path in paths:
+        if path not in PATHS:
+            raise ValueError(f"paths must be among {PATHS}, got {path!r}")
+        mine = {k: v for k, v in params.items() if k in ALLOWED[path]}
+        out[path] = sweep(path, over, values, **mine)
+    return out
