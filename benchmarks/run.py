@@ -1,0 +1,107 @@
+"""virtmodel's speed and start-up figures, measured and compared in one run.
+
+Targets (issue 2): the virtio simulation >= 100x a plain-Python run of the same kernel and
+>= 300x an equivalent SimPy model (stretch 1000x); a 32-point curve of 10,000 requests each
+<= 20 ms median after warm-up; import + first simulate in a fresh process with a warm cache
+<= 2 s.  Prints each figure, its target and PASS/MISS; exits 0 either way (figures, not
+tests: a 2-core machine is noisy).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from virtmodel import paths  # noqa: E402
+from virtmodel.costs import PUBLISHED  # noqa: E402
+from virtmodel.sweep import sweep  # noqa: E402
+
+import simpy_virtio  # noqa: E402
+
+results = {}
+
+
+def report(name, value, unit, target, ok):
+    results[name] = {"value": value, "unit": unit, "target": target, "pass": ok}
+    print(f"{name:<46}{value:>12.4g} {unit:<10} target {target:<14}{'PASS' if ok else 'MISS'}")
+
+
+def rate_jit(n=100_000, batch=16):
+    paths.simulate("virtio", requests=1000, batch=batch)
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter()
+        paths.simulate("virtio", requests=n, batch=batch)
+        ts.append(time.perf_counter() - t)
+    return n / statistics.median(ts)
+
+
+def rate_plain_python(n=3000, batch=16):
+    code = (f"import time; from virtmodel import paths; t=time.perf_counter(); "
+            f"paths.simulate('virtio', requests={n}, batch={batch}); "
+            f"print(time.perf_counter()-t)")
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    return n / float(out.stdout.split()[-1])
+
+
+def rate_simpy(n=20_000, batch=16):
+    p = paths.check_params("virtio", {"batch": batch})
+    cost, _ = paths.ring_costs("virtio", p, PUBLISHED)
+    rows = cost.sum(axis=1)
+    t = time.perf_counter()
+    simpy_virtio.run(n, batch, *rows)
+    return n / (time.perf_counter() - t)
+
+
+def curve_ms():
+    vals = [1 + i * 8 for i in range(32)]
+    sweep("virtio", "batch", vals, requests=10_000)
+    ts = []
+    for _ in range(15):
+        t = time.perf_counter()
+        sweep("virtio", "batch", vals, requests=10_000)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e3
+
+
+def cold_start_s():
+    code = ("import time; t=time.perf_counter(); from virtmodel.paths import simulate; "
+            "simulate('virtio'); print(time.perf_counter()-t)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main():
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
+    jit = rate_jit()
+    py = rate_plain_python()
+    sp = rate_simpy()
+    report("virtio sim, numba (requests/s)", jit, "req/s", "-", True)
+    report("virtio sim, same kernel plain Python", py, "req/s", "-", True)
+    report("virtio sim, SimPy model of the same mechanics", sp, "req/s", "-", True)
+    report("speed-up over plain Python", jit / py, "x", ">= 100", jit / py >= 100)
+    report("speed-up over SimPy", jit / sp, "x", ">= 300 (1000)", jit / sp >= 300)
+    ms = curve_ms()
+    report("32-point curve, 10k requests each (median)", ms, "ms", "<= 20", ms <= 20)
+    s = cold_start_s()
+    report("fresh process: import + first simulate", s, "s", "<= 2", s <= 2)
+    out = HERE / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

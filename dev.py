@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""The project's commands, each self-contained on a fresh machine with only Python 3.11+:
+
+    python3 dev.py book    build the book (HTML in _build/html/index.html)
+    python3 dev.py test    run every test (also with the JIT off)
+    python3 dev.py bench   run the benchmarks and print their ratios
+
+Each creates .venv (once; again when requirements.txt changes) and installs what it needs.
+Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def run(cmd, **kw):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, **kw).returncode
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    want = hashlib.sha256((ROOT / "requirements.txt").read_bytes()
+                          + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = VENV / ".installed"
+    if stamp.exists() and stamp.read_text() == want and PY.exists():
+        return
+    if not PY.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    steps = [[PY, "-m", "pip", "install", "-q", "--upgrade", "pip"],
+             [PY, "-m", "pip", "install", "-q", "-r", "requirements.txt"]]
+    for cmd in steps:
+        if run(cmd) != 0:
+            sys.exit("installing the requirements failed (see above)")
+    stamp.write_text(want)
+
+
+def book() -> int:
+    ensure_venv()
+    rc = run([BIN / "jupyter-book", "build", ".", "-W", "-n", "--keep-going"])
+    index = ROOT / "_build" / "html" / "index.html"
+    if rc == 0:
+        print(f"\nThe book is built: open {index}\n"
+              f"(or serve it: {PY} -m http.server -d {index.parent} 8000)")
+    return rc
+
+
+def test() -> int:
+    ensure_venv()
+    env = dict(os.environ)
+    rc = run([PY, "-m", "pytest", "tests"], env=env)
+    if rc != 0:
+        return rc
+    print("\n=== again with NUMBA_DISABLE_JIT=1 (plain Python: a missing 16-bit mask shows)",
+          flush=True)
+    env["NUMBA_DISABLE_JIT"] = "1"
+    return run([PY, "-m", "pytest", "tests", "-m", "not slow", "-p", "no:cacheprovider"],
+               env=env)
+
+
+def bench() -> int:
+    ensure_venv()
+    return run([PY, "benchmarks/run.py"])
+
+
+def main(argv) -> int:
+    cmds = {"book": book, "test": test, "bench": bench}
+    if len(argv) != 1 or argv[0] not in cmds:
+        print(__doc__)
+        return 2
+    return cmds[argv[0]]()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
