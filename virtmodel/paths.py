@@ -145,12 +145,17 @@ def check_params(path: str, params: dict) -> dict:
     return p
 
 
+def _sigma(cv: float) -> float:
+    """Shape of the lognormal with mean 1 and coefficient of variation ``cv``."""
+    return math.sqrt(math.log1p(cv * cv))
+
+
 def _jitter(rng, cv: float, n: int) -> np.ndarray:
-    """Lognormal factors with mean 1 and coefficient of variation ``cv``."""
+    """``n`` lognormal factors with mean 1 and coefficient of variation ``cv``."""
     if cv == 0:
-        return np.ones(max(n, 1))
-    sigma = math.sqrt(math.log1p(cv * cv))
-    return np.exp(sigma * rng.standard_normal(max(n, 1)) - sigma * sigma / 2)
+        return np.ones(n)
+    sigma = _sigma(cv)
+    return np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
 
 
 def _stage_vec(**ns) -> np.ndarray:
@@ -199,15 +204,13 @@ def _simulate_ring_path(path: str, p: dict, prof: CostProfile, rng):
     lens[: s % n_desc] += 1
     chain_write = np.zeros(n_desc, dtype=np.bool_)
     cost, exits = ring_costs(path, p, prof)
-    jit_serve = _jitter(rng, prof.jitter_cv, n)
-    jit_wake = _jitter(rng, prof.jitter_cv, n)
     submit_t = np.zeros(n)
     done_t = np.zeros(n)
     stage_ns = np.zeros(len(STAGES))
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
     kick_sync = path == "virtio" and not p["ioeventfd"]
     ringsim.simulate_ring(vq, n, p["batch"], lens, chain_write, 0, cost, exits, kick_sync,
-                          not p["interrupts"], jit_serve, jit_wake, submit_t, done_t,
+                          not p["interrupts"], rng, _sigma(prof.jitter_cv), submit_t, done_t,
                           stage_ns, counters)
     status = int(counters[ringsim.C_STATUS])
     if status != ringsim.OK:

@@ -84,6 +84,14 @@ _IN_DEVICE = 3  # kick_sync: blocked in an exit while the device drains the ring
 
 
 @njit(inline="always")
+def _lognormal(rng, sigma):
+    """A jitter factor with mean 1 (lognormal with shape ``sigma``); 1.0 if sigma is 0."""
+    if sigma == 0.0:
+        return 1.0
+    return np.exp(sigma * rng.standard_normal() - 0.5 * sigma * sigma)
+
+
+@njit(inline="always")
 def _charge(stage_ns, cost, row, factor):
     for k in range(stage_ns.shape[0]):
         stage_ns[k] += cost[row, k] * factor
@@ -105,13 +113,13 @@ def _reap(vq, t, done_t):
 
 @njit
 def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exits,
-                  kick_sync, poll, jit_serve, jit_wake, submit_t, done_t, stage_ns, counters):
+                  kick_sync, poll, rng, sigma, submit_t, done_t, stage_ns, counters):
     """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
     ``stage_ns`` (total ns per stage) and ``counters``; return the finishing time (ns).
 
     ``cost[action, stage]`` and ``exits[action, (all, user)]`` describe what each action
-    costs (rows ``A_*``).  ``jit_serve``/``jit_wake`` are multiplicative jitter factors,
-    used cyclically.
+    costs (rows ``A_*``).  Service and wake-up times are multiplied by lognormal factors of
+    shape ``sigma`` drawn from ``rng`` (a numpy Generator) as they happen.
     """
     inf = np.inf
     n_desc = chain_lens.shape[0]
@@ -119,8 +127,6 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
-    n_js = jit_serve.shape[0]
-    n_jw = jit_wake.shape[0]
 
     t_v = 0.0
     t_d = 0.0
@@ -133,7 +139,6 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
     next_req = 0
     in_batch = 0
     done = 0
-    n_serve = 0
     steps = 0
     limit = 64 * n_req + 1024
     status = OK
@@ -195,7 +200,7 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
                                 _device_disable_kicks(vq)
                             v_phase = _IN_DEVICE
                         elif not dev_awake and wake_at == inf:
-                            jw = jit_wake[counters[C_WAKES] % n_jw]
+                            jw = _lognormal(rng, sigma)
                             wake_at = t_v + c_row[A_WAKE] * jw
                             _charge(stage_ns, cost, A_WAKE, jw)
             elif v_phase == _REAP_DUE:
@@ -265,8 +270,7 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
                         t_v = max(t_v, t_d)  # the exit returns; the vCPU runs again
                         v_phase = _READY
             else:
-                js = jit_serve[n_serve % n_js]
-                n_serve += 1
+                js = _lognormal(rng, sigma)
                 _charge(stage_ns, cost, A_SERVE, js)
                 t_d += c_row[A_SERVE] * js
                 serving = head
