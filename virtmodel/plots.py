@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from .units import fmt_bytes
 
 from .trap import STAGES
 
@@ -28,9 +30,11 @@ LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request s
 
 def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
                                           "p99_latency_ns"), fig: Figure | None = None,
-           marker=None) -> Figure:
-    """One panel per metric, one line per path, against the swept parameter.  ``marker``
-    (a value of the swept parameter) draws a vertical line there."""
+           marker=None, colors: dict | None = None) -> Figure:
+    """One panel per metric, one line per curve (keyed by path or any label), against the
+    swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
+    there; ``colors`` overrides the line colours by key."""
+    colors = {**COLORS, **(colors or {})}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
     fig.clear()
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
@@ -38,16 +42,23 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            ax.plot(x, c.field(m) * scale, "o-", ms=3, color=COLORS.get(path), label=path)
+            ax.plot(x, c.field(m) * scale, "o-", ms=3, color=colors.get(path), label=path)
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
             ax.set_xscale("log", base=2)
-        if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns"):
+            ticks = x if len(x) <= 8 else x[::2]
+            ax.set_xticks(ticks)
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_major_formatter(FuncFormatter(
+                (lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num))
+        ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
+        ys = ys[ys > 0]
+        if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
+                ys.size and ys.max() / ys.min() >= 100):
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(FuncFormatter(_num))
             ax.yaxis.set_minor_formatter(NullFormatter())
-        if ax.get_xscale() == "log":
-            ax.xaxis.set_major_formatter(ScalarFormatter())
         if marker is not None:
             ax.axvline(marker, color="k", lw=0.8, ls=":")
         ax.set_xlabel(LABELS.get(over, over))
@@ -57,8 +68,15 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
     return fig
 
 
-def breakdown(results: dict, fig: Figure | None = None, title: str = "") -> Figure:
-    """Stacked bars: where each request's time goes, per stage (ns of work per request)."""
+def _num(v, _pos=None) -> str:
+    """Tick labels: plain numbers with thousands separators, no offsets or powers."""
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"
+
+
+def breakdown(results: dict, fig: Figure | None = None, title: str = "",
+              notes: dict | None = None) -> Figure:
+    """Stacked bars: where each request's time goes, per stage (ns of work per request).
+    ``notes`` (label -> text) are written at the end of each bar."""
     fig = fig or Figure(figsize=(7, 0.6 + 0.55 * len(results)), layout="constrained")
     fig.clear()
     ax = fig.subplots()
@@ -68,9 +86,14 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "") -> Figu
         w = np.array([results[k].breakdown_ns[stage] for k in labels]) / 1e3
         ax.barh(labels, w, left=left, color=STAGE_COLORS[stage], label=stage)
         left += w
+    for i, k in enumerate(labels):
+        if notes and k in notes:
+            ax.text(left[i], i, "  " + notes[k], va="center", fontsize=8)
+    ax.set_xlim(0, left.max() * (1.45 if notes else 1.05))
     ax.invert_yaxis()
     ax.set_xlabel("work per request (µs, all threads)")
-    ax.legend(ncol=4, fontsize=8, frameon=False, loc="lower right")
+    ax.legend(ncol=7, fontsize=8, frameon=False, loc="upper center",
+              bbox_to_anchor=(0.5, -0.22))
     if title:
         ax.set_title(title)
     return fig
@@ -98,3 +121,125 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     if title:
         ax.set_title(title)
     return fig
+
+
+def message(fig: Figure, text: str) -> Figure:
+    """A figure that says why there is nothing to draw (e.g. a knob combination that is not
+    allowed), instead of a silently different picture."""
+    fig.clear()
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11,
+            color="#922b21")
+    return fig
+
+
+def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = None) -> Figure:
+    """Guest speed (% of native) against exits per second, for a cost per exit; thin lines
+    for ``others`` costs; ``markers`` are (label, exits per second) placed on the curve."""
+    from .exit_tax import guest_speed
+
+    fig = fig or Figure(figsize=(8, 3.6), layout="constrained")
+    fig.clear()
+    ax = fig.subplots()
+    r = np.logspace(2, 7.5, 300)
+    for c in others:
+        ax.plot(r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
+        i = np.searchsorted(-guest_speed(r, c), -0.5)
+        if i < r.size:
+            ax.text(r[i], 50, f"{c / 1e3:g} µs", fontsize=7, color="#888888", rotation=-60)
+    ax.plot(r, 100 * guest_speed(r, ns_per_exit), color="#c0392b", lw=2.2,
+            label=f"{ns_per_exit / 1e3:g} µs per exit")
+    for (label, rate), (color, shape) in zip(markers, (("#c0392b", "o"), ("#2471a3", "s"),
+                                                       ("#1a5276", "D"), ("#555555", "^"))):
+        y = 100 * guest_speed(rate, ns_per_exit)
+        ax.plot([rate], [y], shape, color=color, ms=8, mec="white",
+                label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("VM exits per second (one vCPU)")
+    ax.set_ylabel("guest speed (% of native)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=True, loc="lower left", fontsize=8)
+    return fig
+
+
+_ROLE_COLORS = {"free": "#f2f3f4", "token": ["#aed6f1", "#f9e79f", "#abebc6", "#f5b7b1",
+                                              "#d7bde2", "#fad7a0", "#a3e4d7", "#d5dbdb"]}
+
+
+def vring(snap: dict, fig: Figure | None = None, caption: str = "",
+          title: str = "") -> Figure:
+    """The three parts of a split virtqueue from :meth:`SplitQueue.snapshot`: descriptor
+    table, available ring, used ring, plus each side's private indices.  Descriptors of
+    the same outstanding request share a colour; free descriptors are grey."""
+    from .spec import VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
+
+    q = len(snap["desc_addr"])
+    fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
+    fig.clear()
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2.2, 1.2, 1.5]})
+    # which request each descriptor belongs to: walk each outstanding chain privately
+    owner = [None] * q
+    for head in snap["outstanding"]:
+        i = head
+        for _ in range(snap["chain_len"][head]):
+            owner[i] = snap["token"][head]
+            i = snap["chain_next"][i]
+
+    def color(tok):
+        return _ROLE_COLORS["free"] if tok is None else \
+            _ROLE_COLORS["token"][tok % len(_ROLE_COLORS["token"])]
+
+    def flags(f):
+        names = [n for bit, n in ((VRING_DESC_F_NEXT, "NEXT"), (VRING_DESC_F_WRITE, "WRITE"))
+                 if f & bit]
+        return "|".join(names) or "0"
+
+    rows = [[str(i), f"{snap['desc_addr'][i]:#x}", str(snap["desc_len"][i]),
+             flags(snap["desc_flags"][i]), str(snap["desc_next"][i]),
+             "free" if owner[i] is None else f"req {owner[i]}"] for i in range(q)]
+    _table(axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
+           [[color(owner[i])] * 6 for i in range(q)], "descriptor table")
+    av_idx = snap["avail_idx"]
+    rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
+    colors = []
+    for i in range(q):
+        # slot i holds a head made available at some idx = i (mod q) below avail_idx
+        live = (av_idx - snap["next_avail"]) & 0xFFFF
+        age = (av_idx - 1 - i) % q
+        waiting = age < live
+        colors.append(["#fdebd0" if waiting else "white"] * 2)
+    rows = [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]] + rows + \
+        [["used_event", str(snap["used_event"])]]
+    colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
+    _table(axes[1], ["available ring", ""], rows, colors, "driver -> device")
+    u_idx = snap["used_idx"]
+    rows, colors = [], []
+    for i in range(q):
+        live = (u_idx - snap["last_used_idx"]) & 0xFFFF
+        age = (u_idx - 1 - i) % q
+        rows.append([f"ring[{i}]", str(snap["used_ring_id"][i]), str(snap["used_ring_len"][i])])
+        colors.append(["#d4efdf" if age < live else "white"] * 3)
+    rows = [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]] + rows + \
+        [["avail_event", str(snap["avail_event"]), ""]]
+    colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
+    _table(axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver")
+    state = (f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
+             f"last_used_idx={snap['last_used_idx']}      device: "
+             f"next_avail={snap['next_avail']}  next_used={snap['next_used']}")
+    fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
+    if caption:
+        import textwrap
+        fig.supxlabel(textwrap.fill(caption, 130), fontsize=9)
+    return fig
+
+
+def _table(ax, header, rows, colors, title):
+    ax.axis("off")
+    t = ax.table(cellText=rows, colLabels=header, cellColours=colors, loc="upper center",
+                 cellLoc="center")
+    t.auto_set_font_size(False)
+    t.set_fontsize(7.5)
+    t.scale(1, 1.05)
+    ax.set_title(title, fontsize=9)

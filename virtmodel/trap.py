@@ -161,3 +161,26 @@ def stage_ns(step_list: list[Step]) -> np.ndarray:
     for st in step_list:
         out[_S[st.stage]] += st.ns * st.count
     return out
+
+
+def request_ns(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
+               dma_setup_accesses: int = 2, profile: CostProfile | str = "published") -> float:
+    """Time of one request on this path, start to finish (the sum of its steps, no jitter)."""
+    return float(stage_ns(steps(request_bytes, data_mode, accesses_per_request,
+                                dma_setup_accesses, profile)).sum())
+
+
+def crossover_bytes(sizes, slow: str = "string-pio", fast: str = "dma", **params):
+    """The smallest of ``sizes`` (ascending) from which ``fast`` takes no longer than
+    ``slow`` at that size and every larger one; None if there is none.  ``params`` go to
+    :func:`request_ns` (accesses, setup accesses, profile)."""
+    sizes = [int(s) for s in sizes]
+    if sizes != sorted(sizes):
+        raise ValueError("sizes must be ascending")
+    wins = [request_ns(s, fast, **params) <= request_ns(s, slow, **params) for s in sizes]
+    at = None
+    for s, w in zip(reversed(sizes), reversed(wins)):
+        if not w:
+            break
+        at = s
+    return at

@@ -1,0 +1,435 @@
+"""Explorers: each chapter's demo in one call, live in a kernel and kernel-free on the site.
+
+An :class:`Explorer` is a figure drawn by one function of a few *knobs* (batch size, DMA
+size, ...), each knob with a fixed grid of allowed values.  It shows itself two ways:
+
+* **live** (Jupyter, Binder, Thebe): ipywidgets controls for every knob; moving one
+  recomputes with the models and redraws the figure (a PNG in an ``Image`` widget);
+* **static** (the book's build, ``VIRTMODEL_STATIC=1``): a self-contained HTML player with
+  one pre-rendered frame per value of the first (*main*) knob and a range slider that
+  switches frames with a few lines of inline JavaScript.  No kernel, no network, no widget
+  state, so no control on the static site is ever dead.
+
+The book's build sets ``VIRTMODEL_STATIC`` (``book/_ext/virtmodel_static.py``); anything
+else gets the live form.  Both forms draw with the same function, so the frames on the site
+are exactly what the live explorer draws for those values.
+
+Every explorer records what it drew in :attr:`Explorer.data` (the Results behind the
+figure), so tests can check a redraw against :func:`virtmodel.paths.simulate`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import exit_tax, plots, trap
+from .costs import get as get_profile
+from .devices import catalogue
+from .paths import simulate
+from .sweep import Curve
+from .tour import ring_tour
+from .units import fmt_bytes
+
+REQUESTS = 4000
+"""Requests per simulated point in the explorers (enough for a stable p99)."""
+STATIC_ENV = "VIRTMODEL_STATIC"
+
+
+def is_static() -> bool:
+    """True while the book is being built (explorers render kernel-free players)."""
+    return os.environ.get(STATIC_ENV, "") not in ("", "0")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One control: ``values`` is the grid it can take (the static player's frames for the
+    main knob); ``fmt`` turns a value into its label."""
+
+    name: str
+    label: str
+    values: tuple
+    default: Any
+    fmt: Callable[[Any], str] = str
+
+    def __post_init__(self):
+        if self.default not in self.values:
+            raise ValueError(f"knob {self.name}: default {self.default!r} not in {self.values}")
+
+
+@lru_cache(maxsize=4096)
+def _cached(path: str, items: tuple):
+    return simulate(path, **dict(items))
+
+
+def run(path: str, **params):
+    """:func:`simulate`, memoised (the explorers revisit the same points often)."""
+    return _cached(path, tuple(sorted(params.items())))
+
+
+def curve(path: str, over: str, values, **params) -> Curve:
+    values = tuple(values)
+    return Curve(path, over, values, tuple(run(path, **{**params, over: v}) for v in values))
+
+
+@dataclass
+class Explorer:
+    """A figure of a few knobs.  ``draw(fig, **values)`` draws it and returns the data it
+    drew (a dict).  The first knob is the main one (the static player's axis)."""
+
+    title: str
+    knobs: tuple
+    draw: Callable
+    figsize: tuple = (11, 3.6)
+    note: str = ""
+    dpi: int = 80
+    state: dict = field(init=False)
+    data: dict = field(init=False, repr=False)
+    figure: Figure = field(init=False, repr=False)
+    controls: dict = field(init=False, repr=False, default_factory=dict)
+    redraw_s: float = field(init=False, default=0.0)
+
+    def __post_init__(self):
+        self.state = {k.name: k.default for k in self.knobs}
+        self.figure = Figure(figsize=self.figsize, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self._image = None
+        self.update()
+
+    @property
+    def main(self) -> Knob:
+        return self.knobs[0]
+
+    def knob(self, name: str) -> Knob:
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise ValueError(f"{self.title!r} has no knob {name!r}; it has "
+                         f"{', '.join(k.name for k in self.knobs)}")
+
+    def update(self, **values) -> Figure:
+        """Set knobs (each to one of its grid values) and redraw."""
+        for name, v in values.items():
+            k = self.knob(name)
+            if v not in k.values:
+                raise ValueError(f"{name} must be one of {', '.join(map(k.fmt, k.values))}; "
+                                 f"got {v!r}")
+        self.state.update(values)
+        t0 = time.perf_counter()
+        self.data = self.draw(self.figure, **self.state) or {}
+        if self._image is not None:
+            self._image.value = self.png()
+        self.redraw_s = time.perf_counter() - t0
+        return self.figure
+
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=self.dpi)
+        return buf.getvalue()
+
+    # -- static: a kernel-free player ------------------------------------------------------
+    def player_html(self) -> str:
+        """An HTML frame player over the main knob (other knobs at their current values)."""
+        saved = dict(self.state)
+        k = self.main
+        frames = []
+        for v in k.values:
+            self.update(**{k.name: v})
+            frames.append((k.fmt(v), base64.b64encode(self.png()).decode()))
+        self.update(**saved)
+        start = k.values.index(saved[k.name])
+        uid = f"vmp-{next(_ids)}"
+        others = ", ".join(f"{o.label} {o.fmt(saved[o.name])}" for o in self.knobs[1:])
+        imgs = "\n".join(
+            f'<img class="vm-frame" data-label="{html.escape(label)}" '
+            f'alt="{html.escape(self.title)}: {html.escape(k.label)} {html.escape(label)}" '
+            f'src="data:image/png;base64,{b64}" style="max-width:100%;'
+            f'{"" if i == start else "display:none"}">'
+            for i, (label, b64) in enumerate(frames))
+        note = (f"Pre-computed frames, one per value of {html.escape(k.label)}"
+                + (f"; {html.escape(others)}" if others else "")
+                + ". Open the page live (launch button, top right) to move every knob.")
+        return f"""<div class="vm-player" id="{uid}">
+<div class="vm-player-controls" style="display:flex;gap:.8em;align-items:center">
+<label for="{uid}-s"><b>{html.escape(k.label)}</b></label>
+<input type="range" class="vm-player-slider" id="{uid}-s" min="0" max="{len(frames) - 1}"
+ step="1" value="{start}" aria-label="{html.escape(k.label)}" style="flex:1;max-width:26em">
+<output class="vm-player-value" for="{uid}-s">{html.escape(frames[start][0])}</output>
+</div>
+{imgs}
+<p class="vm-player-note" style="font-size:.8em;color:#666">{note}</p>
+</div>
+<script>(function () {{
+  var root = document.getElementById("{uid}"), s = root.querySelector("input");
+  var imgs = root.querySelectorAll("img.vm-frame"), out = root.querySelector("output");
+  function show() {{
+    var i = +s.value;
+    imgs.forEach(function (im, k) {{ im.style.display = k === i ? "" : "none"; }});
+    out.textContent = imgs[i].dataset.label;
+  }}
+  s.addEventListener("input", show);
+}})();</script>"""
+
+    # -- live: ipywidgets ------------------------------------------------------------------
+    def widget(self):
+        """The live form: a control per knob above the figure."""
+        import ipywidgets as w
+
+        if self._image is not None:
+            return self._box
+        rows = []
+        for k in self.knobs:
+            opts = [(k.fmt(v), v) for v in k.values]
+            if len(k.values) <= 4 or all(isinstance(v, (str, bool)) for v in k.values):
+                c = w.ToggleButtons(options=opts, value=self.state[k.name],
+                                    description=k.label, style={"description_width": "initial"})
+            else:
+                c = w.SelectionSlider(options=opts, value=self.state[k.name],
+                                      description=k.label, continuous_update=False,
+                                      style={"description_width": "initial"},
+                                      layout=w.Layout(width="32em"))
+            c.observe(lambda ch, name=k.name: self.update(**{name: ch["new"]}), names="value")
+            self.controls[k.name] = c
+            rows.append(c)
+        self._image = w.Image(value=self.png(), format="png",
+                              layout=w.Layout(max_width="100%"))
+        self._box = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"), *rows, self._image])
+        return self._box
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        if is_static():
+            return {"text/html": self.player_html(), "text/plain": repr(self)}
+        return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+
+    def __repr__(self):
+        return f"<Explorer {self.title!r}: " + ", ".join(
+            f"{k.name}={k.fmt(self.state[k.name])}" for k in self.knobs) + ">"
+
+
+_ids = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------------------
+# The explorers, one per demo in the book.
+# ---------------------------------------------------------------------------------------
+SIZES = tuple(1 << k for k in range(6, 21))  # 64 B .. 1 MiB
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def explore_exit_tax(profile="published") -> Explorer:
+    """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
+    prof = get_profile(profile)
+    costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
+
+    def draw(fig, us_per_exit, iops):
+        ns = us_per_exit * 1e3
+        paths = {"emulated disk (4 KiB, DMA)": run("emulated", request_bytes=4096,
+                                                   requests=REQUESTS, profile=prof),
+                 "virtio-blk, 1 per kick": run("virtio", request_bytes=4096, batch=1,
+                                               requests=REQUESTS, profile=prof),
+                 "virtio-blk, 16 per kick": run("virtio", request_bytes=4096, batch=16,
+                                                requests=REQUESTS, profile=prof)}
+        markers = [(k, r.exits_per_request * iops) for k, r in paths.items()]
+        plots.exit_tax(ns, [c * 1e3 for c in costs_us if c != us_per_exit], markers, fig)
+        fig.axes[0].set_title(f"{iops:,} requests/s at {us_per_exit:g} µs per exit",
+                              fontsize=10)
+        return {"results": paths, "markers": markers,
+                "speed": {k: exit_tax.guest_speed(r, ns) for k, r in markers}}
+
+    return Explorer(
+        "The exit tax", (Knob("us_per_exit", "cost per exit (µs)", costs_us, 8, "{:g} µs".format),
+                         Knob("iops", "requests per second", (1000, 10_000, 50_000, 100_000,
+                                                              200_000), 50_000, "{:,}".format)),
+        draw, figsize=(9, 3.8))
+
+
+def explore_trap_path(profile="published") -> Explorer:
+    """Chapter 2.1: one emulated request, step by step, by data mode and size."""
+    prof = get_profile(profile)
+
+    def draw(fig, data_mode, request_bytes):
+        st = trap.steps(request_bytes, data_mode, profile=prof)
+        c = trap.counts(request_bytes, data_mode)
+        total = trap.stage_ns(st).sum() / 1e3
+        plots.timeline(st, fig, title=(
+            f"{data_mode}, {fmt_bytes(request_bytes)}: {c.exits} VM exits ({c.user_exits} to "
+            f"QEMU), {c.context_switches} context switches, {c.copies} copies, {total:.1f} µs"))
+        return {"steps": st, "counts": c, "total_us": total}
+
+    return Explorer(
+        "One emulated request", (
+            Knob("data_mode", "data moved by", trap.DATA_MODES, "dma"),
+            Knob("request_bytes", "request size", (64, 512, 4096, 16384, 65536), 4096,
+                 fmt_bytes)), draw, figsize=(11, 3.2))
+
+
+def explore_dma_size(profile="published") -> Explorer:
+    """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
+    prof = get_profile(profile)
+
+    def draw(fig, request_bytes, dma_setup_accesses):
+        curves = {m: curve("emulated", "request_bytes", SIZES, data_mode=m, profile=prof,
+                           dma_setup_accesses=dma_setup_accesses, requests=REQUESTS)
+                  for m in trap.DATA_MODES}
+        plots.curves(curves, ("exits_per_request", "us_per_request"), fig,
+                     marker=request_bytes, colors={"pio": "#e67e22", "string-pio": "#c0392b",
+                                                   "dma": "#2471a3"})
+        x = trap.crossover_bytes(SIZES, dma_setup_accesses=dma_setup_accesses, profile=prof)
+        for ax in fig.axes:
+            if x:
+                ax.axvline(x, color="#2471a3", ls="--", lw=0.8)
+        i = SIZES.index(request_bytes)
+        at = {m: c.results[i] for m, c in curves.items()}
+        fig.suptitle(
+            f"{fmt_bytes(request_bytes)}: " + "; ".join(
+                f"{m} {r.exits_per_request:,.0f} exits {r.us_per_request:,.1f} µs"
+                for m, r in at.items())
+            + (f"   |  DMA wins from {fmt_bytes(x)} (dashed)" if x else ""), fontsize=9)
+        return {"curves": curves, "at": at, "crossover": x}
+
+    return Explorer(
+        "Sharing page or DMA?", (
+            Knob("request_bytes", "DMA size", SIZES, 4096, fmt_bytes),
+            Knob("dma_setup_accesses", "extra register writes to set up DMA",
+                 (0, 1, 2, 4, 8), 2)), draw, figsize=(10, 3.8))
+
+
+def device_catalogue(profile="published"):
+    """Chapter 2.2: a table of what typical operations of emulated devices cost."""
+    return Table(catalogue(profile, requests=REQUESTS), {
+        "device": "device", "operation": "operation", "registers": "trapping accesses",
+        "exits": "VM exits", "user_exits": "to QEMU", "copied_bytes": "bytes copied",
+        "us_per_request": "µs / op"})
+
+
+def explore_breakdown(profile="published") -> Explorer:
+    """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
+    prof = get_profile(profile)
+
+    def draw(fig, request_bytes, batch):
+        common = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof)
+        res = {"emulated, string PIO": run("emulated", data_mode="string-pio", **common),
+               "emulated, DMA": run("emulated", data_mode="dma", **common),
+               f"virtio, {batch} per kick": run("virtio", batch=batch, **common),
+               f"native, {batch} per doorbell": run("native", batch=batch, **common)}
+        notes = {k: f"{r.exits_per_request:.2f} exits, {r.context_switches_per_request:.2f} "
+                    f"ctx sw, {r.copied_bytes_per_request / max(request_bytes, 1):.0f}x copied"
+                 for k, r in res.items()}
+        plots.breakdown(res, fig, title=f"{fmt_bytes(request_bytes)} per request",
+                        notes=notes)
+        return {"results": res}
+
+    return Explorer("Where the time goes", (
+        Knob("request_bytes", "request size", (512, 4096, 16384, 65536, 262144), 4096,
+             fmt_bytes),
+        Knob("batch", "virtio/native batch", (1, 4, 16, 64), 1)), draw, figsize=(10, 3.4))
+
+
+def vring_tour(queue_size: int = 8) -> Explorer:
+    """Chapter 3: the split ring's three parts, one real operation per step."""
+    n = len(ring_tour(queue_size, False))
+
+    def draw(fig, step, event_idx):
+        s = ring_tour(queue_size, event_idx)[step]
+        plots.vring(s.snapshot, fig, caption=s.caption,
+                    title=f"step {step}: {s.actor} {s.action}".replace("  ", " "))
+        return {"step": s}
+
+    return Explorer("The vring, step by step", (
+        Knob("step", "step", tuple(range(n)), 0),
+        Knob("event_idx", "VIRTIO_F_EVENT_IDX", (False, True), False,
+             lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
+
+
+def explore_batching(profile="published") -> Explorer:
+    """Chapter 3: exits, time and latency per request as the batch grows."""
+    prof = get_profile(profile)
+
+    def draw(fig, batch, queue_size, event_idx, request_bytes):
+        if batch > queue_size:
+            plots.message(fig, f"A batch of {batch} does not fit a queue of {queue_size}: the "
+                               f"driver can have at most {queue_size} one-descriptor requests "
+                               "available at once. Choose a smaller batch or a larger queue.")
+            return {"error": "batch > queue_size"}
+        xs = tuple(b for b in BATCHES if b <= queue_size)
+        common = dict(queue_size=queue_size, event_idx=event_idx,
+                      request_bytes=request_bytes, requests=REQUESTS, profile=prof)
+        curves = {p: curve(p, "batch", xs, **common) for p in ("emulated", "virtio", "native")}
+        plots.curves(curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig,
+                     marker=batch)
+        v = curves["virtio"].results[xs.index(batch)]
+        fig.suptitle(f"virtio at batch {batch}: {v.exits_per_request:.2f} exits "
+                     f"({v.kicks_per_request:.2f} kicks, {v.interrupts_per_request:.2f} "
+                     f"interrupts), {v.us_per_request:.2f} µs, p99 "
+                     f"{v.p99_latency_ns / 1e3:.1f} µs per request", fontsize=9)
+        return {"curves": curves, "virtio": v}
+
+    return Explorer("Batching", (
+        Knob("batch", "batch size", BATCHES, 1),
+        Knob("queue_size", "queue size", (16, 64, 256, 1024), 256),
+        Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True,
+             lambda v: "on" if v else "off"),
+        Knob("request_bytes", "request size", (512, 4096, 65536), 4096, fmt_bytes)),
+        draw, figsize=(12, 3.6))
+
+
+def explore_request_size(profile="published") -> Explorer:
+    """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
+    prof = get_profile(profile)
+    sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
+
+    def draw(fig, batch):
+        curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=REQUESTS,
+                           profile=prof) for p in ("emulated", "virtio", "native")}
+        plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
+        ax = fig.axes[-1]
+        slow = {p: curves[p].field("us_per_request") / curves["native"].field("us_per_request")
+                for p in ("emulated", "virtio")}
+        fig.suptitle(f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
+                     f"{slow['virtio'].max():.2f}x native time per request, emulated "
+                     f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
+                     fontsize=9)
+        ax.set_ylabel("throughput (MB/s)")
+        return {"curves": curves, "slowdown": slow}
+
+    return Explorer("Close to native?", (Knob("batch", "batch size", (1, 4, 16, 64), 16),),
+                    draw, figsize=(10, 3.6))
+
+
+class Table:
+    """Rows of dicts shown as an HTML table (numbers formatted, columns renamed)."""
+
+    def __init__(self, rows: list[dict], columns: dict):
+        self.rows, self.columns = rows, columns
+
+    @staticmethod
+    def _cell(v) -> str:
+        if isinstance(v, float):
+            return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
+        return html.escape(str(v))
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(t)}</th>" for t in self.columns.values())
+        body = "".join("<tr>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns)
+                       + "</tr>" for r in self.rows)
+        return f'<table class="vm-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def __repr__(self):
+        return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
+
+
+def profile_table(profile="published") -> Table:
+    """Every cost of a profile with its unit, status and source (the calibration appendix)."""
+    return Table(get_profile(profile).table(), {
+        "name": "cost", "value": "value", "unit": "unit", "status": "status",
+        "source": "source"})
