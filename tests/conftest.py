@@ -2,8 +2,12 @@
 ran in each group, so nothing that should run can silently not run."""
 
 import os
-import sys
+import subprocess
+import sysconfig
 from pathlib import Path
+import sys
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # reference_ring and friends
 
@@ -41,3 +45,17 @@ def pytest_sessionfinish(session, exitstatus):
     if IN_CI and _skipped and exitstatus == 0:
         session.exitstatus = 1
         print(f"\nCI: {len(_skipped)} test(s) skipped; in CI every test must run.")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The book built once per run, as the README's command builds it (strict, executed):
+    returns (site folder, build log)."""
+    out_dir = tmp_path_factory.mktemp("book")
+    jb = Path(sysconfig.get_path("scripts")) / "jupyter-book"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([str(jb), "build", str(root), "--path-output", str(out_dir), "-W",
+                          "-n", "--keep-going"], capture_output=True, text=True, timeout=900)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-6000:]
+    return out_dir / "_build" / "html", log

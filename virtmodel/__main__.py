@@ -111,6 +111,21 @@ def _profile(args) -> int:
     return 0
 
 
+def _warm(args) -> int:
+    import time
+
+    t0 = time.perf_counter()
+    from .paths import PATHS, simulate
+
+    for path in PATHS:
+        simulate(path, requests=100)
+    from . import ring
+
+    ring.SplitQueue(8).add([1])
+    print(f"numba kernels compiled or loaded from the cache in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m virtmodel",
@@ -141,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
     p.add_argument("name", nargs="?", default="published")
     p.set_defaults(func=_profile)
+    w = sub.add_parser("warm", help="compile the numba kernels into the cache (Binder "
+                                    "postBuild)")
+    w.set_defaults(func=_warm)
     return ap
 
 

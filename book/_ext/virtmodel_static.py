@@ -8,8 +8,7 @@ It also drops repeated inline scripts.  sphinx-thebe 0.3.1 adds its configuratio
 (``const THEBE_JS_URL = ...``) from an ``env-before-read-docs`` handler, and
 sphinx-togglebutton adds its selector script from ``builder-inited``; both end up in the
 page's script list twice, once with filename None and once with "" (Sphinx only drops
-exact duplicates), so
-every page declared ``THEBE_JS_URL`` twice: a JavaScript error ("Identifier 'THEBE_JS_URL'
+exact duplicates), so every page declared ``THEBE_JS_URL`` twice: a JavaScript error ("Identifier 'THEBE_JS_URL'
 has already been declared") on every page.
 """
 
