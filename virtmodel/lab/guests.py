@@ -1,0 +1,50 @@
+"""The guest programs, as machine code, with their assembly source beside them.
+
+Each program is ``guests/<name>.S`` (GNU as, Intel syntax, 64-bit); the bytes below are
+what ``as --64`` and ``objcopy -O binary -j .text`` make of it.  Parameters reach a guest in
+registers (see each source's header), never by patching its code.  ``tests/test_lab.py``
+re-assembles every source where ``as`` exists and checks the bytes are the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCES = Path(__file__).resolve().parent / "guests"
+
+CODE = {
+    "exit_loop": bytes.fromhex(
+        "4989ca4983f901740e4983f9027411ee49ffca75faeb12890749ffca75f9eb09"
+        "31c00fa249ffca75f74c89c2eeebfa"
+    ),
+    "virtio_driver": bytes.fromhex(
+        "4531e44531ed488d5eff4c89e04821d86641894443044889c5490fafe94c01d5"
+        "4c89650048c1e0044801f848892844894808c7400c0000000049ffc449ffc548"
+        "ffc974054d39c572c16645896302ee4531edbd00000010410fb74602664439e0"
+        "7409f39048ffcd75eeeb0b4885c9759a4c89faeeeb8a498d5701eeebf9"
+    ),
+    "emulated_driver": bytes.fromhex(
+        "4531e4488d5eff4989d54c89e04821d8490fafc14c01d04c89204983f801740c"
+        "4c89eaef498d55014489c8ef498d55024489e0ef49ffc448ffc975ce4c89faee"
+        "ebbe"
+    ),
+}
+
+# exit_loop's operation selector (register r9)
+OP_PIO, OP_MMIO, OP_CPUID = 0, 1, 2
+
+
+def assemble(name: str) -> bytes:
+    """Assemble ``guests/<name>.S`` with binutils (``as``, ``objcopy``)."""
+    if not (shutil.which("as") and shutil.which("objcopy")):
+        raise RuntimeError("assembling needs binutils (as, objcopy) on PATH")
+    with tempfile.TemporaryDirectory() as d:
+        obj, out = Path(d) / "g.o", Path(d) / "g.bin"
+        subprocess.run(["as", "--64", "-o", str(obj), str(SOURCES / f"{name}.S")], check=True,
+                       capture_output=True)
+        subprocess.run(["objcopy", "-O", "binary", "-j", ".text", str(obj), str(out)],
+                       check=True, capture_output=True)
+        return out.read_bytes()

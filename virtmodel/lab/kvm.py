@@ -1,0 +1,299 @@
+"""A minimal virtual machine monitor over the KVM ioctl API (Linux, x86-64).
+
+Just enough to run the small programs of :mod:`virtmodel.lab.guests`: one VM, one memory
+slot, one vCPU entered directly in 64-bit mode at CPL3 (what runs natively on every KVM
+flavour, including PVM), and a run loop that hands port and MMIO exits to a handler.  Every
+run is bounded by a watchdog; every file descriptor and mapping is released by
+:meth:`Machine.close` (a ``with`` block does it).
+
+Register and structure layouts follow ``Documentation/virt/kvm/api.rst`` and
+``<linux/kvm.h>``; the constants below are the x86-64 values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import mmap
+import os
+import signal
+import struct
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# ioctl numbers (x86-64)
+KVM_GET_API_VERSION = 0xAE00
+KVM_CREATE_VM = 0xAE01
+KVM_CHECK_EXTENSION = 0xAE03
+KVM_GET_VCPU_MMAP_SIZE = 0xAE04
+KVM_CREATE_VCPU = 0xAE41
+KVM_SET_USER_MEMORY_REGION = 0x4020AE46
+KVM_IOEVENTFD = 0x4040AE79
+KVM_RUN = 0xAE80
+KVM_GET_REGS, KVM_SET_REGS = 0x8090AE81, 0x4090AE82
+KVM_GET_SREGS, KVM_SET_SREGS = 0x8138AE83, 0x4138AE84
+KVM_CAP_IOEVENTFD = 36
+KVM_IOEVENTFD_FLAG_PIO = 2
+
+EXIT_REASONS = {0: "UNKNOWN", 1: "EXCEPTION", 2: "IO", 3: "HYPERCALL", 4: "DEBUG", 5: "HLT",
+                6: "MMIO", 7: "IRQ_WINDOW_OPEN", 8: "SHUTDOWN", 9: "FAIL_ENTRY", 10: "INTR",
+                17: "INTERNAL_ERROR", 24: "SYSTEM_EVENT"}
+EXIT_IO, EXIT_MMIO = 2, 6
+
+# guest-physical layout
+PAGE_TABLES = 0x1000  # PML4, PDPT, PD: a 1 GiB identity map of 2 MiB pages
+CODE = 0x10000
+STACK_TOP = 0xF000
+RING = 0x100000
+BUFFERS = 0x200000
+MMIO_ADDR = 0x3000_0000  # mapped by the page tables, not backed by a memory slot
+
+_SEG = struct.Struct("<QIHBBBBBBBBBx")  # kvm_segment, 24 bytes
+_SEG_NAMES = ("cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt")
+REG_NAMES = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11",
+             "r12", "r13", "r14", "r15", "rip", "rflags")
+
+
+class KVMUnavailable(RuntimeError):
+    """KVM cannot be used here; the message says why."""
+
+
+class GuestError(RuntimeError):
+    """The guest did something the VMM did not expect (or the watchdog fired)."""
+
+
+class GuestTimeout(GuestError):
+    pass
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether KVM is usable here, and which flavour it is."""
+
+    usable: bool
+    reason: str  # "ok" or why not (with the errno name)
+    flavour: str | None  # "vmx", "svm", "pvm" or None
+    api_version: int | None
+
+    def __str__(self):
+        return (f"KVM usable ({self.flavour}, API {self.api_version})" if self.usable
+                else f"KVM not usable: {self.reason}")
+
+
+def flavour() -> str | None:
+    """vmx / svm / pvm from the loaded kernel modules (PVM first: it may sit beside them)."""
+    mods = Path("/sys/module")
+    for name, fl in (("kvm_pvm", "pvm"), ("kvm_intel", "vmx"), ("kvm_amd", "svm")):
+        if (mods / name).exists():
+            return fl
+    return None
+
+
+def probe(path: str = "/dev/kvm") -> Probe:
+    """Open ``path``, check the API version and create (and drop) a VM."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        name = errno.errorcode.get(e.errno, str(e.errno))
+        why = {"ENOENT": f"{path} does not exist (no KVM module, or not exposed here)",
+               "EACCES": f"no permission to open {path} (join the 'kvm' group or run as "
+                         "root)"}.get(name, f"cannot open {path}: {e.strerror}")
+        return Probe(False, f"{why} [{name}]", flavour(), None)
+    try:
+        try:
+            version = fcntl.ioctl(fd, KVM_GET_API_VERSION, 0)
+        except OSError as e:
+            return Probe(False, f"{path} is not a KVM device [{errno.errorcode.get(e.errno)}]",
+                         None, None)
+        if version != 12:
+            return Probe(False, f"KVM API version {version}, expected 12", flavour(), version)
+        try:
+            vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
+        except OSError as e:
+            return Probe(False, f"KVM_CREATE_VM failed: {e.strerror} "
+                                f"[{errno.errorcode.get(e.errno)}]", flavour(), version)
+        os.close(vm)
+        return Probe(True, "ok", flavour(), version)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float):
+    """Raise :class:`GuestTimeout` in this (main) thread after ``seconds`` of wall time;
+    a blocked ``ioctl(KVM_RUN)`` is interrupted by the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("guests run in the main thread (the watchdog uses SIGALRM)")
+
+    def fire(signum, frame):
+        raise GuestTimeout(f"the guest ran longer than the {seconds:g} s watchdog")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class Machine:
+    """One VM with ``mem_bytes`` of RAM at guest-physical 0 and one vCPU in long mode.
+
+    ``mem`` is a numpy uint8 view of guest RAM (shared with the guest: the lab's devices
+    read and write it directly, as QEMU does).
+    """
+
+    def __init__(self, mem_bytes: int = 4 << 20, path: str = "/dev/kvm"):
+        if mem_bytes % (2 << 20) or not (2 << 20) <= mem_bytes <= (1 << 30):
+            raise ValueError(f"mem_bytes must be a multiple of 2 MiB in 2 MiB..1 GiB, "
+                             f"got {mem_bytes}")
+        p = probe(path)
+        if not p.usable:
+            raise KVMUnavailable(p.reason)
+        self.flavour = p.flavour
+        self._fds: list[int] = []
+        self._eventfds: list[int] = []
+        self._maps: list[mmap.mmap] = []
+        try:
+            self.kvm = self._keep(os.open(path, os.O_RDWR | os.O_CLOEXEC))
+            self.vm = self._keep(fcntl.ioctl(self.kvm, KVM_CREATE_VM, 0))
+            # guest RAM: page-aligned zeroed memory (calloc'd lazily by the OS); a numpy
+            # array rather than an mmap so that views of it (rings, devices) may outlive
+            # the VM without blocking close(); the VM's fd is closed before it is freed
+            raw = np.zeros(mem_bytes + mmap.PAGESIZE, dtype=np.uint8)
+            start = -raw.ctypes.data % mmap.PAGESIZE
+            self.mem = raw[start: start + mem_bytes]
+            region = struct.pack("<IIQQQ", 0, 0, 0, mem_bytes, self.mem.ctypes.data)
+            fcntl.ioctl(self.vm, KVM_SET_USER_MEMORY_REGION, region)
+            self.vcpu = self._keep(fcntl.ioctl(self.vm, KVM_CREATE_VCPU, 0))
+            size = fcntl.ioctl(self.kvm, KVM_GET_VCPU_MMAP_SIZE, 0)
+            self.run_page = mmap.mmap(self.vcpu, size, mmap.MAP_SHARED,
+                                      mmap.PROT_READ | mmap.PROT_WRITE)
+            self._maps.append(self.run_page)
+            self._page_tables()
+            self._long_mode()
+        except BaseException:
+            self.close()
+            raise
+        self.mem_bytes = mem_bytes
+
+    def _keep(self, fd: int) -> int:
+        self._fds.append(fd)
+        return fd
+
+    # -- set-up --------------------------------------------------------------------------
+    def _page_tables(self):
+        m = self.mem
+        pml4, pdpt, pd = PAGE_TABLES, PAGE_TABLES + 0x1000, PAGE_TABLES + 0x2000
+        m[pml4: pml4 + 8] = np.frombuffer(struct.pack("<Q", pdpt | 0x7), np.uint8)
+        m[pdpt: pdpt + 8] = np.frombuffer(struct.pack("<Q", pd | 0x7), np.uint8)
+        entries = (np.arange(512, dtype=np.uint64) << np.uint64(21)) | np.uint64(0x87)
+        m[pd: pd + 4096] = entries.view(np.uint8)
+
+    def _long_mode(self):
+        buf = bytearray(312)
+        fcntl.ioctl(self.vcpu, KVM_GET_SREGS, buf)
+        code = (0, 0xFFFFFFFF, 0x33, 11, 1, 3, 0, 1, 1, 1, 0, 0)
+        data = (0, 0xFFFFFFFF, 0x2B, 3, 1, 3, 1, 1, 0, 1, 0, 0)
+        segs = {"cs": code, "ds": data, "es": data, "fs": data, "gs": data, "ss": data,
+                "tr": (0, 0x67, 0x18, 11, 1, 0, 0, 0, 0, 0, 0, 0),
+                "ldt": (0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1)}
+        for i, name in enumerate(_SEG_NAMES):
+            _SEG.pack_into(buf, 24 * i, *segs[name])
+        cr0 = 0x80000000 | 0x20 | 0x10 | 0x2 | 0x1  # PG NE ET MP PE
+        struct.pack_into("<QQQQQQ", buf, 224, cr0, 0, PAGE_TABLES, 0x20, 0, 0x500)
+        fcntl.ioctl(self.vcpu, KVM_SET_SREGS, bytes(buf))
+
+    def load(self, code: bytes, at: int = CODE) -> None:
+        self.mem[at: at + len(code)] = np.frombuffer(code, np.uint8)
+
+    def set_regs(self, rip: int = CODE, **regs) -> None:
+        """Set the general registers (the guest program's parameters) and RIP."""
+        unknown = set(regs) - set(REG_NAMES)
+        if unknown:
+            raise ValueError(f"unknown registers {sorted(unknown)}")
+        vals = dict.fromkeys(REG_NAMES, 0)
+        vals.update(rsp=STACK_TOP, rflags=0x3002, rip=rip)  # IOPL 3: in/out at CPL3
+        vals.update(regs)
+        fcntl.ioctl(self.vcpu, KVM_SET_REGS,
+                    struct.pack("<18Q", *(int(vals[n]) & (2**64 - 1) for n in REG_NAMES)))
+
+    def regs(self) -> dict:
+        buf = bytearray(144)
+        fcntl.ioctl(self.vcpu, KVM_GET_REGS, buf)
+        return dict(zip(REG_NAMES, struct.unpack("<18Q", buf)))
+
+    def ioeventfd(self, port: int) -> int:
+        """Register an eventfd that KVM signals, without leaving the kernel, on every 1-byte
+        write to ``port``.  Returns the eventfd (closed by :meth:`close`)."""
+        if not fcntl.ioctl(self.kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD):
+            raise KVMUnavailable("this KVM has no KVM_CAP_IOEVENTFD")
+        efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._eventfds.append(efd)
+        arg = struct.pack("<QQIiI36x", 0, port, 1, efd, KVM_IOEVENTFD_FLAG_PIO)
+        fcntl.ioctl(self.vm, KVM_IOEVENTFD, arg)
+        return efd
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, on_io, done_port: int, timeout_s: float = 10.0, on_mmio=None) -> int:
+        """Run until the guest writes ``done_port``; return the number of exits that came
+        to user space (including the final one).  ``on_io(port, value)`` handles every other
+        port write (return False to stop with an error); ``on_mmio(addr, value)`` MMIO
+        writes.  Anything else the guest does is a :class:`GuestError`."""
+        run_page, vcpu = self.run_page, self.vcpu
+        unpack_io = struct.Struct("<BBHIQ").unpack_from
+        n = 0
+        with watchdog(timeout_s):
+            while True:
+                fcntl.ioctl(vcpu, KVM_RUN, 0)
+                n += 1
+                reason = int.from_bytes(run_page[8:12], "little")
+                if reason == EXIT_IO:
+                    direction, size, port, count, off = unpack_io(run_page, 32)
+                    if port == done_port:
+                        return n
+                    value = int.from_bytes(run_page[off: off + size], "little")
+                    if direction != 1 or on_io(port, value) is False:
+                        raise GuestError(f"guest {'wrote' if direction else 'read'} port "
+                                         f"{port:#x} (value {value:#x}): not expected "
+                                         f"after {n} exits; {self._where()}")
+                elif reason == EXIT_MMIO and on_mmio is not None:
+                    addr, = struct.unpack_from("<Q", run_page, 32)
+                    length, is_write = struct.unpack_from("<IB", run_page, 48)
+                    value = int.from_bytes(run_page[40: 40 + length], "little")
+                    if not is_write or on_mmio(addr, value) is False:
+                        raise GuestError(f"unexpected MMIO access at {addr:#x}; "
+                                         f"{self._where()}")
+                else:
+                    raise GuestError(f"guest stopped with exit reason "
+                                     f"{EXIT_REASONS.get(reason, reason)} after {n} exits; "
+                                     f"{self._where()}")
+
+    def _where(self) -> str:
+        try:
+            r = self.regs()
+            return f"rip={r['rip']:#x} rcx={r['rcx']} r12={r['r12']}"
+        except OSError:
+            return "registers unavailable"
+
+    def close(self) -> None:
+        """Release every mapping and file descriptor (idempotent)."""
+        for m in getattr(self, "_maps", []):
+            m.close()
+        self._maps = []
+        for fd in getattr(self, "_eventfds", []) + list(reversed(getattr(self, "_fds", []))):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds, self._eventfds = [], []
+        self.mem = None  # guest RAM is freed with its last view, after the VM is gone
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
