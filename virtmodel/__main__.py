@@ -126,6 +126,40 @@ def _warm(args) -> int:
     return 0
 
 
+def _lab(args) -> int:
+    from . import lab
+
+    p = lab.probe()
+    print(p)
+    if not p.usable:
+        print("The lab needs a usable /dev/kvm; the book shows the shipped measurements.")
+        return 1
+    mb = lab.microbench(ops=args.ops, repeats=args.repeats)
+    print(f"\nmicro-benchmarks ({mb['flavour']}; µs per operation, median of "
+          f"{args.repeats}, spread = (max-min)/median):")
+    for k in ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop"):
+        print(f"  {k:<18}{mb[k]:8.2f} µs   spread {mb['spread'][k]:6.1%}")
+    print(f"  exit to user space without the Python loop: "
+          f"{mb['pio_user'] - mb['python_loop']:.2f} µs")
+    sizes = [int(x) for x in args.request_bytes.split(",")]
+    batches = [int(x) for x in args.batch.split(",")]
+    print(f"\nmini virtio (µs per request; exits per request), {args.requests} requests:")
+    print("  batch " + "".join(f"{s:>18}" for s in sizes))
+    for b in batches:
+        cells = [lab.run_virtio(batch=b, request_bytes=s, requests=args.requests,
+                                repeats=args.repeats) for s in sizes]
+        print(f"  {b:>5} " + "".join(f"{r.us_per_request:9.2f} ({r.exits_per_request:.3f})"
+                                      for r in cells))
+    print("\nemulated device (µs per request; exits per request):")
+    for regs in (1, 3):
+        cells = [lab.run_emulated(registers=regs, request_bytes=s,
+                                  requests=max(500, args.requests // 10),
+                                  repeats=args.repeats) for s in sizes]
+        print(f"  {regs} reg " + "".join(f"{r.us_per_request:9.2f} ({r.exits_per_request:.3f})"
+                                        for r in cells))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m virtmodel",
@@ -156,6 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
     p.add_argument("name", nargs="?", default="published")
     p.set_defaults(func=_profile)
+    lb = sub.add_parser("lab", help="run the KVM lab here: micro-benchmarks and the "
+                                    "virtio / emulated grid")
+    lb.add_argument("--batch", default="1,4,16,64")
+    lb.add_argument("--request-bytes", default="64,1500,4096,65536")
+    lb.add_argument("--requests", type=int, default=20_000)
+    lb.add_argument("--repeats", type=int, default=5)
+    lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
+    lb.set_defaults(func=_lab)
     w = sub.add_parser("warm", help="compile the numba kernels into the cache (Binder "
                                     "postBuild)")
     w.set_defaults(func=_warm)

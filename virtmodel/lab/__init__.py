@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ring import broken_reason, make_virtqueue
+from ..ring import broken_reason, make_virtqueue  # noqa: F401 (broken_reason: public)
 from ..spec import check_queue_size, split_ring_size
 from . import device, guests
 from .kvm import (BUFFERS, MMIO_ADDR, RING, GuestError, GuestTimeout, KVMUnavailable,

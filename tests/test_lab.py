@@ -1,0 +1,133 @@
+"""The KVM lab: guest code matches its assembly; KVM problems are reported clearly; where
+/dev/kvm works, the experiments' invariants hold (exact exit and kick counts, requests
+verified) and misbehaving guests end with clear errors, leaving no descriptor behind.
+
+These assert counts and invariants, never timings.  Where KVM is not usable the KVM tests
+skip with the probe's reason (and fail the run in CI, where /dev/kvm must work)."""
+
+import math
+import os
+import shutil
+
+import pytest
+
+from virtmodel import lab
+from virtmodel.lab import guests, kvm
+
+PROBE = lab.probe()
+needs_kvm = pytest.mark.skipif(not PROBE.usable, reason=f"KVM: {PROBE.reason}")
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _kvm_maps():
+    with open("/proc/self/maps") as f:
+        return sum("kvm" in line for line in f)
+
+
+@pytest.mark.skipif(not shutil.which("as"), reason="binutils 'as' not installed")
+@pytest.mark.parametrize("name", sorted(guests.CODE))
+def test_guest_bytes_match_their_assembly(name):
+    assert guests.assemble(name) == guests.CODE[name]
+
+
+def test_probe_explains_why_not(tmp_path):
+    p = lab.probe(str(tmp_path / "no-kvm"))
+    assert not p.usable and "does not exist" in p.reason and "[ENOENT]" in p.reason
+    p = lab.probe("/dev/null")
+    assert not p.usable and "not a KVM device" in p.reason
+    with pytest.raises(lab.KVMUnavailable, match="does not exist"):
+        kvm.Machine(path=str(tmp_path / "no-kvm"))
+
+
+def test_bad_parameters_name_the_parameter():
+    with pytest.raises(ValueError, match=r"batch must be an integer in 1\.\.256, got 0"):
+        lab.run_virtio(batch=0)
+    with pytest.raises(ValueError, match=r"request_bytes must be an integer in 8\.\.65536"):
+        lab.run_virtio(request_bytes=4)
+    with pytest.raises(ValueError, match=r"registers must be 1 or 3, got 2"):
+        lab.run_emulated(registers=2)
+    with pytest.raises(ValueError, match=r"queue_size must be a power of two"):
+        lab.run_virtio(queue_size=100)
+
+
+@pytest.mark.kvm
+@needs_kvm
+@pytest.mark.parametrize("batch,requests", [(1, 300), (7, 1000), (16, 1000), (256, 1000)])
+def test_virtio_kicks_once_per_batch(batch, requests):
+    r = lab.run_virtio(batch=batch, request_bytes=64, requests=requests, repeats=1)
+    want = math.ceil(requests / batch) / requests
+    assert r.exits_per_request == want == lab.predicted_exits_per_request(batch, requests)
+    assert r.kicks_per_request == want
+    assert r.flavour == PROBE.flavour and r.us_per_request > 0 and len(r.runs_us) == 1
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_virtio_with_ioeventfd_has_no_user_exits():
+    r = lab.run_virtio(batch=8, request_bytes=512, requests=800, repeats=2, ioeventfd=True)
+    assert r.exits_per_request == 0
+    assert r.eventfd_count == r.kicks_per_request * 800 == 100
+
+
+@pytest.mark.kvm
+@needs_kvm
+@pytest.mark.parametrize("registers", [1, 3])
+def test_emulated_traps_per_register_write(registers):
+    r = lab.run_emulated(registers=registers, request_bytes=4096, requests=500, repeats=1)
+    assert r.exits_per_request == registers
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_microbench_separates_exit_kinds():
+    mb = lab.microbench(ops=500, repeats=1)  # it checks the eventfd counted every write
+    assert mb["flavour"] == PROBE.flavour
+    for k in ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop"):
+        assert mb[k] > 0
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_runaway_guest_is_stopped_by_the_watchdog_and_everything_is_released():
+    fds, maps = _open_fds(), _kvm_maps()
+    with kvm.Machine() as m:
+        m.load(guests.CODE["exit_loop"])
+        # CPUID forever (well, 2**62 times): exits that never reach user space
+        m.set_regs(rcx=2**62, r8=lab.DONE_PORT, r9=guests.OP_CPUID)
+        with pytest.raises(kvm.GuestTimeout, match="watchdog"):
+            m.run(lambda p, v: True, lab.DONE_PORT, timeout_s=0.5)
+    assert _open_fds() == fds and _kvm_maps() == maps
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_bad_ring_index_is_caught_by_the_device():
+    """A driver that believes the queue is larger than it is writes heads out of range."""
+    from virtmodel.ring import make_virtqueue
+
+    fds = _open_fds()
+    with kvm.Machine() as m:
+        vq = make_virtqueue(8, mem=m.mem[kvm.RING:])
+        state = lab.np.zeros(2, lab.np.int64)
+        dst = lab.np.empty(64, lab.np.uint8)
+        m.load(guests.CODE["virtio_driver"])
+        m.set_regs(rdi=kvm.RING, r11=kvm.RING + vq.avail_off, r14=kvm.RING + vq.used_off,
+                   rsi=16, rdx=lab.NOTIFY_PORT, rcx=16, r8=16, r9=64, r10=kvm.BUFFERS,
+                   r15=lab.DONE_PORT)
+        seen = []
+
+        def on_io(port, value):
+            rc = lab.device.serve_ring(vq, m.mem, dst, 64, state)
+            seen.append(rc)
+            return rc >= 0
+
+        with pytest.raises(kvm.GuestError, match="port 0x10"):
+            m.run(on_io, lab.DONE_PORT, timeout_s=5)
+        assert seen == [lab.device.BAD_RING]
+        # 16 heads made available at once in a ring of 8: caught before any is read
+        assert lab.broken_reason(vq) == ("device: avail idx 16 is more than queue size "
+                                         "ahead of next_avail")
+    assert _open_fds() == fds
