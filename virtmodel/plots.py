@@ -204,9 +204,9 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     av_idx = snap["avail_idx"]
     rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
     colors = []
+    live = (av_idx - snap["next_avail"]) & 0xFFFF  # made available, not yet popped
     for i in range(q):
         # slot i holds a head made available at some idx = i (mod q) below avail_idx
-        live = (av_idx - snap["next_avail"]) & 0xFFFF
         age = (av_idx - 1 - i) % q
         waiting = age < live
         colors.append(["#fdebd0" if waiting else "white"] * 2)
@@ -216,8 +216,8 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     _table(axes[1], ["available ring", ""], rows, colors, "driver -> device")
     u_idx = snap["used_idx"]
     rows, colors = [], []
+    live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
     for i in range(q):
-        live = (u_idx - snap["last_used_idx"]) & 0xFFFF
         age = (u_idx - 1 - i) % q
         rows.append([f"ring[{i}]", str(snap["used_ring_id"][i]), str(snap["used_ring_len"][i])])
         colors.append(["#d4efdf" if age < live else "white"] * 3)

@@ -62,7 +62,7 @@ def ring_tour(queue_size: int = 8, event_idx: bool = False) -> tuple[TourStep, .
     def pop():
         c = q.pop()
         popped[c.head] = c
-        token = q.snapshot()["token"][c.head]
+        token = int(q.fields["token"][c.head])
         rec("device", "pop()",
             f"Device: takes chain {c.head} (request {token}): {c.descriptors} descriptor{'s' * (c.descriptors > 1)}, "
             f"{c.readable_bytes} B to read, {c.writable_bytes} B to write; next_avail moves on.")
@@ -76,12 +76,12 @@ def ring_tour(queue_size: int = 8, event_idx: bool = False) -> tuple[TourStep, .
             "moves on.")
 
     def interrupt():
-        before = q.snapshot()
+        used_event = int(q.fields["used_event"][0])
         i = q.should_interrupt()
         if q.event_idx:
-            why = (f"used_idx moved past used_event = {before['used_event']} since the last "
+            why = (f"used_idx moved past used_event = {used_event} since the last "
                    "interrupt" if i else
-                   f"used_event = {before['used_event']} was already passed by an earlier "
+                   f"used_event = {used_event} was already passed by an earlier "
                    "interrupt, and the driver has not asked again (it re-arms when it reaps)")
         else:
             why = ("VRING_AVAIL_F_NO_INTERRUPT is clear in avail_flags" if i

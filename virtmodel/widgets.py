@@ -285,8 +285,8 @@ def explore_dma_size(profile="published") -> Explorer:
                      marker=request_bytes, colors={"pio": "#e67e22", "string-pio": "#c0392b",
                                                    "dma": "#2471a3"})
         x = trap.crossover_bytes(SIZES, dma_setup_accesses=dma_setup_accesses, profile=prof)
-        for ax in fig.axes:
-            if x:
+        if x:
+            for ax in fig.axes:
                 ax.axvline(x, color="#2471a3", ls="--", lw=0.8)
         i = SIZES.index(request_bytes)
         at = {m: c.results[i] for m, c in curves.items()}
@@ -392,14 +392,12 @@ def explore_request_size(profile="published") -> Explorer:
         curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=REQUESTS,
                            profile=prof) for p in ("emulated", "virtio", "native")}
         plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
-        ax = fig.axes[-1]
         slow = {p: curves[p].field("us_per_request") / curves["native"].field("us_per_request")
                 for p in ("emulated", "virtio")}
         fig.suptitle(f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
                      f"{slow['virtio'].max():.2f}x native time per request, emulated "
                      f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
                      fontsize=9)
-        ax.set_ylabel("throughput (MB/s)")
         return {"curves": curves, "slowdown": slow}
 
     return Explorer("Close to native?", (Knob("batch", "batch size", (1, 4, 16, 64), 16),),
