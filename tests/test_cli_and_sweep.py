@@ -78,26 +78,60 @@ def test_figures_have_the_data():
     assert len(fig.axes[0].patches) == 3 * 7
 
 
-def test_numba_cache_falls_back_when_nothing_is_writable(tmp_path):
-    """A read-only package folder and a read-only home: import and simulate still work."""
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)  # instant, same inode (modes untouched: nothing is chmod-ed)
+    except OSError:
+        shutil.copy2(src, dst)  # another file system
+
+
+def test_numba_cache_falls_back_when_nothing_is_writable():
+    """A read-only package folder and a read-only home: import and simulate still work.
+
+    As root the test drops to nobody, who must be able to read what it imports even when
+    the checkout (and so .venv) lies in a private folder (``mktemp -d`` is 0700): the
+    package is copied, and its dependencies hard-linked, into a world-readable folder, and
+    the base interpreter runs it with only that folder on its path."""
+    import sysconfig
+    import tempfile
+
     if os.geteuid() == 0:
         user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         if not shutil.which("setpriv"):
             pytest.fail("setpriv (util-linux) is needed to drop root for this test")
     else:
         user = []
-    pkg = tmp_path / "site"
-    shutil.copytree(ROOT / "virtmodel", pkg / "virtmodel",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for p in [pkg, *pkg.rglob("*")]:
-        p.chmod(0o555 if p.is_dir() else 0o444)
-    tmp_path.chmod(0o755)
-    code = ("import virtmodel._jit as j, virtmodel.paths as p; "
-            "r = p.simulate('virtio', requests=50); print(j.CACHE_DIR_FORCED, r.requests)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
-    env.update(HOME="/nonexistent-home", PYTHONPATH=str(pkg))
-    out = subprocess.run(user + [sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=300)
+    base = Path(tempfile.mkdtemp(prefix="virtmodel-ro-"))
+    try:
+        base.chmod(0o755)
+        pkg = base / "site"
+        site = Path(sysconfig.get_path("purelib"))
+        for dep in ("numpy", "numpy.libs", "numba", "llvmlite"):
+            if (site / dep).exists():
+                shutil.copytree(site / dep, pkg / dep, copy_function=_link_or_copy)
+        shutil.copytree(ROOT / "virtmodel", pkg / "virtmodel",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for p in [pkg, *pkg.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o555)
+        for p in (pkg / "virtmodel").rglob("*"):
+            if p.is_file():
+                p.chmod(0o444)
+        code = ("import virtmodel._jit as j, virtmodel.paths as p; "
+                "r = p.simulate('virtio', requests=50); "
+                "print(j.CACHE_DIR_FORCED, r.requests, j.__file__)")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
+        env.update(HOME="/nonexistent-home", PYTHONPATH=str(pkg))
+        python = os.path.realpath(sys.executable)  # the base interpreter, not .venv's
+        out = subprocess.run(user + [python, "-s", "-c", code], env=env, capture_output=True,
+                             text=True, timeout=300, cwd="/")
+    finally:
+        for p in [base, *base.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o755)
+        shutil.rmtree(base)
     assert out.returncode == 0, out.stderr
-    forced, n = out.stdout.split()
+    forced, n, where = out.stdout.split()
+    assert where.startswith(str(pkg / "virtmodel"))  # the read-only copy, nothing else
     assert "virtmodel-numba-cache" in forced and n == "50"
