@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.name for p in (ROOT / "book").glob("*.md"))
 TOC_PAGES = {"index.html", "search.html", "genindex.html"} | {
     f"book/{c[:-3]}.html" for c in CHAPTERS}
-EXPLORER_CALLS = re.compile(r"^(explore_\w+|vring_tour)\(\)$", re.M)
+EXPLORER_CALLS = re.compile(r"^(explore_\w+|vring_tour|measure_your_machine)\(\)$", re.M)
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +55,18 @@ def test_every_explorer_is_a_player_not_a_widget(built_site):
         assert "widget-state+json" not in page and "widget-view+json" not in page
         assert "cdn.jsdelivr.net" not in page
         assert page.count("const THEBE_JS_URL") <= 1
+
+
+def test_lab_page_shows_the_shipped_measurement_labelled_and_no_button(built_site):
+    from virtmodel import costs
+
+    site, _ = built_site
+    page = (site / "book" / "lab.html").read_text()
+    _, head = costs.shipped_measurement()
+    assert "Shipped measurement, not your machine" in page
+    assert f"{head['host_cpu']}, KVM {head['flavour']}, {head['date']}" in page
+    assert "this is the static site (no kernel)" in page
+    assert "Measure this machine" not in page  # no button without a kernel
+    table = page.split("Error table (every cell)")[1].split("</table>")[0]
+    assert table.count("<tr>") == 1 + 24  # header + every cell of the grid
+    assert costs.MEASURED in page  # the calibrated profile's table

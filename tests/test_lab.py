@@ -111,23 +111,50 @@ def test_bad_ring_index_is_caught_by_the_device():
     fds = _open_fds()
     with kvm.Machine() as m:
         vq = make_virtqueue(8, mem=m.mem[kvm.RING:])
-        state = lab.np.zeros(2, lab.np.int64)
-        dst = lab.np.empty(64, lab.np.uint8)
+        dev = lab.device.RingDevice(vq, m.mem, 64)
         m.load(guests.CODE["virtio_driver"])
         m.set_regs(rdi=kvm.RING, r11=kvm.RING + vq.avail_off, r14=kvm.RING + vq.used_off,
                    rsi=16, rdx=lab.NOTIFY_PORT, rcx=16, r8=16, r9=64, r10=kvm.BUFFERS,
                    r15=lab.DONE_PORT)
-        seen = []
-
-        def on_io(port, value):
-            rc = lab.device.serve_ring(vq, m.mem, dst, 64, state)
-            seen.append(rc)
-            return rc >= 0
-
         with pytest.raises(kvm.GuestError, match="port 0x10"):
-            m.run(on_io, lab.DONE_PORT, timeout_s=5)
-        assert seen == [lab.device.BAD_RING]
+            m.run(lambda port, value: dev.notify(), lab.DONE_PORT, timeout_s=5)
+        assert dev.served == 0 and "more than queue size ahead" in dev.error
         # 16 heads made available at once in a ring of 8: caught before any is read
         assert lab.broken_reason(vq) == ("device: avail idx 16 is more than queue size "
                                          "ahead of next_avail")
     assert _open_fds() == fds
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_interleaved_measurement_calibrates_and_its_twins_make_the_same_exits():
+    from virtmodel.lab import validate
+
+    m = validate.measure(batches=(4,), sizes=(64, 4096), registers=(3,), requests=400,
+                         emulated_requests=100, repeats=2, ops=200)
+    assert [(r.experiment, r.params["request_bytes"]) for r in m.results] == [
+        ("virtio", 64), ("virtio", 4096), ("emulated", 64), ("emulated", 4096)]
+    assert all(len(r.runs_us) == 2 for r in m.results)
+    rows = m.rows()
+    assert [r.measured_exits for r in rows] == [0.25, 0.25, 3.0, 3.0]
+    assert [r.predicted_exits for r in rows] == [0.25, 0.25, 3.0, 3.0]
+    assert m.micro["flavour"] == PROBE.flavour and m.profile.name.endswith(m.date)
+    assert m.profile.user_exit_ns > 0 and m.profile.sources["user_exit_ns"]["status"] == \
+        "measured"
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_cli_calibrate_writes_a_profile_the_models_load(tmp_path, capsys):
+    from virtmodel import costs, paths
+    from virtmodel.__main__ import main
+
+    out = tmp_path / "here.json"
+    assert main(["calibrate", "--out", str(out), "--ops", "200", "--repeats", "1",
+                 "--name", "here"]) == 0
+    assert "wrote profile 'here'" in capsys.readouterr().out
+    prof = costs.load(out)
+    assert prof.name == "here" and prof.sources["vmexit_ns"]["status"] == "measured"
+    r = paths.simulate("emulated", profile=str(out), requests=10, interrupts=False,
+                       accesses_per_request=1, dma_setup_accesses=0)
+    assert r.user_exits_per_request == 1

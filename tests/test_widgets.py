@@ -171,3 +171,56 @@ def test_device_catalogue_counts_follow_the_registers():
     assert e1000["user_exits"] == 2
     html = widgets.device_catalogue()._repr_html_()
     assert html.count("<tr>") == len(rows) + 1
+
+
+def test_lab_explorer_draws_the_models_prediction_for_each_cell():
+    from virtmodel.lab import validate
+
+    rep = widgets.measure_your_machine()
+    ex = rep.explorer
+    ex.widget()
+    ex.controls["request_bytes"].value = 65536
+    m = rep.measurement
+    for row in ex.data["rows"]:
+        r = next(x for x in m.results if x.experiment == row.experiment
+                 and x.params["request_bytes"] == 65536
+                 and row.knob == x.params.get("batch", x.params.get("registers")))
+        assert row.predicted_us == pytest.approx(validate.predict(r, m.profile).us_per_request)
+        assert row.measured_us == r.us_per_request
+    ex.controls["costs_from"].value = "published"
+    assert ex.data["profile"].name == "published"
+    line = _line(ex.figure.axes[0], "model (published costs)")
+    want = simulate("virtio", batch=64, request_bytes=65536, requests=20_000,
+                    ioeventfd=False, interrupts=False, event_idx=False, queue_size=256,
+                    profile="published")
+    assert line.get_ydata()[-1] == pytest.approx(want.us_per_request)
+
+
+def test_lab_report_without_kvm_shows_why_and_offers_no_button(monkeypatch):
+    from virtmodel.lab import kvm
+
+    monkeypatch.setattr(kvm, "probe", lambda *a, **k: kvm.Probe(False, "no /dev/kvm here",
+                                                                  None, None))
+    monkeypatch.setattr("virtmodel.lab.probe", kvm.probe)
+    rep = widgets.measure_your_machine()
+    assert not rep.live
+    box = rep.widget()
+    texts = [c.value for c in box.children if hasattr(c, "value") and isinstance(c.value, str)]
+    assert any("The lab cannot run here: no /dev/kvm here." in t for t in texts)
+    assert not any(getattr(c, "description", "").startswith("Measure") for c in box.children)
+
+
+@pytest.mark.kvm
+@pytest.mark.skipif(not __import__("virtmodel.lab").lab.probe().usable,
+                    reason="KVM not usable")
+def test_lab_report_button_measures_this_machine():
+    rep = widgets.measure_your_machine(repeats=1, batches=(4,), sizes=(64,), registers=(1,),
+                                       requests=200, emulated_requests=50, ops=200)
+    assert rep.live and not rep.here
+    rep.widget()
+    assert not rep.button.disabled
+    rep.button.click()
+    assert rep.here and "Measured on this machine just now" in rep.explorer.figure.get_suptitle()
+    assert [r.measured_exits for r in rep.measurement.rows()] == [0.25, 1.0]
+    assert rep.button.disabled and rep.progress.value == "done"
+    assert "cells of this machine" in rep.status()

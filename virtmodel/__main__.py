@@ -126,37 +126,74 @@ def _warm(args) -> int:
     return 0
 
 
-def _lab(args) -> int:
+def _usable_kvm():
     from . import lab
 
     p = lab.probe()
     print(p)
     if not p.usable:
-        print("The lab needs a usable /dev/kvm; the book shows the shipped measurements.")
-        return 1
-    mb = lab.microbench(ops=args.ops, repeats=args.repeats)
-    print(f"\nmicro-benchmarks ({mb['flavour']}; µs per operation, median of "
-          f"{args.repeats}, spread = (max-min)/median):")
+        print("The lab needs a usable /dev/kvm; the book shows the shipped measurements "
+              "(python -m virtmodel lab --shipped prints them).")
+    return p.usable
+
+
+def _print_micro(micro: dict, dev: dict) -> None:
+    print(f"\nmicro-benchmarks in the guest ({micro['flavour']}; µs per operation, median of "
+          f"{micro['repeats']}; spread = (max-min)/median):")
     for k in ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop"):
-        print(f"  {k:<18}{mb[k]:8.2f} µs   spread {mb['spread'][k]:6.1%}")
-    print(f"  exit to user space without the Python loop: "
-          f"{mb['pio_user'] - mb['python_loop']:.2f} µs")
-    sizes = [int(x) for x in args.request_bytes.split(",")]
-    batches = [int(x) for x in args.batch.split(",")]
-    print(f"\nmini virtio (µs per request; exits per request), {args.requests} requests:")
-    print("  batch " + "".join(f"{s:>18}" for s in sizes))
-    for b in batches:
-        cells = [lab.run_virtio(batch=b, request_bytes=s, requests=args.requests,
-                                repeats=args.repeats) for s in sizes]
-        print(f"  {b:>5} " + "".join(f"{r.us_per_request:9.2f} ({r.exits_per_request:.3f})"
-                                      for r in cells))
-    print("\nemulated device (µs per request; exits per request):")
-    for regs in (1, 3):
-        cells = [lab.run_emulated(registers=regs, request_bytes=s,
-                                  requests=max(500, args.requests // 10),
-                                  repeats=args.repeats) for s in sizes]
-        print(f"  {regs} reg " + "".join(f"{r.us_per_request:9.2f} ({r.exits_per_request:.3f})"
-                                        for r in cells))
+        print(f"  {k:<18}{micro[k]:9.3f} µs   spread {micro['spread'][k]:6.1%}")
+    print("micro-benchmarks of the devices on the host (no guest):")
+    for k, unit in (("notify_empty", "µs"), ("ring_request", "µs"), ("copy_ns_per_byte", "ns/B"),
+                    ("register_write", "µs"), ("doorbell", "µs"), ("thread_wake", "µs")):
+        print(f"  {k:<18}{dev[k]:9.4f} {unit:<4} spread {dev['spread'][k]:6.1%}")
+
+
+def _lab(args) -> int:
+    from .lab import validate
+
+    if args.shipped:
+        from .costs import shipped_measurement
+
+        m, head = shipped_measurement()
+        print(f"shipped measurement: {head['host_cpu']}, KVM {head['flavour']}, "
+              f"{head['date']}, kernel {head['kernel']}")
+    else:
+        if not _usable_kvm():
+            return 1
+        batches = [int(x) for x in args.batch.split(",")]
+        sizes = [int(x) for x in args.request_bytes.split(",")]
+        print(f"calibrating and running the grid, interleaved ({args.repeats} repeats; "
+              f"about {len(batches) * len(sizes) + 2 * len(sizes)} runs each) ...", flush=True)
+        m = validate.measure(batches, sizes, requests=args.requests,
+                             emulated_requests=max(500, args.requests // 4),
+                             repeats=args.repeats, ops=args.ops,
+                             progress=lambda r, n: print(f"  repeat {r}/{n} done"
+                                                         if r else "  warm-up done",
+                                                         flush=True))
+        print(f"took {m.seconds:.0f} s")
+    _print_micro(m.micro, m.device)
+    print(f"\nprofile {m.profile.name} (python -m virtmodel profile FILE.json for sources)")
+    print("\npredicted (model with that profile) vs measured, µs per request:")
+    print(validate.table_text(m.rows()))
+    if getattr(args, "save", None):
+        validate.save(m, args.save, command="python -m virtmodel lab " + " ".join(
+            sys.argv[2:]))
+        print(f"\nwrote {args.save}")
+    return 0
+
+
+def _calibrate(args) -> int:
+    from .costs import save
+    from .lab import calibrate
+
+    if not _usable_kvm():
+        return 1
+    prof, micro, dev = calibrate.calibrate(ops=args.ops, repeats=args.repeats,
+                                           name=args.name)
+    _print_micro(micro, dev)
+    save(prof, args.out)
+    print(f"\nwrote profile {prof.name!r} to {args.out}; use it with "
+          f"--profile {args.out} or virtmodel.costs.load({args.out!r})")
     return 0
 
 
@@ -197,7 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
+    lb.add_argument("--save", metavar="FILE.json", help="also write the measurement "
+                    "(micro-benchmarks, grid, calibrated profile) as JSON")
+    lb.add_argument("--shipped", action="store_true", help="print the measurement shipped "
+                    "with virtmodel instead of measuring (no KVM needed)")
     lb.set_defaults(func=_lab)
+    cal = sub.add_parser("calibrate", help="derive a cost profile from the KVM "
+                                           "micro-benchmarks alone and save it as JSON")
+    cal.add_argument("--out", required=True, metavar="FILE.json")
+    cal.add_argument("--name", help="profile name (default: lab-<cpu>-<flavour>-<date>)")
+    cal.add_argument("--ops", type=int, default=20_000, help="operations per benchmark")
+    cal.add_argument("--repeats", type=int, default=5)
+    cal.set_defaults(func=_calibrate)
     w = sub.add_parser("warm", help="compile the numba kernels into the cache (Binder "
                                     "postBuild)")
     w.set_defaults(func=_warm)

@@ -42,6 +42,9 @@ class CostProfile:
     user_exit_ns: float = _f("ns", "extra round trip when the exit goes on to user space: "
                                    "return from ioctl(KVM_RUN) to QEMU and back in")
     emulate_access_ns: float = _f("ns", "QEMU emulating one device-register access")
+    notify_ns: float = _f("ns", "the back end's fixed cost per notification it acts on (a "
+                                "kick, or an emulated device's doorbell): entering the "
+                                "device model and finding the work")
     # -- threads and interrupts -------------------------------------------------------------
     wakeup_ns: float = _f("ns", "waking a sleeping back-end thread (eventfd write -> it runs)")
     irq_inject_ns: float = _f("ns", "delivering one interrupt to the vCPU (irqfd, kick, "
@@ -157,6 +160,7 @@ PUBLISHED = CostProfile(
     kvm_exit_ns=_cyc(4451 - 3898),
     user_exit_ns=_cyc(20574 - 7237),
     emulate_access_ns=500.0,
+    notify_ns=0.0,
     wakeup_ns=3.743971e3 / 2,
     irq_inject_ns=_cyc(4238),
     eoi_ns=1556 / 2.1,
@@ -182,6 +186,9 @@ PUBLISHED = CostProfile(
                               "no published figure for one QEMU register emulation; "
                               "VMware's 2001 Lance emulation took ~1-3 us on a 733 MHz "
                               "Pentium III (Sugerman et al., USENIX ATC 2001)"},
+        "notify_ns": {"status": "assumption", "source":
+                      "0: no published figure; this profile counts the back end's work per "
+                      "notification inside emulate_access_ns and virtio_ns_per_request"},
         "wakeup_ns": {"status": "derived", "source":
                       "half of a pipe ping-pong round trip, 3.744 us/op (perf bench sched "
                       "pipe, A. Vagin, LKML 2022-10-31); low confidence"},
@@ -216,7 +223,34 @@ PUBLISHED = CostProfile(
 )
 
 PROFILES: dict[str, CostProfile] = {PUBLISHED.name: PUBLISHED}
-"""Named profiles: ``"published"`` (from the literature); measured ones join via the lab."""
+"""Named profiles: ``"published"`` (from the literature), and each profile the KVM lab
+calibrated on a named machine and shipped in ``virtmodel/data`` (``lab-<cpu>-<flavour>-
+<date>``; see :data:`MEASURED`)."""
+
+DATA = Path(__file__).parent / "data"
+SHIPPED: dict[str, Path] = {}
+"""Profile name -> the shipped lab measurement it was calibrated in."""
+
+for _f in sorted(DATA.glob("lab-*.json")):
+    _p = CostProfile(**json.loads(_f.read_text())["profile"])
+    PROFILES[_p.name] = _p
+    SHIPPED[_p.name] = _f
+
+MEASURED: str | None = max(SHIPPED, key=lambda n: n[-10:]) if SHIPPED else None
+"""Name of the most recent shipped lab-calibrated profile (None if none is shipped)."""
+
+
+def shipped_measurement(name: str | None = None):
+    """The shipped lab measurement behind profile ``name`` (default :data:`MEASURED`):
+    ``(virtmodel.lab.validate.Measurement, header)``, header naming the host CPU, KVM
+    flavour, date, kernel and command.  Needs no KVM."""
+    from .lab import validate
+
+    name = name or MEASURED
+    if name not in SHIPPED:
+        raise ValueError(f"no shipped lab measurement named {name!r}; shipped: "
+                         f"{sorted(SHIPPED)}")
+    return validate.load(SHIPPED[name])
 
 
 def get(profile) -> CostProfile:

@@ -45,7 +45,6 @@ DEFAULTS = {
     "descriptors_per_request": 1,
     "profile": "published",
     "seed": 0,
-    # ring paths
     "interrupts": True,
     # virtio only
     "ioeventfd": True,
@@ -57,7 +56,8 @@ DEFAULTS = {
 _COMMON = ("request_bytes", "batch", "queue_size", "requests", "event_idx",
            "descriptors_per_request", "profile", "seed")
 ALLOWED = {
-    "emulated": _COMMON + ("data_mode", "accesses_per_request", "dma_setup_accesses"),
+    "emulated": _COMMON + ("interrupts", "data_mode", "accesses_per_request",
+                           "dma_setup_accesses"),
     "virtio": _COMMON + ("interrupts", "ioeventfd"),
     "native": _COMMON + ("interrupts",),
 }
@@ -176,11 +176,13 @@ def ring_costs(path: str, p: dict, prof: CostProfile):
         if p["ioeventfd"]:
             cost[ringsim.A_KICK] = _stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
             exits[ringsim.A_KICK] = (1, 0)
-            cost[ringsim.A_WAKE] = _stage_vec(context_switch=prof.wakeup_ns)
+            cost[ringsim.A_WAKE] = _stage_vec(context_switch=prof.wakeup_ns,
+                                              qemu=prof.notify_ns)
         else:
             cost[ringsim.A_KICK] = _stage_vec(
                 exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns,
-                context_switch=prof.user_exit_ns, qemu=prof.emulate_access_ns)
+                context_switch=prof.user_exit_ns,
+                qemu=prof.emulate_access_ns + prof.notify_ns)
             exits[ringsim.A_KICK] = (1, 1)
         cost[ringsim.A_SERVE] = _stage_vec(
             qemu=prof.virtio_ns_per_request + pages * prof.dma_map_ns_per_page,
@@ -235,7 +237,7 @@ def _simulate_ring_path(path: str, p: dict, prof: CostProfile, rng):
 def _simulate_emulated(p: dict, prof: CostProfile, rng):
     n = p["requests"]
     args = (p["request_bytes"], p["data_mode"], p["accesses_per_request"],
-            p["dma_setup_accesses"])
+            p["dma_setup_accesses"], p["interrupts"])
     c = trap.counts(*args)
     stages = trap.stage_ns(trap.steps(*args, profile=prof))
     dev = stages[STAGES.index("device")]
@@ -271,7 +273,9 @@ def simulate(path: str, **params) -> Result:
     descriptors_per_request : int
         Descriptors per chain (the request's bytes spread over them).
     interrupts : bool
-        Ring paths: completions by interrupt (True) or by the driver polling (False).
+        Completions by interrupt (True).  Ring paths without: the driver polls the used
+        ring.  emulated without: the device completes the request during the doorbell's
+        exit, so the guest finds it done when it resumes (no injection, no EOI).
     ioeventfd : bool
         virtio: a kick is an in-kernel exit that wakes an I/O thread (True) or an exit to
         user space during which QEMU drains the ring in the vCPU thread (False).

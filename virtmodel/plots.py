@@ -243,3 +243,50 @@ def _table(ax, header, rows, colors, title):
     t.set_fontsize(7.5)
     t.scale(1, 1.05)
     ax.set_title(title, fontsize=9)
+
+
+def lab_validation(rows, model_batches, model_us, size: int, label: str,
+                   profile_name: str, fig: Figure | None = None) -> Figure:
+    """Measured (points, min-max bars) beside predicted for one request size: virtio's time
+    per request against batch size (left; the model as a line over ``model_batches``), and
+    the emulated device with 1 and 3 registers (right)."""
+    fig = fig or Figure(figsize=(11, 3.8), layout="constrained")
+    fig.clear()
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    v = [r for r in rows if r.experiment == "virtio"]
+    e = [r for r in rows if r.experiment == "emulated"]
+    c = COLORS["virtio"]
+    ax.plot(model_batches, model_us, "-", color=c, lw=1.5, label=f"model ({profile_name})")
+    for r in v:
+        lo, hi = r.measured_min, r.measured_max
+        ax.errorbar([r.knob], [r.measured_us], yerr=[[r.measured_us - lo], [hi - r.measured_us]],
+                    fmt="o", color="black", ms=5, capsize=3,
+                    label="measured (median, min-max of runs)" if r is v[0] else None)
+        ax.annotate(f"{r.error:+.0%}", (r.knob, r.measured_us), textcoords="offset points",
+                    xytext=(6, 6), fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(_num))
+    ax.yaxis.set_major_formatter(FuncFormatter(_num))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(LABELS["batch"])
+    ax.set_ylabel("time per request (µs)")
+    ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3, which="both")
+    x = np.arange(len(e))
+    ax2.bar(x - 0.2, [r.measured_us for r in e], 0.4, color="#bbbbbb", label="measured",
+            yerr=[[r.measured_us - r.measured_min for r in e],
+                  [r.measured_max - r.measured_us for r in e]], capsize=3)
+    ax2.bar(x + 0.2, [r.predicted_us for r in e], 0.4, color=COLORS["emulated"],
+            label="model")
+    for i, r in enumerate(e):
+        ax2.annotate(f"{r.error:+.0%}", (i + 0.2, r.predicted_us), ha="center",
+                     textcoords="offset points", xytext=(0, 3), fontsize=8)
+    ax2.set_xticks(x, [f"{r.knob} register{'s' if r.knob > 1 else ''}" for r in e])
+    ax2.set_ylabel("time per request (µs)")
+    ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)
+    ax2.legend(fontsize=8, loc="upper left")
+    ax2.grid(alpha=0.3, axis="y")
+    fig.suptitle(label, fontsize=9, color="#555555")
+    return fig

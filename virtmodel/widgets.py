@@ -431,3 +431,181 @@ def profile_table(profile="published") -> Table:
     return Table(get_profile(profile).table(), {
         "name": "cost", "value": "value", "unit": "unit", "status": "status",
         "source": "source"})
+
+
+# ---------------------------------------------------------------------------------------
+# The lab chapter: measured beside predicted.
+# ---------------------------------------------------------------------------------------
+MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def explore_lab(measurement, label: str) -> Explorer:
+    """A lab measurement beside the model's predictions, one request size at a time; the
+    model's costs either calibrated in the same measurement or the published ones."""
+    from .lab import validate
+
+    sizes = tuple(sorted({r.params["request_bytes"] for r in measurement.results}))
+
+    def draw(fig, request_bytes, costs_from):
+        prof = measurement.profile if costs_from == "calibrated" else get_profile("published")
+        at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
+        rows = validate.compare(at, prof)
+        path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))
+        model = [run(path, **{**params, "batch": b, "profile": prof}).us_per_request
+                 for b in MODEL_BATCHES]
+        plots.lab_validation(rows, MODEL_BATCHES, model, request_bytes, label,
+                             "calibrated in this measurement" if costs_from == "calibrated" else
+                             "published costs", fig)
+        return {"rows": rows, "model_us": model, "profile": prof}
+
+    return Explorer("Measured beside predicted", (
+        Knob("request_bytes", "request size", sizes, 4096 if 4096 in sizes else sizes[0],
+             fmt_bytes),
+        Knob("costs_from", "model costs", ("calibrated", "published"), "calibrated",
+             lambda v: "calibrated in this measurement" if v == "calibrated"
+             else "published (2012 host)")), draw, figsize=(11, 3.9))
+
+
+def lab_error_table(measurement) -> Table:
+    """Every grid cell: measured, predicted, error, exits (measured / model)."""
+    rows = [dict(experiment=r.experiment,
+                 knob=(f"batch {r.knob}" if r.experiment == "virtio" else
+                       f"{r.knob} register{'s' if r.knob > 1 else ''}"),
+                 size=fmt_bytes(r.request_bytes), measured=r.measured_us,
+                 range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
+                 predicted=r.predicted_us, error=f"{r.error:+.1%}",
+                 exits=f"{r.measured_exits:.4f} / {r.predicted_exits:.4f}")
+            for r in measurement.rows()]
+    return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
+                        "measured": "measured µs", "range": "runs (min–max)",
+                        "predicted": "model µs", "error": "error",
+                        "exits": "exits to user space (lab / model)"})
+
+
+def micro_table(measurement) -> Table:
+    """The micro-benchmarks the profile was calibrated from."""
+    m, d = measurement.micro, measurement.device
+    what = {
+        "pio_user": ("guest", "port write that exits to user space (run loop included)"),
+        "mmio_user": ("guest", "MMIO write that exits to user space"),
+        "cpuid_kernel": ("guest", "CPUID: an exit KVM handles in the kernel"),
+        "ioeventfd_kernel": ("guest", "port write KVM matches to an eventfd (no user exit)"),
+        "python_loop": ("host", "the VMM's run loop per exit, without a guest"),
+        "notify_empty": ("host", "a notification to the virtio device, empty ring"),
+        "ring_request": ("host", "ring work per request (pop, checks, push used)"),
+        "register_write": ("host", "the emulated device taking a register write"),
+        "thread_wake": ("host", "waking a thread blocked on an eventfd"),
+        "copy_ns_per_byte": ("host", "copying one byte out of guest memory (ns/B)"),
+    }
+    rows = []
+    for k, (where, text) in what.items():
+        src = m if k in m else d
+        rows.append(dict(name=k, where=where, value=src[k],
+                         unit="ns/B" if k == "copy_ns_per_byte" else "µs",
+                         spread=f"{src['spread'][k]:.0%}", what=text))
+    return Table(rows, {"name": "benchmark", "where": "runs in", "value": "median",
+                        "unit": "unit", "spread": "spread", "what": "what it times"})
+
+
+def _measurement_label(head: dict, here: bool) -> str:
+    if here:
+        return (f"Measured on this machine just now ({head['host_cpu']}, KVM "
+                f"{head['flavour']}, {head['date']})")
+    return (f"Shipped measurement, not your machine: {head['host_cpu']}, KVM "
+            f"{head['flavour']}, {head['date']} ({head['command']})")
+
+
+class LabReport:
+    """The "Measure your machine" chapter's demo: the shipped measurement (labelled as
+    such) and, in a live kernel where KVM is usable, a button that measures this machine
+    and shows the result in its place.  On the static site there is no button."""
+
+    def __init__(self, repeats: int = 5, **measure_kw):
+        from . import costs
+        from .lab import probe
+
+        self.probe = probe()
+        self.measure_kw = dict(repeats=repeats, **measure_kw)
+        self.measurement, self.header = costs.shipped_measurement()
+        self.here = False
+        self.explorer = explore_lab(self.measurement, _measurement_label(self.header, False))
+        self._out = None
+
+    @property
+    def live(self) -> bool:
+        """A button is offered: a live kernel and a usable /dev/kvm."""
+        return not is_static() and self.probe.usable
+
+    def status(self) -> str:
+        from .lab import validate
+
+        med = validate.median_abs_error(self.measurement.rows())
+        src = "this machine" if self.here else "the shipped measurement"
+        why = ("" if self.here or self.live else
+               " The lab cannot run here: " + (
+                   "this is the static site (no kernel)." if is_static() else
+                   f"{self.probe.reason}."))
+        return (f"Median |error| of the calibrated model over the {len(self.measurement.rows())}"
+                f" cells of {src}: {med:.1%} (target {validate.TARGET_MEDIAN_ERROR:.0%})."
+                + why)
+
+    def run_here(self, progress=None) -> None:
+        """Measure this machine (KVM needed) and show it in place of the shipped data."""
+        import datetime
+
+        from .lab import validate
+        from .lab.calibrate import host_cpu
+
+        m = validate.measure(progress=progress, **self.measure_kw)
+        self.measurement, self.here = m, True
+        self.header = dict(host_cpu=host_cpu(), flavour=m.micro["flavour"], date=m.date,
+                           command=f"measured at {datetime.datetime.now():%H:%M}")
+        self.explorer = explore_lab(m, _measurement_label(self.header, True))
+
+    def _html_tables(self) -> str:
+        return (f"<p><b>{html.escape(self.status())}</b></p>"
+                f"<details><summary>Error table (every cell)</summary>"
+                f"{lab_error_table(self.measurement)._repr_html_()}</details>"
+                f"<details><summary>Micro-benchmarks the model was calibrated from</summary>"
+                f"{micro_table(self.measurement)._repr_html_()}</details>")
+
+    def widget(self):
+        import ipywidgets as w
+
+        self._out = w.VBox()
+        self.button = w.Button(description="Measure this machine (about a minute)",
+                               layout=w.Layout(width="24em"), disabled=not self.live)
+        self.progress = w.HTML()
+
+        def click(_):
+            self.button.disabled = True
+            self.progress.value = "measuring: warm-up ..."
+            self.run_here(progress=lambda r, n: setattr(
+                self.progress, "value", f"measuring: repeat {r} of {n} done"))
+            self.progress.value = "done"
+            self._fill()
+
+        self.button.on_click(click)
+        self._fill()
+        return self._out
+
+    def _fill(self):
+        import ipywidgets as w
+
+        parts = [self.explorer.widget(), w.HTML(self._html_tables())]
+        if self.live:
+            parts.insert(0, w.HBox([self.button, self.progress]))
+        else:
+            parts.insert(0, w.HTML(f"<i>{html.escape(self.status().split('. ')[-1])}</i>"))
+        self._out.children = parts
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        if is_static():
+            return {"text/html": self.explorer.player_html() + self._html_tables(),
+                    "text/plain": self.status()}
+        return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+
+
+def measure_your_machine(**measure_kw) -> LabReport:
+    """The lab chapter's demo (see :class:`LabReport`)."""
+    return LabReport(**measure_kw)

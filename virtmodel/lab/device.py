@@ -1,21 +1,41 @@
-"""The lab's device side: numba kernels over guest memory, as QEMU's device models are.
+"""The lab's devices: numba kernels over guest memory, as QEMU's device models are.
 
-:func:`serve_ring` is the virtio back end: it drains the split ring the guest wrote (with
-:mod:`virtmodel.ring`'s own device half, so the ring is validated exactly as in the
-models), copies each request's bytes out of guest memory and returns the chain.
-:func:`serve_one` is the emulated device's doorbell: one request at a guest address.
-Both verify every request's id (its first 8 bytes) and byte count.
+* :class:`RingDevice` is the virtio back end.  On a notification (:meth:`RingDevice.notify`:
+  a kick) it drains the split ring the guest wrote, with :mod:`virtmodel.ring`'s own device
+  half (so the ring is validated exactly as in the models), copies each request's bytes out
+  of guest memory and returns the chain used.
+* :class:`RegisterDevice` is the emulated device: port writes set its address and length
+  registers; a write to its doorbell makes it serve one request at that address.
+
+Both verify every request's id (its first 8 bytes) and byte count, and both reach their
+kernel through one call of the same shape (a handful of arrays and integers), so that "what
+a notification costs the back end" is one measurable number for both (see
+:mod:`virtmodel.lab.calibrate`).  :func:`fill_ring` is the guest driver's loop written for
+the host: it lets the devices be benchmarked and tested without KVM.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._jit import njit
-from ..ring import BROKEN, CHAIN_READABLE, EMPTY, _device_pop, _device_push_used, _ld32
+from ..ring import (BROKEN, CHAIN_READABLE, EMPTY, Virtqueue, _device_pop, _device_push_used,
+                    _driver_add, _driver_get_used, _ld32, broken_reason)
 
 BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -1, -2, -3, -4
 ERRORS = {BAD_RING: "the ring is broken", BAD_ID: "a request carried the wrong id",
           BAD_LENGTH: "a request had the wrong byte count",
           BAD_ADDRESS: "a buffer lies outside guest memory"}
+
+PAYLOAD_BYTE = 0x5A
+"""Written over every request buffer before a run, so that the device copies real memory
+(untouched anonymous memory reads as one shared zero page, which is always in cache)."""
+
+
+def prefill(ram: np.ndarray, base: int, slots: int, nbytes: int) -> None:
+    """Give ``slots`` request buffers of ``nbytes`` at ``base`` a payload (see
+    :data:`PAYLOAD_BYTE`); the guest writes each request's id over its first 8 bytes."""
+    ram[base: base + slots * nbytes] = PAYLOAD_BYTE
 
 
 @njit(inline="always")
@@ -33,9 +53,10 @@ def _copy_checked(ram, addr, nbytes, dst, expect_id):
 
 
 @njit(nogil=True)
-def serve_ring(vq, ram, dst, nbytes, state):
-    """Drain the ring: returns the number of requests served, or a negative error.
+def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
+    """Drain the ring: the number of requests served, or a negative error.
     ``state[0]`` is the id expected next (advanced), ``state[1]`` the bytes copied."""
+    vq = Virtqueue(mem, st, q, avail_off, used_off)
     n = 0
     while True:
         head = _device_pop(vq)
@@ -56,7 +77,125 @@ def serve_ring(vq, ram, dst, nbytes, state):
         n += 1
 
 
+# RegisterDevice.regs slots
+R_ADDR, R_LEN, R_BASE, R_SLOTS, R_IMPLICIT = 0, 1, 2, 3, 4
+
+
 @njit(nogil=True)
-def serve_one(ram, addr, nbytes, dst, expect_id):
-    """One emulated request: 0, or a negative error."""
-    return _copy_checked(ram, addr, nbytes, dst, expect_id)
+def _serve_doorbell(ram, regs, dst, state, value):
+    """One emulated request, rung with ``value`` (its id): 1, or a negative error."""
+    k = state[0]
+    if value != (k & 0xFFFFFFFF):
+        return BAD_ID
+    n = regs[R_LEN]
+    if n != dst.size:
+        return BAD_LENGTH
+    addr = regs[R_BASE] + (k % regs[R_SLOTS]) * n if regs[R_IMPLICIT] else regs[R_ADDR]
+    rc = _copy_checked(ram, addr, n, dst, k)
+    if rc < 0:
+        return rc
+    state[0] += 1
+    state[1] += n
+    return 1
+
+
+class _Device:
+    """What both devices keep: the payload buffer, progress, the first error."""
+
+    def __init__(self, ram: np.ndarray, nbytes: int):
+        self.ram = ram
+        self.dst = np.empty(nbytes, np.uint8)
+        self.state = np.zeros(2, np.int64)  # next id expected, bytes copied
+        self.error: str | None = None
+
+    @property
+    def served(self) -> int:
+        return int(self.state[0])
+
+    @property
+    def bytes_copied(self) -> int:
+        return int(self.state[1])
+
+    def _fail(self, why: str) -> bool:
+        if self.error is None:
+            self.error = why
+        return False
+
+
+class RingDevice(_Device):
+    """The virtio back end over ``vq`` (a ring laid out in ``ram``)."""
+
+    def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int):
+        super().__init__(ram, nbytes)
+        self.vq = vq
+        self._args = (vq.mem, vq.st, vq.queue_size, vq.avail_off, vq.used_off, ram, self.dst,
+                      nbytes, self.state)
+
+    def notify(self) -> bool:
+        """A kick: drain the ring.  False (and :attr:`error` set) if the ring or a request
+        is wrong; the device then stays stopped, as a real one marks itself broken."""
+        if self.error is not None:
+            return False
+        rc = _serve_ring(*self._args)
+        if rc < 0:
+            why = ERRORS[rc]
+            if rc == BAD_RING:
+                why += f": {broken_reason(self.vq)}"
+            return self._fail(f"device: {why}")
+        return True
+
+
+class RegisterDevice(_Device):
+    """The emulated device: ports ``base`` (address), ``base + 1`` (length), ``base + 2``
+    (doorbell).  With ``implicit_address`` the guest writes only the doorbell and request
+    k's buffer is ``buffers + (k % slots) * nbytes`` (a device with a fixed buffer ring)."""
+
+    def __init__(self, ram: np.ndarray, nbytes: int, base_port: int, buffers: int, slots: int,
+                 implicit_address: bool):
+        super().__init__(ram, nbytes)
+        self.base_port = base_port
+        self.regs = np.array([0, nbytes, buffers, slots, int(implicit_address)], np.int64)
+
+    def write(self, port: int, value: int) -> bool:
+        """A guest port write; False (and :attr:`error`) if it is not one this device
+        takes or the request it rings is wrong."""
+        reg = port - self.base_port
+        if reg == 2:
+            rc = _serve_doorbell(self.ram, self.regs, self.dst, self.state, value)
+            if rc < 0:
+                return self._fail(f"request {self.served}: {ERRORS[rc]} (doorbell {value}, "
+                                  f"length register {self.regs[R_LEN]})")
+            return True
+        if reg in (R_ADDR, R_LEN) and not self.regs[R_IMPLICIT]:
+            self.regs[reg] = value
+            return True
+        return self._fail(f"write of {value:#x} to port {port:#x}: not a register of this "
+                          f"device")
+
+
+@njit
+def _fill(mem, st, q, avail_off, used_off, ram, base, slots, nbytes, first_id, count, addrs,
+          lens, writable):
+    vq = Virtqueue(mem, st, q, avail_off, used_off)
+    while _driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
+        pass
+    for i in range(count):
+        k = first_id + i
+        addr = base + (k % slots) * nbytes
+        addrs[0] = addr
+        if _driver_add(vq, addrs, lens, writable, k % q) < 0:
+            return i  # full: the buffer is still the device's, leave it alone
+        for b in range(8):  # before any kick, so the device sees it
+            ram[addr + b] = (k >> (8 * b)) & 0xFF
+    return count
+
+
+def fill_ring(vq: Virtqueue, ram: np.ndarray, base: int, nbytes: int, first_id: int,
+              count: int) -> int:
+    """Reap the used ring, then make ``count`` requests available on ``vq`` as the guest
+    driver does (request k: one descriptor, buffer ``base + (k % queue_size) * nbytes`` with
+    k in its first 8 bytes).  Returns how many were added (fewer if the ring filled)."""
+    q = vq.queue_size
+    return int(_fill(vq.mem, vq.st, q, vq.avail_off, vq.used_off, ram, base, q, nbytes,
+                     first_id, count, np.zeros(1, np.int64), np.full(1, nbytes, np.int64),
+                     np.zeros(1, np.bool_)))

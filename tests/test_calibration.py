@@ -1,0 +1,173 @@
+"""Calibration and validation, without KVM: the mapping from micro-benchmarks to costs is
+exact arithmetic; each lab experiment's model twin makes the same exits; the lab's devices
+verify requests; and the shipped measurement is predicted by the model with its own
+calibrated profile within the target.  (The KVM runs of the same code are in test_lab.py.)
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from virtmodel import costs, paths, trap
+from virtmodel.__main__ import main
+from virtmodel.lab import calibrate, device, validate
+from virtmodel.lab.experiments import LabResult
+from virtmodel.ring import make_virtqueue
+
+MICRO = {"pio_user": 28.0, "mmio_user": 28.5, "cpuid_kernel": 3.5, "ioeventfd_kernel": 3.0,
+         "python_loop": 2.0, "flavour": "pvm"}
+DEV = {"notify_empty": 0.5, "ring_request": 0.03, "copy_ns_per_byte": 0.05,
+       "register_write": 0.25, "doorbell": 0.6, "thread_wake": 20.0, "queue_size": 256}
+
+
+def test_profile_from_maps_each_cost_by_its_stated_arithmetic():
+    p = calibrate.profile_from(MICRO, DEV, name="t", date="2026-11-25")
+    assert p.vmexit_ns + p.kvm_exit_ns == pytest.approx(3000)  # ioeventfd_kernel
+    assert p.user_exit_ns == pytest.approx((28.0 - 3.0 - 2.0) * 1e3)
+    assert p.emulate_access_ns == pytest.approx((2.0 + 0.25) * 1e3)
+    assert p.notify_ns == pytest.approx(500) and p.wakeup_ns == pytest.approx(20_000)
+    assert p.virtio_ns_per_request == pytest.approx(30) and p.copy_ns_per_byte == 0.05
+    # an exit to user space in the model costs what pio_user measured, plus the device's
+    # register write
+    assert p.user_io_exit_ns == pytest.approx((28.0 + 0.25) * 1e3)
+    st = {r["name"]: r["status"] for r in p.table()}
+    assert {k for k, v in st.items() if v == "measured"} >= {
+        "vmexit_ns", "user_exit_ns", "emulate_access_ns", "notify_ns", "wakeup_ns",
+        "copy_ns_per_byte", "virtio_ns_per_request"}
+    assert st["guest_ns_per_request"] == "assumption"
+    assert "not measured by the lab" in p.sources["irq_inject_ns"]["source"]
+    assert "pvm" in p.description and "2026-11-25" in p.description
+
+
+def test_inconsistent_micro_benchmarks_are_refused():
+    bad = dict(MICRO, pio_user=4.0)
+    with pytest.raises(ValueError, match=r"pio_user 4\.000 µs is not more than"):
+        calibrate.profile_from(bad, DEV)
+
+
+def _lab(experiment, **params):
+    return LabResult(experiment, params, "pvm", 1.0, 0.0, 0.0, 0.0, (1.0,))
+
+
+@pytest.mark.parametrize("batch,n", [(1, 100), (4, 1000), (16, 1000), (64, 1000), (7, 50)])
+def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
+    r = validate.predict(_lab("virtio", batch=batch, request_bytes=64, requests=n,
+                              queue_size=256, ioeventfd=False), costs.PUBLISHED)
+    assert r.kicks_per_request == r.user_exits_per_request == math.ceil(n / batch) / n
+    assert r.interrupts_per_request == 0
+
+
+@pytest.mark.parametrize("regs", [1, 3])
+def test_the_emulated_twin_traps_once_per_register_and_takes_no_interrupt(regs):
+    r = validate.predict(_lab("emulated", registers=regs, request_bytes=4096, requests=10),
+                         costs.PUBLISHED)
+    assert r.user_exits_per_request == r.exits_per_request == regs
+    assert r.interrupts_per_request == 0
+
+
+def test_emulated_without_interrupts_drops_exactly_the_injection_and_the_eoi():
+    with_irq = trap.counts(4096, "dma", 3, 2)
+    without = trap.counts(4096, "dma", 3, 2, interrupts=False)
+    assert with_irq.exits - without.exits == 1 and without.interrupts == 0
+    p = costs.PUBLISHED
+    diff = trap.request_ns(4096) - trap.request_ns(4096, interrupts=False)
+    assert diff == pytest.approx(p.irq_inject_ns + p.eoi_ns)
+    r = paths.simulate("emulated", interrupts=False, requests=10)
+    assert r.interrupts_per_request == 0
+
+
+def test_notify_cost_lands_once_per_doorbell_and_once_per_kick():
+    p = costs.PUBLISHED.replace(notify_ns=1000.0)
+    base = trap.request_ns(64, "dma", 1, 0, False, costs.PUBLISHED)
+    assert trap.request_ns(64, "dma", 1, 0, False, p) == pytest.approx(base + 1000)
+    kw = dict(batch=4, requests=400, request_bytes=64, ioeventfd=False, interrupts=False,
+              event_idx=False, queue_size=256)
+    a = paths.simulate("virtio", profile=costs.PUBLISHED.replace(jitter_cv=0), **kw)
+    b = paths.simulate("virtio", profile=p.replace(jitter_cv=0), **kw)
+    assert b.elapsed_ns - a.elapsed_ns == pytest.approx(1000 * 100)  # 100 kicks
+
+
+def test_ring_device_serves_what_the_host_driver_made_available():
+    q, s = 16, 64
+    ram = np.zeros(q * s, np.uint8)
+    vq = make_virtqueue(q)
+    dev = device.RingDevice(vq, ram, s)
+    for lap in range(3):  # wraps the buffers and reuses descriptors
+        assert device.fill_ring(vq, ram, 0, s, lap * q, q) == q
+        assert device.fill_ring(vq, ram, 0, s, 0, 1) == 0  # full
+        assert dev.notify() and dev.error is None
+    assert dev.served == 3 * q and dev.bytes_copied == 3 * q * s
+    ram[0] = 0xFF  # the next request's id is corrupted
+    device.fill_ring(vq, ram, 0, s, 3 * q, 1)
+    ram[0] ^= 0xFF
+    ram[1] = 7
+    assert not dev.notify()
+    assert dev.error == "device: a request carried the wrong id"
+    assert not dev.notify()  # stays stopped
+
+
+def test_ring_device_rejects_a_wrong_length():
+    ram = np.zeros(4096, np.uint8)
+    vq = make_virtqueue(8)
+    device.fill_ring(vq, ram, 0, 64, 0, 1)
+    dev = device.RingDevice(vq, ram, 32)
+    assert not dev.notify() and "wrong byte count" in dev.error
+
+
+def test_register_device_checks_ports_ids_and_lengths():
+    ids = np.arange(4, dtype=np.int64)
+    dev = device.RegisterDevice(ids.view(np.uint8), 8, 0x20, 0, 4, implicit_address=True)
+    assert dev.write(0x22, 0) and dev.write(0x22, 1) and dev.served == 2
+    assert not dev.write(0x20, 0)  # no address register when the address is implicit
+    assert dev.error == "write of 0x0 to port 0x20: not a register of this device"
+    dev = device.RegisterDevice(ids.view(np.uint8), 8, 0x20, 0, 4, implicit_address=False)
+    assert dev.write(0x20, 0) and dev.write(0x21, 8) and dev.write(0x22, 0)
+    assert not dev.write(0x22, 0)  # rung twice with the same id
+    assert dev.error.startswith("request 1: a request carried the wrong id")
+    dev = device.RegisterDevice(ids.view(np.uint8), 8, 0x20, 0, 4, implicit_address=False)
+    dev.write(0x21, 16)
+    assert not dev.write(0x22, 0) and "wrong byte count" in dev.error
+
+
+# --- the shipped measurement -----------------------------------------------------------
+
+needs_shipped = pytest.mark.skipif(costs.MEASURED is None, reason="no shipped measurement")
+
+
+@needs_shipped
+def test_the_shipped_profile_is_named_for_its_machine_and_matches_its_measurement():
+    m, head = costs.shipped_measurement()
+    prof = costs.PROFILES[costs.MEASURED]
+    assert prof == m.profile
+    assert costs.MEASURED.startswith("lab-") and head["flavour"] in costs.MEASURED
+    assert head["date"] in costs.MEASURED and head["host_cpu"] in prof.description
+    # the profile is what the calibration computes from the shipped micro-benchmarks alone
+    again = calibrate.profile_from(m.micro, m.device, name=prof.name, date=head["date"])
+    for f in costs.cost_fields():
+        if prof.sources[f.name]["status"] == "measured" and f.name != "cpu_ghz":
+            assert getattr(again, f.name) == pytest.approx(getattr(prof, f.name)), f.name
+
+
+@needs_shipped
+def test_the_model_predicts_the_shipped_grid_within_the_target():
+    m, _ = costs.shipped_measurement()
+    rows = m.rows()
+    assert len(rows) == len(validate.BATCHES) * len(validate.SIZES) + \
+        len(validate.REGISTERS) * len(validate.SIZES)
+    for r in rows:  # exits are not a fit: they must agree exactly
+        assert r.predicted_exits == pytest.approx(r.measured_exits, abs=1e-12), r
+    assert validate.median_abs_error(rows) <= validate.TARGET_MEDIAN_ERROR
+
+
+@needs_shipped
+def test_cli_prints_the_shipped_measurement(capsys):
+    assert main(["lab", "--shipped"]) == 0
+    out = capsys.readouterr().out
+    assert "shipped measurement" in out and "median |error|" in out
+    assert out.count("virtio ") == 16 and out.count("emulated ") == 8
+
+
+def test_unknown_shipped_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="no shipped lab measurement named 'nope'"):
+        costs.shipped_measurement("nope")

@@ -1,0 +1,219 @@
+"""The lab's two experiments, each run in a fresh VM and verified request by request.
+
+* :func:`run_virtio` (experiment a): the guest is a virtio driver writing a real split ring
+  in its memory and kicking every ``batch`` requests; the device
+  (:class:`~virtmodel.lab.device.RingDevice`) serves the ring during the kick's exit, or, with
+  ``ioeventfd=True``, in a separate I/O thread woken by an eventfd (the vhost-like path).
+* :func:`run_emulated` (experiment b): the same requests made by 1 or 3 trapping port
+  writes each to a :class:`~virtmodel.lab.device.RegisterDevice`.
+
+``virtio_once`` and ``emulated_once`` are one run each (what
+:func:`virtmodel.lab.validate.measure` interleaves); the public functions repeat them and
+return a :class:`LabResult` of medians.  The first run of each call warms up (numba, page
+faults) and is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..ring import make_virtqueue
+from ..spec import check_queue_size, split_ring_size
+from . import device, guests
+from .kvm import BUFFERS, RING, GuestError, Machine
+
+NOTIFY_PORT = 0x10
+EMU_PORT = 0x20  # address, length, doorbell at +0, +1, +2
+DONE_PORT = 0xF0  # DONE_PORT + 1: the guest saw used_idx go wrong
+MAX_REQUEST_BYTES = 1 << 16
+MAX_REQUESTS = 1_000_000
+EMULATED_SLOTS = 256  # the emulated device's buffers rotate over this many slots
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """A measured experiment: medians over ``repeats`` runs, each in a fresh VM."""
+
+    experiment: str  # "virtio" or "emulated"
+    params: dict
+    flavour: str
+    us_per_request: float  # median over the runs of (run time / requests)
+    spread: float  # (max - min) / median of the runs' us_per_request
+    exits_per_request: float  # exits to user space per request (the final "done" excluded)
+    kicks_per_request: float
+    runs_us: tuple = field(repr=False)
+    eventfd_count: int = 0  # ioeventfd: signals the I/O thread read (= kicks)
+
+
+class Run:
+    """One run's raw outcome."""
+
+    __slots__ = ("seconds", "exits", "kicks", "eventfd_count", "flavour")
+
+    def __init__(self, seconds, exits, kicks, eventfd_count, flavour):
+        self.seconds, self.exits, self.kicks = seconds, exits, kicks
+        self.eventfd_count, self.flavour = eventfd_count, flavour
+
+
+def _check(name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
+    return int(v)
+
+
+def _mem_for(slots: int, request_bytes: int) -> int:
+    need = BUFFERS + slots * request_bytes
+    return max(4 << 20, -(-need // (2 << 20)) * (2 << 20))
+
+
+def _found(dev, errors: list) -> list:
+    return ([dev.error] if dev.error else []) + errors
+
+
+def _run_guest(m: Machine, on_io, errors: list, dev, timeout_s: float):
+    """Run ``m`` to its "done" write; return (exits to user space before it, seconds).
+    A guest error is reported with the device's own findings when it has any."""
+    t0 = time.perf_counter()
+    try:
+        exits = m.run(on_io, DONE_PORT, timeout_s) - 1
+    except GuestError as e:
+        raise GuestError("; ".join(_found(dev, errors)) or str(e)) from None
+    return exits, time.perf_counter() - t0
+
+
+def _check_served(dev, errors: list, n: int, s: int) -> None:
+    """After a run (and after the I/O thread, if any, has stopped): every request served
+    once, with its bytes, and nothing reported."""
+    if _found(dev, errors):
+        raise GuestError("; ".join(_found(dev, errors)))
+    if dev.served != n or dev.bytes_copied != n * s:
+        raise GuestError(f"the device served {dev.served} requests ({dev.bytes_copied} B), "
+                         f"expected {n} ({n * s} B)")
+
+
+def virtio_params(batch=1, request_bytes=4096, requests=20_000, queue_size=256,
+                  ioeventfd=False) -> dict:
+    """Validated parameters of experiment (a)."""
+    q = check_queue_size(queue_size)
+    if split_ring_size(q) > BUFFERS - RING:
+        raise ValueError(f"queue_size must be at most 4096 here, got {q}")
+    if not isinstance(ioeventfd, bool):
+        raise ValueError(f"ioeventfd must be True or False, got {ioeventfd!r}")
+    return dict(batch=_check("batch", batch, 1, q),
+                request_bytes=_check("request_bytes", request_bytes, 8, MAX_REQUEST_BYTES),
+                requests=_check("requests", requests, 1, MAX_REQUESTS), queue_size=q,
+                ioeventfd=ioeventfd)
+
+
+def emulated_params(registers=1, request_bytes=4096, requests=5000) -> dict:
+    """Validated parameters of experiment (b)."""
+    if registers not in (1, 3) or isinstance(registers, bool):
+        raise ValueError(f"registers must be 1 or 3, got {registers!r}")
+    return dict(registers=int(registers),
+                request_bytes=_check("request_bytes", request_bytes, 8, MAX_REQUEST_BYTES),
+                requests=_check("requests", requests, 1, MAX_REQUESTS))
+
+
+def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
+    """One run of experiment (a) with validated parameters ``p``."""
+    q, b, s, n = p["queue_size"], p["batch"], p["request_bytes"], p["requests"]
+    with Machine(_mem_for(q, s)) as m:
+        vq = make_virtqueue(q, mem=m.mem[RING:])
+        device.prefill(m.mem, BUFFERS, q, s)
+        dev = device.RingDevice(vq, m.mem, s)
+        kicks = [0]
+        errors = []
+
+        def on_io(port, value):
+            if port == NOTIFY_PORT:
+                kicks[0] += 1
+                return dev.notify()
+            if port == DONE_PORT + 1:
+                errors.append("the guest found used_idx behind avail_idx after a kick")
+            return False
+
+        m.load(guests.CODE["virtio_driver"])
+        m.set_regs(rdi=RING, r11=RING + vq.avail_off, r14=RING + vq.used_off, rsi=q,
+                   rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
+        thread = None
+        if p["ioeventfd"]:
+            efd = m.ioeventfd(NOTIFY_PORT)
+            os.set_blocking(efd, True)
+            stop = threading.Event()
+
+            def io_thread():
+                while True:
+                    kicks[0] += os.eventfd_read(efd)
+                    if stop.is_set() or not dev.notify():
+                        return
+            thread = threading.Thread(target=io_thread, daemon=True)
+            thread.start()
+        try:
+            exits, dt = _run_guest(m, on_io, errors, dev, timeout_s)
+        finally:
+            if thread is not None:
+                stop.set()
+                os.eventfd_write(efd, 1)
+                thread.join(5)
+                kicks[0] -= 1  # the stop signal
+        _check_served(dev, errors, n, s)
+        return Run(dt, exits, kicks[0], kicks[0] if p["ioeventfd"] else 0, m.flavour)
+
+
+def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
+    """One run of experiment (b) with validated parameters ``p``."""
+    r, s, n = p["registers"], p["request_bytes"], p["requests"]
+    with Machine(_mem_for(EMULATED_SLOTS, s)) as m:
+        device.prefill(m.mem, BUFFERS, EMULATED_SLOTS, s)
+        dev = device.RegisterDevice(m.mem, s, EMU_PORT, BUFFERS, EMULATED_SLOTS,
+                                    implicit_address=r == 1)
+        m.load(guests.CODE["emulated_driver"])
+        m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS,
+                   r15=DONE_PORT)
+        errors = []
+        exits, dt = _run_guest(m, dev.write, errors, dev, timeout_s)
+        _check_served(dev, errors, n, s)
+        return Run(dt, exits, 0, 0, m.flavour)
+
+
+def summarize(experiment: str, p: dict, runs: list) -> LabResult:
+    """A :class:`LabResult` from the timed runs of one experiment."""
+    n = p["requests"]
+    us = [r.seconds / n * 1e6 for r in runs]
+    med = statistics.median(us)
+    last = runs[-1]
+    return LabResult(experiment, dict(p), last.flavour, med, (max(us) - min(us)) / med,
+                     last.exits / n, last.kicks / n, tuple(us), last.eventfd_count)
+
+
+def _repeat(experiment, once, p, repeats, timeout_s):
+    _check("repeats", repeats, 1, 100)
+    runs = [once(p, timeout_s) for _ in range(repeats + 1)][1:]  # the first warms up
+    return summarize(experiment, p, runs)
+
+
+def run_virtio(batch: int = 1, request_bytes: int = 4096, requests: int = 20_000,
+               queue_size: int = 256, repeats: int = 5, ioeventfd: bool = False,
+               timeout_s: float = 30.0) -> LabResult:
+    """Experiment (a), the mini virtio (see the module docstring)."""
+    p = virtio_params(batch, request_bytes, requests, queue_size, ioeventfd)
+    return _repeat("virtio", virtio_once, p, repeats, timeout_s)
+
+
+def run_emulated(registers: int = 1, request_bytes: int = 4096, requests: int = 5000,
+                 repeats: int = 5, timeout_s: float = 30.0) -> LabResult:
+    """Experiment (b): ``registers`` (1 or 3) trapping port writes per request; the device
+    copies the request's bytes out of guest memory on the doorbell."""
+    p = emulated_params(registers, request_bytes, requests)
+    return _repeat("emulated", emulated_once, p, repeats, timeout_s)
+
+
+def predicted_exits_per_request(batch: int, requests: int) -> float:
+    """Kicks (= exits to user space) per request of :func:`run_virtio`: ceil(N/B)/N."""
+    return math.ceil(requests / batch) / requests

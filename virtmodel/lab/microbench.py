@@ -1,0 +1,96 @@
+"""Micro-benchmarks of exits: what one exit of each kind costs on this machine.
+
+Each kind runs the ``exit_loop`` guest (:mod:`virtmodel.lab.guests`) for ``ops`` operations
+in a fresh VM:
+
+``pio_user``, ``mmio_user``
+    a port write / an MMIO write that exits to user space (the run loop included);
+``cpuid_kernel``
+    CPUID, an exit KVM handles in the kernel;
+``ioeventfd_kernel``
+    a port write KVM matches to an eventfd (``KVM_IOEVENTFD``): no exit to user space;
+``python_loop``
+    the run loop's own cost per exit, without a guest: a trivial ioctl and the same decoding.
+
+``pio_user - python_loop`` is the exit itself.  All values are µs per operation.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import statistics
+import struct
+import time
+
+from . import guests
+from .experiments import DONE_PORT, NOTIFY_PORT, _check
+from .kvm import KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
+
+KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop")
+_OPS = {"pio_user": guests.OP_PIO, "mmio_user": guests.OP_MMIO,
+        "cpuid_kernel": guests.OP_CPUID, "ioeventfd_kernel": guests.OP_PIO}
+
+
+def _exit_kind(key: str, ops: int) -> tuple[float, str]:
+    with Machine() as m:
+        efd = m.ioeventfd(NOTIFY_PORT) if key == "ioeventfd_kernel" else None
+        m.load(guests.CODE["exit_loop"])
+        m.set_regs(rcx=ops, rdx=NOTIFY_PORT, rdi=MMIO_ADDR, r8=DONE_PORT, r9=_OPS[key])
+        t0 = time.perf_counter()
+        exits = m.run(lambda p, v: p == NOTIFY_PORT, DONE_PORT,
+                      on_mmio=lambda a, v: a == MMIO_ADDR)
+        dt = time.perf_counter() - t0
+        want = ops + 1 if key in ("pio_user", "mmio_user") else 1  # + the "done"
+        if exits != want:
+            raise GuestError(f"{key}: {exits} exits to user space, expected {want}")
+        if efd is not None:
+            count = os.eventfd_read(efd)
+            if count != ops:
+                raise GuestError(f"ioeventfd counted {count} writes, expected {ops}")
+        return dt / ops * 1e6, m.flavour
+
+
+def _python_loop(ops: int) -> float:
+    with Machine() as m:
+        page, kvm_fd = m.run_page, m.kvm
+        unpack_io = struct.Struct("<BBHIQ").unpack_from
+        t0 = time.perf_counter()
+        for _ in range(ops):
+            fcntl.ioctl(kvm_fd, KVM_CHECK_EXTENSION, 0)
+            reason = int.from_bytes(page[8:12], "little")
+            if reason == 2:
+                unpack_io(page, 32)
+            int.from_bytes(page[40:41], "little")
+        return (time.perf_counter() - t0) / ops * 1e6
+
+
+def micro_once(ops: int = 20_000) -> dict:
+    """One sample of every kind (µs per operation), plus the KVM flavour."""
+    _check("ops", ops, 100, 10_000_000)
+    out = {}
+    for key in KINDS[:-1]:
+        out[key], out["flavour"] = _exit_kind(key, ops)
+    out["python_loop"] = _python_loop(ops)
+    return out
+
+
+def medians(samples: list[dict], keys) -> dict:
+    """Median of each key over ``samples``, with ``spread`` = (max - min) / median."""
+    out, spread = {}, {}
+    for k in keys:
+        v = [s[k] for s in samples]
+        out[k] = statistics.median(v)
+        spread[k] = (max(v) - min(v)) / out[k] if out[k] else 0.0
+    out["spread"] = spread
+    return out
+
+
+def microbench(ops: int = 20_000, repeats: int = 5) -> dict:
+    """Per-operation costs in µs, medians over ``repeats`` samples (see the module
+    docstring), with ``spread``, ``flavour``, ``ops`` and ``repeats``."""
+    _check("repeats", repeats, 1, 100)
+    samples = [micro_once(ops) for _ in range(repeats)]
+    out = medians(samples, KINDS)
+    out.update(flavour=samples[-1]["flavour"], ops=ops, repeats=repeats)
+    return out
