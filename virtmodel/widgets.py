@@ -563,7 +563,9 @@ class LabReport:
         self.explorer = explore_lab(m, _measurement_label(self.header, True))
 
     def _html_tables(self) -> str:
-        return (f"<p><b>{html.escape(self.status())}</b></p>"
+        label = _measurement_label(self.header, self.here)
+        return (f'<p class="vm-lab-source">{html.escape(label)}</p>'
+                f"<p><b>{html.escape(self.status())}</b></p>"
                 f"<details><summary>Error table (every cell)</summary>"
                 f"{lab_error_table(self.measurement)._repr_html_()}</details>"
                 f"<details><summary>Micro-benchmarks the model was calibrated from</summary>"
