@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from .units import fmt_bytes
 
@@ -48,7 +48,8 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
             ax.set_xscale("log", base=2)
             ticks = x if len(x) <= 8 else x[::2]
             ax.set_xticks(ticks)
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
+            # cost time on every redraw
             ax.xaxis.set_major_formatter(FuncFormatter(
                 (lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num))
         ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
@@ -58,7 +59,7 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
-            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_locator(NullLocator())
         if marker is not None:
             ax.axvline(marker, color="k", lw=0.8, ls=":")
         ax.set_xlabel(LABELS.get(over, over))
