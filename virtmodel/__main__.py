@@ -138,14 +138,13 @@ def _usable_kvm():
 
 
 def _print_micro(micro: dict, dev: dict) -> None:
-    print(f"\nmicro-benchmarks in the guest ({micro['flavour']}; µs per operation, median of "
-          f"{micro['repeats']}; spread = (max-min)/median):")
-    for k in ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop"):
-        print(f"  {k:<18}{micro[k]:9.3f} µs   spread {micro['spread'][k]:6.1%}")
-    print("micro-benchmarks of the devices on the host (no guest):")
-    for k, unit in (("notify_empty", "µs"), ("ring_request", "µs"), ("copy_ns_per_byte", "ns/B"),
-                    ("register_write", "µs"), ("doorbell", "µs"), ("thread_wake", "µs")):
-        print(f"  {k:<18}{dev[k]:9.4f} {unit:<4} spread {dev['spread'][k]:6.1%}")
+    from .lab.calibrate import BENCHMARKS
+
+    print(f"\nmicro-benchmarks ({micro['flavour']}; median of {micro['repeats']}; "
+          f"spread = (max-min)/median):")
+    for k, (where, unit, _) in BENCHMARKS.items():
+        src = micro if k in micro else dev
+        print(f"  {k:<18}{src[k]:9.4f} {unit:<4} spread {src['spread'][k]:6.1%}  ({where})")
 
 
 def _lab(args) -> int:
@@ -160,11 +159,10 @@ def _lab(args) -> int:
     else:
         if not _usable_kvm():
             return 1
-        batches = [int(x) for x in args.batch.split(",")]
-        sizes = [int(x) for x in args.request_bytes.split(",")]
-        print(f"calibrating and running the grid, interleaved ({args.repeats} repeats; "
-              f"about {len(batches) * len(sizes) + 2 * len(sizes)} runs each) ...", flush=True)
-        m = validate.measure(batches, sizes, requests=args.requests,
+        cells = (len(args.batch) + len(validate.REGISTERS)) * len(args.request_bytes)
+        print(f"calibrating and running the grid, interleaved ({args.repeats} repeats of "
+              f"{cells} runs and the micro-benchmarks) ...", flush=True)
+        m = validate.measure(args.batch, args.request_bytes, requests=args.requests,
                              emulated_requests=max(500, args.requests // 4),
                              repeats=args.repeats, ops=args.ops,
                              progress=lambda r, n: print(f"  repeat {r}/{n} done"
@@ -175,9 +173,8 @@ def _lab(args) -> int:
     print(f"\nprofile {m.profile.name} (python -m virtmodel profile FILE.json for sources)")
     print("\npredicted (model with that profile) vs measured, µs per request:")
     print(validate.table_text(m.rows()))
-    if getattr(args, "save", None):
-        validate.save(m, args.save, command="python -m virtmodel lab " + " ".join(
-            sys.argv[2:]))
+    if args.save:
+        validate.save(m, args.save, command=" ".join(["python -m virtmodel", *args.argv]))
         print(f"\nwrote {args.save}")
     return 0
 
@@ -229,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_profile)
     lb = sub.add_parser("lab", help="run the KVM lab here: micro-benchmarks and the "
                                     "virtio / emulated grid")
-    lb.add_argument("--batch", default="1,4,16,64")
-    lb.add_argument("--request-bytes", default="64,1500,4096,65536")
+    lb.add_argument("--batch", type=_list(int), default=[1, 4, 16, 64])
+    lb.add_argument("--request-bytes", type=_list(int), default=[64, 1500, 4096, 65536])
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
@@ -255,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except ValueError as e:

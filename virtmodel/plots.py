@@ -284,7 +284,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     for i, r in enumerate(e):
         ax2.annotate(f"{r.error:+.0%}", (i + 0.2, r.predicted_us), ha="center",
                      textcoords="offset points", xytext=(0, 3), fontsize=8)
-    ax2.set_xticks(x, [f"{r.knob} register{'s' if r.knob > 1 else ''}" for r in e])
+    ax2.set_xticks(x, [r.knob_label for r in e])
     ax2.set_ylabel("time per request (µs)")
     ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)
     ax2.legend(fontsize=8, loc="upper left")

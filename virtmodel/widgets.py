@@ -458,6 +458,8 @@ def profile_table(profile="published") -> Table:
 # The lab chapter: measured beside predicted.
 # ---------------------------------------------------------------------------------------
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+COSTS_FROM = {"calibrated": "calibrated in this measurement",
+              "published": "published costs"}
 
 
 def explore_lab(measurement, label: str) -> Explorer:
@@ -475,28 +477,25 @@ def explore_lab(measurement, label: str) -> Explorer:
         model = [run(path, **{**params, "batch": b, "profile": prof}).us_per_request
                  for b in MODEL_BATCHES]
         plots.lab_validation(rows, MODEL_BATCHES, model, request_bytes, label,
-                             "calibrated in this measurement" if costs_from == "calibrated" else
-                             "published costs", fig)
+                             COSTS_FROM[costs_from], fig)
         return {"rows": rows, "model_us": model, "profile": prof}
 
     return Explorer("Measured beside predicted", (
         Knob("request_bytes", "request size", sizes, 4096 if 4096 in sizes else sizes[0],
              fmt_bytes),
-        Knob("costs_from", "model costs", ("calibrated", "published"), "calibrated",
-             lambda v: "calibrated in this measurement" if v == "calibrated"
-             else "published (2012 host)")), draw, figsize=(11, 3.9))
+        Knob("costs_from", "model costs", tuple(COSTS_FROM), "calibrated", COSTS_FROM.get)),
+        draw, figsize=(11, 3.9))
 
 
-def lab_error_table(measurement) -> Table:
-    """Every grid cell: measured, predicted, error, exits (measured / model)."""
-    rows = [dict(experiment=r.experiment,
-                 knob=(f"batch {r.knob}" if r.experiment == "virtio" else
-                       f"{r.knob} register{'s' if r.knob > 1 else ''}"),
+def lab_error_table(rows) -> Table:
+    """Every grid cell (rows of :func:`virtmodel.lab.validate.compare`): measured,
+    predicted, error, exits (measured / model)."""
+    rows = [dict(experiment=r.experiment, knob=r.knob_label,
                  size=fmt_bytes(r.request_bytes), measured=r.measured_us,
                  range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
                  predicted=r.predicted_us, error=f"{r.error:+.1%}",
                  exits=f"{r.measured_exits:.4f} / {r.predicted_exits:.4f}")
-            for r in measurement.rows()]
+            for r in rows]
     return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
                         "measured": "measured µs", "range": "runs (min–max)",
                         "predicted": "model µs", "error": "error",
@@ -505,24 +504,13 @@ def lab_error_table(measurement) -> Table:
 
 def micro_table(measurement) -> Table:
     """The micro-benchmarks the profile was calibrated from."""
+    from .lab.calibrate import BENCHMARKS
+
     m, d = measurement.micro, measurement.device
-    what = {
-        "pio_user": ("guest", "port write that exits to user space (run loop included)"),
-        "mmio_user": ("guest", "MMIO write that exits to user space"),
-        "cpuid_kernel": ("guest", "CPUID: an exit KVM handles in the kernel"),
-        "ioeventfd_kernel": ("guest", "port write KVM matches to an eventfd (no user exit)"),
-        "python_loop": ("host", "the VMM's run loop per exit, without a guest"),
-        "notify_empty": ("host", "a notification to the virtio device, empty ring"),
-        "ring_request": ("host", "ring work per request (pop, checks, push used)"),
-        "register_write": ("host", "the emulated device taking a register write"),
-        "thread_wake": ("host", "waking a thread blocked on an eventfd"),
-        "copy_ns_per_byte": ("host", "copying one byte out of guest memory (ns/B)"),
-    }
     rows = []
-    for k, (where, text) in what.items():
+    for k, (where, unit, text) in BENCHMARKS.items():
         src = m if k in m else d
-        rows.append(dict(name=k, where=where, value=src[k],
-                         unit="ns/B" if k == "copy_ns_per_byte" else "µs",
+        rows.append(dict(name=k, where=where, value=src[k], unit=unit,
                          spread=f"{src['spread'][k]:.0%}", what=text))
     return Table(rows, {"name": "benchmark", "where": "runs in", "value": "median",
                         "unit": "unit", "spread": "spread", "what": "what it times"})
@@ -547,48 +535,54 @@ class LabReport:
 
         self.probe = probe()
         self.measure_kw = dict(repeats=repeats, **measure_kw)
-        self.measurement, self.header = costs.shipped_measurement()
-        self.here = False
-        self.explorer = explore_lab(self.measurement, _measurement_label(self.header, False))
+        self._show(*costs.shipped_measurement(), here=False)
         self._out = None
+
+    def _show(self, measurement, header: dict, here: bool) -> None:
+        from .lab import validate
+
+        self.measurement, self.header, self.here = measurement, header, here
+        self.rows = validate.compare(measurement.results, measurement.profile)
+        self.explorer = explore_lab(measurement, _measurement_label(header, here))
 
     @property
     def live(self) -> bool:
         """A button is offered: a live kernel and a usable /dev/kvm."""
         return not is_static() and self.probe.usable
 
+    def why_not_live(self) -> str:
+        """Why no button is offered ("" when one is)."""
+        if self.live:
+            return ""
+        return "The lab cannot run here: " + (
+            "this is the static site (no kernel)." if is_static() else f"{self.probe.reason}.")
+
     def status(self) -> str:
         from .lab import validate
 
-        med = validate.median_abs_error(self.measurement.rows())
+        med = validate.median_abs_error(self.rows)
         src = "this machine" if self.here else "the shipped measurement"
-        why = ("" if self.here or self.live else
-               " The lab cannot run here: " + (
-                   "this is the static site (no kernel)." if is_static() else
-                   f"{self.probe.reason}."))
-        return (f"Median |error| of the calibrated model over the {len(self.measurement.rows())}"
+        why = "" if self.here else self.why_not_live()
+        return (f"Median |error| of the calibrated model over the {len(self.rows)}"
                 f" cells of {src}: {med:.1%} (target {validate.TARGET_MEDIAN_ERROR:.0%})."
-                + why)
+                + (" " + why if why else ""))
 
     def run_here(self, progress=None) -> None:
         """Measure this machine (KVM needed) and show it in place of the shipped data."""
         import datetime
 
         from .lab import validate
-        from .lab.calibrate import host_cpu
 
         m = validate.measure(progress=progress, **self.measure_kw)
-        self.measurement, self.here = m, True
-        self.header = dict(host_cpu=host_cpu(), flavour=m.micro["flavour"], date=m.date,
-                           command=f"measured at {datetime.datetime.now():%H:%M}")
-        self.explorer = explore_lab(m, _measurement_label(self.header, True))
+        self._show(m, validate.header(m, f"measured at {datetime.datetime.now():%H:%M}"),
+                   here=True)
 
     def _html_tables(self) -> str:
         label = _measurement_label(self.header, self.here)
         return (f'<p class="vm-lab-source">{html.escape(label)}</p>'
                 f"<p><b>{html.escape(self.status())}</b></p>"
                 f"<details><summary>Error table (every cell)</summary>"
-                f"{lab_error_table(self.measurement)._repr_html_()}</details>"
+                f"{lab_error_table(self.rows)._repr_html_()}</details>"
                 f"<details><summary>Micro-benchmarks the model was calibrated from</summary>"
                 f"{micro_table(self.measurement)._repr_html_()}</details>")
 
@@ -619,7 +613,7 @@ class LabReport:
         if self.live:
             parts.insert(0, w.HBox([self.button, self.progress]))
         else:
-            parts.insert(0, w.HTML(f"<i>{html.escape(self.status().split('. ')[-1])}</i>"))
+            parts.insert(0, w.HTML(f"<i>{html.escape(self.why_not_live())}</i>"))
         self._out.children = parts
 
     def _repr_mimebundle_(self, include=None, exclude=None):

@@ -30,6 +30,7 @@ import numpy as np
 from .. import costs
 from ..ring import make_virtqueue
 from . import device
+from .experiments import EMU_PORT
 from .microbench import medians, microbench
 
 LARGE_BYTES = 1 << 16
@@ -89,9 +90,28 @@ def _thread_wake_us(ops: int) -> float:
 
 DEVICE_KINDS = ("notify_empty", "ring_request", "copy_ns_per_byte", "register_write",
                 "doorbell", "thread_wake")
+QUEUE_SIZE = 256  # the ring of the device benchmarks, as in the experiments
+
+BENCHMARKS = {
+    "pio_user": ("guest", "µs", "port write that exits to user space (run loop included)"),
+    "mmio_user": ("guest", "µs", "MMIO write that exits to user space"),
+    "cpuid_kernel": ("guest", "µs", "CPUID: an exit KVM handles in the kernel"),
+    "ioeventfd_kernel": ("guest", "µs", "port write KVM matches to an eventfd (no user "
+                                        "exit)"),
+    "python_loop": ("host", "µs", "the VMM's run loop per exit, without a guest"),
+    "notify_empty": ("host", "µs", "a notification to the virtio device, empty ring"),
+    "ring_request": ("host", "µs", "ring work per request (pop, checks, push used)"),
+    "copy_ns_per_byte": ("host", "ns/B", "copying one byte out of guest memory"),
+    "register_write": ("host", "µs", "the emulated device taking a register write"),
+    "doorbell": ("host", "µs", "the emulated device's doorbell, 8-byte request (a "
+                               "cross-check; not used in the profile)"),
+    "thread_wake": ("host", "µs", "waking a thread blocked on an eventfd"),
+}
+"""Every micro-benchmark (guest ones from :mod:`~virtmodel.lab.microbench`, host ones from
+:func:`device_bench`): where it runs, its unit, what it times."""
 
 
-def device_once(ops: int = 20_000, queue_size: int = 256) -> dict:
+def device_once(ops: int = 20_000, queue_size: int = QUEUE_SIZE) -> dict:
     """One sample of each host-only device benchmark (see :func:`device_bench`)."""
     q = queue_size
     laps = max(4, ops // q)
@@ -104,20 +124,26 @@ def device_once(ops: int = 20_000, queue_size: int = 256) -> dict:
     large = statistics.median(_ring_drain_us(q, LARGE_BYTES, max(4, laps // 8)))
     out["ring_request"] = (small - out["notify_empty"]) / q
     out["copy_ns_per_byte"] = (large - small) / q / (LARGE_BYTES - 8) * 1e3
-    reg = device.RegisterDevice(np.zeros(4096, np.uint8), 8, 0x20, 0, 1, False)
-    out["register_write"] = _per_call_us(lambda: reg.write(0x20, 0), ops)
+    reg = device.RegisterDevice(np.zeros(4096, np.uint8), 8, EMU_PORT, 0, 1, False)
+    out["register_write"] = _per_call_us(lambda: reg.write(EMU_PORT, 0), ops)
     ids = np.arange(ops + 1, dtype=np.int64)  # request k's buffer holds its id k
-    bell = device.RegisterDevice(ids.view(np.uint8), 8, 0x20, 0, ops + 1, True)
+    bell = device.RegisterDevice(ids.view(np.uint8), 8, EMU_PORT, 0, ops + 1, True)
     k = iter(range(ops + 1))
-    bell.write(0x22, next(k))  # compile
-    out["doorbell"] = _per_call_us(lambda: bell.write(0x22, next(k)), ops)
+    bell.write(EMU_PORT + 2, next(k))  # compile
+    out["doorbell"] = _per_call_us(lambda: bell.write(EMU_PORT + 2, next(k)), ops)
     if bell.error:
         raise RuntimeError(f"device benchmark: {bell.error}")
     out["thread_wake"] = _thread_wake_us(max(1000, ops // 10))
     return out
 
 
-def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = 256) -> dict:
+def device_summary(samples: list[dict], ops: int, queue_size: int = QUEUE_SIZE) -> dict:
+    """What :func:`device_bench` returns, from samples of :func:`device_once`."""
+    return {**medians(samples, DEVICE_KINDS), "ops": ops, "repeats": len(samples),
+            "queue_size": queue_size}
+
+
+def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SIZE) -> dict:
     """Host-only micro-benchmarks of the lab's devices (no KVM needed).  Medians over
     ``repeats`` in µs (``copy_ns_per_byte`` in ns/B), with ``spread`` per key:
 
@@ -137,9 +163,7 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = 256) -> 
         waking a thread blocked on an eventfd (half a ping-pong).
     """
     samples = [device_once(ops, queue_size) for _ in range(repeats)]
-    out = medians(samples, DEVICE_KINDS)
-    out["ops"], out["repeats"], out["queue_size"] = ops, repeats, queue_size
-    return out
+    return device_summary(samples, ops, queue_size)
 
 
 def host_cpu() -> str:

@@ -22,6 +22,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..ring import make_virtqueue
 from ..spec import check_queue_size, split_ring_size
@@ -51,14 +52,20 @@ class LabResult:
     eventfd_count: int = 0  # ioeventfd: signals the I/O thread read (= kicks)
 
 
-class Run:
+class Run(NamedTuple):
     """One run's raw outcome."""
 
-    __slots__ = ("seconds", "exits", "kicks", "eventfd_count", "flavour")
+    seconds: float
+    exits: int
+    kicks: int
+    eventfd_count: int
+    flavour: str
 
-    def __init__(self, seconds, exits, kicks, eventfd_count, flavour):
-        self.seconds, self.exits, self.kicks = seconds, exits, kicks
-        self.eventfd_count, self.flavour = eventfd_count, flavour
+
+def median_spread(values) -> tuple[float, float]:
+    """The median of ``values`` and their spread, (max - min) / median (0 if it is 0)."""
+    med = statistics.median(values)
+    return med, (max(values) - min(values)) / med if med else 0.0
 
 
 def _check(name, v, lo, hi):
@@ -90,8 +97,9 @@ def _run_guest(m: Machine, on_io, errors: list, dev, timeout_s: float):
 def _check_served(dev, errors: list, n: int, s: int) -> None:
     """After a run (and after the I/O thread, if any, has stopped): every request served
     once, with its bytes, and nothing reported."""
-    if _found(dev, errors):
-        raise GuestError("; ".join(_found(dev, errors)))
+    found = _found(dev, errors)
+    if found:
+        raise GuestError("; ".join(found))
     if dev.served != n or dev.bytes_copied != n * s:
         raise GuestError(f"the device served {dev.served} requests ({dev.bytes_copied} B), "
                          f"expected {n} ({n * s} B)")
@@ -186,10 +194,10 @@ def summarize(experiment: str, p: dict, runs: list) -> LabResult:
     """A :class:`LabResult` from the timed runs of one experiment."""
     n = p["requests"]
     us = [r.seconds / n * 1e6 for r in runs]
-    med = statistics.median(us)
+    med, spread = median_spread(us)
     last = runs[-1]
-    return LabResult(experiment, dict(p), last.flavour, med, (max(us) - min(us)) / med,
-                     last.exits / n, last.kicks / n, tuple(us), last.eventfd_count)
+    return LabResult(experiment, dict(p), last.flavour, med, spread, last.exits / n,
+                     last.kicks / n, tuple(us), last.eventfd_count)
 
 
 def _repeat(experiment, once, p, repeats, timeout_s):

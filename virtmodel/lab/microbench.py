@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import statistics
 import struct
 import time
 
 from . import guests
-from .experiments import DONE_PORT, NOTIFY_PORT, _check
-from .kvm import KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
+from .experiments import DONE_PORT, NOTIFY_PORT, _check, median_spread
+from .kvm import EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
 
 KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop")
 _OPS = {"pio_user": guests.OP_PIO, "mmio_user": guests.OP_MMIO,
@@ -59,7 +58,7 @@ def _python_loop(ops: int) -> float:
         for _ in range(ops):
             fcntl.ioctl(kvm_fd, KVM_CHECK_EXTENSION, 0)
             reason = int.from_bytes(page[8:12], "little")
-            if reason == 2:
+            if reason == EXIT_IO:
                 unpack_io(page, 32)
             int.from_bytes(page[40:41], "little")
         return (time.perf_counter() - t0) / ops * 1e6
@@ -77,20 +76,19 @@ def micro_once(ops: int = 20_000) -> dict:
 
 def medians(samples: list[dict], keys) -> dict:
     """Median of each key over ``samples``, with ``spread`` = (max - min) / median."""
-    out, spread = {}, {}
-    for k in keys:
-        v = [s[k] for s in samples]
-        out[k] = statistics.median(v)
-        spread[k] = (max(v) - min(v)) / out[k] if out[k] else 0.0
-    out["spread"] = spread
-    return out
+    out = {k: median_spread([s[k] for s in samples]) for k in keys}
+    return {**{k: med for k, (med, _) in out.items()},
+            "spread": {k: sp for k, (_, sp) in out.items()}}
+
+
+def summary(samples: list[dict], ops: int) -> dict:
+    """What :func:`microbench` returns, from samples of :func:`micro_once`."""
+    return {**medians(samples, KINDS), "flavour": samples[-1]["flavour"], "ops": ops,
+            "repeats": len(samples)}
 
 
 def microbench(ops: int = 20_000, repeats: int = 5) -> dict:
     """Per-operation costs in µs, medians over ``repeats`` samples (see the module
     docstring), with ``spread``, ``flavour``, ``ops`` and ``repeats``."""
     _check("repeats", repeats, 1, 100)
-    samples = [micro_once(ops) for _ in range(repeats)]
-    out = medians(samples, KINDS)
-    out.update(flavour=samples[-1]["flavour"], ops=ops, repeats=repeats)
-    return out
+    return summary([micro_once(ops) for _ in range(repeats)], ops)

@@ -23,11 +23,20 @@ makes the error table.
 from __future__ import annotations
 
 import datetime
+import json
+import platform
+import random
 import statistics
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .. import costs
 from ..paths import Result, simulate
+from .calibrate import device_once, device_summary, host_cpu, profile_from
+from .experiments import (LabResult, _check, emulated_once, emulated_params, summarize,
+                          virtio_once, virtio_params)
+from .microbench import micro_once, summary as micro_summary
 
 BATCHES = (1, 4, 16, 64)
 SIZES = (64, 1500, 4096, 65536)
@@ -72,6 +81,13 @@ class Row:
     measured_max: float
 
     @property
+    def knob_label(self) -> str:
+        """"batch 4", "1 register", "3 registers"."""
+        if self.experiment == "virtio":
+            return f"batch {self.knob}"
+        return f"{self.knob} register{'s' if self.knob > 1 else ''}"
+
+    @property
     def error(self) -> float:
         """(predicted - measured) / measured."""
         return (self.predicted_us - self.measured_us) / self.measured_us
@@ -112,8 +128,6 @@ class Measurement:
 def grid_cells(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 20_000,
                emulated_requests: int = 5000) -> list[tuple[str, dict]]:
     """The validated (experiment, parameters) of every grid cell."""
-    from .experiments import emulated_params, virtio_params
-
     cells = [("virtio", virtio_params(b, s, requests)) for b in batches for s in sizes]
     cells += [("emulated", emulated_params(r, s, emulated_requests))
               for r in registers for s in sizes]
@@ -130,40 +144,25 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
     ran on.  Here every repeat takes one sample of every micro-benchmark and one run of
     every cell, in a shuffled order; the medians of both therefore sample the same span of
     time.  One warm-up run of each cell comes first and is dropped."""
-    import random
-    import time
-
-    from .calibrate import DEVICE_KINDS, device_once, profile_from
-    from .experiments import _check, emulated_once, summarize, virtio_once
-    from .microbench import KINDS, medians, micro_once
-
     _check("repeats", repeats, 1, 100)
     t0 = time.perf_counter()
     cells = grid_cells(batches, sizes, registers, requests, emulated_requests)
     once = {"virtio": virtio_once, "emulated": emulated_once}
-    runs = [[] for _ in cells]
     micro, dev = [], []
+    runs = [[] for _ in cells]
+    # each job: where its samples go, and one sample
+    jobs = [(micro, lambda: micro_once(ops)), (dev, lambda: device_once(ops))] + [
+        (sink, lambda kind=kind, p=p: once[kind](p)) for sink, (kind, p) in zip(runs, cells)]
     rng = random.Random(seed)
     for rep in range(repeats + 1):
-        jobs = [("micro", None), ("device", None)] + list(enumerate(cells))
         rng.shuffle(jobs)
-        for key, cell in jobs:
-            if key == "micro":
-                if rep:
-                    micro.append(micro_once(ops))
-            elif key == "device":
-                if rep:
-                    dev.append(device_once(ops))
-            else:
-                run = once[cell[0]](cell[1])
-                if rep:
-                    runs[key].append(run)
+        for sink, sample in jobs:
+            got = sample()
+            if rep:  # repeat 0 warms up
+                sink.append(got)
         if progress:
             progress(rep, repeats)
-    m = medians(micro, KINDS)
-    m.update(flavour=micro[-1]["flavour"], ops=ops, repeats=repeats)
-    d = medians(dev, DEVICE_KINDS)
-    d.update(ops=ops, repeats=repeats, queue_size=256)
+    m, d = micro_summary(micro, ops), device_summary(dev, ops)
     results = [summarize(kind, p, r) for (kind, p), r in zip(cells, runs)]
     date = datetime.date.today().isoformat()
     return Measurement(m, d, results, profile_from(m, d, date=date),
@@ -173,18 +172,20 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
 FORMAT = "virtmodel-lab-measurement/1"
 
 
+HEADER = ("host_cpu", "flavour", "date", "kernel", "python", "command")
+
+
+def header(m: Measurement, command: str = "") -> dict:
+    """Where and how ``m`` was measured (run here, now): the keys of :data:`HEADER`."""
+    return dict(host_cpu=host_cpu(), flavour=m.micro["flavour"], date=m.date,
+                kernel=platform.release(), python=platform.python_version(),
+                command=command)
+
+
 def save(m: Measurement, path, command: str = "") -> None:
     """Write a measurement as JSON (what the package ships in ``virtmodel/data``)."""
-    import json
-    import platform
-    from pathlib import Path
-
-    from .calibrate import host_cpu
-
-    data = dict(format=FORMAT, host_cpu=host_cpu(), flavour=m.micro.get("flavour"),
-                date=m.date,
-                kernel=platform.release(), python=platform.python_version(),
-                command=command, seconds=round(m.seconds, 1), micro=m.micro, device=m.device,
+    data = dict(format=FORMAT, **header(m, command), seconds=round(m.seconds, 1),
+                micro=m.micro, device=m.device,
                 results=[dict(asdict(r), runs_us=list(r.runs_us)) for r in m.results],
                 profile=m.profile.to_dict())
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
@@ -193,20 +194,13 @@ def save(m: Measurement, path, command: str = "") -> None:
 def load(path) -> tuple[Measurement, dict]:
     """Read a measurement written by :func:`save`; returns it and the file's header (host
     CPU, flavour, date, kernel, command)."""
-    import json
-    from pathlib import Path
-
-    from .experiments import LabResult
-
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lab measurement ({FORMAT})")
     results = [LabResult(**dict(d, runs_us=tuple(d["runs_us"]))) for d in data["results"]]
     m = Measurement(data["micro"], data["device"], results,
                     costs.CostProfile(**data["profile"]), data["seconds"], data["date"])
-    header = {k: data[k] for k in ("host_cpu", "flavour", "date", "kernel", "python",
-                                   "command")}
-    return m, header
+    return m, {k: data[k] for k in HEADER}
 
 
 def table_text(rows) -> str:
