@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ring, ringsim, trap
 from .costs import CostProfile, get as get_profile
-from .spec import PAGE_SIZE, _as_int, check_queue_size
+from .spec import PAGE_SIZE, _as_int, _int_in, check_queue_size
 from .trap import STAGES
 
 PATHS = ("emulated", "virtio", "native")
@@ -112,25 +112,13 @@ def check_params(path: str, params: dict) -> dict:
     p.update(params)
     p["queue_size"] = check_queue_size(p["queue_size"])
     q = p["queue_size"]
-    n_desc = _as_int(p["descriptors_per_request"], "descriptors_per_request")
-    if not 1 <= n_desc <= min(q, 64):
-        raise ValueError(f"descriptors_per_request must be in 1..{min(q, 64)} "
-                         f"(at most queue_size), got {n_desc}")
+    n_desc = _int_in(p["descriptors_per_request"], "descriptors_per_request", 1, min(q, 64),
+                     "at most queue_size")
     p["descriptors_per_request"] = n_desc
-    cap = q // n_desc
-    b = _as_int(p["batch"], "batch")
-    if not 1 <= b <= cap:
-        raise ValueError(f"batch must be in 1..{cap} (queue_size // descriptors_per_request),"
-                         f" got {b}")
-    p["batch"] = b
-    n = _as_int(p["requests"], "requests")
-    if not 1 <= n <= MAX_REQUESTS:
-        raise ValueError(f"requests must be in 1..{MAX_REQUESTS}, got {n}")
-    p["requests"] = n
-    s = _as_int(p["request_bytes"], "request_bytes")
-    if not 0 <= s <= trap.MAX_REQUEST_BYTES:
-        raise ValueError(f"request_bytes must be in 0..{trap.MAX_REQUEST_BYTES}, got {s}")
-    p["request_bytes"] = s
+    p["batch"] = _int_in(p["batch"], "batch", 1, q // n_desc,
+                         "queue_size // descriptors_per_request")
+    p["requests"] = _int_in(p["requests"], "requests", 1, MAX_REQUESTS)
+    p["request_bytes"] = s = trap.check_request_bytes(p["request_bytes"])
     seed = _as_int(p["seed"], "seed")
     if not 0 <= seed < 2**63:
         raise ValueError(f"seed must be in 0..2**63-1, got {seed}")

@@ -66,6 +66,15 @@ def _as_int(value, name: str) -> int:
     return int(value)
 
 
+def _int_in(value, name: str, lo: int, hi: int, why: str = "") -> int:
+    """``value`` as an int in ``lo..hi``, else ValueError naming ``name``, the range and
+    (if given) why the range is what it is."""
+    v = _as_int(value, name)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi}{f' ({why})' if why else ''}, got {v}")
+    return v
+
+
 def _check_u16(value, name: str) -> int:
     v = _as_int(value, name)
     if not 0 <= v <= U16_MASK:

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .costs import CostProfile, get as get_profile
-from .spec import PAGE_SIZE, _as_int
+from .spec import PAGE_SIZE, _int_in
 
 DATA_MODES = ("pio", "string-pio", "dma")
 """``pio``: 4 bytes per OUT through the sharing page; ``string-pio``: up to one page per
@@ -72,20 +72,18 @@ class TrapCounts(NamedTuple):
     dma_pages: int
 
 
-def check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses):
+def check_request_bytes(request_bytes) -> int:
+    """The request size as an int in 0..MAX_REQUEST_BYTES (every path's size check)."""
+    return _int_in(request_bytes, "request_bytes", 0, MAX_REQUEST_BYTES)
 
-    s = _as_int(request_bytes, "request_bytes")
-    if not 0 <= s <= MAX_REQUEST_BYTES:
-        raise ValueError(f"request_bytes must be in 0..{MAX_REQUEST_BYTES}, got {s}")
+
+def check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses):
+    """Validated (request_bytes, accesses_per_request, dma_setup_accesses)."""
+    s = check_request_bytes(request_bytes)
     if data_mode not in DATA_MODES:
         raise ValueError(f"data_mode must be one of {DATA_MODES}, got {data_mode!r}")
-    a = _as_int(accesses_per_request, "accesses_per_request")
-    if not 1 <= a <= 64:
-        raise ValueError(f"accesses_per_request must be in 1..64, got {a}")
-    d = _as_int(dma_setup_accesses, "dma_setup_accesses")
-    if not 0 <= d <= 16:
-        raise ValueError(f"dma_setup_accesses must be in 0..16, got {d}")
-    return s, a, d
+    return (s, _int_in(accesses_per_request, "accesses_per_request", 1, 64),
+            _int_in(dma_setup_accesses, "dma_setup_accesses", 0, 16))
 
 
 def counts(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
