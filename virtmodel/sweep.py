@@ -40,8 +40,9 @@ def _pool():
     return _POOL
 
 
-def sweep(path: str, over: str, values, **params) -> Curve:
-    """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed)."""
+def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
+    """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed).
+    ``runner`` is called as ``simulate`` would be (e.g. a memoised simulate)."""
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     if over not in ALLOWED[path]:
@@ -54,7 +55,7 @@ def sweep(path: str, over: str, values, **params) -> Curve:
         raise ValueError("values must not be empty")
 
     def one(v) -> Result:
-        return simulate(path, **{**params, over: v})
+        return runner(path, **{**params, over: v})
 
     if len(values) > 1:
         results = tuple(_pool().map(one, values))

@@ -37,7 +37,7 @@ from . import exit_tax, plots, trap
 from .costs import get as get_profile
 from .devices import catalogue
 from .paths import simulate
-from .sweep import Curve
+from .sweep import Curve, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
 
@@ -78,8 +78,8 @@ def run(path: str, **params):
 
 
 def curve(path: str, over: str, values, **params) -> Curve:
-    values = tuple(values)
-    return Curve(path, over, values, tuple(run(path, **{**params, over: v}) for v in values))
+    """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`."""
+    return sweep(path, over, values, runner=run, **params)
 
 
 @dataclass
