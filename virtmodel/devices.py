@@ -49,25 +49,20 @@ CATALOGUE = (
 )
 
 
+def _row(device: str, operation: str, registers: str, r) -> dict:
+    return {"device": device, "operation": operation, "registers": registers,
+            "exits": r.exits_per_request, "user_exits": r.user_exits_per_request,
+            "copied_bytes": r.copied_bytes_per_request, "us_per_request": r.us_per_request}
+
+
 def catalogue(profile="published", requests: int = 2000) -> list[dict]:
     """One row per catalogue entry, plus virtio doing the same transfers for contrast."""
-    rows = []
-    for d in CATALOGUE:
-        r = simulate("emulated", **d.params, profile=profile, requests=requests)
-        rows.append({"device": d.name, "operation": d.operation,
-                     "registers": ", ".join(d.registers + d.dma_registers),
-                     "exits": r.exits_per_request,
-                     "user_exits": r.user_exits_per_request,
-                     "copied_bytes": r.copied_bytes_per_request,
-                     "us_per_request": r.us_per_request})
+    rows = [_row(d.name, d.operation, ", ".join(d.registers + d.dma_registers),
+                 simulate("emulated", **d.params, profile=profile, requests=requests))
+            for d in CATALOGUE]
     for size, what in ((4096, "virtio-blk"), (1500, "virtio-net")):
         for batch in (1, 16):
-            r = simulate("virtio", request_bytes=size, batch=batch, profile=profile,
-                         requests=requests)
-            rows.append({"device": what, "operation": f"{size} B, {batch} per kick",
-                         "registers": "kick (ioeventfd)",
-                         "exits": r.exits_per_request,
-                         "user_exits": r.user_exits_per_request,
-                         "copied_bytes": r.copied_bytes_per_request,
-                         "us_per_request": r.us_per_request})
+            rows.append(_row(what, f"{size} B, {batch} per kick", "kick (ioeventfd)",
+                             simulate("virtio", request_bytes=size, batch=batch,
+                                      profile=profile, requests=requests)))
     return rows
