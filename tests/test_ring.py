@@ -255,3 +255,19 @@ def test_ring_in_caller_memory():
     q = SplitQueue(8, mem=buf[4096:])
     q.add([3])
     assert buf[4096 + 16 * 8 + 2] == 1  # avail_idx landed in the caller's buffer
+
+
+def test_split_queue_refuses_non_integers_instead_of_truncating():
+    q = SplitQueue(4)
+    with pytest.raises(ValueError, match=r"lens must be integers \(bytes\), got \[1\.5\]"):
+        q.add([1.5])
+    with pytest.raises(ValueError, match="token must be an integer, got 2.5"):
+        q.add([8], token=2.5)
+    head = q.add([8])
+    q.pop()
+    with pytest.raises(ValueError, match=r"head must be an integer, got 0\.0"):
+        q.push_used(float(head), 0)
+    with pytest.raises(ValueError, match="written must be an integer, got '8'"):
+        q.push_used(head, "8")
+    q.push_used(head, 8)
+    assert q.get_used() == (0, 8)

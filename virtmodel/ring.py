@@ -49,6 +49,8 @@ from .spec import (
     VRING_DESC_F_NEXT,
     VRING_DESC_F_WRITE,
     VRING_USED_F_NO_NOTIFY,
+    _as_int,
+    _int_in,
     _need_event,
     check_queue_size,
     split_ring_size,
@@ -506,7 +508,10 @@ class SplitQueue:
         """Driver: make one chain available.  ``lens`` are the segment lengths (bytes, each
         in 0..2**32-1); ``writable`` marks device-writable segments (they must follow the
         readable ones).  Returns the head index, or None if the ring has no room."""
-        lens = np.asarray(lens, dtype=np.int64).reshape(-1)
+        raw = np.asarray(lens).reshape(-1)
+        if raw.size and raw.dtype.kind not in "iu":
+            raise ValueError(f"lens must be integers (bytes), got {lens!r}")
+        lens = raw.astype(np.int64)
         n = lens.size
         if n < 1 or n > self.queue_size:
             raise ValueError(f"lens must have 1..{self.queue_size} segments, got {n}")
@@ -517,7 +522,7 @@ class SplitQueue:
             raise ValueError(f"writable must have one flag per segment ({n})")
         if w.any() and not w[np.argmax(w):].all():
             raise ValueError("writable segments must follow all readable segments")
-        token = self._next_token if token is None else int(token)
+        token = self._next_token if token is None else _as_int(token, "token")
         if token < 0:
             raise ValueError(f"token must be >= 0, got {token}")
         self._next_token = max(self._next_token, token + 1)
@@ -560,9 +565,8 @@ class SplitQueue:
 
     def push_used(self, head: int, written: int) -> None:
         """Device: return chain ``head`` with ``written`` bytes written into it."""
-        head, written = int(head), int(written)
-        if not 0 <= head < self.queue_size:
-            raise ValueError(f"head must be in 0..{self.queue_size - 1}, got {head}")
+        head = _int_in(head, "head", 0, self.queue_size - 1)
+        written = _as_int(written, "written")
         if not 0 <= written <= 0xFFFFFFFF:
             raise ValueError(f"written must be in 0..4294967295 bytes, got {written}")
         device_push_used(self.vq, head, written)
