@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from figures import assert_same_figure
 from virtmodel import exit_tax, trap, widgets
 from virtmodel.paths import simulate
 from virtmodel.widgets import REQUESTS
@@ -224,3 +225,34 @@ def test_lab_report_button_measures_this_machine():
     assert [r.measured_exits for r in rep.measurement.rows()] == [0.25, 1.0]
     assert rep.button.disabled and rep.progress.value == "done"
     assert "cells of this machine" in rep.status()
+
+
+EXPLORERS = {
+    "exit_tax": widgets.explore_exit_tax, "trap_path": widgets.explore_trap_path,
+    "dma_size": widgets.explore_dma_size, "breakdown": widgets.explore_breakdown,
+    "vring_tour": widgets.vring_tour, "batching": widgets.explore_batching,
+    "request_size": widgets.explore_request_size,
+    "lab": lambda: widgets.measure_your_machine().explorer,
+}
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
+    """Live redraws reuse the figure's axes (plots.panels): every value of every knob,
+    reached from another value, must draw what a brand-new figure draws for it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ex = EXPLORERS[name]()
+    ex.widget()
+    moves = [(k.name, v) for k in ex.knobs for v in k.values[1:] + k.values[:1]]
+    if name == "batching":  # into the "does not fit" message and back out again
+        moves += [("queue_size", 16), ("batch", 64), ("batch", 16), ("queue_size", 256)]
+    if name == "vring_tour":
+        moves = moves[::3] + [("step", 0)]
+    for knob, v in moves:
+        ex.controls[knob].value = v
+        fresh = Figure(figsize=ex.figsize, layout="constrained")
+        FigureCanvasAgg(fresh)
+        ex.draw(fresh, **ex.state)
+        assert_same_figure(ex.figure, fresh, (knob, v, ex.state))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
@@ -28,6 +29,51 @@ LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request s
           "queue_size": "queue size (descriptors)"}
 
 
+def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
+    """The figure's ``n`` side-by-side axes, empty.  When the figure already holds exactly
+    that arrangement (a live redraw), its axes are reused and emptied rather than replaced:
+    a new axes rebuilds its tick objects, the dearest part of a redraw.  Emptying puts back
+    every default the plots here change (artists, legend, titles, labels, scales, limits,
+    inversion, grid, axis on), so a redrawn figure shows what a fresh one would; the
+    widget tests compare the two explorer by explorer."""
+    ratios = tuple(width_ratios or (1,) * n)
+    axes = fig.axes
+    gs = axes[0].get_gridspec() if axes else None
+    if (len(axes) == n and gs is not None and gs.get_geometry() == (1, n)
+            and tuple(gs.get_width_ratios() or (1,) * n) == ratios
+            and all(ax.get_subplotspec().colspan.start == i for i, ax in enumerate(axes))):
+        for ax in axes:
+            _empty(ax)
+        for text, setter in ((fig.get_suptitle(), fig.suptitle),
+                             (fig.get_supxlabel(), fig.supxlabel)):
+            if text:
+                setter("")
+        return list(axes)
+    fig.clear()
+    return list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
+
+
+def _empty(ax) -> None:
+    """Back to what ``Figure.subplots`` gives, keeping the axes' tick objects."""
+    for c in list(ax.containers):
+        c.remove()
+    for a in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images, *ax.tables,
+              *ax.artists]:
+        a.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.set_title("")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_xscale("linear")  # also puts back the default locators and formatters
+    ax.set_yscale("linear")
+    ax.grid(False)
+    ax.set_axis_on()
+    ax.ignore_existing_data_limits = True
+    ax.set_xlim(0, 1, auto=True)  # as new: not inverted, autoscaled from the new data
+    ax.set_ylim(0, 1, auto=True)
+
+
 def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
                                           "p99_latency_ns"), fig: Figure | None = None,
            marker=None, colors: dict | None = None) -> Figure:
@@ -36,8 +82,7 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
     there; ``colors`` overrides the line colours by key."""
     colors = {**COLORS, **(colors or {})}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
-    fig.clear()
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    axes = panels(fig, len(metrics))
     for ax, m in zip(axes, metrics):
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
@@ -79,14 +124,15 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "",
     """Stacked bars: where each request's time goes, per stage (ns of work per request).
     ``notes`` (label -> text) are written at the end of each bar."""
     fig = fig or Figure(figsize=(7, 0.6 + 0.55 * len(results)), layout="constrained")
-    fig.clear()
-    ax = fig.subplots()
+    (ax,) = panels(fig)
     labels = list(results)
     left = np.zeros(len(labels))
+    rows = np.arange(len(labels))
     for stage in STAGES:
         w = np.array([results[k].breakdown_ns[stage] for k in labels]) / 1e3
-        ax.barh(labels, w, left=left, color=STAGE_COLORS[stage], label=stage)
+        ax.barh(rows, w, left=left, color=STAGE_COLORS[stage], label=stage)
         left += w
+    ax.set_yticks(rows, labels)
     for i, k in enumerate(labels):
         if notes and k in notes:
             ax.text(left[i], i, "  " + notes[k], va="center", fontsize=8)
@@ -105,8 +151,7 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     bar of count x duration, labelled with the count)."""
     actors = ["guest", "cpu", "kvm", "qemu", "device"]
     fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
-    fig.clear()
-    ax = fig.subplots()
+    (ax,) = panels(fig)
     t = 0.0
     for s in steps:
         w = s.ns * s.count / 1e3
@@ -127,8 +172,7 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
 def message(fig: Figure, text: str) -> Figure:
     """A figure that says why there is nothing to draw (e.g. a knob combination that is not
     allowed), instead of a silently different picture."""
-    fig.clear()
-    ax = fig.subplots()
+    (ax,) = panels(fig)
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11,
             color="#922b21")
@@ -141,8 +185,7 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
     from .exit_tax import guest_speed
 
     fig = fig or Figure(figsize=(8, 3.6), layout="constrained")
-    fig.clear()
-    ax = fig.subplots()
+    (ax,) = panels(fig)
     r = np.logspace(2, 7.5, 300)
     for c in others:
         ax.plot(r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
@@ -178,8 +221,8 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
 
     q = len(snap["desc_addr"])
     fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
-    fig.clear()
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2.2, 1.2, 1.5]})
+    axes = panels(fig, 3, width_ratios=(2.2, 1.2, 1.5))
+    row_height = 1 / (q + 5)  # the rings' rows: header, flags, idx, q slots, event index
     # which request each descriptor belongs to: walk each outstanding chain privately
     owner = [None] * q
     for head in snap["outstanding"]:
@@ -201,7 +244,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
              flags(snap["desc_flags"][i]), str(snap["desc_next"][i]),
              "free" if owner[i] is None else f"req {owner[i]}"] for i in range(q)]
     _table(axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
-           [[color(owner[i])] * 6 for i in range(q)], "descriptor table")
+           [[color(owner[i])] * 6 for i in range(q)], "descriptor table", row_height)
     av_idx = snap["avail_idx"]
     rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
     colors = []
@@ -214,7 +257,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     rows = [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]] + rows + \
         [["used_event", str(snap["used_event"])]]
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
-    _table(axes[1], ["available ring", ""], rows, colors, "driver -> device")
+    _table(axes[1], ["available ring", ""], rows, colors, "driver -> device", row_height)
     u_idx = snap["used_idx"]
     rows, colors = [], []
     live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
@@ -225,7 +268,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     rows = [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]] + rows + \
         [["avail_event", str(snap["avail_event"]), ""]]
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
-    _table(axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver")
+    _table(axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver", row_height)
     state = (f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
              f"last_used_idx={snap['last_used_idx']}      device: "
              f"next_avail={snap['next_avail']}  next_used={snap['next_used']}")
@@ -236,13 +279,27 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     return fig
 
 
-def _table(ax, header, rows, colors, title):
+def _table(ax, header, rows, colors, title, row_height):
+    """A grid of cells from the top of ``ax``: the header, then ``rows`` over their
+    background ``colors``; each row ``row_height`` high (a fraction of the axes).  One
+    collection of cell boxes and one text per cell: matplotlib's ``Table`` re-measures
+    every cell at every draw, which made it the slowest part of a live redraw."""
     ax.axis("off")
-    t = ax.table(cellText=rows, colLabels=header, cellColours=colors, loc="upper center",
-                 cellLoc="center")
-    t.auto_set_font_size(False)
-    t.set_fontsize(7.5)
-    t.scale(1, 1.05)
+    width = 1 / len(header)
+    boxes, faces = [], []
+    for r, (texts, fills) in enumerate(zip([header, *rows], [["white"] * len(header),
+                                                              *colors])):
+        y = 1 - (r + 1) * row_height
+        for c, (text, fill) in enumerate(zip(texts, fills)):
+            x = c * width
+            boxes.append(((x, y), (x + width, y), (x + width, y + row_height),
+                          (x, y + row_height)))
+            faces.append(fill)
+            if text:
+                ax.text(x + width / 2, y + row_height / 2, text, transform=ax.transAxes,
+                        ha="center", va="center_baseline", fontsize=7.5)
+    ax.add_collection(PolyCollection(boxes, facecolors=faces, edgecolors="#333333",
+                                     linewidths=0.5, transform=ax.transAxes), autolim=False)
     ax.set_title(title, fontsize=9)
 
 
@@ -252,8 +309,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     per request against batch size (left; the model as a line over ``model_batches``), and
     the emulated device with 1 and 3 registers (right)."""
     fig = fig or Figure(figsize=(11, 3.8), layout="constrained")
-    fig.clear()
-    ax, ax2 = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    ax, ax2 = panels(fig, 2, width_ratios=(1.6, 1))
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
     c = COLORS["virtio"]

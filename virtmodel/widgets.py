@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -133,7 +134,7 @@ class Explorer:
         fig = self.figure
         live = self._image is not None
         if live:  # reuse the layout computed for this arrangement of axes (see _layouts)
-            fig.set_layout_engine("none")
+            _no_layout_engine(fig)
         self.data = self.draw(fig, **self.state) or {}
         if live:
             boxes = self._layouts.get(self._arrangement())
@@ -238,6 +239,15 @@ class Explorer:
 
 
 _ids = itertools.count(1)
+
+
+def _no_layout_engine(fig: Figure) -> None:
+    """Remove the figure's layout engine.  Not ``set_layout_engine("none")``: that leaves
+    a placeholder engine, and with any engine set ``savefig`` draws the whole figure twice
+    (once to lay it out, once to render)."""
+    with matplotlib.rc_context({"figure.autolayout": False,
+                                "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""What a reader sees in a matplotlib figure, as comparable data (for redraw tests)."""
+
+import numpy as np
+from matplotlib.colors import to_hex
+
+
+def signature(fig):
+    """What a reader sees in a figure, as data (positions of the axes aside: a live redraw
+    reuses the layout computed for the first frame)."""
+    fig.canvas.draw()  # tick labels and autoscaled limits are settled at draw time
+
+    def ticks(axis):
+        lo, hi = sorted(axis.get_view_interval())
+        return [(round(float(t.get_loc()), 9), t.label1.get_text())
+                for t in axis.get_major_ticks()[:len(axis.get_majorticklocs())]
+                if lo - 1e-9 * abs(lo) <= t.get_loc() <= hi + 1e-9 * abs(hi)]
+
+    def rounded(seq):
+        return [round(float(v), 9) for v in seq]
+
+    sig = [fig.get_suptitle(), fig.get_supxlabel()]
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        sig.append(dict(
+            on=ax.axison, scales=(ax.get_xscale(), ax.get_yscale()),
+            lims=rounded(ax.get_xlim() + ax.get_ylim()),
+            text=(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()),
+            grid=(any(g.get_visible() for g in ax.get_xgridlines()),
+                  any(g.get_visible() for g in ax.get_ygridlines())),
+            ticks=(ticks(ax.xaxis), ticks(ax.yaxis)) if ax.axison else None,
+            lines=[(ln.get_label(), rounded(ln.get_xdata()), rounded(ln.get_ydata()),
+                    to_hex(ln.get_color()), ln.get_linestyle(), str(ln.get_marker()))
+                   for ln in ax.lines],
+            patches=[(type(p).__name__, rounded(p.get_bbox().bounds),
+                      to_hex(p.get_facecolor())) for p in ax.patches],
+            texts=[(t.get_text(), rounded(t.get_position())) for t in ax.texts],
+            tables=[sorted((k, c.get_text().get_text(), to_hex(c.get_facecolor()))
+                           for k, c in t.get_celld().items()) for t in ax.tables],
+            collections=[(rounded(np.ravel(c.get_offsets())),
+                          [rounded(np.ravel(p.vertices)) for p in c.get_paths()],
+                          [to_hex(f) for f in c.get_facecolors()]) for c in ax.collections],
+            legend=None if leg is None else [t.get_text() for t in leg.get_texts()]))
+    return sig
+
+
+def assert_same_figure(got_fig, want_fig, context=""):
+    """The two figures show the same thing, compared axes by axes and field by field so a
+    failure names what differs."""
+    got, want = signature(got_fig), signature(want_fig)
+    assert got[:2] == want[:2], (context, "suptitle/supxlabel", got[:2], want[:2])
+    assert len(got) == len(want), (context, f"{len(got) - 2} axes, want {len(want) - 2}")
+    for i, (g, w) in enumerate(zip(got[2:], want[2:])):
+        bad = {k: (g[k], w[k]) for k in w if g[k] != w[k]}
+        assert not bad, (context, f"axes {i}", bad)

@@ -1,0 +1,60 @@
+"""plots.panels reuses a figure's axes for a redraw: whatever was drawn before, the new
+plot must look exactly as it would on a brand-new figure."""
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from figures import assert_same_figure
+from virtmodel import plots, trap
+from virtmodel.sweep import compare
+
+
+def _fresh(figsize=(9, 3.5)):
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def test_one_panel_plots_drawn_over_each_other_look_fresh():
+    cs = compare("batch", [1, 4, 16], requests=300)
+    res = {p: c.results[1] for p, c in cs.items()}
+    # each of these sets state the others do not: inverted y and a fixed x range
+    # (breakdown, timeline), a fixed y range and log x and a grid (exit_tax), axis off
+    # (message)
+    draws = [lambda f: plots.breakdown(res, f, title="t", notes={"virtio": "n"}),
+             lambda f: plots.exit_tax(4000, [1000, 16000], [("a", 2e4)], f),
+             lambda f: plots.timeline(trap.steps(8192, "string-pio"), f, title="x"),
+             lambda f: plots.message(f, "nothing to draw"),
+             lambda f: plots.breakdown(res, f),
+             lambda f: plots.timeline(trap.steps(4096, "dma"), f),
+             lambda f: plots.exit_tax(500, [], [], f)]
+    fig = _fresh()
+    for i, draw in enumerate(draws):
+        axes_before = list(fig.axes)
+        draw(fig)
+        if i:
+            assert fig.axes == axes_before  # the axes were reused, not replaced
+        want = _fresh()
+        draw(want)
+        assert_same_figure(fig, want, f"draw {i}")
+
+
+def test_curves_switch_between_linear_and_log_axes_and_titles():
+    by_batch = compare("batch", [1, 2, 3], requests=200)  # linear x
+    by_size = compare("request_bytes", [512, 8192, 131072], requests=200)  # log x
+    fig = _fresh((12, 3.5))
+    for i, (cs, marker) in enumerate([(by_size, 8192), (by_batch, None), (by_size, None)]):
+        plots.curves(cs, fig=fig, marker=marker)
+        want = _fresh((12, 3.5))
+        plots.curves(cs, fig=want, marker=marker)
+        assert_same_figure(fig, want, f"draw {i}")
+        fig.suptitle("a title the next draw does not set")
+
+
+def test_a_different_arrangement_gets_new_axes():
+    cs = compare("batch", [1, 4], requests=200)
+    fig = _fresh()
+    plots.curves(cs, ("us_per_request", "exits_per_request"), fig)
+    two = list(fig.axes)
+    plots.curves(cs, ("us_per_request", "exits_per_request", "p99_latency_ns"), fig)
+    assert len(fig.axes) == 3 and not set(two) & set(fig.axes)
