@@ -1,69 +1,146 @@
 """The virtio path's mechanics written the usual way, with SimPy: the yardstick for
-virtmodel's numba DES (benchmarks/run.py).  Same protocol: closed-loop batches, a kick only
-when the device has re-enabled kicks (EVENT_IDX: avail_event in the new window), the device
-drains with kicks off, one interrupt per used buffer unless the driver has not reaped since
-(used_event), the driver's handler reaps all and re-checks.  Same costs, no jitter."""
+virtmodel's numba DES (benchmarks/run.py).
 
+One process model, two rings:
+
+* :class:`SplitQueue` (virtmodel.ring, compiled): the same split ring the numba simulation
+  runs, descriptor table and all.  This is the *equivalent model*: SimPy's event loop in
+  place of ringsim's, everything else the same (protocol, costs, lognormal jitter).
+* :class:`IndexRing`: only the ring's free-running indices and the EVENT_IDX rule, no
+  descriptors, no jitter: the cheapest SimPy model of the protocol ("a minimal SimPy queue
+  model"), for scale.
+
+Protocol as in virtmodel.ringsim: closed-loop batches; a kick only when the ring says the
+device wants one; the device wakes (a delay), drains with kicks off, serves each chain,
+pushes it used and interrupts when the ring says so; on an empty ring it re-enables kicks
+and looks once more; the driver's handler disables interrupts, reaps everything, re-enables
+and looks again.
+"""
+
+import math
+
+import numpy as np
 import simpy
 
+from virtmodel.ring import Chain, SplitQueue
+from virtmodel.spec import need_event
 
-def need_event(event, new, old):
-    return ((new - event - 1) & 0xFFFF) < ((new - old) & 0xFFFF)
+
+_CHAIN = Chain(head=0, readable_bytes=4096, writable_bytes=0, descriptors=1)
 
 
-def run(n_req, batch, c_submit, c_kick, c_wake, c_serve, c_irq):
+class IndexRing:
+    """The split ring reduced to its indices (EVENT_IDX on): what the protocol needs to
+    decide kicks and interrupts, and nothing else."""
+
+    def __init__(self, queue_size):
+        self.avail = self.added = self.next_avail = self.used = self.last_used = 0
+        self.avail_event = self.used_event = self.signalled = 0
+        self.valid = False
+
+    def add(self, lens, token):
+        self.avail = (self.avail + 1) & 0xFFFF
+        self.added += 1
+        return token
+
+    def kick_prepare(self):
+        old, self.added = (self.avail - self.added) & 0xFFFF, 0
+        return need_event(self.avail_event, self.avail, old)
+
+    def pop(self):
+        if self.next_avail == self.avail:
+            return None
+        self.next_avail = (self.next_avail + 1) & 0xFFFF
+        return _CHAIN
+
+    def push_used(self, head, written):
+        self.used = (self.used + 1) & 0xFFFF
+
+    def should_interrupt(self):
+        old, self.signalled = self.signalled, self.used
+        first, self.valid = not self.valid, True
+        return first or need_event(self.used_event, self.used, old)
+
+    def get_used(self):
+        if self.last_used == self.used:
+            return None
+        self.last_used = (self.last_used + 1) & 0xFFFF
+        return self.last_used
+
+    def disable_interrupts(self):
+        pass  # with EVENT_IDX the device reads used_event, which the handler re-arms
+
+    def enable_interrupts(self):
+        self.used_event = self.last_used
+        return self.used != self.last_used
+
+    def disable_kicks(self):
+        pass  # EVENT_IDX: avail_event is left behind, so need_event() stays false
+
+    def enable_kicks(self):
+        self.avail_event = self.avail
+        return self.avail != self.next_avail
+
+
+def run(n_req, batch, c_submit, c_kick, c_wake, c_serve, c_irq, ring="split",
+        jitter_cv=0.0, seed=0):
+    """Simulate ``n_req`` requests; return the simulated time (ns)."""
     env = simpy.Environment()
-    st = {"avail": 0, "avail_event": 0, "used": 0, "used_event": 0, "last_used": 0,
-          "signalled": 0, "valid": False, "next_avail": 0, "done": 0, "asleep": True}
-    kick_ev = [env.event()]
-    irq_ev = [env.event()]
+    q = SplitQueue(256, event_idx=True) if ring == "split" else IndexRing(256)
+    rng = np.random.default_rng(seed)
+    sigma = math.sqrt(math.log1p(jitter_cv * jitter_cv))
+
+    def jitter():
+        return math.exp(sigma * rng.standard_normal() - sigma * sigma / 2) if sigma else 1.0
+
+    kick_ev, irq_ev = [env.event()], [env.event()]
+    dev = {"asleep": True}
     finished = env.event()
+    lens = [4096]
 
     def vcpu():
-        submitted = 0
+        submitted = done = 0
         while submitted < n_req:
-            old = st["avail"]
             for _ in range(min(batch, n_req - submitted)):
                 yield env.timeout(c_submit)
-                st["avail"] = (st["avail"] + 1) & 0xFFFF
+                q.add(lens, token=submitted)
                 submitted += 1
-            if need_event(st["avail_event"], st["avail"], old):
+            if q.kick_prepare():
                 yield env.timeout(c_kick)
-                if st["asleep"] and not kick_ev[0].triggered:
+                if dev["asleep"] and not kick_ev[0].triggered:
                     kick_ev[0].succeed()
-            while st["done"] < submitted:
+            while done < submitted:
                 yield irq_ev[0]
                 irq_ev[0] = env.event()
                 yield env.timeout(c_irq)
+                q.disable_interrupts()
                 while True:
-                    while st["last_used"] != st["used"]:
-                        st["last_used"] = (st["last_used"] + 1) & 0xFFFF
-                        st["done"] += 1
-                    st["used_event"] = st["last_used"]
-                    if st["used"] == st["last_used"]:
+                    while q.get_used() is not None:
+                        done += 1
+                    if not q.enable_interrupts():
                         break
+                    q.disable_interrupts()
         finished.succeed()
 
     def device():
         while True:
             yield kick_ev[0]
             kick_ev[0] = env.event()
-            yield env.timeout(c_wake)
-            st["asleep"] = False
+            yield env.timeout(c_wake * jitter())
+            dev["asleep"] = False
+            q.disable_kicks()
             while True:
-                while st["next_avail"] != st["avail"]:
-                    st["next_avail"] = (st["next_avail"] + 1) & 0xFFFF
-                    yield env.timeout(c_serve)
-                    old, st["used"] = st["used"], (st["used"] + 1) & 0xFFFF
-                    first, st["valid"] = not st["valid"], True
-                    old, st["signalled"] = st["signalled"], st["used"]
-                    if (first or need_event(st["used_event"], st["used"], old)) \
-                            and not irq_ev[0].triggered:
-                        irq_ev[0].succeed()
-                st["avail_event"] = st["avail"]
-                if st["next_avail"] == st["avail"]:
+                chain = q.pop()
+                if chain is None:
+                    if q.enable_kicks():
+                        q.disable_kicks()
+                        continue
                     break
-            st["asleep"] = True
+                yield env.timeout(c_serve * jitter())
+                q.push_used(chain.head, 0)
+                if q.should_interrupt() and not irq_ev[0].triggered:
+                    irq_ev[0].succeed()
+            dev["asleep"] = True
 
     env.process(vcpu())
     env.process(device())

@@ -120,3 +120,20 @@ def test_queue_of_one_and_wrap_through_the_simulation():
 def test_bad_parameters_name_themselves(path, kw, msg):
     with pytest.raises(ValueError, match=msg):
         simulate(path, **kw)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 99, 100, 101, 1023, 1025, 4000, 100_003])
+def test_latency_summary_equals_numpy(n):
+    """simulate's mean and p99 come from a kernel that finds the top order statistics by a
+    sampled threshold; it must give exactly numpy's percentile whatever the data."""
+    from virtmodel.paths import _latency_stats
+
+    rng = np.random.default_rng(n)
+    for x in (rng.random(n) * 1e4, rng.integers(0, 3, n).astype(float),
+              np.exp(rng.standard_normal(n)), np.sort(rng.random(n))[::-1].copy(),
+              np.full(n, 7.0)):
+        mean, p99 = _latency_stats(x)
+        assert p99 == np.percentile(x, 99)
+        assert mean == pytest.approx(x.mean(), rel=1e-12)
+    r = simulate("virtio", requests=n, batch=4)
+    assert r.p99_latency_ns == np.percentile(r.latencies_ns, 99)

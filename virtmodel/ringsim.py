@@ -115,13 +115,26 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
     costs (rows ``A_*``).  Service and wake-up times are multiplied by lognormal factors of
     shape ``sigma`` drawn from ``rng`` (a numpy Generator) as they happen.
     """
-    inf = np.inf
-    n_desc = chain_lens.shape[0]
-    addrs = np.empty(n_desc, dtype=np.int64)
+    addrs = np.empty(chain_lens.shape[0], dtype=np.int64)
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
     units = np.zeros(N_ACTIONS)  # actions taken, each weighted by its jitter factor
+    return _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync,
+                poll, rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units)
+
+
+@njit(_nrt=False)
+def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync, poll,
+         rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units):
+    """The event loop of :func:`simulate_ring`, which allocates its work arrays.
+
+    Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
+    runtime every ring operation inlined here reference-counts the queue's two arrays
+    (atomic increments and decrements that the compiler could not prune), which took half
+    of the loop's time.  Same events, same results, half the time per request."""
+    inf = np.inf
+    n_desc = chain_lens.shape[0]
 
     t_v = 0.0
     t_d = 0.0
@@ -169,7 +182,35 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
             status = DEADLOCK
             break
         # ---- the vCPU acts ---------------------------------------------------------------
+        # An action that takes time has its effect at its end (publish after submit, reap
+        # after the interrupt).  When that end comes no later than the device's next event
+        # the effect is applied in the same step: the order of events is the one the loop
+        # would produce (ties go to the vCPU), at fewer steps.
         if v_time <= d_time:
+            if action == A_SUBMIT:
+                submit_t[next_req] = t_v
+                units[A_SUBMIT] += 1.0
+                t_v += c_row[A_SUBMIT]
+                v_phase = _PUBLISH_DUE
+            elif action == A_IRQ:
+                t_v = max(t_v, irq_at)
+                irq_at = inf
+                counters[C_IRQS] += 1
+                counters[C_EXITS] += exits[A_IRQ, 0]
+                counters[C_USER_EXITS] += exits[A_IRQ, 1]
+                units[A_IRQ] += 1.0
+                t_v += c_row[A_IRQ]
+                v_phase = _REAP_DUE
+            elif action == -2:
+                t_v = max(t_v, unseen_at)
+                unseen_at = inf
+                n = _reap(vq, t_v, done_t)
+                if n < 0:
+                    status = RING_BROKEN
+                    break
+                done += n
+            if t_v > d_time:
+                continue
             if v_phase == _PUBLISH_DUE:
                 v_phase = _READY
                 for k in range(n_desc):
@@ -212,30 +253,34 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
                     _driver_disable_interrupts(vq)
                 if status != OK:
                     break
-            elif action == A_IRQ:
-                t_v = max(t_v, irq_at)
-                irq_at = inf
-                counters[C_IRQS] += 1
-                counters[C_EXITS] += exits[A_IRQ, 0]
-                counters[C_USER_EXITS] += exits[A_IRQ, 1]
-                units[A_IRQ] += 1.0
-                t_v += c_row[A_IRQ]
-                v_phase = _REAP_DUE
-            elif action == -2:
-                t_v = max(t_v, unseen_at)
-                unseen_at = inf
-                n = _reap(vq, t_v, done_t)
-                if n < 0:
+        # ---- the device acts (wake-up, pop and serve; used at the end of the service) ----
+        else:
+            if serving < 0 and not dev_awake:
+                t_d = max(t_d, wake_at)
+                wake_at = inf
+                dev_awake = True
+                counters[C_WAKES] += 1
+                _device_disable_kicks(vq)
+            if serving < 0:
+                head = _device_pop(vq)
+                if head == BROKEN:
                     status = RING_BROKEN
                     break
-                done += n
-            else:  # A_SUBMIT
-                submit_t[next_req] = t_v
-                units[A_SUBMIT] += 1.0
-                t_v += c_row[A_SUBMIT]
-                v_phase = _PUBLISH_DUE
-        # ---- the device acts -------------------------------------------------------------
-        elif serving >= 0:
+                if head == EMPTY:
+                    if _device_enable_kicks(vq):
+                        _device_disable_kicks(vq)  # chains arrived meanwhile: keep draining
+                    else:
+                        dev_awake = False
+                        if v_phase == _IN_DEVICE:
+                            t_v = max(t_v, t_d)  # the exit returns; the vCPU runs again
+                            v_phase = _READY
+                    continue
+                js = _lognormal(rng, sigma)
+                units[A_SERVE] += js
+                t_d += c_row[A_SERVE] * js
+                serving = head
+                if t_d >= v_time:
+                    continue  # the vCPU acts before the service ends
             _device_push_used(vq, serving, written)
             serving = -1
             if poll:
@@ -245,30 +290,6 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
                 counters[C_IRQ_SIGNALS] += 1
                 if irq_at == inf:
                     irq_at = t_d
-        elif not dev_awake:
-            t_d = max(t_d, wake_at)
-            wake_at = inf
-            dev_awake = True
-            counters[C_WAKES] += 1
-            _device_disable_kicks(vq)
-        else:
-            head = _device_pop(vq)
-            if head == BROKEN:
-                status = RING_BROKEN
-                break
-            if head == EMPTY:
-                if _device_enable_kicks(vq):
-                    _device_disable_kicks(vq)  # chains arrived meanwhile: keep draining
-                else:
-                    dev_awake = False
-                    if v_phase == _IN_DEVICE:
-                        t_v = max(t_v, t_d)  # the exit returns; the vCPU runs again
-                        v_phase = _READY
-            else:
-                js = _lognormal(rng, sigma)
-                units[A_SERVE] += js
-                t_d += c_row[A_SERVE] * js
-                serving = head
     for a in range(N_ACTIONS):  # the time of each stage is exact: sum of units x cost
         for k in range(stage_ns.shape[0]):
             stage_ns[k] += units[a] * cost[a, k]
