@@ -109,7 +109,8 @@ def _reap(vq, t, done_t):
 def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exits,
                   kick_sync, poll, rng, sigma, submit_t, done_t, stage_ns, counters):
     """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
-    ``stage_ns`` (total ns per stage) and ``counters``; return the finishing time (ns).
+    ``stage_ns`` (total ns per stage) and ``counters`` (``C_STATUS`` says whether it
+    finished: OK, or why not).
 
     ``cost[action, stage]`` and ``exits[action, (all, user)]`` describe what each action
     costs (rows ``A_*``).  Service and wake-up times are multiplied by lognormal factors of
@@ -120,8 +121,8 @@ def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exit
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
     units = np.zeros(N_ACTIONS)  # actions taken, each weighted by its jitter factor
-    return _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync,
-                poll, rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units)
+    _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync, poll,
+         rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units)
 
 
 @njit(_nrt=False)
@@ -295,4 +296,3 @@ def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_s
             stage_ns[k] += units[a] * cost[a, k]
     counters[C_STATUS] = status
     counters[C_STEPS] = steps
-    return max(t_v, t_d) if status == OK else -1.0
