@@ -29,6 +29,23 @@ LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request s
           "queue_size": "queue size (descriptors)"}
 
 
+def arrangement(fig: Figure) -> tuple:
+    """Where the figure's axes sit: for each, its grid's shape and width ratios and its
+    cells (None for an axes outside any grid).  Two figures with the same arrangement have
+    their axes in the same places, so one layout serves both."""
+    out = []
+    for ax in fig.axes:
+        ss = ax.get_subplotspec()
+        if ss is None:
+            out.append(None)
+            continue
+        gs = ss.get_gridspec()
+        rows, cols = gs.get_geometry()
+        out.append(((rows, cols), tuple(gs.get_width_ratios() or (1,) * cols),
+                    ss.num1, ss.num2))
+    return tuple(out)
+
+
 def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     """The figure's ``n`` side-by-side axes, empty.  When the figure already holds exactly
     that arrangement (a live redraw), its axes are reused and emptied rather than replaced:
@@ -37,18 +54,14 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     inversion, grid, axis on), so a redrawn figure shows what a fresh one would; the
     widget tests compare the two explorer by explorer."""
     ratios = tuple(width_ratios or (1,) * n)
-    axes = fig.axes
-    gs = axes[0].get_gridspec() if axes else None
-    if (len(axes) == n and gs is not None and gs.get_geometry() == (1, n)
-            and tuple(gs.get_width_ratios() or (1,) * n) == ratios
-            and all(ax.get_subplotspec().colspan.start == i for i, ax in enumerate(axes))):
-        for ax in axes:
+    if arrangement(fig) == tuple(((1, n), ratios, i, i) for i in range(n)):
+        for ax in fig.axes:
             _empty(ax)
         for text, setter in ((fig.get_suptitle(), fig.suptitle),
                              (fig.get_supxlabel(), fig.supxlabel)):
             if text:
                 setter("")
-        return list(axes)
+        return list(fig.axes)
     fig.clear()
     return list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
 

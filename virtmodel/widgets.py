@@ -137,7 +137,8 @@ class Explorer:
             _no_layout_engine(fig)
         self.data = self.draw(fig, **self.state) or {}
         if live:
-            boxes = self._layouts.get(self._arrangement())
+            where = plots.arrangement(fig)
+            boxes = self._layouts.get(where)
             if boxes is None:
                 fig.set_layout_engine("constrained")
             else:
@@ -145,13 +146,9 @@ class Explorer:
                     ax.set_position(box)
             self._image.value = self.png()
             if boxes is None:
-                self._layouts[self._arrangement()] = [ax.get_position() for ax in fig.axes]
+                self._layouts[where] = [ax.get_position() for ax in fig.axes]
         self.redraw_s = time.perf_counter() - t0
         return fig
-
-    def _arrangement(self) -> tuple:
-        return tuple(ax.get_subplotspec().get_geometry() if ax.get_subplotspec() else None
-                     for ax in self.figure.axes)
 
     def png(self) -> bytes:
         buf = io.BytesIO()
