@@ -33,9 +33,15 @@ def test_every_result_equals_the_recording(path):
 
 
 def test_a_sample_equals_the_recording_with_or_without_the_jit():
-    """Every 25th configuration (the whole grid is slow in plain Python): the kernels give
-    the same bits compiled or not."""
+    """Every 25th configuration (the whole grid is slow in plain Python): the same events
+    and counts compiled or not (a mean may differ in its last bit: numpy sums pairwise)."""
     from virtmodel.paths import simulate
 
     for p, kw in frozen.grid()[::25]:
-        assert frozen.fingerprint(simulate(p, **kw)) == RECORDED[frozen.key(p, kw)], (p, kw)
+        got, want = frozen.fingerprint(simulate(p, **kw)), RECORDED[frozen.key(p, kw)]
+        assert got.keys() == want.keys()
+        for k in want:
+            if isinstance(want[k], float):
+                assert got[k] == pytest.approx(want[k], rel=1e-12), (p, kw, k)
+            else:
+                assert got[k] == want[k], (p, kw, k)
