@@ -33,7 +33,6 @@ from ._jit import njit
 from .ring import (
     BROKEN,
     EMPTY,
-    NUM_FREE,
     _device_disable_kicks,
     _device_enable_kicks,
     _device_pop,
@@ -44,6 +43,7 @@ from .ring import (
     _driver_enable_interrupts,
     _driver_get_used,
     _driver_kick_prepare,
+    _num_free,
 )
 
 # rows of the cost matrix (ns per stage) and of the exit-count matrix
@@ -167,7 +167,7 @@ def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_s
             v_time = t_v
         elif v_phase == _READY:
             # a batch, once started, is filled; a new one starts when all are complete
-            can_submit = (next_req < n_req and vq.st[NUM_FREE] >= n_desc
+            can_submit = (next_req < n_req and _num_free(vq) >= n_desc
                           and (in_batch > 0 or done == next_req))
             if irq_at <= t_v:
                 v_time, action = t_v, A_IRQ
@@ -222,7 +222,7 @@ def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_s
                     break
                 next_req += 1
                 in_batch += 1
-                if in_batch == batch or next_req == n_req or vq.st[NUM_FREE] < n_desc:
+                if in_batch == batch or next_req == n_req or _num_free(vq) < n_desc:
                     in_batch = 0
                     if _driver_kick_prepare(vq):
                         counters[C_KICKS] += 1
