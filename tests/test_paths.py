@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from virtmodel import costs
-from virtmodel.paths import PATHS, simulate
+from virtmodel.paths import names, simulate
 
 N = 2000
 
@@ -93,7 +93,7 @@ def test_breakdown_adds_up_for_the_synchronous_path():
 
 
 def test_every_request_completes_and_latency_is_positive():
-    for path in PATHS:
+    for path in names():
         r = simulate(path, batch=5, requests=333)
         assert r.latencies_ns.shape == (333,) and (r.latencies_ns > 0).all()
         assert r.throughput_rps == pytest.approx(333 / r.elapsed_ns * 1e9)
@@ -126,7 +126,7 @@ def test_bad_parameters_name_themselves(path, kw, msg):
 def test_latency_summary_equals_numpy(n):
     """simulate's mean and p99 come from a kernel that finds the top order statistics by a
     sampled threshold; it must give exactly numpy's percentile whatever the data."""
-    from virtmodel.paths import _latency_stats
+    from virtmodel.paths import latency_stats as _latency_stats
 
     rng = np.random.default_rng(n)
     for x in (rng.random(n) * 1e4, rng.integers(0, 3, n).astype(float),

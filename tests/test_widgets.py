@@ -165,7 +165,7 @@ def test_player_has_one_frame_per_value_and_shows_the_default(monkeypatch):
 
 def test_device_catalogue_counts_follow_the_registers():
     rows = widgets.device_catalogue().rows
-    ide = next(r for r in rows if r["device"] == "IDE disk (PIO)")
+    ide = next(r for r in rows if r["hardware"] == "IDE disk (PIO)")
     assert ide["exits"] == 7 + 1 + 1  # task file + one page by rep insw + EOI
     assert ide["copied_bytes"] == 2 * 4096
     e1000 = next(r for r in rows if r["operation"] == "send one 1500 B frame")
