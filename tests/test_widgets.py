@@ -188,12 +188,12 @@ def test_lab_explorer_draws_the_models_prediction_for_each_cell():
                  and row.knob == x.params.get("batch", x.params.get("registers")))
         assert row.predicted_us == pytest.approx(validate.predict(r, m.profile).us_per_request)
         assert row.measured_us == r.us_per_request
-    ex.controls["costs_from"].value = "published"
-    assert ex.data["profile"].name == "published"
+    ex.controls["costs_from"].value = "modern"
+    assert ex.data["profile"].name == "modern"
     line = _line(ex.figure.axes[0], "model (published costs)")
     want = simulate("virtio", batch=64, request_bytes=65536, requests=20_000,
                     ioeventfd=False, interrupts=False, event_idx=False, queue_size=256,
-                    profile="published")
+                    profile="modern")
     assert line.get_ydata()[-1] == pytest.approx(want.us_per_request)
 
 

@@ -5,7 +5,7 @@ Examples::
     python -m virtmodel compare --request-bytes 4096 --batch 1,4,16,64
     python -m virtmodel compare --request-bytes 512,4096,65536 --batch 16 --plot size.png
     python -m virtmodel trap --request-bytes 8192 --data-mode string-pio
-    python -m virtmodel profile published
+    python -m virtmodel profile modern
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s",
 def _list(kind):
     def parse(text):
         try:
-            return [kind(x) for x in text.split(",") if x.strip()]
+            return [kind(x.strip()) for x in text.split(",") if x.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
     return parse
@@ -44,9 +44,10 @@ def _options():
     return list(seen.values())
 
 
-def _bool_flag(prm) -> str:
-    name = prm.name.replace("_", "-")
-    return f"--no-{name}" if prm.default else f"--{name}"
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return text == "on"
 
 
 def _add_path_options(c) -> None:
@@ -56,10 +57,8 @@ def _add_path_options(c) -> None:
                  ", ".join(takers))
         unit = f" ({prm.unit})" if prm.unit else ""
         if prm.kind == "bool":
-            c.add_argument(_bool_flag(prm), dest=prm.name, action="store_const",
-                           const=not prm.default, default=None,
-                           help=f"{prm.doc}: {'off' if prm.default else 'on'} "
-                                f"[{where}]")
+            c.add_argument(opt, dest=prm.name, type=_list(_on_off), default=None,
+                           metavar="on|off[,...]", help=f"{prm.doc} [{where}]")
         elif prm.kind == "profile":
             c.add_argument(opt, dest=prm.name, default=None, metavar="NAME|FILE.json",
                            help=f"{prm.doc} (default {prm.default})")
@@ -137,19 +136,20 @@ def _paths(args) -> int:
 
 
 def _trap(args) -> int:
-    from .trap import counts, stage_ns, steps
+    from .trap import STAGES, counts, stage_ns, steps
 
-    st = steps(args.request_bytes, args.data_mode, profile=args.profile)
+    kw = dict(direction=args.direction, interrupt_mode=args.interrupt_mode)
+    st = steps(args.request_bytes, args.data_mode, profile=args.profile, **kw)
     t = 0.0
     print(f"{'t (µs)':>9}  {'actor':<7}{'count':>7}  step")
     for s in st:
         print(f"{t / 1e3:>9.2f}  {s.actor:<7}{s.count:>7}  {s.what} "
-              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''})")
-        t += s.ns * s.count
+              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''}"
+              f"{', beside the step before' if s.concurrent else ''})")
+        t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
-    print(counts(args.request_bytes, args.data_mode))
-    print(dict(zip(("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device"),
-                   (round(x) for x in stage_ns(st)))))
+    print(counts(args.request_bytes, args.data_mode, **kw))
+    print(dict(zip(STAGES, (round(x) for x in stage_ns(st)))))
     return 0
 
 
@@ -270,10 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("trap", help="one emulated request, step by step")
     t.add_argument("--request-bytes", type=int, default=4096)
     t.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"))
-    t.add_argument("--profile", default="published")
+    t.add_argument("--direction", default="read", choices=("read", "write"))
+    t.add_argument("--interrupt-mode", default="posted", choices=("posted", "pv-eoi", "legacy"))
+    t.add_argument("--profile", default="modern")
     t.set_defaults(func=_trap)
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
-    p.add_argument("name", nargs="?", default="published")
+    p.add_argument("name", nargs="?", default="modern")
     p.set_defaults(func=_profile)
     lb = sub.add_parser("lab", help="run the KVM lab here: micro-benchmarks and the "
                                     "virtio / emulated grid")

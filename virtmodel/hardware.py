@@ -12,7 +12,7 @@ from __future__ import annotations
 from .paths import REGISTRY, simulate
 
 
-def catalogue(profile="published", requests: int = 2000) -> list[dict]:
+def catalogue(profile="modern", requests: int = 2000) -> list[dict]:
     """One row per example operation of every registered path, in registry order."""
     rows = []
     for path in REGISTRY.values():

@@ -41,7 +41,7 @@ METRICS = {
     "copied_bytes_per_request": ("bytes copied per request", 1.0),
 }
 STAGE_COLORS = dict(zip(STAGES, ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2",
-                                 "#f4d03f", "#95a5a6"]))
+                                 "#f4d03f", "#95a5a6", "#d7dbdd"]))
 LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request size (bytes)",
           "queue_size": "queue size (descriptors)"}
 

@@ -254,7 +254,7 @@ SIZES = tuple(1 << k for k in range(6, 21))  # 64 B .. 1 MiB
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
-def explore_exit_tax(profile="published") -> Explorer:
+def explore_exit_tax(profile="modern") -> Explorer:
     """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -281,7 +281,7 @@ def explore_exit_tax(profile="published") -> Explorer:
         draw, figsize=(9, 3.8))
 
 
-def explore_trap_path(profile="published") -> Explorer:
+def explore_trap_path(profile="modern") -> Explorer:
     """Chapter 2.1: one emulated request, step by step, by data mode and size."""
     prof = get_profile(profile)
 
@@ -301,7 +301,7 @@ def explore_trap_path(profile="published") -> Explorer:
                  fmt_bytes)), draw, figsize=(11, 3.2))
 
 
-def explore_dma_size(profile="published") -> Explorer:
+def explore_dma_size(profile="modern") -> Explorer:
     """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
     prof = get_profile(profile)
 
@@ -332,7 +332,7 @@ def explore_dma_size(profile="published") -> Explorer:
                  (0, 1, 2, 4, 8), 2)), draw, figsize=(10, 3.8))
 
 
-def device_catalogue(profile="published"):
+def device_catalogue(profile="modern"):
     """Chapter 2.2: a table of what typical operations of emulated devices cost (and, for
     contrast, the same transfers on the other paths)."""
     return Table(catalogue(profile, requests=REQUESTS), {
@@ -341,7 +341,7 @@ def device_catalogue(profile="published"):
         "us_per_request": "µs / op"})
 
 
-def explore_breakdown(profile="published") -> Explorer:
+def explore_breakdown(profile="modern") -> Explorer:
     """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
     prof = get_profile(profile)
 
@@ -380,7 +380,7 @@ def vring_tour(queue_size: int = 8) -> Explorer:
              lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
 
 
-def explore_batching(profile="published") -> Explorer:
+def explore_batching(profile="modern") -> Explorer:
     """Chapter 3: exits, time and latency per request as the batch grows."""
     prof = get_profile(profile)
 
@@ -412,7 +412,7 @@ def explore_batching(profile="published") -> Explorer:
         draw, figsize=(12, 3.6))
 
 
-def explore_request_size(profile="published") -> Explorer:
+def explore_request_size(profile="modern") -> Explorer:
     """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
@@ -456,7 +456,7 @@ class Table:
         return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
 
 
-def profile_table(profile="published") -> Table:
+def profile_table(profile="modern") -> Table:
     """Every cost of a profile with its unit, status and source (the calibration appendix)."""
     return Table(get_profile(profile).table(), {
         "name": "cost", "value": "value", "unit": "unit", "status": "status",
@@ -468,18 +468,19 @@ def profile_table(profile="published") -> Table:
 # ---------------------------------------------------------------------------------------
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 COSTS_FROM = {"calibrated": "calibrated in this measurement",
-              "published": "published costs"}
+              "modern": "the modern host's published costs"}
 
 
 def explore_lab(measurement, label: str) -> Explorer:
     """A lab measurement beside the model's predictions, one request size at a time; the
-    model's costs either calibrated in the same measurement or the published ones."""
+    model's costs either calibrated in the same measurement or the modern host's published
+    ones."""
     from .lab import validate
 
     sizes = tuple(sorted({r.params["request_bytes"] for r in measurement.results}))
 
     def draw(fig, request_bytes, costs_from):
-        prof = measurement.profile if costs_from == "calibrated" else get_profile("published")
+        prof = measurement.profile if costs_from == "calibrated" else get_profile("modern")
         at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
         rows = validate.compare(at, prof)
         path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))

@@ -26,6 +26,7 @@ class Outcome(NamedTuple):
     context_switches: float
     copied: float  # bytes
     stage_ns: np.ndarray  # ns per stage, ordered as STAGES
+    exits_by_reason: dict  # reason (ringsim.EXIT_REASONS) -> exits per request
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Result:
     context_switches_per_request: float
     copied_bytes_per_request: float
     breakdown_ns: dict  # stage -> ns of work per request (all threads), stages as STAGES
+    exits_by_reason: dict  # "io", "eoi", "hlt", "interrupt", "other" -> exits per request
     latencies_ns: np.ndarray = field(repr=False, compare=False)
 
     @property
@@ -55,12 +57,19 @@ class Result:
         """Elapsed time per request in µs (1e6 / throughput): what the lab measures."""
         return self.elapsed_ns / self.requests / 1e3
 
+    @property
+    def cpu_ns_per_request(self) -> float:
+        """CPU time per request, every thread (guest, KVM, back end; polling included):
+        the breakdown without the physical device's service time."""
+        return sum(v for k, v in self.breakdown_ns.items() if k != "device")
+
     def row(self) -> dict:
         """The scalar fields, for tables."""
-        skip = {"params", "breakdown_ns", "latencies_ns"}
+        skip = {"params", "breakdown_ns", "latencies_ns", "exits_by_reason"}
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
              if f.name not in skip}
         d["us_per_request"] = self.us_per_request
+        d["cpu_ns_per_request"] = self.cpu_ns_per_request
         return d
 
 
@@ -84,6 +93,7 @@ def result(path: str, p: dict, o: Outcome) -> Result:
         context_switches_per_request=float(o.context_switches),
         copied_bytes_per_request=float(o.copied),
         breakdown_ns=dict(zip(STAGES, (float(x) for x in o.stage_ns))),
+        exits_by_reason={k: float(v) for k, v in o.exits_by_reason.items()},
         latencies_ns=o.latencies,
     )
 
