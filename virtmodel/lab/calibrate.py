@@ -262,6 +262,8 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         virtio_ns_per_request=(dev["ring_request"] * us, m(
             f"ring_request {dev['ring_request']:.4f} µs: pop, checks, push used, per "
             f"request of a full drain")),
+        host_io_ns_per_request=(0.0, {"status": "derived", "source":
+                                      "the lab's back end does no host I/O"}),
         device_ns_per_request=(0.0, {"status": "derived", "source":
                                      "no physical device behind the lab's back end"}),
         device_ns_per_byte=(0.0, {"status": "derived", "source":

@@ -33,6 +33,8 @@ def setup(s: int, mode: str, device_type: str, prof: CostProfile):
     net = device_type == "net"
     cost[rs.A_POP] = sv(kvm=prof.virtio_ns_per_request,
                         copy=s * prof.copy_ns_per_byte if net else 0.0)
+    if not net:  # a block back end submits to the host's I/O stack
+        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
     if not net:
         cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_SIGNAL] = sv(kvm=prof.signal_ns)

@@ -53,6 +53,8 @@ def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str,
     cost[rs.A_POP] = sv(qemu=prof.virtio_ns_per_request
                         + math.ceil(s / PAGE_SIZE) * prof.dma_map_ns_per_page,
                         copy=s * prof.copy_ns_per_byte if net else 0.0)
+    if not net:  # the request goes through the host's I/O stack (linux-aio, io_uring)
+        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
     if not net:
         cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
