@@ -179,21 +179,26 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "",
 
 def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     """One request's steps as consecutive bars in lanes by actor (repeats drawn as one
-    bar of count x duration, labelled with the count)."""
+    bar of count x duration); a concurrent step (KVM polling while the device works) is
+    drawn from where the step before it started, beside it."""
     actors = ["guest", "cpu", "kvm", "qemu", "device"]
     fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
     (ax,) = panels(fig)
-    t = 0.0
+    t = start = 0.0
     for s in steps:
         w = s.ns * s.count / 1e3
-        ax.barh(actors.index(s.actor), w, left=t, color=STAGE_COLORS[s.stage],
+        left = start if s.concurrent else t
+        ax.barh(actors.index(s.actor), w, left=left, color=STAGE_COLORS[s.stage],
                 edgecolor="white", linewidth=0.3)
-        t += w
+        if not s.concurrent:
+            start, t = t, t + w
+        else:
+            start = left + w
     ax.set_yticks(range(len(actors)), ["guest", "CPU (exit/entry)", "KVM", "QEMU", "device"])
     ax.invert_yaxis()
     ax.set_xlabel("time (µs)")
     handles = [ax.bar(0, 0, color=STAGE_COLORS[s], label=s) for s in STAGES]
-    ax.legend(handles=handles, ncol=7, fontsize=7, frameon=False, loc="upper center",
+    ax.legend(handles=handles, ncol=len(STAGES), fontsize=7, frameon=False, loc="upper center",
               bbox_to_anchor=(0.5, -0.28))
     if title:
         ax.set_title(title)

@@ -275,14 +275,18 @@ def request_ns(request_bytes: int = DEFAULTS["request_bytes"],
     return elapsed_ns(steps(request_bytes, data_mode, profile=profile, **kw))
 
 
-def crossover_bytes(sizes, slow: str = "string-pio", fast: str = "dma", **params):
-    """The smallest of ``sizes`` (ascending) from which ``fast`` takes no longer than
-    ``slow`` at that size and every larger one; None if there is none.  ``params`` go to
-    :func:`request_ns` (accesses, setup accesses, direction, profile)."""
+def crossover_bytes(sizes, slow: dict | None = None, fast: dict | None = None, **common):
+    """The smallest of ``sizes`` (ascending) from which the ``fast`` way takes no longer than
+    the ``slow`` one at that size and every larger one; None if there is none.  ``slow`` and
+    ``fast`` are :func:`request_ns` keywords of each way (default: string PIO and DMA);
+    ``common`` go to both (direction, accesses, profile, ...)."""
     sizes = [int(s) for s in sizes]
     if sizes != sorted(sizes):
         raise ValueError("sizes must be ascending")
-    wins = [request_ns(s, fast, **params) <= request_ns(s, slow, **params) for s in sizes]
+    slow = {"data_mode": "string-pio", **(slow or {})}
+    fast = {"data_mode": "dma", **(fast or {})}
+    wins = [request_ns(s, **{**common, **fast}) <= request_ns(s, **{**common, **slow})
+            for s in sizes]
     at = None
     for s, w in zip(reversed(sizes), reversed(wins)):
         if not w:

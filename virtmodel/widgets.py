@@ -34,10 +34,10 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import exit_tax, plots, trap
+from . import exit_tax, plots, registers, trap
 from .costs import get as get_profile
 from .hardware import catalogue
-from .paths import names, simulate
+from .paths import get as get_path, names, simulate
 from .sweep import Curve, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
@@ -79,8 +79,11 @@ def run(path: str, **params):
 
 
 def curve(path: str, over: str, values, **params) -> Curve:
-    """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`."""
-    return sweep(path, over, values, runner=run, **params)
+    """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`, with the parameters
+    ``path`` takes (an explorer sets knobs some paths do not have)."""
+    takes = get_path(path).param_names
+    return sweep(path, over, values, runner=run,
+                 **{k: v for k, v in params.items() if k in takes})
 
 
 @dataclass
@@ -285,10 +288,10 @@ def explore_trap_path(profile="modern") -> Explorer:
     """Chapter 2.1: one emulated request, step by step, by data mode and size."""
     prof = get_profile(profile)
 
-    def draw(fig, data_mode, request_bytes):
-        st = trap.steps(request_bytes, data_mode, profile=prof)
-        c = trap.counts(request_bytes, data_mode)
-        total = trap.stage_ns(st).sum() / 1e3
+    def draw(fig, data_mode, request_bytes, direction):
+        st = trap.steps(request_bytes, data_mode, profile=prof, direction=direction)
+        c = trap.counts(request_bytes, data_mode, direction=direction)
+        total = trap.elapsed_ns(st) / 1e3
         plots.timeline(st, fig, title=(
             f"{data_mode}, {fmt_bytes(request_bytes)}: {c.exits} VM exits ({c.user_exits} to "
             f"QEMU), {c.context_switches} context switches, {c.copies} copies, {total:.1f} µs"))
@@ -298,28 +301,44 @@ def explore_trap_path(profile="modern") -> Explorer:
         "One emulated request", (
             Knob("data_mode", "data moved by", trap.DATA_MODES, "dma"),
             Knob("request_bytes", "request size", (64, 512, 4096, 16384, 65536), 4096,
-                 fmt_bytes)), draw, figsize=(11, 3.2))
+                 fmt_bytes),
+            Knob("direction", "direction", trap.DIRECTIONS, "read")),
+        draw, figsize=(11, 3.2))
+
+
+DATA_MODE_COLORS = {"pio": "#e67e22", "string-pio": "#c0392b", "dma": "#2471a3"}
+
+
+def ide_sequence(data_mode: str) -> dict:
+    """The ``"emulated"`` path's register accesses of an IDE read or write by ``data_mode``:
+    libata's PIO sequence for port I/O, its bus-master DMA sequence for DMA."""
+    seq = registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ
+    return dict(accesses_per_request=seq.issue, dma_setup_accesses=seq.dma_setup,
+                handler_accesses=seq.handler, busy_wait_ns=seq.busy_wait_ns)
 
 
 def explore_dma_size(profile="modern") -> Explorer:
-    """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
+    """Chapter 2.1: data through the sharing page vs DMA as the transfer grows, with the
+    register sequences of an IDE disk under Linux's libata; the crossover."""
     prof = get_profile(profile)
 
-    def draw(fig, request_bytes, dma_setup_accesses):
+    def draw(fig, request_bytes, direction):
         curves = {m: curve("emulated", "request_bytes", SIZES, data_mode=m, profile=prof,
-                           dma_setup_accesses=dma_setup_accesses, requests=REQUESTS)
+                           direction=direction, requests=REQUESTS, **ide_sequence(m))
                   for m in trap.DATA_MODES}
         plots.curves(curves, ("exits_per_request", "us_per_request"), fig,
-                     marker=request_bytes, colors={"pio": "#e67e22", "string-pio": "#c0392b",
-                                                   "dma": "#2471a3"})
-        x = trap.crossover_bytes(SIZES, dma_setup_accesses=dma_setup_accesses, profile=prof)
+                     marker=request_bytes, colors=DATA_MODE_COLORS)
+        x = trap.crossover_bytes(SIZES, slow=dict(data_mode="string-pio",
+                                                  **ide_sequence("string-pio")),
+                                 fast=dict(data_mode="dma", **ide_sequence("dma")),
+                                 direction=direction, profile=prof)
         if x:
             for ax in fig.axes:
-                ax.axvline(x, color="#2471a3", ls="--", lw=0.8)
+                ax.axvline(x, color=DATA_MODE_COLORS["dma"], ls="--", lw=0.8)
         i = SIZES.index(request_bytes)
         at = {m: c.results[i] for m, c in curves.items()}
         fig.suptitle(
-            f"{fmt_bytes(request_bytes)}: " + "; ".join(
+            f"IDE {direction} of {fmt_bytes(request_bytes)}: " + "; ".join(
                 f"{m} {r.exits_per_request:,.0f} exits {r.us_per_request:,.1f} µs"
                 for m, r in at.items())
             + (f"   |  DMA wins from {fmt_bytes(x)} (dashed)" if x else ""), fontsize=9)
@@ -327,9 +346,11 @@ def explore_dma_size(profile="modern") -> Explorer:
 
     return Explorer(
         "Sharing page or DMA?", (
-            Knob("request_bytes", "DMA size", SIZES, 4096, fmt_bytes),
-            Knob("dma_setup_accesses", "extra register writes to set up DMA",
-                 (0, 1, 2, 4, 8), 2)), draw, figsize=(10, 3.8))
+            Knob("request_bytes", "transfer size", SIZES, 4096, fmt_bytes),
+            Knob("direction", "direction", trap.DIRECTIONS, "read",
+                 {"read": "read (rep ins: 1 KiB per exit)",
+                  "write": "write (rep outs: 4 B per exit)"}.get)),
+        draw, figsize=(10, 3.8))
 
 
 def device_catalogue(profile="modern"):
@@ -347,9 +368,11 @@ def explore_breakdown(profile="modern") -> Explorer:
 
     def draw(fig, request_bytes, batch):
         common = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof)
-        res = {"emulated, string PIO": run("emulated", data_mode="string-pio", **common),
-               "emulated, DMA": run("emulated", data_mode="dma", **common),
-               f"virtio, {batch} per kick": run("virtio", batch=batch, **common),
+        ide = registers.params(registers.IDE_DMA_READ)
+        res = {"IDE, bus-master DMA": run("emulated", **{**ide, **common}),
+               f"emulated NVMe, {batch} per doorbell": run("nvme", batch=batch, **common),
+               f"virtio-blk, {batch} per kick": run("virtio", batch=batch, **common),
+               f"vhost, {batch} per kick": run("vhost", batch=batch, **common),
                f"native, {batch} per doorbell": run("native", batch=batch, **common)}
         notes = {k: f"{r.exits_per_request:.2f} exits, {r.context_switches_per_request:.2f} "
                     f"ctx sw, {r.copied_bytes_per_request / max(request_bytes, 1):.0f}x copied"
@@ -380,35 +403,44 @@ def vring_tour(queue_size: int = 8) -> Explorer:
              lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
 
 
+WORKLOADS = {"batch": "closed-loop batches", "iodepth": "fio iodepth"}
+INTERRUPT_MODES = {"posted": "posted (APICv/AVIC)", "pv-eoi": "PV EOI", "legacy": "legacy"}
+
+
 def explore_batching(profile="modern") -> Explorer:
-    """Chapter 3: exits, time and latency per request as the batch grows."""
+    """Chapter 3: exits, time and latency per request as more requests are in flight, as
+    closed-loop batches or as fio's iodepth, under each way of delivering interrupts."""
     prof = get_profile(profile)
 
-    def draw(fig, batch, queue_size, event_idx, request_bytes):
-        if batch > queue_size:
-            plots.message(fig, f"A batch of {batch} does not fit a queue of {queue_size}: the "
-                               f"driver can have at most {queue_size} one-descriptor requests "
-                               "available at once. Choose a smaller batch or a larger queue.")
-            return {"error": "batch > queue_size"}
+    def draw(fig, depth, workload, interrupt_mode, event_idx, queue_size):
+        if depth > queue_size:
+            plots.message(fig, f"{depth} requests in flight do not fit a queue of "
+                               f"{queue_size}: the driver can have at most {queue_size} "
+                               "one-descriptor requests available at once. Choose fewer or "
+                               "a larger queue.")
+            return {"error": "depth > queue_size"}
         xs = tuple(b for b in BATCHES if b <= queue_size)
-        common = dict(queue_size=queue_size, event_idx=event_idx,
-                      request_bytes=request_bytes, requests=REQUESTS, profile=prof)
-        curves = {p: curve(p, "batch", xs, **common) for p in names()}
+        common = dict(queue_size=queue_size, event_idx=event_idx, request_bytes=4096,
+                      interrupt_mode=interrupt_mode, requests=REQUESTS, profile=prof)
+        curves = {p: curve(p, workload, xs, **common) for p in names()}
         plots.curves(curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig,
-                     marker=batch)
-        v = curves["virtio"].results[xs.index(batch)]
-        fig.suptitle(f"virtio at batch {batch}: {v.exits_per_request:.2f} exits "
-                     f"({v.kicks_per_request:.2f} kicks, {v.interrupts_per_request:.2f} "
-                     f"interrupts), {v.us_per_request:.2f} µs, p99 "
-                     f"{v.p99_latency_ns / 1e3:.1f} µs per request", fontsize=9)
+                     marker=depth)
+        v = curves["virtio"].results[xs.index(depth)]
+        why = ", ".join(f"{n:.2f} {k}" for k, n in v.exits_by_reason.items() if n)
+        fig.suptitle(f"virtio, {WORKLOADS[workload]} of {depth}, 4 KiB: "
+                     f"{v.exits_per_request:.2f} exits per request ({why or 'none'}), "
+                     f"{v.us_per_request:.2f} µs, p99 {v.p99_latency_ns / 1e3:.1f} µs",
+                     fontsize=9)
         return {"curves": curves, "virtio": v}
 
     return Explorer("Batching", (
-        Knob("batch", "batch size", BATCHES, 1),
-        Knob("queue_size", "queue size", (16, 64, 256, 1024), 256),
+        Knob("depth", "requests in flight", BATCHES, 1),
+        Knob("workload", "workload", tuple(WORKLOADS), "batch", WORKLOADS.get),
+        Knob("interrupt_mode", "interrupts", tuple(INTERRUPT_MODES), "posted",
+             INTERRUPT_MODES.get),
         Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True,
              lambda v: "on" if v else "off"),
-        Knob("request_bytes", "request size", (512, 4096, 65536), 4096, fmt_bytes)),
+        Knob("queue_size", "queue size", (64, 256), 256)),
         draw, figsize=(12, 3.6))
 
 
