@@ -8,8 +8,9 @@ per field, where the number came from and how sure it is::
     measured    measured by virtmodel.lab on the machine named in the profile
     assumption  no source: a stated guess, to be replaced by a measurement
 
-The "published" profile is assembled from ``shared/calibration-sources.md``.  Its exit costs
-come from one machine and one date (kvm-unit-tests commit 00bfecaaa5a4, 2012), so that their
+The "published" profile is assembled from the figures listed, with their sources, in the
+book's calibration appendix (``book/calibration.md``).  Its exit costs come from one machine
+and one date (kvm-unit-tests commit 00bfecaaa5a4, 2012), so that their
 differences mean something; that commit reports TSC cycles without naming the CPU, so the
 conversion clock is itself an assumption (``cpu_ghz``).
 """
@@ -154,7 +155,7 @@ def _cyc(cycles: float, ghz: float = _GHZ) -> float:
 
 PUBLISHED = CostProfile(
     name="published",
-    description="Assembled from published figures (shared/calibration-sources.md); exit "
+    description="Assembled from published figures (the book's calibration appendix); exit "
                 "costs from one 2012 KVM host; several costs are labelled assumptions.",
     vmexit_ns=_cyc(3898),
     kvm_exit_ns=_cyc(4451 - 3898),
@@ -222,35 +223,33 @@ PUBLISHED = CostProfile(
     },
 )
 
-PROFILES: dict[str, CostProfile] = {PUBLISHED.name: PUBLISHED}
+DATA = Path(__file__).parent / "data"
+
+
+def shipped_profiles(folder=DATA) -> dict[str, tuple[CostProfile, Path]]:
+    """The profiles the KVM lab calibrated and the package ships: profile name ->
+    (profile, the ``lab-<cpu>-<flavour>-<date>.json`` measurement file it comes from)."""
+    out = {}
+    for path in sorted(Path(folder).glob("lab-*.json")):
+        prof = CostProfile(**json.loads(path.read_text())["profile"])
+        out[prof.name] = (prof, path)
+    return out
+
+
+_SHIPPED = shipped_profiles()
+
+PROFILES: dict[str, CostProfile] = {PUBLISHED.name: PUBLISHED,
+                                    **{n: prof for n, (prof, _) in _SHIPPED.items()}}
 """Named profiles: ``"published"`` (from the literature), and each profile the KVM lab
 calibrated on a named machine and shipped in ``virtmodel/data`` (``lab-<cpu>-<flavour>-
 <date>``; see :data:`MEASURED`)."""
 
-DATA = Path(__file__).parent / "data"
-SHIPPED: dict[str, Path] = {}
-"""Profile name -> the shipped lab measurement it was calibrated in."""
-
-for _f in sorted(DATA.glob("lab-*.json")):
-    _p = CostProfile(**json.loads(_f.read_text())["profile"])
-    PROFILES[_p.name] = _p
-    SHIPPED[_p.name] = _f
+SHIPPED: dict[str, Path] = {n: path for n, (_, path) in _SHIPPED.items()}
+"""Profile name -> the shipped lab measurement it was calibrated in (read it with
+:func:`virtmodel.lab.validate.shipped`)."""
 
 MEASURED: str | None = max(SHIPPED, key=lambda n: n[-10:]) if SHIPPED else None
 """Name of the most recent shipped lab-calibrated profile (None if none is shipped)."""
-
-
-def shipped_measurement(name: str | None = None):
-    """The shipped lab measurement behind profile ``name`` (default :data:`MEASURED`):
-    ``(virtmodel.lab.validate.Measurement, header)``, header naming the host CPU, KVM
-    flavour, date, kernel and command.  Needs no KVM."""
-    from .lab import validate
-
-    name = name or MEASURED
-    if name not in SHIPPED:
-        raise ValueError(f"no shipped lab measurement named {name!r}; shipped: "
-                         f"{sorted(SHIPPED)}")
-    return validate.load(SHIPPED[name])
 
 
 def get(profile) -> CostProfile:

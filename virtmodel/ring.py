@@ -57,7 +57,7 @@ from .ringmem import (
     NUM_FREE,
     Virtqueue,
 )
-from .spec import LEGACY_PCI_ALIGN, _as_int, _int_in
+from .spec import LEGACY_PCI_ALIGN, check_int
 
 __all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
            "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
@@ -91,10 +91,6 @@ def broken_reason(vq: Virtqueue) -> str | None:
 def snapshot(vq: Virtqueue) -> dict:
     """Plain-Python copy of the shared areas and both sides' state (for drawing)."""
     return _layout(vq).snapshot(vq)
-
-
-def ring_name(vq: Virtqueue) -> str:
-    return next(k for k, v in KINDS.items() if v == vq.kind)
 
 
 # =========================================================================================
@@ -264,9 +260,9 @@ class Queue:
             raise ValueError(f"writable must have one flag per segment ({n})")
         if w.any() and not w[np.argmax(w):].all():
             raise ValueError("writable segments must follow all readable segments")
-        token = self._next_token if token is None else _as_int(token, "token")
-        if token < 0:
-            raise ValueError(f"token must be >= 0, got {token}")
+        if token is None:
+            token = self._next_token
+        token = check_int(token, "token", 0, 2**63 - 1)
         self._next_token = max(self._next_token, token + 1)
         a = (np.arange(n, dtype=np.int64) * 4096 + 0x100000 if addrs is None
              else np.asarray(addrs, dtype=np.int64))
@@ -308,10 +304,8 @@ class Queue:
     def push_used(self, head: int, written: int) -> None:
         """Device: return chain ``head`` (the id :meth:`pop` gave) with ``written`` bytes
         written into it."""
-        head = _int_in(head, "head", 0, self.queue_size - 1)
-        written = _as_int(written, "written")
-        if not 0 <= written <= 0xFFFFFFFF:
-            raise ValueError(f"written must be in 0..4294967295 bytes, got {written}")
+        head = check_int(head, "head", 0, self.queue_size - 1)
+        written = check_int(written, "written", 0, 0xFFFFFFFF, "bytes")
         device_push_used(self.vq, head, written)
 
     def should_interrupt(self) -> bool:

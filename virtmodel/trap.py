@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .costs import CostProfile, get as get_profile
-from .spec import PAGE_SIZE, _int_in
+from .spec import PAGE_SIZE, check_int
 
 DATA_MODES = ("pio", "string-pio", "dma")
 """``pio``: 4 bytes per OUT through the sharing page; ``string-pio``: up to one page per
@@ -74,7 +74,7 @@ class TrapCounts(NamedTuple):
 
 def check_request_bytes(request_bytes) -> int:
     """The request size as an int in 0..MAX_REQUEST_BYTES (every path's size check)."""
-    return _int_in(request_bytes, "request_bytes", 0, MAX_REQUEST_BYTES)
+    return check_int(request_bytes, "request_bytes", 0, MAX_REQUEST_BYTES)
 
 
 def check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses):
@@ -82,8 +82,8 @@ def check_params(request_bytes, data_mode, accesses_per_request, dma_setup_acces
     s = check_request_bytes(request_bytes)
     if data_mode not in DATA_MODES:
         raise ValueError(f"data_mode must be one of {DATA_MODES}, got {data_mode!r}")
-    return (s, _int_in(accesses_per_request, "accesses_per_request", 1, 64),
-            _int_in(dma_setup_accesses, "dma_setup_accesses", 0, 16))
+    return (s, check_int(accesses_per_request, "accesses_per_request", 1, 64),
+            check_int(dma_setup_accesses, "dma_setup_accesses", 0, 16))
 
 
 def counts(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,

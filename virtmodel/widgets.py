@@ -25,7 +25,6 @@ import html
 import io
 import itertools
 import os
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
@@ -98,7 +97,6 @@ class Explorer:
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
     controls: dict = field(init=False, repr=False, default_factory=dict)
-    redraw_s: float = field(init=False, default=0.0)
 
     def __post_init__(self):
         # Live redraws skip matplotlib's constrained layout, which is about half of a
@@ -130,7 +128,6 @@ class Explorer:
                 raise ValueError(f"{name} must be one of {', '.join(map(k.fmt, k.values))}; "
                                  f"got {v!r}")
         self.state.update(values)
-        t0 = time.perf_counter()
         fig = self.figure
         live = self._image is not None
         if live:  # reuse the layout computed for this arrangement of axes (see _layouts)
@@ -147,7 +144,6 @@ class Explorer:
             self._image.value = self.png()
             if boxes is None:
                 self._layouts[where] = [ax.get_position() for ax in fig.axes]
-        self.redraw_s = time.perf_counter() - t0
         return fig
 
     def png(self) -> bytes:
@@ -503,7 +499,7 @@ def lab_error_table(rows) -> Table:
                  size=fmt_bytes(r.request_bytes), measured=r.measured_us,
                  range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
                  predicted=r.predicted_us, error=f"{r.error:+.1%}",
-                 exits=f"{r.measured_exits:.4f} / {r.predicted_exits:.4f}")
+                 exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}")
             for r in rows]
     return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
                         "measured": "measured µs", "range": "runs (min–max)",
@@ -539,12 +535,11 @@ class LabReport:
     and shows the result in its place.  On the static site there is no button."""
 
     def __init__(self, repeats: int = 5, **measure_kw):
-        from . import costs
-        from .lab import probe
+        from .lab import probe, validate
 
         self.probe = probe()
         self.measure_kw = dict(repeats=repeats, **measure_kw)
-        self._show(*costs.shipped_measurement(), here=False)
+        self._show(*validate.shipped(), here=False)
         self._out = None
 
     def _show(self, measurement, header: dict, here: bool) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..costs import get as get_profile
-from ..spec import _as_int
+from ..spec import check_int
 
 
 @dataclass(frozen=True)
@@ -68,15 +68,10 @@ class Param:
         elif self.kind == "profile":
             value = get_profile(value)
         elif self.kind == "seed":
-            value = _as_int(value, self.name)
-            if not 0 <= value < 2**63:
-                raise ValueError(f"{self.name} must be in 0..2**63-1, got {value}")
+            value = check_int(value, self.name, 0, 2**63 - 1, "2**63-1")
         elif self.kind == "int":
-            value = _as_int(value, self.name)
             hi = self.hi(params) if callable(self.hi) else self.hi
-            if not self.lo <= value <= hi:
-                why = f" ({self.hi_text})" if self.hi_text else ""
-                raise ValueError(f"{self.name} must be in {self.lo}..{hi}{why}, got {value}")
+            value = check_int(value, self.name, self.lo, hi, self.hi_text)
         if self.check_fn is not None:
             value = self.check_fn(value, params)
         return value
@@ -119,9 +114,6 @@ class Path:
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
-
-    def defaults(self) -> dict:
-        return {p.name: p.default for p in self.params}
 
     def check(self, params: dict) -> dict:
         """The full parameter set (defaults filled), every value checked."""
