@@ -11,8 +11,9 @@ import pytest
 
 from virtmodel import plots
 from virtmodel.__main__ import main
-from virtmodel.paths import simulate
+from virtmodel.paths import names, simulate
 from virtmodel.sweep import compare, sweep
+from virtmodel.trap import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,7 @@ def test_sweep_points_equal_direct_calls():
 def test_compare_gives_each_path_its_own_parameters():
     cs = compare("request_bytes", [512, 65536], requests=200, ioeventfd=False,
                  data_mode="string-pio")
-    assert set(cs) == {"emulated", "virtio", "native"}
+    assert list(cs) == list(names())
     assert cs["emulated"].results[1].exits_per_request == 3 + 16 + 1
     assert cs["virtio"].results[0].user_exits_per_request == 1
 
@@ -44,7 +45,7 @@ def test_cli_compare_table_and_plot(tmp_path, capsys):
     assert main(["compare", "--batch", "1,16", "--requests", "300", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     rows = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("1 ", "16 "))]
-    assert [r[1] for r in rows] == ["emulated", "virtio", "native"] * 2
+    assert [r[1] for r in rows] == list(names()) * 2
     virtio_exits = [float(r[5]) for r in rows if r[1] == "virtio"]
     assert virtio_exits[0] > virtio_exits[1]
     assert png.stat().st_size > 10_000
@@ -72,10 +73,10 @@ def test_cli_trap_and_profile(capsys):
 def test_figures_have_the_data():
     cs = compare("batch", [1, 4, 16], requests=300)
     fig = plots.curves(cs)
-    line = fig.axes[1].lines[1]  # exits panel, virtio
+    line = fig.axes[1].lines[names().index("virtio")]  # exits panel
     assert np.allclose(line.get_ydata(), cs["virtio"].field("exits_per_request"))
     fig = plots.breakdown({p: c.results[0] for p, c in cs.items()})
-    assert len(fig.axes[0].patches) == 3 * 7
+    assert len(fig.axes[0].patches) == len(names()) * len(STAGES)
 
 
 def _link_or_copy(src, dst):

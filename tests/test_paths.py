@@ -87,16 +87,64 @@ def test_no_jitter_no_spread():
     assert r.p99_latency_ns == pytest.approx(r.mean_latency_ns)
 
 
-def test_breakdown_adds_up_for_the_synchronous_path():
-    r = simulate("emulated", requests=N)
-    assert sum(r.breakdown_ns.values()) == pytest.approx(r.elapsed_ns / N)
+# ---- a hand count: one request at a time, no jitter --------------------------------------
+STILL = costs.PROFILES["published"].replace(jitter_cv=0)
+S = 8192  # bytes: two pages
 
 
-def test_every_request_completes_and_latency_is_positive():
+def _hand(path, ioeventfd=True):
+    """(ns per request, ns per stage) counted by hand from the profile's fields: the
+    request's steps happen one after another, so its latency is their sum."""
+    f = STILL
+    serve_device = f.device_ns_per_request + S * f.device_ns_per_byte
+    if path == "native":  # submit, doorbell, device, interrupt: all on the vCPU or device
+        stages = dict(guest=f.guest_ns_per_request + f.doorbell_ns + f.native_irq_ns,
+                      device=serve_device)
+    elif path == "virtio":
+        stages = dict(guest=f.guest_ns_per_request,
+                      exit_entry=f.vmexit_ns + f.eoi_ns,  # the kick's exit, the EOI's
+                      kvm=f.kvm_exit_ns + f.irq_inject_ns,
+                      qemu=f.notify_ns + f.virtio_ns_per_request + 2 * f.dma_map_ns_per_page,
+                      copy=S * f.copy_ns_per_byte, device=serve_device)
+        if ioeventfd:  # the exit ends in the kernel, which wakes QEMU's I/O thread
+            stages["context_switch"] = f.wakeup_ns
+        else:  # the exit goes on to QEMU, which serves the ring in the vCPU thread
+            stages["context_switch"] = f.user_exit_ns
+            stages["qemu"] += f.emulate_access_ns
+    else:  # emulated, DMA: 3 + 2 trapping accesses, each a full trip to QEMU
+        trips = 5
+        stages = dict(guest=f.guest_ns_per_request,
+                      exit_entry=trips * f.vmexit_ns + f.eoi_ns,
+                      kvm=trips * f.kvm_exit_ns + f.irq_inject_ns,
+                      context_switch=trips * f.user_exit_ns,
+                      qemu=trips * f.emulate_access_ns + f.notify_ns
+                      + 2 * f.dma_map_ns_per_page,
+                      copy=S * f.copy_ns_per_byte, device=serve_device)
+    return sum(stages.values()), stages
+
+
+@pytest.mark.parametrize("path,kw", [("native", {}), ("virtio", {}),
+                                     ("virtio", {"ioeventfd": False}), ("emulated", {})])
+def test_one_request_at_a_time_takes_the_hand_counted_time(path, kw):
+    n = 50
+    r = simulate(path, batch=1, request_bytes=S, requests=n, profile=STILL, **kw)
+    latency, stages = _hand(path, **kw)
+    assert r.latencies_ns == pytest.approx(np.full(n, latency), rel=1e-12)
+    # each request starts when the one before completes: completions at k * latency
+    assert r.elapsed_ns == pytest.approx(n * latency, rel=1e-12)
+    assert r.throughput_rps == pytest.approx(1e9 / latency, rel=1e-12)
+    assert r.breakdown_ns == pytest.approx({k: stages.get(k, 0.0) for k in r.breakdown_ns},
+                                           rel=1e-12, abs=1e-9)
+
+
+def test_every_request_completes_and_throughput_follows_the_completions():
+    n = 333
     for path in names():
-        r = simulate(path, batch=5, requests=333)
-        assert r.latencies_ns.shape == (333,) and (r.latencies_ns > 0).all()
-        assert r.throughput_rps == pytest.approx(333 / r.elapsed_ns * 1e9)
+        r = simulate(path, batch=1, requests=n)
+        assert r.latencies_ns.shape == (n,) and (r.latencies_ns > 0).all()
+        # closed loop of one: the run's length is the sum of the requests' latencies
+        assert r.elapsed_ns == pytest.approx(r.latencies_ns.sum(), rel=1e-12)
+        assert r.throughput_rps == pytest.approx(n / r.latencies_ns.sum() * 1e9, rel=1e-12)
 
 
 def test_queue_of_one_and_wrap_through_the_simulation():

@@ -32,7 +32,8 @@ def _f(unit: str, doc: str):
 
 @dataclass(frozen=True)
 class CostProfile:
-    """Costs of the steps of an I/O request; all times in ns.  See :data:`FIELDS_DOC`."""
+    """Costs of the steps of an I/O request; all times in ns.  Each field's unit and
+    meaning are in its metadata, and :meth:`table` lists them with their sources."""
 
     name: str
     description: str
@@ -86,7 +87,7 @@ class CostProfile:
 
     @property
     def user_io_exit_ns(self) -> float:
-        """One trapping access that QEMU emulates: exit, KVM, user space, emulation."""
+        """ns of one trapping access that QEMU emulates (exit, KVM, user space, emulation)."""
         return self.vmexit_ns + self.kvm_exit_ns + self.user_exit_ns + self.emulate_access_ns
 
     def replace(self, **changes) -> "CostProfile":
@@ -138,7 +139,10 @@ def load(path) -> CostProfile:
     missing = {f.name for f in cost_fields()} - set(data)
     if unknown or missing:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
-    return CostProfile(**data)
+    try:
+        return CostProfile(**data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 # =========================================================================================
@@ -240,7 +244,7 @@ _SHIPPED = shipped_profiles()
 
 PROFILES: dict[str, CostProfile] = {PUBLISHED.name: PUBLISHED,
                                     **{n: prof for n, (prof, _) in _SHIPPED.items()}}
-"""Named profiles: ``"published"`` (from the literature), and each profile the KVM lab
+"""The named profiles, ``"published"`` (from the literature) and each profile the KVM lab
 calibrated on a named machine and shipped in ``virtmodel/data`` (``lab-<cpu>-<flavour>-
 <date>``; see :data:`MEASURED`)."""
 

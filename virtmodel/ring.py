@@ -2,7 +2,7 @@
 virtqueue, whatever its layout.
 
 A queue is a :class:`~virtmodel.ringmem.Virtqueue`; its ``kind`` says which layout module
-holds its logic (:mod:`virtmodel.split`, the split virtqueue; the packed one beside it).
+holds its logic (``virtmodel.split``, the split virtqueue; the packed one beside it).
 Every operation below is an ``inline="always"`` numba function that switches on ``kind``:
 kernels that call them compile both layouts in, and numba's on-disk cache keeps working
 (no factory-made closures).  Nothing outside the layout modules reads a queue's bytes or
@@ -15,7 +15,7 @@ Driver half (the guest's front end, as Linux ``drivers/virtio/virtio_ring.c``):
 ``_driver_kick_prepare(vq)``
     after adding: does the device want a kick?  (flags or event index)
 ``_driver_get_used(vq)``
-    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in :func:`last_len`.
+    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in ``_last_len``.
 ``_driver_disable_interrupts(vq)`` / ``_driver_enable_interrupts(vq)``
     interrupt suppression; enable returns True if used buffers are already pending.
 ``_num_free(vq)``
@@ -25,7 +25,7 @@ Device half (the back end: QEMU, vhost, or hardware):
 
 ``_device_pop(vq)``
     take the next available chain: its id, EMPTY or BROKEN; its byte counts, descriptor
-    count and first buffer address in :func:`_chain_readable` and friends.
+    count and first buffer address in ``_chain_readable`` and friends.
 ``_device_push_used(vq, id, written)``
     return a chain used.
 ``_device_should_interrupt(vq)``

@@ -14,7 +14,7 @@ The book's build sets ``VIRTMODEL_STATIC`` (``book/_ext/virtmodel_static.py``); 
 else gets the live form.  Both forms draw with the same function, so the frames on the site
 are exactly what the live explorer draws for those values.
 
-Every explorer records what it drew in :attr:`Explorer.data` (the Results behind the
+Every explorer records what it drew in ``Explorer.data`` (the Results behind the
 figure), so tests can check a redraw against :func:`virtmodel.paths.simulate`.
 """
 
