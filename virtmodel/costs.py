@@ -122,12 +122,19 @@ FIELD_NAMES = frozenset(f.name for f in cost_fields())
 
 
 def save(profile: CostProfile, path) -> None:
-    """Write a profile as JSON (values, and per field its status and source)."""
+    """Write ``profile`` to the file ``path`` as JSON: every field's value, and per field
+    its status and source (what :func:`load` reads back)."""
     Path(path).write_text(json.dumps(profile.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
 def load(path) -> CostProfile:
-    """Read a JSON profile written by :func:`save` (or by ``python -m virtmodel calibrate``)."""
+    """Read a JSON profile written by :func:`save` (or by ``python -m virtmodel calibrate``).
+
+    Raises
+    ------
+    ValueError
+        The file is not such a profile (the message names the file and what is wrong).
+    """
     try:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
@@ -257,7 +264,8 @@ MEASURED: str | None = max(SHIPPED, key=lambda n: n[-10:]) if SHIPPED else None
 
 
 def get(profile) -> CostProfile:
-    """A CostProfile from a profile, a name in PROFILES, or a path to a JSON file."""
+    """A CostProfile from a profile, a name in :data:`PROFILES`, or a path to a JSON file
+    (read with :func:`load`); ValueError listing the names otherwise."""
     if isinstance(profile, CostProfile):
         return profile
     if isinstance(profile, str):

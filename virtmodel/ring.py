@@ -34,7 +34,9 @@ Device half (the back end: QEMU, vhost, or hardware):
     kick suppression; enable returns True if chains are already waiting.
 
 Python callers use the compiled entry points (``driver_add`` ... without the underscore)
-or :class:`Queue`, the validating face used by tests, widgets and the book.
+or :class:`Queue`, the validating face used by tests, widgets and the book.  The underscored
+operations are the interface for numba kernels (the event loop, the lab's back ends): the
+underscore says "not for Python callers", not "private to this module".
 """
 
 from __future__ import annotations
@@ -207,6 +209,24 @@ class BrokenQueueError(RuntimeError):
 class Queue:
     """A virtqueue with both halves, for step-by-step use from Python.
 
+    Every argument is checked (ValueError naming it); an operation that finds the queue
+    broken raises :class:`BrokenQueueError` with the reason.
+
+    Parameters
+    ----------
+    queue_size : int
+        Entries: a power of two, 1..32768.
+    event_idx : bool
+        VIRTIO_F_EVENT_IDX negotiated (suppression by index, not by flag).
+    ring : str
+        The layout, a key of ``LAYOUTS`` (``"split"``).
+    mem : numpy.ndarray, optional
+        A writable contiguous uint8 array to lay the queue out in (default: a new one).
+    **layout
+        Layout options, e.g. the split ring's ``align``.
+
+    Examples
+    --------
     >>> q = Queue(8, event_idx=True)
     >>> q.add([64], token=7)        # driver: one readable 64-byte buffer
     0

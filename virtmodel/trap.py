@@ -90,10 +90,23 @@ def counts(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_reque
            dma_setup_accesses: int = 2, interrupts: bool = True) -> TrapCounts:
     """Exact counts for one request; they follow from the mechanism in the module docstring.
 
-    ``accesses_per_request`` register accesses start the request (e.g. address, length,
-    doorbell); with ``dma`` the guest also makes ``dma_setup_accesses`` accesses to program
-    the transfer.  The completion interrupt's EOI is one more, kernel-handled, exit (none
-    with ``interrupts=False``).
+    Parameters
+    ----------
+    request_bytes : int
+        Bytes moved, 0..16 MiB.
+    data_mode : str
+        ``"pio"``, ``"string-pio"`` or ``"dma"`` (see ``DATA_MODES``).
+    accesses_per_request : int
+        Trapping register accesses that start the request (address, length, doorbell ...),
+        1..64.
+    dma_setup_accesses : int
+        With ``dma``, the further accesses that program the transfer, 0..16.
+    interrupts : bool
+        The completion interrupt's EOI is one more, kernel-handled, exit (none if False).
+
+    Returns
+    -------
+    TrapCounts
     """
     s, a, d = check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses)
     if data_mode == "dma":
@@ -112,7 +125,11 @@ def counts(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_reque
 def steps(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
           dma_setup_accesses: int = 2, interrupts: bool = True,
           profile: CostProfile | str = "published") -> list[Step]:
-    """The request's path as an ordered list of :class:`Step` (repeated groups collapsed)."""
+    """The request's path as an ordered list of :class:`Step` (repeated groups collapsed).
+
+    The parameters are those of :func:`counts`, and ``profile`` (a CostProfile, a name in
+    ``costs.PROFILES`` or a .json file) gives each step's ns.
+    """
     p = get_profile(profile)
     c = counts(request_bytes, data_mode, accesses_per_request, dma_setup_accesses, interrupts)
     s = int(request_bytes)

@@ -16,6 +16,10 @@ are exactly what the live explorer draws for those values.
 
 Every explorer records what it drew in ``Explorer.data`` (the Results behind the
 figure), so tests can check a redraw against :func:`virtmodel.paths.simulate`.
+
+Each ``explore_*`` function takes ``profile``, the costs (a
+:class:`~virtmodel.costs.CostProfile`, a name in ``costs.PROFILES`` or a .json file), and
+returns an :class:`Explorer`; its docstring names the knobs, the main one first.
 """
 
 from __future__ import annotations
@@ -251,7 +255,7 @@ BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 def explore_exit_tax(profile="published") -> Explorer:
-    """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
+    """Chapter 1: how much of a vCPU exits take.  Knobs: cost per exit, exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
 
@@ -278,7 +282,7 @@ def explore_exit_tax(profile="published") -> Explorer:
 
 
 def explore_trap_path(profile="published") -> Explorer:
-    """Chapter 2.1: one emulated request, step by step, by data mode and size."""
+    """Chapter 2.1: one emulated request, step by step.  Knobs: data mode, request size."""
     prof = get_profile(profile)
 
     def draw(fig, data_mode, request_bytes):
@@ -298,7 +302,8 @@ def explore_trap_path(profile="published") -> Explorer:
 
 
 def explore_dma_size(profile="published") -> Explorer:
-    """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
+    """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover.
+    Knobs: DMA size, extra register writes that set up the DMA."""
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, dma_setup_accesses):
@@ -338,7 +343,8 @@ def device_catalogue(profile="published"):
 
 
 def explore_breakdown(profile="published") -> Explorer:
-    """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
+    """Chapter 2.3: where a request's time goes, stage by stage, path by path.  Knobs:
+    request size, batch (virtio and native)."""
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, batch):
@@ -361,7 +367,8 @@ def explore_breakdown(profile="published") -> Explorer:
 
 
 def vring_tour(queue_size: int = 8) -> Explorer:
-    """Chapter 3: the split ring's three parts, one real operation per step."""
+    """Chapter 3: the split ring's three parts, one real operation per step on a queue of
+    ``queue_size`` entries.  Knobs: step, VIRTIO_F_EVENT_IDX."""
     n = len(ring_tour(queue_size, False))
 
     def draw(fig, step, event_idx):
@@ -377,7 +384,8 @@ def vring_tour(queue_size: int = 8) -> Explorer:
 
 
 def explore_batching(profile="published") -> Explorer:
-    """Chapter 3: exits, time and latency per request as the batch grows."""
+    """Chapter 3: exits, time and latency per request as the batch grows, every path.
+    Knobs: batch, queue size, VIRTIO_F_EVENT_IDX, request size."""
     prof = get_profile(profile)
 
     def draw(fig, batch, queue_size, event_idx, request_bytes):
@@ -409,7 +417,7 @@ def explore_batching(profile="published") -> Explorer:
 
 
 def explore_request_size(profile="published") -> Explorer:
-    """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
+    """Chapter 3: every path across request sizes ("close to native").  Knob: batch."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
@@ -628,5 +636,6 @@ class LabReport:
 
 
 def measure_your_machine(**measure_kw) -> LabReport:
-    """The lab chapter's demo (see :class:`LabReport`)."""
+    """The lab chapter's demo: a :class:`LabReport` (``measure_kw`` go to
+    :func:`virtmodel.lab.validate.measure` when this machine is measured)."""
     return LabReport(**measure_kw)

@@ -60,8 +60,21 @@ def model_params(lab_result) -> tuple[str, dict]:
 
 
 def predict(lab_result, profile) -> Result:
-    """The model's run of ``lab_result``'s experiment with ``profile``; its
-    ``us_per_request`` is the prediction."""
+    """The model's run of a lab experiment (its twin: :func:`model_params`).
+
+    Parameters
+    ----------
+    lab_result : LabResult
+        A measured experiment (its ``experiment`` and ``params`` are used).
+    profile : CostProfile or str
+        The costs (see :func:`virtmodel.costs.get`).
+
+    Returns
+    -------
+    Result
+        Its ``us_per_request`` is the prediction, its ``user_exits_per_request`` the
+        predicted exits to user space.
+    """
     path, params = model_params(lab_result)
     return simulate(path, profile=costs.get(profile), seed=0, **params)
 
