@@ -27,6 +27,7 @@ def test_need_event_matches_linux(e, n, o):
     assert spec.need_event(e, n, o) == need_event_c(e, n, o)
 
 
+@settings(deadline=None)
 @given(u16, st.integers(0, 300), st.integers(0, 300))
 def test_need_event_means_event_in_window(old, span, offset):
     new = (old + span) % 65536

@@ -95,7 +95,12 @@ def _compare(args) -> int:
     if len(swept) > 1:
         raise ValueError("give a comma list for one option only (the curve's x axis); got "
                          + ", ".join(o for o, _, _ in swept))
-    over, values = (swept[0][1], swept[0][2]) if swept else ("batch", [fixed.pop("batch", 1)])
+    if swept:
+        over, values = swept[0][1], swept[0][2]
+    else:  # one point: on the batch axis, or on a given option every chosen path takes
+        over = next((k for k in ("batch", *fixed)
+                     if all(k in get(p).param_names for p in paths)), "batch")
+        values = [fixed.pop(over)] if over in fixed else [_default(paths, over)]
     paths = [p for p in paths if over in get(p).param_names]
     if not paths:
         raise ValueError(f"no chosen path takes {over}")
@@ -120,6 +125,14 @@ def _compare(args) -> int:
         fig.savefig(args.plot, dpi=110)
         print(f"figure written to {args.plot}")
     return 0
+
+
+def _default(paths, name):
+    """The default of parameter ``name`` in the first of ``paths`` that takes it."""
+    from .paths import get
+
+    return next((get(p).param(name).default for p in paths if name in get(p).param_names),
+                None)
 
 
 def _paths(args) -> int:
@@ -204,9 +217,7 @@ def _lab(args) -> int:
     from .lab import validate
 
     if args.shipped:
-        from .costs import shipped_measurement
-
-        m, head = shipped_measurement()
+        m, head = validate.shipped()
         print(f"shipped measurement: {head['host_cpu']}, KVM {head['flavour']}, "
               f"{head['date']}, kernel {head['kernel']}")
     else:

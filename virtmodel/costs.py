@@ -34,7 +34,8 @@ def _f(unit: str, doc: str):
 
 @dataclass(frozen=True)
 class CostProfile:
-    """Costs of the steps of an I/O request; all times in ns.  See :data:`FIELDS_DOC`."""
+    """Costs of the steps of an I/O request; all times in ns.  Each field's unit and
+    meaning are in its metadata, and :meth:`table` lists them with their sources."""
 
     name: str
     description: str
@@ -146,12 +147,19 @@ FIELD_NAMES = frozenset(f.name for f in cost_fields())
 
 
 def save(profile: CostProfile, path) -> None:
-    """Write a profile as JSON (values, and per field its status and source)."""
+    """Write ``profile`` to the file ``path`` as JSON: every field's value, and per field
+    its status and source (what :func:`load` reads back)."""
     Path(path).write_text(json.dumps(profile.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
 def load(path) -> CostProfile:
-    """Read a JSON profile written by :func:`save` (or by ``python -m virtmodel calibrate``)."""
+    """Read a JSON profile written by :func:`save` (or by ``python -m virtmodel calibrate``).
+
+    Raises
+    ------
+    ValueError
+        The file is not such a profile (the message names the file and what is wrong).
+    """
     try:
         data = json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
@@ -163,7 +171,10 @@ def load(path) -> CostProfile:
     missing = {f.name for f in cost_fields()} - set(data)
     if unknown or missing:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
-    return CostProfile(**data)
+    try:
+        return CostProfile(**data)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 # =========================================================================================
@@ -349,37 +360,35 @@ LEGACY_2012 = CostProfile(
     },
 )
 
-PROFILES: dict[str, CostProfile] = {MODERN.name: MODERN, LEGACY_2012.name: LEGACY_2012}
+DATA = Path(__file__).parent / "data"
+
+
+def shipped_profiles(folder=DATA) -> dict[str, tuple[CostProfile, Path]]:
+    """The profiles the KVM lab calibrated and the package ships: profile name ->
+    (profile, the ``lab-<cpu>-<flavour>-<date>.json`` measurement file it comes from)."""
+    out = {}
+    for path in sorted(Path(folder).glob("lab-*.json")):
+        prof = CostProfile(**json.loads(path.read_text())["profile"])
+        out[prof.name] = (prof, path)
+    return out
+
+
+_SHIPPED = shipped_profiles()
+
+PROFILES: dict[str, CostProfile] = {MODERN.name: MODERN, LEGACY_2012.name: LEGACY_2012,
+                                    **{n: prof for n, (prof, _) in _SHIPPED.items()}}
 """Named profiles: ``"modern"`` (the book's default: a recent server, from published
 micro-benchmarks), ``"legacy-2012"`` (the 2012 host behind the source's claims), and each
 profile the KVM lab
 calibrated on a named machine and shipped in ``virtmodel/data`` (``lab-<cpu>-<flavour>-
 <date>``; see :data:`MEASURED`)."""
 
-DATA = Path(__file__).parent / "data"
-SHIPPED: dict[str, Path] = {}
-"""Profile name -> the shipped lab measurement it was calibrated in."""
-
-for _f in sorted(DATA.glob("lab-*.json")):
-    _p = CostProfile(**json.loads(_f.read_text())["profile"])
-    PROFILES[_p.name] = _p
-    SHIPPED[_p.name] = _f
+SHIPPED: dict[str, Path] = {n: path for n, (_, path) in _SHIPPED.items()}
+"""Profile name -> the shipped lab measurement it was calibrated in (read it with
+:func:`virtmodel.lab.validate.shipped`)."""
 
 MEASURED: str | None = max(SHIPPED, key=lambda n: n[-10:]) if SHIPPED else None
 """Name of the most recent shipped lab-calibrated profile (None if none is shipped)."""
-
-
-def shipped_measurement(name: str | None = None):
-    """The shipped lab measurement behind profile ``name`` (default :data:`MEASURED`):
-    ``(virtmodel.lab.validate.Measurement, header)``, header naming the host CPU, KVM
-    flavour, date, kernel and command.  Needs no KVM."""
-    from .lab import validate
-
-    name = name or MEASURED
-    if name not in SHIPPED:
-        raise ValueError(f"no shipped lab measurement named {name!r}; shipped: "
-                         f"{sorted(SHIPPED)}")
-    return validate.load(SHIPPED[name])
 
 
 DEFAULT = MODERN.name
@@ -387,7 +396,8 @@ DEFAULT = MODERN.name
 
 
 def get(profile) -> CostProfile:
-    """A CostProfile from a profile, a name in PROFILES, or a path to a JSON file."""
+    """A CostProfile from a profile, a name in :data:`PROFILES`, or a path to a JSON file
+    (read with :func:`load`); ValueError listing the names otherwise."""
     if isinstance(profile, CostProfile):
         return profile
     if isinstance(profile, str):

@@ -3,7 +3,7 @@
 Emulation's strength (the source's section 2.2) is that any hardware can be imitated, so an
 unmodified guest finds the device it has a driver for.  Its price is that every register
 access of that driver traps.  Each registered path lists typical operations
-(:class:`virtmodel.paths.Example`: the hardware, the operation, the trapping accesses it
+(:class:`virtmodel.paths.registry.Example`: the hardware, the operation, the trapping accesses it
 makes); :func:`catalogue` runs each through its path.
 """
 

@@ -2,7 +2,7 @@
 virtqueue, whatever its layout.
 
 A queue is a :class:`~virtmodel.ringmem.Virtqueue`; its ``kind`` says which layout module
-holds its logic (:mod:`virtmodel.split`, the split virtqueue; the packed one beside it).
+holds its logic (``virtmodel.split``, the split virtqueue; the packed one beside it).
 Every operation below is an ``inline="always"`` numba function that switches on ``kind``:
 kernels that call them compile both layouts in, and numba's on-disk cache keeps working
 (no factory-made closures).  Nothing outside the layout modules reads a queue's bytes or
@@ -15,7 +15,7 @@ Driver half (the guest's front end, as Linux ``drivers/virtio/virtio_ring.c``):
 ``_driver_kick_prepare(vq)``
     after adding: does the device want a kick?  (flags or event index)
 ``_driver_get_used(vq)``
-    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in :func:`last_len`.
+    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in ``_last_len``.
 ``_driver_disable_interrupts(vq)`` / ``_driver_enable_interrupts(vq)``
     interrupt suppression; enable returns True if used buffers are already pending.
 ``_num_free(vq)``
@@ -25,7 +25,7 @@ Device half (the back end: QEMU, vhost, or hardware):
 
 ``_device_pop(vq)``
     take the next available chain: its id, EMPTY or BROKEN; its byte counts, descriptor
-    count and first buffer address in :func:`_chain_readable` and friends.
+    count and first buffer address in ``_chain_readable`` and friends.
 ``_device_push_used(vq, id, written)``
     return a chain used.
 ``_device_should_interrupt(vq)``
@@ -34,7 +34,9 @@ Device half (the back end: QEMU, vhost, or hardware):
     kick suppression; enable returns True if chains are already waiting.
 
 Python callers use the compiled entry points (``driver_add`` ... without the underscore)
-or :class:`Queue`, the validating face used by tests, widgets and the book.
+or :class:`Queue`, the validating face used by tests, widgets and the book.  The underscored
+operations are the interface for numba kernels (the event loop, the lab's back ends): the
+underscore says "not for Python callers", not "private to this module".
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from .ringmem import (
     NUM_FREE,
     Virtqueue,
 )
-from .spec import LEGACY_PCI_ALIGN, _as_int, _int_in
+from .spec import LEGACY_PCI_ALIGN, check_int
 
 __all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
            "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
@@ -91,10 +93,6 @@ def broken_reason(vq: Virtqueue) -> str | None:
 def snapshot(vq: Virtqueue) -> dict:
     """Plain-Python copy of the shared areas and both sides' state (for drawing)."""
     return _layout(vq).snapshot(vq)
-
-
-def ring_name(vq: Virtqueue) -> str:
-    return next(k for k, v in KINDS.items() if v == vq.kind)
 
 
 # =========================================================================================
@@ -211,6 +209,24 @@ class BrokenQueueError(RuntimeError):
 class Queue:
     """A virtqueue with both halves, for step-by-step use from Python.
 
+    Every argument is checked (ValueError naming it); an operation that finds the queue
+    broken raises :class:`BrokenQueueError` with the reason.
+
+    Parameters
+    ----------
+    queue_size : int
+        Entries: a power of two, 1..32768.
+    event_idx : bool
+        VIRTIO_F_EVENT_IDX negotiated (suppression by index, not by flag).
+    ring : str
+        The layout, a key of ``LAYOUTS`` (``"split"``).
+    mem : numpy.ndarray, optional
+        A writable contiguous uint8 array to lay the queue out in (default: a new one).
+    **layout
+        Layout options, e.g. the split ring's ``align``.
+
+    Examples
+    --------
     >>> q = Queue(8, event_idx=True)
     >>> q.add([64], token=7)        # driver: one readable 64-byte buffer
     0
@@ -264,9 +280,9 @@ class Queue:
             raise ValueError(f"writable must have one flag per segment ({n})")
         if w.any() and not w[np.argmax(w):].all():
             raise ValueError("writable segments must follow all readable segments")
-        token = self._next_token if token is None else _as_int(token, "token")
-        if token < 0:
-            raise ValueError(f"token must be >= 0, got {token}")
+        if token is None:
+            token = self._next_token
+        token = check_int(token, "token", 0, 2**63 - 1)
         self._next_token = max(self._next_token, token + 1)
         a = (np.arange(n, dtype=np.int64) * 4096 + 0x100000 if addrs is None
              else np.asarray(addrs, dtype=np.int64))
@@ -308,10 +324,8 @@ class Queue:
     def push_used(self, head: int, written: int) -> None:
         """Device: return chain ``head`` (the id :meth:`pop` gave) with ``written`` bytes
         written into it."""
-        head = _int_in(head, "head", 0, self.queue_size - 1)
-        written = _as_int(written, "written")
-        if not 0 <= written <= 0xFFFFFFFF:
-            raise ValueError(f"written must be in 0..4294967295 bytes, got {written}")
+        head = check_int(head, "head", 0, self.queue_size - 1)
+        written = check_int(written, "written", 0, 0xFFFFFFFF, "bytes")
         device_push_used(self.vq, head, written)
 
     def should_interrupt(self) -> bool:

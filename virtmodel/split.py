@@ -69,10 +69,10 @@ from .spec import (
     VRING_DESC_F_NEXT,
     VRING_DESC_F_WRITE,
     VRING_USED_F_NO_NOTIFY,
-    _need_event,
     check_queue_size,
     split_ring_size,
     used_ring_offset,
+    vring_need_event,
 )
 
 # --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
@@ -213,7 +213,7 @@ def _driver_kick_prepare(vq):
     old = (new - vq.st[NUM_ADDED]) & U16_MASK
     vq.st[NUM_ADDED] = 0
     if vq.st[DRV_EVENT_IDX]:
-        return _need_event(_ld16(vq, vq.device_off + 4 + 8 * vq.queue_size), new, old)
+        return vring_need_event(_ld16(vq, vq.device_off + 4 + 8 * vq.queue_size), new, old)
     return (_ld16(vq, vq.device_off) & VRING_USED_F_NO_NOTIFY) == 0
 
 
@@ -366,7 +366,7 @@ def _device_should_interrupt(vq):
     vq.st[SIGNALLED_VALID] = 1
     if valid == 0:
         return True
-    return _need_event(_ld16(vq, vq.driver_off + 4 + 2 * vq.queue_size), new, old)
+    return vring_need_event(_ld16(vq, vq.driver_off + 4 + 2 * vq.queue_size), new, old)
 
 
 @njit(inline="always")

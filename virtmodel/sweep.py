@@ -42,7 +42,30 @@ def _pool():
 
 def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed).
-    ``runner`` is called as ``simulate`` would be (e.g. a memoised simulate)."""
+
+    Parameters
+    ----------
+    path : str
+        A registered path.
+    over : str
+        One of its parameters.
+    values : iterable
+        The values of ``over``, one point each.
+    runner : callable
+        Called as :func:`~virtmodel.paths.simulate` would be (e.g. a memoised simulate).
+    **params
+        The other parameters, fixed along the curve.
+
+    Returns
+    -------
+    Curve
+
+    Raises
+    ------
+    ValueError
+        ``over`` is not a parameter of ``path``, is also given fixed, or ``values`` is
+        empty; or a value is out of range.
+    """
     takes = get(path).param_names
     if over not in takes:
         raise ValueError(f"over must be a parameter of {path!r}: {', '.join(takes)}; "
@@ -64,8 +87,24 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
 
 
 def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:
-    """One curve per path (default: every registered path) over the same values; each path
-    gets the parameters it takes."""
+    """One curve per path over the same values of ``over``.
+
+    Parameters
+    ----------
+    over : str
+        The swept parameter (every chosen path must take it).
+    values : iterable
+        Its values.
+    paths : iterable of str, optional
+        The paths (default: every registered one, in registration order).
+    **params
+        Fixed parameters; each path gets those it takes.
+
+    Returns
+    -------
+    dict of str to Curve
+        Path name -> its curve.
+    """
     out = {}
     for path in names() if paths is None else paths:
         takes = get(path).param_names

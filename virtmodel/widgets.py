@@ -14,8 +14,12 @@ The book's build sets ``VIRTMODEL_STATIC`` (``book/_ext/virtmodel_static.py``); 
 else gets the live form.  Both forms draw with the same function, so the frames on the site
 are exactly what the live explorer draws for those values.
 
-Every explorer records what it drew in :attr:`Explorer.data` (the Results behind the
+Every explorer records what it drew in ``Explorer.data`` (the Results behind the
 figure), so tests can check a redraw against :func:`virtmodel.paths.simulate`.
+
+Each ``explore_*`` function takes ``profile``, the costs (a
+:class:`~virtmodel.costs.CostProfile`, a name in ``costs.PROFILES`` or a .json file), and
+returns an :class:`Explorer`; its docstring names the knobs, the main one first.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import html
 import io
 import itertools
 import os
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
@@ -101,7 +104,6 @@ class Explorer:
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
     controls: dict = field(init=False, repr=False, default_factory=dict)
-    redraw_s: float = field(init=False, default=0.0)
 
     def __post_init__(self):
         # Live redraws skip matplotlib's constrained layout, which is about half of a
@@ -133,7 +135,6 @@ class Explorer:
                 raise ValueError(f"{name} must be one of {', '.join(map(k.fmt, k.values))}; "
                                  f"got {v!r}")
         self.state.update(values)
-        t0 = time.perf_counter()
         fig = self.figure
         live = self._image is not None
         if live:  # reuse the layout computed for this arrangement of axes (see _layouts)
@@ -150,7 +151,6 @@ class Explorer:
             self._image.value = self.png()
             if boxes is None:
                 self._layouts[where] = [ax.get_position() for ax in fig.axes]
-        self.redraw_s = time.perf_counter() - t0
         return fig
 
     def png(self) -> bytes:
@@ -258,7 +258,7 @@ BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
 def explore_exit_tax(profile="modern") -> Explorer:
-    """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
+    """Chapter 1: how much of a vCPU exits take.  Knobs: cost per exit, exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
 
@@ -285,7 +285,8 @@ def explore_exit_tax(profile="modern") -> Explorer:
 
 
 def explore_trap_path(profile="modern") -> Explorer:
-    """Chapter 2.1: one emulated request, step by step, by data mode and size."""
+    """Chapter 2.1: one emulated request, step by step.  Knobs: data mode, request size,
+    direction."""
     prof = get_profile(profile)
 
     def draw(fig, data_mode, request_bytes, direction):
@@ -319,7 +320,8 @@ def ide_sequence(data_mode: str) -> dict:
 
 def explore_dma_size(profile="modern") -> Explorer:
     """Chapter 2.1: data through the sharing page vs DMA as the transfer grows, with the
-    register sequences of an IDE disk under Linux's libata; the crossover."""
+    register sequences of an IDE disk under Linux's libata; the crossover.  Knobs:
+    transfer size, direction."""
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, direction):
@@ -363,7 +365,8 @@ def device_catalogue(profile="modern"):
 
 
 def explore_breakdown(profile="modern") -> Explorer:
-    """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
+    """Chapter 2.3: where a request's time goes, stage by stage, path by path.  Knobs:
+    request size, batch (the ring paths)."""
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, batch):
@@ -388,7 +391,8 @@ def explore_breakdown(profile="modern") -> Explorer:
 
 
 def vring_tour(queue_size: int = 8) -> Explorer:
-    """Chapter 3: the split ring's three parts, one real operation per step."""
+    """Chapter 3: the split ring's three parts, one real operation per step on a queue of
+    ``queue_size`` entries.  Knobs: step, VIRTIO_F_EVENT_IDX."""
     n = len(ring_tour(queue_size, False))
 
     def draw(fig, step, event_idx):
@@ -409,7 +413,8 @@ INTERRUPT_MODES = {"posted": "posted (APICv/AVIC)", "pv-eoi": "PV EOI", "legacy"
 
 def explore_batching(profile="modern") -> Explorer:
     """Chapter 3: exits, time and latency per request as more requests are in flight, as
-    closed-loop batches or as fio's iodepth, under each way of delivering interrupts."""
+    closed-loop batches or as fio's iodepth, every path.  Knobs: requests in flight,
+    workload, interrupt mode, VIRTIO_F_EVENT_IDX, queue size."""
     prof = get_profile(profile)
 
     def draw(fig, depth, workload, interrupt_mode, event_idx, queue_size):
@@ -445,7 +450,7 @@ def explore_batching(profile="modern") -> Explorer:
 
 
 def explore_request_size(profile="modern") -> Explorer:
-    """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
+    """Chapter 3: every path across request sizes ("close to native").  Knob: batch."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
@@ -536,7 +541,7 @@ def lab_error_table(rows) -> Table:
                  size=fmt_bytes(r.request_bytes), measured=r.measured_us,
                  range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
                  predicted=r.predicted_us, error=f"{r.error:+.1%}",
-                 exits=f"{r.measured_exits:.4f} / {r.predicted_exits:.4f}")
+                 exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}")
             for r in rows]
     return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
                         "measured": "measured µs", "range": "runs (min–max)",
@@ -572,12 +577,11 @@ class LabReport:
     and shows the result in its place.  On the static site there is no button."""
 
     def __init__(self, repeats: int = 5, **measure_kw):
-        from . import costs
-        from .lab import probe
+        from .lab import probe, validate
 
         self.probe = probe()
         self.measure_kw = dict(repeats=repeats, **measure_kw)
-        self._show(*costs.shipped_measurement(), here=False)
+        self._show(*validate.shipped(), here=False)
         self._out = None
 
     def _show(self, measurement, header: dict, here: bool) -> None:
@@ -666,5 +670,6 @@ class LabReport:
 
 
 def measure_your_machine(**measure_kw) -> LabReport:
-    """The lab chapter's demo (see :class:`LabReport`)."""
+    """The lab chapter's demo: a :class:`LabReport` (``measure_kw`` go to
+    :func:`virtmodel.lab.validate.measure` when this machine is measured)."""
     return LabReport(**measure_kw)

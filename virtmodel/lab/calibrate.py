@@ -6,7 +6,7 @@ calibrated model must then predict, :mod:`virtmodel.lab.validate`):
 * the guest ones of :func:`virtmodel.lab.microbench` (an exit to user space, an exit KVM
   handles itself, an ioeventfd write, the run loop's own cost);
 * the host ones of :func:`device_bench`, which need no KVM: the lab's devices
-  (:mod:`virtmodel.lab.device`) driven by :func:`~virtmodel.lab.device.fill_ring` from the
+  (:mod:`virtmodel.lab.backends`) driven by :func:`~virtmodel.lab.backends.fill_ring` from the
   host -- the fixed cost of a notification, the ring work and the copy cost per request,
   a register write, and a thread wake-up through an eventfd.
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import costs
 from ..ring import make_virtqueue
-from . import device
+from . import backends
 from .experiments import EMU_PORT
 from .microbench import medians, microbench
 
@@ -42,12 +42,12 @@ def _ring_drain_us(queue_size: int, nbytes: int, laps: int) -> list[float]:
     notification that drains them all.  Returns µs per lap."""
     q = queue_size
     ram = np.zeros(q * nbytes + 4096, np.uint8)
-    device.prefill(ram, 0, q, nbytes)
+    backends.prefill(ram, 0, q, nbytes)
     vq = make_virtqueue(q)
-    dev = device.RingDevice(vq, ram, nbytes)
+    dev = backends.RingBackend(vq, ram, nbytes)
     out = []
     for lap in range(laps + 1):
-        if device.fill_ring(vq, ram, 0, nbytes, lap * q, q) != q:
+        if backends.fill_ring(vq, ram, 0, nbytes, lap * q, q) != q:
             raise RuntimeError("the host driver could not fill the ring")
         t0 = time.perf_counter()
         ok = dev.notify()
@@ -117,17 +117,17 @@ def device_once(ops: int = 20_000, queue_size: int = QUEUE_SIZE) -> dict:
     laps = max(4, ops // q)
     out = {}
     vq = make_virtqueue(q)
-    empty = device.RingDevice(vq, np.zeros(4096, np.uint8), 8)
+    empty = backends.RingBackend(vq, np.zeros(4096, np.uint8), 8)
     empty.notify()
     out["notify_empty"] = _per_call_us(empty.notify, ops)
     small = statistics.median(_ring_drain_us(q, 8, laps))
     large = statistics.median(_ring_drain_us(q, LARGE_BYTES, max(4, laps // 8)))
     out["ring_request"] = (small - out["notify_empty"]) / q
     out["copy_ns_per_byte"] = (large - small) / q / (LARGE_BYTES - 8) * 1e3
-    reg = device.RegisterDevice(np.zeros(4096, np.uint8), 8, EMU_PORT, 0, 1, False)
+    reg = backends.RegisterBackend(np.zeros(4096, np.uint8), 8, EMU_PORT, 0, 1, False)
     out["register_write"] = _per_call_us(lambda: reg.write(EMU_PORT, 0), ops)
     ids = np.arange(ops + 1, dtype=np.int64)  # request k's buffer holds its id k
-    bell = device.RegisterDevice(ids.view(np.uint8), 8, EMU_PORT, 0, ops + 1, True)
+    bell = backends.RegisterBackend(ids.view(np.uint8), 8, EMU_PORT, 0, ops + 1, True)
     k = iter(range(ops + 1))
     bell.write(EMU_PORT + 2, next(k))  # compile
     out["doorbell"] = _per_call_us(lambda: bell.write(EMU_PORT + 2, next(k)), ops)
@@ -148,7 +148,7 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SI
     ``repeats`` in µs (``copy_ns_per_byte`` in ns/B), with ``spread`` per key:
 
     ``notify_empty``
-        :meth:`RingDevice.notify` on an empty ring: a notification's fixed cost (the call
+        :meth:`RingBackend.notify` on an empty ring: a notification's fixed cost (the call
         into the device's kernel, the look at the ring).
     ``ring_request``
         per request of a full drain of 8-byte requests, beyond ``notify_empty``: pop,
@@ -156,9 +156,9 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SI
     ``copy_ns_per_byte``
         the extra cost per byte of a drain of 64 KiB requests over one of 8-byte ones.
     ``register_write``
-        :meth:`RegisterDevice.write` to its address register.
+        :meth:`RegisterBackend.write` to its address register.
     ``doorbell``
-        :meth:`RegisterDevice.write` to its doorbell, serving an 8-byte request.
+        :meth:`RegisterBackend.write` to its doorbell, serving an 8-byte request.
     ``thread_wake``
         waking a thread blocked on an eventfd (half a ping-pong).
     """

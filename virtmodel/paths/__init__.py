@@ -33,7 +33,7 @@ def simulate(path: str, **params) -> Result:
     Parameters
     ----------
     path : str
-        A registered path name (:func:`names`): ``"emulated"``, ``"virtio"``, ``"native"``,
+        A registered path name (:func:`~virtmodel.paths.registry.names`): ``"emulated"``, ``"virtio"``, ``"native"``,
         ...
     **params
         Keywords the path declares (``python -m virtmodel paths`` lists them with their

@@ -1,6 +1,6 @@
 """The path registry: what a path declares, and the one table of declared paths.
 
-A path is one :class:`Path` object in its own module of :mod:`virtmodel.paths`: its name,
+A path is one :class:`Path` object in its own module of ``virtmodel.paths``: its name,
 label and colour, its parameters (:class:`Param`: default, allowed range or choices, unit,
 one-line doc) and the function that runs it.  Everything that lists paths or their
 parameters (``simulate``, ``sweep``, the plots' colours and legends, the explorers, the
@@ -16,18 +16,32 @@ from typing import Any, Callable
 import numpy as np
 
 from ..costs import get as get_profile
-from ..spec import _as_int
+from ..spec import check_int
 
 
 @dataclass(frozen=True)
 class Param:
     """One keyword parameter of a path.
 
-    ``kind`` is ``"int"`` (``lo``..``hi``; ``hi`` may be a function of the parameters
-    checked before it, described by ``hi_text``), ``"bool"``, ``"choice"`` (one of
-    ``choices``), ``"profile"`` (a CostProfile, a profile name or a .json path) or
-    ``"seed"`` (0..2**63-1) or ``"custom"`` (``check_fn`` alone decides; ``hi_text`` says
-    what it allows).
+    Parameters
+    ----------
+    name : str
+        The keyword.
+    default
+        Its value when not given.
+    unit : str
+        Unit of the value ("" if none).
+    doc : str
+        One line: what it means.
+    kind : str
+        What it takes: ``"int"`` (``lo``..``hi``; ``hi`` may be a function of the
+        parameters checked before it, described by ``hi_text``), ``"bool"``, ``"choice"``
+        (one of ``choices``), ``"profile"`` (a CostProfile, a profile name or a .json
+        path), ``"seed"`` (0..2**63-1) or ``"custom"`` (``check_fn`` alone decides;
+        ``hi_text`` says what it allows).
+    lo, hi, hi_text, choices, check_fn
+        The allowed values, as ``kind`` says; ``check_fn(value, params so far)`` returns
+        the value, checked further.
     """
 
     name: str
@@ -57,7 +71,20 @@ class Param:
         return f"{self.lo}..{hi}"
 
     def check(self, value, params: dict):
-        """``value`` validated (converted where needed); ValueError names the parameter."""
+        """``value`` checked and converted (a profile name becomes a CostProfile).
+
+        Parameters
+        ----------
+        value
+            The value given.
+        params : dict
+            The parameters checked before this one (a range may depend on them).
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter and its allowed values.
+        """
         if self.kind == "bool":
             if not isinstance(value, (bool, np.bool_)):
                 raise ValueError(f"{self.name} must be True or False, got {value!r}")
@@ -68,15 +95,10 @@ class Param:
         elif self.kind == "profile":
             value = get_profile(value)
         elif self.kind == "seed":
-            value = _as_int(value, self.name)
-            if not 0 <= value < 2**63:
-                raise ValueError(f"{self.name} must be in 0..2**63-1, got {value}")
+            value = check_int(value, self.name, 0, 2**63 - 1, "2**63-1")
         elif self.kind == "int":
-            value = _as_int(value, self.name)
             hi = self.hi(params) if callable(self.hi) else self.hi
-            if not self.lo <= value <= hi:
-                why = f" ({self.hi_text})" if self.hi_text else ""
-                raise ValueError(f"{self.name} must be in {self.lo}..{hi}{why}, got {value}")
+            value = check_int(value, self.name, self.lo, hi, self.hi_text)
         if self.check_fn is not None:
             value = self.check_fn(value, params)
         return value
@@ -96,10 +118,26 @@ class Example:
 
 @dataclass(frozen=True)
 class Path:
-    """One I/O path.  ``run(params, profile, rng)`` simulates it and returns an
-    :class:`~virtmodel.paths.result.Outcome`; ``params`` are checked in the order given
-    (a range may depend on parameters before it); ``examples`` are its entries in the
-    hardware catalogue."""
+    """One I/O path: what a path module declares and registers.
+
+    Parameters
+    ----------
+    name : str
+        The name ``simulate`` takes.
+    label, color : str
+        Its legend label and line colour in figures.
+    doc : str
+        One line: what the path is.
+    params : tuple of Param
+        The keywords it takes, checked in this order (a range may depend on the
+        parameters before it).
+    run : callable
+        ``run(params, profile, rng)`` simulates the checked ``params`` with the
+        :class:`~virtmodel.costs.CostProfile` ``profile`` and the numpy Generator ``rng``,
+        and returns an :class:`~virtmodel.paths.result.Outcome`.
+    examples : tuple of Example
+        Its entries in the hardware catalogue.
+    """
 
     name: str
     label: str
@@ -110,6 +148,7 @@ class Path:
     examples: tuple[Example, ...] = ()
 
     def param(self, name: str) -> Param:
+        """The declaration of parameter ``name``; ValueError listing the others."""
         for p in self.params:
             if p.name == name:
                 return p
@@ -118,13 +157,17 @@ class Path:
 
     @property
     def param_names(self) -> tuple[str, ...]:
+        """The names of its parameters, in checking order."""
         return tuple(p.name for p in self.params)
 
-    def defaults(self) -> dict:
-        return {p.name: p.default for p in self.params}
-
     def check(self, params: dict) -> dict:
-        """The full parameter set (defaults filled), every value checked."""
+        """The full parameter set (defaults filled), every value checked.
+
+        Raises
+        ------
+        ValueError
+            An unknown parameter, or a value outside its allowed range.
+        """
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
             raise ValueError(f"{self.name!r} takes no parameter {', '.join(unknown)}; "
@@ -140,7 +183,24 @@ REGISTRY: dict[str, Path] = {}
 
 
 def register(path: Path) -> Path:
-    """Add ``path`` to :data:`REGISTRY` (a name may be registered once)."""
+    """Add ``path`` to :data:`~virtmodel.paths.registry.REGISTRY`; every listing of paths
+    then includes it.
+
+    Parameters
+    ----------
+    path : Path
+        The declaration; its name must not be registered yet.
+
+    Returns
+    -------
+    Path
+        ``path`` itself (a path module keeps it as ``PATH``).
+
+    Raises
+    ------
+    ValueError
+        Not a Path, or the name is taken.
+    """
     if not isinstance(path, Path):
         raise ValueError(f"register takes a Path, got {type(path).__name__}")
     if path.name in REGISTRY:

@@ -15,7 +15,9 @@ from ..trap import STAGES
 
 
 class Outcome(NamedTuple):
-    """A path runner's raw result (per request unless the name says otherwise)."""
+    """A path runner's raw result (per request unless the name says otherwise): what
+    :attr:`Path.run <virtmodel.paths.registry.Path>` returns and :func:`result` turns into
+    a :class:`Result`."""
 
     elapsed_ns: float  # first request's start to last completion
     latencies: np.ndarray  # ns, one per request
@@ -31,7 +33,11 @@ class Outcome(NamedTuple):
 
 @dataclass(frozen=True)
 class Result:
-    """What one simulated run measured.  Times in ns unless the name says otherwise."""
+    """What one simulated run measured (:func:`virtmodel.paths.simulate` returns it).
+
+    Times are in ns unless the name says otherwise; counts are per request.  Two Results
+    compare equal when every field but ``latencies_ns`` is equal.
+    """
 
     path: str
     params: dict
@@ -54,7 +60,7 @@ class Result:
 
     @property
     def us_per_request(self) -> float:
-        """Elapsed time per request in µs (1e6 / throughput): what the lab measures."""
+        """µs of elapsed time per request, 1e6 / throughput (what the lab measures)."""
         return self.elapsed_ns / self.requests / 1e3
 
     @property

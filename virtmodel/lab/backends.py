@@ -1,17 +1,20 @@
-"""The lab's devices: numba kernels over guest memory, as QEMU's device models are.
+"""The lab's back ends: numba kernels over guest memory, as QEMU's device models are.
 
-* :class:`RingDevice` is the virtio back end.  On a notification (:meth:`RingDevice.notify`:
+(In the rest of the package "device" means the ring's device side, as in the virtio spec;
+a lab back end is one such device, and more: it also checks and copies the payloads.)
+
+* :class:`RingBackend` is the virtio back end.  On a notification (:meth:`RingBackend.notify`:
   a kick) it drains the split ring the guest wrote, with :mod:`virtmodel.ring`'s own device
   half (so the ring is validated exactly as in the models), copies each request's bytes out
   of guest memory and returns the chain used.
-* :class:`RegisterDevice` is the emulated device: port writes set its address and length
+* :class:`RegisterBackend` is the emulated device: port writes set its address and length
   registers; a write to its doorbell makes it serve one request at that address.
 
 Both verify every request's id (its first 8 bytes) and byte count, and both reach their
 kernel through one call of the same shape (a handful of arrays and integers), so that "what
 a notification costs the back end" is one measurable number for both (see
 :mod:`virtmodel.lab.calibrate`).  :func:`fill_ring` is the guest driver's loop written for
-the host: it lets the devices be benchmarked and tested without KVM.
+the host: it lets the back ends be benchmarked and tested without KVM.
 """
 
 from __future__ import annotations
@@ -19,10 +22,22 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ..ring import (BROKEN, EMPTY, Virtqueue, _chain_addr, _chain_readable, _device_pop,
-                    _device_push_used, _driver_add, _driver_get_used, broken_reason)
+from ..ring import (
+    BROKEN,
+    EMPTY,
+    Virtqueue,
+    _chain_addr,
+    _chain_readable,
+    _device_pop,
+    _device_push_used,
+    _driver_add,
+    _driver_get_used,
+    broken_reason,
+)
 
-BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -1, -2, -3, -4
+# The back ends' error codes: a range of their own, apart from the ring's return codes
+# (ring.EMPTY -1, ring.BROKEN -2), so that one is never read as the other.
+BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -101, -102, -103, -104
 ERRORS = {BAD_RING: "the ring is broken", BAD_ID: "a request carried the wrong id",
           BAD_LENGTH: "a request had the wrong byte count",
           BAD_ADDRESS: "a buffer lies outside guest memory"}
@@ -75,7 +90,7 @@ def _serve_ring(mem, st, q, driver_off, device_off, kind, ram, dst, nbytes, stat
         n += 1
 
 
-# RegisterDevice.regs slots
+# RegisterBackend.regs slots
 R_ADDR, R_LEN, R_BASE, R_SLOTS, R_IMPLICIT = 0, 1, 2, 3, 4
 
 
@@ -97,8 +112,8 @@ def _serve_doorbell(ram, regs, dst, state, value):
     return 1
 
 
-class _Device:
-    """What both devices keep: the payload buffer, progress, the first error."""
+class _Backend:
+    """What both back ends keep: the payload buffer, progress, the first error."""
 
     def __init__(self, ram: np.ndarray, nbytes: int):
         self.ram = ram
@@ -120,7 +135,7 @@ class _Device:
         return False
 
 
-class RingDevice(_Device):
+class RingBackend(_Backend):
     """The virtio back end over ``vq`` (a ring laid out in ``ram``)."""
 
     def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int):
@@ -142,7 +157,7 @@ class RingDevice(_Device):
         return True
 
 
-class RegisterDevice(_Device):
+class RegisterBackend(_Backend):
     """The emulated device: ports ``base`` (address), ``base + 1`` (length), ``base + 2``
     (doorbell).  With ``implicit_address`` the guest writes only the doorbell and request
     k's buffer is ``buffers + (k % slots) * nbytes`` (a device with a fixed buffer ring)."""
