@@ -277,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
-    lb.add_argument("--save", metavar="FILE.json", type=_output_file(".json"), help="also write the measurement "
-                    "(micro-benchmarks, grid, calibrated profile) as JSON")
+    lb.add_argument("--save", metavar="FILE.json", type=_output_file(".json"),
+                    help="also write the measurement (micro-benchmarks, grid, calibrated "
+                         "profile) as JSON")
     lb.add_argument("--shipped", action="store_true", help="print the measurement shipped "
                     "with virtmodel instead of measuring (no KVM needed)")
     lb.set_defaults(func=_lab)

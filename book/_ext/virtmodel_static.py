@@ -122,7 +122,8 @@ def _note_where_no_repository(app, pagename, templatename, context, doctree):
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
     seen, out = set(), []
     for js in context.get("script_files", []):
-        key = (getattr(js, "filename", js) or "", tuple(sorted(getattr(js, "attributes", {}).items())))
+        key = (getattr(js, "filename", js) or "",
+               tuple(sorted(getattr(js, "attributes", {}).items())))
         if key in seen:
             continue
         seen.add(key)
