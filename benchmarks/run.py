@@ -61,8 +61,9 @@ def rate_plain_python(n=3000, batch=16):
 def rate_simpy(ring, n, batch=16):
     """SimPy's rate on the same protocol and costs (benchmarks/simpy_virtio.py); with the
     split ring and the profile's jitter it must land on the numba run's exact time."""
-    p = paths.check_params("virtio", {"batch": batch, "requests": n})
-    cost, _ = paths.ring_costs("virtio", p, PUBLISHED)
+    from virtmodel.paths import virtio
+
+    cost, _ = virtio.action_costs(4096, True, PUBLISHED)
     cv = PUBLISHED.jitter_cv if ring == "split" else 0.0
     t = time.perf_counter()
     elapsed = simpy_virtio.run(n, batch, *cost.sum(axis=1), ring=ring, jitter_cv=cv)

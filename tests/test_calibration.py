@@ -53,7 +53,7 @@ def _lab(experiment, **params):
 @pytest.mark.parametrize("batch,n", [(1, 100), (4, 1000), (16, 1000), (64, 1000), (7, 50)])
 def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
     r = validate.predict(_lab("virtio", batch=batch, request_bytes=64, requests=n,
-                              queue_size=256, ioeventfd=False), costs.PUBLISHED)
+                              queue_size=256, ioeventfd=False), costs.MODERN)
     assert r.kicks_per_request == r.user_exits_per_request == math.ceil(n / batch) / n
     assert r.interrupts_per_request == 0
 
@@ -61,29 +61,34 @@ def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
 @pytest.mark.parametrize("regs", [1, 3])
 def test_the_emulated_twin_traps_once_per_register_and_takes_no_interrupt(regs):
     r = validate.predict(_lab("emulated", registers=regs, request_bytes=4096, requests=10),
-                         costs.PUBLISHED)
+                         costs.MODERN)
     assert r.user_exits_per_request == r.exits_per_request == regs
     assert r.interrupts_per_request == 0
 
 
-def test_emulated_without_interrupts_drops_exactly_the_injection_and_the_eoi():
-    with_irq = trap.counts(4096, "dma", 3, 2)
-    without = trap.counts(4096, "dma", 3, 2, interrupts=False)
-    assert with_irq.exits - without.exits == 1 and without.interrupts == 0
-    p = costs.PUBLISHED
-    diff = trap.request_ns(4096) - trap.request_ns(4096, interrupts=False)
-    assert diff == pytest.approx(p.irq_inject_ns + p.eoi_ns)
+def test_emulated_without_interrupts_drops_exactly_the_halt_the_interrupt_and_its_eoi():
+    kw = dict(accesses_per_request=3, dma_setup_accesses=2, interrupt_mode="legacy")
+    with_irq = trap.counts(4096, "dma", **kw)
+    without = trap.counts(4096, "dma", interrupts=False, **kw)
+    assert with_irq.exits - without.exits == 2 and without.interrupts == 0  # HLT and EOI
+    p = costs.MODERN.replace(halt_poll_ns=0.0)  # the vCPU's thread sleeps while it waits
+    diff = (trap.request_ns(4096, profile=p, **kw)
+            - trap.request_ns(4096, profile=p, interrupts=False, **kw))
+    # the HLT exit runs while the device works; the wake-up, the interrupt and its EOI add
+    assert diff == pytest.approx(p.wakeup_ns + p.signal_ns + p.irq_inject_ns
+                                 + p.native_irq_ns + p.eoi_ns)
     r = paths.simulate("emulated", interrupts=False, requests=10)
     assert r.interrupts_per_request == 0
 
 
 def test_notify_cost_lands_once_per_doorbell_and_once_per_kick():
-    p = costs.PUBLISHED.replace(notify_ns=1000.0)
-    base = trap.request_ns(64, "dma", 1, 0, False, costs.PUBLISHED)
-    assert trap.request_ns(64, "dma", 1, 0, False, p) == pytest.approx(base + 1000)
+    p = costs.MODERN.replace(notify_ns=1000.0)
+    kw = dict(accesses_per_request=1, dma_setup_accesses=0, interrupts=False)
+    base = trap.request_ns(64, "dma", profile=costs.MODERN, **kw)
+    assert trap.request_ns(64, "dma", profile=p, **kw) == pytest.approx(base + 1000)
     kw = dict(batch=4, requests=400, request_bytes=64, ioeventfd=False, interrupts=False,
               event_idx=False, queue_size=256)
-    a = paths.simulate("virtio", profile=costs.PUBLISHED.replace(jitter_cv=0), **kw)
+    a = paths.simulate("virtio", profile=costs.MODERN.replace(jitter_cv=0), **kw)
     b = paths.simulate("virtio", profile=p.replace(jitter_cv=0), **kw)
     assert b.elapsed_ns - a.elapsed_ns == pytest.approx(1000 * 100)  # 100 kicks
 

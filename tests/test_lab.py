@@ -113,7 +113,7 @@ def test_bad_ring_index_is_caught_by_the_device():
         vq = make_virtqueue(8, mem=m.mem[kvm.RING:])
         dev = lab.device.RingDevice(vq, m.mem, 64)
         m.load(guests.CODE["virtio_driver"])
-        m.set_regs(rdi=kvm.RING, r11=kvm.RING + vq.avail_off, r14=kvm.RING + vq.used_off,
+        m.set_regs(rdi=kvm.RING, r11=kvm.RING + vq.driver_off, r14=kvm.RING + vq.device_off,
                    rsi=16, rdx=lab.NOTIFY_PORT, rcx=16, r8=16, r9=64, r10=kvm.BUFFERS,
                    r15=lab.DONE_PORT)
         with pytest.raises(kvm.GuestError, match="port 0x10"):

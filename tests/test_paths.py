@@ -6,20 +6,28 @@ import numpy as np
 import pytest
 
 from virtmodel import costs
-from virtmodel.paths import PATHS, simulate
+from virtmodel.paths import names, simulate
 
 N = 2000
 
 
 @pytest.mark.parametrize("event_idx", [True, False])
-def test_virtio_exits_fall_with_batch_and_stay_below_emulated(event_idx):
+def test_virtio_kick_exits_fall_as_one_over_batch_and_all_exits_stay_below_emulated(event_idx):
     emulated = simulate("emulated", requests=N).exits_per_request
-    prev = math.inf
     for b in (1, 2, 4, 8, 16, 64, 256):
         r = simulate("virtio", batch=b, requests=N, event_idx=event_idx)
-        assert r.exits_per_request <= prev + 1e-9
+        assert r.exits_by_reason["io"] == pytest.approx(math.ceil(N / b) / N)
         assert r.exits_per_request < emulated
-        prev = r.exits_per_request
+        assert r.exits_per_request == pytest.approx(sum(r.exits_by_reason.values()))
+
+
+def test_halts_do_not_fall_with_batch_a_parallel_device_spaces_its_completions():
+    # a batch of 256 on a device serving 5 at a time completes over ~50 service times: the
+    # vCPU reaps what it was told of and halts again before the next interrupt
+    small, big = (simulate("virtio", batch=b, requests=N) for b in (16, 256))
+    assert big.exits_by_reason["hlt"] > small.exits_by_reason["hlt"]
+    one = simulate("virtio", batch=256, requests=N, device_parallelism=256)
+    assert one.exits_by_reason["hlt"] < big.exits_by_reason["hlt"]
 
 
 @pytest.mark.parametrize("b", [1, 3, 7, 16, 100])
@@ -47,8 +55,8 @@ def test_native_has_no_exits_and_no_copies():
 
 def test_emulated_counts_come_from_the_trap_model():
     r = simulate("emulated", request_bytes=8192, data_mode="string-pio", requests=N)
-    assert r.exits_per_request == 3 + 2 + 1
-    assert r.user_exits_per_request == 5
+    assert r.exits_per_request == 3 + 8 + 1  # registers, rep ins at 1 KiB per exit, the HLT
+    assert r.user_exits_per_request == 11
     assert r.copied_bytes_per_request == 2 * 8192
 
 
@@ -63,7 +71,7 @@ def test_virtio_approaches_native_as_batch_grows():
            / simulate("native", batch=b, requests=N).us_per_request for b in (1, 16, 128)]
     assert gap[0] > gap[1] > gap[2] > 1
     emu = simulate("emulated", requests=N).us_per_request
-    assert emu > 4 * simulate("virtio", batch=1, requests=N).us_per_request
+    assert emu > simulate("virtio", batch=1, requests=N).us_per_request
 
 
 def test_larger_queue_allows_larger_batch_only():
@@ -82,18 +90,23 @@ def test_same_seed_same_result_other_seed_other_tail():
 
 
 def test_no_jitter_no_spread():
-    prof = costs.PUBLISHED.replace(jitter_cv=0.0)
+    prof = costs.MODERN.replace(jitter_cv=0.0)
     r = simulate("emulated", requests=100, profile=prof)
     assert r.p99_latency_ns == pytest.approx(r.mean_latency_ns)
 
 
 def test_breakdown_adds_up_for_the_synchronous_path():
-    r = simulate("emulated", requests=N)
+    # without interrupts nothing runs beside anything else: the stages are the elapsed time
+    r = simulate("emulated", requests=N, interrupts=False)
     assert sum(r.breakdown_ns.values()) == pytest.approx(r.elapsed_ns / N)
+    # with them, KVM's halt polling runs beside the device: CPU time, not latency
+    r = simulate("emulated", requests=N)
+    assert r.breakdown_ns["polling"] > 0
+    assert sum(r.breakdown_ns.values()) > r.elapsed_ns / N
 
 
 def test_every_request_completes_and_latency_is_positive():
-    for path in PATHS:
+    for path in names():
         r = simulate(path, batch=5, requests=333)
         assert r.latencies_ns.shape == (333,) and (r.latencies_ns > 0).all()
         assert r.throughput_rps == pytest.approx(333 / r.elapsed_ns * 1e9)
@@ -114,7 +127,7 @@ def test_queue_of_one_and_wrap_through_the_simulation():
     ("native", {"ioeventfd": False}, "'native' takes no parameter ioeventfd"),
     ("emulated", {"data_mode": "x"}, "data_mode must be one of"),
     ("virtio", {"profile": "nope"}, "profile must be a CostProfile"),
-    ("vhost", {}, "path must be one of"),
+    ("no-such-path", {}, "path must be one of"),
     ("virtio", {"seed": -1}, "seed must be in"),
 ])
 def test_bad_parameters_name_themselves(path, kw, msg):
@@ -126,7 +139,7 @@ def test_bad_parameters_name_themselves(path, kw, msg):
 def test_latency_summary_equals_numpy(n):
     """simulate's mean and p99 come from a kernel that finds the top order statistics by a
     sampled threshold; it must give exactly numpy's percentile whatever the data."""
-    from virtmodel.paths import _latency_stats
+    from virtmodel.paths import latency_stats as _latency_stats
 
     rng = np.random.default_rng(n)
     for x in (rng.random(n) * 1e4, rng.integers(0, 3, n).astype(float),

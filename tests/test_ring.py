@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from virtmodel import ring
+from virtmodel import split
 from virtmodel.ring import BrokenQueueError, SplitQueue
 from virtmodel.spec import split_ring_size
 
@@ -40,7 +40,7 @@ def test_layout_is_the_legacy_byte_layout():
 def test_views_name_the_fields():
     q = SplitQueue(4)
     q.add([7])
-    f = ring.views(q.vq)
+    f = split.views(q.vq)
     assert f["avail_idx"][0] == 1 and f["avail_ring"][0] == 0 and f["desc_len"][0] == 7
 
 
@@ -78,8 +78,8 @@ def fast_forward(q, idx):
     """Put an empty, healthy queue at free-running index ``idx`` on both sides."""
     f, st = q.fields, q.vq.st
     f["avail_idx"][0] = f["used_idx"][0] = idx
-    for slot in (ring.AVAIL_IDX_SHADOW, ring.LAST_USED_IDX, ring.NEXT_AVAIL, ring.NEXT_USED,
-                 ring.SHADOW_AVAIL, ring.SIGNALLED_USED):
+    for slot in (split.AVAIL_IDX_SHADOW, split.LAST_USED_IDX, split.NEXT_AVAIL, split.NEXT_USED,
+                 split.SHADOW_AVAIL, split.SIGNALLED_USED):
         st[slot] = idx
 
 
@@ -91,7 +91,7 @@ def test_indices_wrap_past_65535(event_idx):
         cycle(q)
     f = q.fields
     assert f["avail_idx"][0] == 3 and f["used_idx"][0] == 3
-    assert q.vq.st[ring.LAST_USED_IDX] == 3 and q.vq.st[ring.NEXT_AVAIL] == 3
+    assert q.vq.st[split.LAST_USED_IDX] == 3 and q.vq.st[split.NEXT_AVAIL] == 3
     assert q.broken is None and q.num_free == 4
 
 

@@ -165,7 +165,7 @@ def test_player_has_one_frame_per_value_and_shows_the_default(monkeypatch):
 
 def test_device_catalogue_counts_follow_the_registers():
     rows = widgets.device_catalogue().rows
-    ide = next(r for r in rows if r["device"] == "IDE disk (PIO)")
+    ide = next(r for r in rows if r["hardware"] == "IDE disk (PIO)")
     assert ide["exits"] == 7 + 1 + 1  # task file + one page by rep insw + EOI
     assert ide["copied_bytes"] == 2 * 4096
     e1000 = next(r for r in rows if r["operation"] == "send one 1500 B frame")
@@ -188,12 +188,12 @@ def test_lab_explorer_draws_the_models_prediction_for_each_cell():
                  and row.knob == x.params.get("batch", x.params.get("registers")))
         assert row.predicted_us == pytest.approx(validate.predict(r, m.profile).us_per_request)
         assert row.measured_us == r.us_per_request
-    ex.controls["costs_from"].value = "published"
-    assert ex.data["profile"].name == "published"
+    ex.controls["costs_from"].value = "modern"
+    assert ex.data["profile"].name == "modern"
     line = _line(ex.figure.axes[0], "model (published costs)")
     want = simulate("virtio", batch=64, request_bytes=65536, requests=20_000,
                     ioeventfd=False, interrupts=False, event_idx=False, queue_size=256,
-                    profile="published")
+                    profile="modern")
     assert line.get_ydata()[-1] == pytest.approx(want.us_per_request)
 
 

@@ -11,7 +11,24 @@ from .units import fmt_bytes
 
 from .trap import STAGES
 
-COLORS = {"emulated": "#c0392b", "virtio": "#2471a3", "native": "#555555"}
+_OTHER = ("#7d3c98", "#16a085", "#d35400", "#2c3e50", "#b7950b")
+
+
+def path_color(key: str) -> str:
+    """A line's colour: the registered path's own, else one picked from the key."""
+    from .paths import REGISTRY
+
+    if key in REGISTRY:
+        return REGISTRY[key].color
+    return _OTHER[sum(map(ord, str(key))) % len(_OTHER)]
+
+
+def path_label(key: str) -> str:
+    """A line's legend label: the registered path's label, else the key itself."""
+    from .paths import REGISTRY
+
+    return REGISTRY[key].label if key in REGISTRY else str(key)
+
 METRICS = {
     "us_per_request": ("time per request (µs)", 1.0),
     "throughput_rps": ("throughput (k requests/s)", 1e-3),
@@ -24,7 +41,7 @@ METRICS = {
     "copied_bytes_per_request": ("bytes copied per request", 1.0),
 }
 STAGE_COLORS = dict(zip(STAGES, ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2",
-                                 "#f4d03f", "#95a5a6"]))
+                                 "#f4d03f", "#95a5a6", "#d7dbdd"]))
 LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request size (bytes)",
           "queue_size": "queue size (descriptors)"}
 
@@ -93,14 +110,15 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
     there; ``colors`` overrides the line colours by key."""
-    colors = {**COLORS, **(colors or {})}
+    colors = colors or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
     axes = panels(fig, len(metrics))
     for ax, m in zip(axes, metrics):
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            ax.plot(x, c.field(m) * scale, "o-", ms=3, color=colors.get(path), label=path)
+            ax.plot(x, c.field(m) * scale, "o-", ms=3,
+                    color=colors.get(path) or path_color(path), label=path_label(path))
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
             ax.set_xscale("log", base=2)
@@ -325,7 +343,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     ax, ax2 = panels(fig, 2, width_ratios=(1.6, 1))
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
-    c = COLORS["virtio"]
+    c = path_color("virtio")
     ax.plot(model_batches, model_us, "-", color=c, lw=1.5, label=f"model ({profile_name})")
     for r in v:
         lo, hi = r.measured_min, r.measured_max
@@ -348,7 +366,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     ax2.bar(x - 0.2, [r.measured_us for r in e], 0.4, color="#bbbbbb", label="measured",
             yerr=[[r.measured_us - r.measured_min for r in e],
                   [r.measured_max - r.measured_us for r in e]], capsize=3)
-    ax2.bar(x + 0.2, [r.predicted_us for r in e], 0.4, color=COLORS["emulated"],
+    ax2.bar(x + 0.2, [r.predicted_us for r in e], 0.4, color=path_color("emulated"),
             label="model")
     for i, r in enumerate(e):
         ax2.annotate(f"{r.error:+.0%}", (i + 0.2, r.predicted_us), ha="center",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .paths import ALLOWED, PATHS, Result, simulate
+from .paths import Result, get, names, simulate
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,9 @@ def _pool():
 def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed).
     ``runner`` is called as ``simulate`` would be (e.g. a memoised simulate)."""
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-    if over not in ALLOWED[path]:
-        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(ALLOWED[path])}; "
+    takes = get(path).param_names
+    if over not in takes:
+        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(takes)}; "
                          f"got {over!r}")
     if over in params:
         raise ValueError(f"{over!r} is swept: do not also pass it as a fixed parameter")
@@ -64,12 +63,12 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     return Curve(path, over, values, results)
 
 
-def compare(over: str, values, paths=PATHS, **params) -> dict[str, Curve]:
-    """One curve per path over the same values; each path gets the parameters it takes."""
+def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:
+    """One curve per path (default: every registered path) over the same values; each path
+    gets the parameters it takes."""
     out = {}
-    for path in paths:
-        if path not in PATHS:
-            raise ValueError(f"paths must be among {PATHS}, got {path!r}")
-        mine = {k: v for k, v in params.items() if k in ALLOWED[path]}
+    for path in names() if paths is None else paths:
+        takes = get(path).param_names
+        mine = {k: v for k, v in params.items() if k in takes}
         out[path] = sweep(path, over, values, **mine)
     return out

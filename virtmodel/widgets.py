@@ -36,8 +36,8 @@ from matplotlib.figure import Figure
 
 from . import exit_tax, plots, trap
 from .costs import get as get_profile
-from .devices import catalogue
-from .paths import simulate
+from .hardware import catalogue
+from .paths import names, simulate
 from .sweep import Curve, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
@@ -254,7 +254,7 @@ SIZES = tuple(1 << k for k in range(6, 21))  # 64 B .. 1 MiB
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
-def explore_exit_tax(profile="published") -> Explorer:
+def explore_exit_tax(profile="modern") -> Explorer:
     """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -281,7 +281,7 @@ def explore_exit_tax(profile="published") -> Explorer:
         draw, figsize=(9, 3.8))
 
 
-def explore_trap_path(profile="published") -> Explorer:
+def explore_trap_path(profile="modern") -> Explorer:
     """Chapter 2.1: one emulated request, step by step, by data mode and size."""
     prof = get_profile(profile)
 
@@ -301,7 +301,7 @@ def explore_trap_path(profile="published") -> Explorer:
                  fmt_bytes)), draw, figsize=(11, 3.2))
 
 
-def explore_dma_size(profile="published") -> Explorer:
+def explore_dma_size(profile="modern") -> Explorer:
     """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
     prof = get_profile(profile)
 
@@ -332,15 +332,16 @@ def explore_dma_size(profile="published") -> Explorer:
                  (0, 1, 2, 4, 8), 2)), draw, figsize=(10, 3.8))
 
 
-def device_catalogue(profile="published"):
-    """Chapter 2.2: a table of what typical operations of emulated devices cost."""
+def device_catalogue(profile="modern"):
+    """Chapter 2.2: a table of what typical operations of emulated devices cost (and, for
+    contrast, the same transfers on the other paths)."""
     return Table(catalogue(profile, requests=REQUESTS), {
-        "device": "device", "operation": "operation", "registers": "trapping accesses",
+        "hardware": "device", "operation": "operation", "accesses": "trapping accesses",
         "exits": "VM exits", "user_exits": "to QEMU", "copied_bytes": "bytes copied",
         "us_per_request": "µs / op"})
 
 
-def explore_breakdown(profile="published") -> Explorer:
+def explore_breakdown(profile="modern") -> Explorer:
     """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
     prof = get_profile(profile)
 
@@ -379,7 +380,7 @@ def vring_tour(queue_size: int = 8) -> Explorer:
              lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
 
 
-def explore_batching(profile="published") -> Explorer:
+def explore_batching(profile="modern") -> Explorer:
     """Chapter 3: exits, time and latency per request as the batch grows."""
     prof = get_profile(profile)
 
@@ -392,7 +393,7 @@ def explore_batching(profile="published") -> Explorer:
         xs = tuple(b for b in BATCHES if b <= queue_size)
         common = dict(queue_size=queue_size, event_idx=event_idx,
                       request_bytes=request_bytes, requests=REQUESTS, profile=prof)
-        curves = {p: curve(p, "batch", xs, **common) for p in ("emulated", "virtio", "native")}
+        curves = {p: curve(p, "batch", xs, **common) for p in names()}
         plots.curves(curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig,
                      marker=batch)
         v = curves["virtio"].results[xs.index(batch)]
@@ -411,17 +412,18 @@ def explore_batching(profile="published") -> Explorer:
         draw, figsize=(12, 3.6))
 
 
-def explore_request_size(profile="published") -> Explorer:
+def explore_request_size(profile="modern") -> Explorer:
     """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
     def draw(fig, batch):
         curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=REQUESTS,
-                           profile=prof) for p in ("emulated", "virtio", "native")}
+                           profile=prof) for p in names()}
         plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
-        slow = {p: curves[p].field("us_per_request") / curves["native"].field("us_per_request")
-                for p in ("emulated", "virtio")}
+        native = curves["native"].field("us_per_request")
+        slow = {p: c.field("us_per_request") / native for p, c in curves.items()
+                if p != "native"}
         fig.suptitle(f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
                      f"{slow['virtio'].max():.2f}x native time per request, emulated "
                      f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
@@ -454,7 +456,7 @@ class Table:
         return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
 
 
-def profile_table(profile="published") -> Table:
+def profile_table(profile="modern") -> Table:
     """Every cost of a profile with its unit, status and source (the calibration appendix)."""
     return Table(get_profile(profile).table(), {
         "name": "cost", "value": "value", "unit": "unit", "status": "status",
@@ -466,18 +468,19 @@ def profile_table(profile="published") -> Table:
 # ---------------------------------------------------------------------------------------
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 COSTS_FROM = {"calibrated": "calibrated in this measurement",
-              "published": "published costs"}
+              "modern": "the modern host's published costs"}
 
 
 def explore_lab(measurement, label: str) -> Explorer:
     """A lab measurement beside the model's predictions, one request size at a time; the
-    model's costs either calibrated in the same measurement or the published ones."""
+    model's costs either calibrated in the same measurement or the modern host's published
+    ones."""
     from .lab import validate
 
     sizes = tuple(sorted({r.params["request_bytes"] for r in measurement.results}))
 
     def draw(fig, request_bytes, costs_from):
-        prof = measurement.profile if costs_from == "calibrated" else get_profile("published")
+        prof = measurement.profile if costs_from == "calibrated" else get_profile("modern")
         at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
         rows = validate.compare(at, prof)
         path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))

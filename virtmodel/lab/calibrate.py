@@ -217,9 +217,9 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         return {"status": "measured", "source": f"{note} (virtmodel.lab, {flavour}, {date})"}
 
     def pub(field):
-        s = costs.PUBLISHED.sources[field]
+        s = costs.MODERN.sources[field]
         return {"status": s["status"],
-                "source": "not measured by the lab; from the published profile: "
+                "source": "not measured by the lab; from the modern profile: "
                           + s["source"]}
 
     ghz = _host_ghz()
@@ -234,14 +234,21 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         emulate_access_ns=((loop + dev["register_write"]) * us, m(
             f"python_loop {loop:.3f} + register_write {dev['register_write']:.3f} µs: "
             f"the VMM decoding the exit and the device taking a register write")),
+        mmio_decode_ns=(max(0.0, micro["mmio_user"] - pio) * us, m(
+            f"mmio_user {micro['mmio_user']:.3f} - pio_user {pio:.3f} µs: what an MMIO "
+            f"exit adds to a port exit (the decode)")),
+        signal_ns=(costs.MODERN.signal_ns, pub("signal_ns")),
+        halt_poll_ns=(costs.MODERN.halt_poll_ns, pub("halt_poll_ns")),
+        device_parallelism=(1, {"status": "derived", "source":
+                                "the lab's back end serves one request at a time"}),
         notify_ns=(dev["notify_empty"] * us, m(
             f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
             f"empty ring")),
         wakeup_ns=(dev["thread_wake"] * us, m(
             f"thread_wake {dev['thread_wake']:.3f} µs: half an eventfd ping-pong between "
             f"Python threads")),
-        irq_inject_ns=(costs.PUBLISHED.irq_inject_ns, pub("irq_inject_ns")),
-        eoi_ns=(costs.PUBLISHED.eoi_ns, pub("eoi_ns")),
+        irq_inject_ns=(costs.MODERN.irq_inject_ns, pub("irq_inject_ns")),
+        eoi_ns=(costs.MODERN.eoi_ns, pub("eoi_ns")),
         copy_ns_per_byte=(dev["copy_ns_per_byte"], m(
             f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "
             f"per byte")),
@@ -259,12 +266,12 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
                                      "no physical device behind the lab's back end"}),
         device_ns_per_byte=(0.0, {"status": "derived", "source":
                                   "no physical device behind the lab's back end"}),
-        doorbell_ns=(costs.PUBLISHED.doorbell_ns, pub("doorbell_ns")),
-        native_irq_ns=(costs.PUBLISHED.native_irq_ns, pub("native_irq_ns")),
+        doorbell_ns=(costs.MODERN.doorbell_ns, pub("doorbell_ns")),
+        native_irq_ns=(costs.MODERN.native_irq_ns, pub("native_irq_ns")),
         jitter_cv=(0.0, {"status": "assumption", "source":
                          "the lab reports medians of whole runs; per-request jitter is not "
                          "measured"}),
-        cpu_ghz=(ghz or costs.PUBLISHED.cpu_ghz,
+        cpu_ghz=(ghz or costs.MODERN.cpu_ghz,
                  m("cpu MHz in /proc/cpuinfo (no cycle counts are converted)") if ghz
                  else pub("cpu_ghz")),
     )

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ..ring import (BROKEN, CHAIN_READABLE, EMPTY, Virtqueue, _device_pop, _device_push_used,
-                    _driver_add, _driver_get_used, _ld32, broken_reason)
+from ..ring import (BROKEN, EMPTY, Virtqueue, _chain_addr, _chain_readable, _device_pop,
+                    _device_push_used, _driver_add, _driver_get_used, broken_reason)
 
 BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -1, -2, -3, -4
 ERRORS = {BAD_RING: "the ring is broken", BAD_ID: "a request carried the wrong id",
@@ -53,10 +53,10 @@ def _copy_checked(ram, addr, nbytes, dst, expect_id):
 
 
 @njit(nogil=True)
-def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
+def _serve_ring(mem, st, q, driver_off, device_off, kind, ram, dst, nbytes, state):
     """Drain the ring: the number of requests served, or a negative error.
     ``state[0]`` is the id expected next (advanced), ``state[1]`` the bytes copied."""
-    vq = Virtqueue(mem, st, q, avail_off, used_off)
+    vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     n = 0
     while True:
         head = _device_pop(vq)
@@ -64,11 +64,9 @@ def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
             return n
         if head == BROKEN:
             return BAD_RING
-        if vq.st[CHAIN_READABLE] != nbytes:
+        if _chain_readable(vq) != nbytes:
             return BAD_LENGTH
-        d = head * 16
-        addr = _ld32(vq, d) | (_ld32(vq, d + 4) << 32)
-        rc = _copy_checked(ram, addr, nbytes, dst, state[0])
+        rc = _copy_checked(ram, _chain_addr(vq), nbytes, dst, state[0])
         if rc < 0:
             return rc
         state[0] += 1
@@ -128,8 +126,7 @@ class RingDevice(_Device):
     def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int):
         super().__init__(ram, nbytes)
         self.vq = vq
-        self._args = (vq.mem, vq.st, vq.queue_size, vq.avail_off, vq.used_off, ram, self.dst,
-                      nbytes, self.state)
+        self._args = (*vq, ram, self.dst, nbytes, self.state)
 
     def notify(self) -> bool:
         """A kick: drain the ring.  False (and :attr:`error` set) if the ring or a request
@@ -174,9 +171,9 @@ class RegisterDevice(_Device):
 
 
 @njit
-def _fill(mem, st, q, avail_off, used_off, ram, base, slots, nbytes, first_id, count, addrs,
-          lens, writable):
-    vq = Virtqueue(mem, st, q, avail_off, used_off)
+def _fill(mem, st, q, driver_off, device_off, kind, ram, base, slots, nbytes, first_id, count,
+          addrs, lens, writable):
+    vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     while _driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
         pass
     for i in range(count):
@@ -196,6 +193,5 @@ def fill_ring(vq: Virtqueue, ram: np.ndarray, base: int, nbytes: int, first_id: 
     driver does (request k: one descriptor, buffer ``base + (k % queue_size) * nbytes`` with
     k in its first 8 bytes).  Returns how many were added (fewer if the ring filled)."""
     q = vq.queue_size
-    return int(_fill(vq.mem, vq.st, q, vq.avail_off, vq.used_off, ram, base, q, nbytes,
-                     first_id, count, np.zeros(1, np.int64), np.full(1, nbytes, np.int64),
-                     np.zeros(1, np.bool_)))
+    return int(_fill(*vq, ram, base, q, nbytes, first_id, count, np.zeros(1, np.int64),
+                     np.full(1, nbytes, np.int64), np.zeros(1, np.bool_)))

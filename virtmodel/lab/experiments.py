@@ -147,7 +147,7 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
             return False
 
         m.load(guests.CODE["virtio_driver"])
-        m.set_regs(rdi=RING, r11=RING + vq.avail_off, r14=RING + vq.used_off, rsi=q,
+        m.set_regs(rdi=RING, r11=RING + vq.driver_off, r14=RING + vq.device_off, rsi=q,
                    rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
         thread = None
         if p["ioeventfd"]:
