@@ -171,8 +171,8 @@ def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path,
                                       .map(o => o.ename + ': ' + o.evalue)};
                }""", RUN_ALL_S * 1000)
         took["run_all"] = time.monotonic() - t0
+        assert ran["errors"] == [], f"cells failed in {NOTEBOOK}: {ran['errors']}"
         assert ran["ok"] is True, (ran, _tail(log))
-        assert ran["errors"] == [], ran
         assert ran["code_cells"] == code_cells and ran["executed"] == code_cells, ran
 
         # The first explorer with a slider: its box holds the controls and the figure.
