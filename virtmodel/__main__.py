@@ -11,7 +11,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s", 1e-3, ".1f"),
            ("bytes_per_s", "MB/s", 1e-6, ".0f"), ("exits_per_request", "exits/req", 1, ".3f"),
@@ -22,12 +24,57 @@ COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s",
 
 
 def _list(kind):
+    noun = {int: "integer", float: "number"}.get(kind, "value")
+
     def parse(text):
         try:
-            return [kind(x.strip()) for x in text.split(",") if x.strip()]
+            vals = [kind(x.strip()) for x in text.split(",") if x.strip()]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+            vals = []
+        if not vals:
+            raise argparse.ArgumentTypeError(
+                f"expected one {noun} or a comma-separated list, got {text!r}")
+        return vals
     return parse
+
+
+def _output_file(*suffixes):
+    """An argument type for a file the command will write: its folder must exist and be
+    writable and its name end in one of ``suffixes`` (checked before any work is done)."""
+    def check(text):
+        allowed = suffixes or _figure_suffixes()
+        p = Path(text)
+        if p.suffix.lower() not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: the file name must end in {', '.join(allowed)}")
+        folder = p.parent
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: no folder {str(folder)!r}")
+        if p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+        if not os.access(folder, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text!r}: folder {str(folder)!r} is not "
+                                             "writable")
+        return text
+    return check
+
+
+def _figure_suffixes():
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(sorted("." + k for k in FigureCanvasBase.get_supported_filetypes()))
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line (argparse prints the usage first): the command, the option
+    and the problem, and where the help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 def _options():
@@ -259,7 +306,7 @@ def _calibrate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python -m virtmodel",
         description="Models of KVM I/O: QEMU-emulated devices (trap per register access) vs "
                     "virtio (a shared ring with batched kicks) vs native.",
@@ -273,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--paths", default=None, metavar="P[,P...]",
                    help="paths to compare (default: every registered path: "
                         f"{', '.join(_options_paths())})")
-    c.add_argument("--plot", metavar="FILE.png", help="also write the curves to a figure")
+    c.add_argument("--plot", metavar="FILE.png", type=_output_file(),
+                   help="also write the curves to a figure (.png, .svg, .pdf, ...)")
     c.set_defaults(func=_compare)
     ps = sub.add_parser("paths", help="every path with its parameters (defaults, units, "
                                       "allowed values)")
@@ -295,14 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
-    lb.add_argument("--save", metavar="FILE.json", help="also write the measurement "
-                    "(micro-benchmarks, grid, calibrated profile) as JSON")
+    lb.add_argument("--save", metavar="FILE.json", type=_output_file(".json"),
+                    help="also write the measurement (micro-benchmarks, grid, calibrated "
+                         "profile) as JSON")
     lb.add_argument("--shipped", action="store_true", help="print the measurement shipped "
                     "with virtmodel instead of measuring (no KVM needed)")
     lb.set_defaults(func=_lab)
     cal = sub.add_parser("calibrate", help="derive a cost profile from the KVM "
                                            "micro-benchmarks alone and save it as JSON")
-    cal.add_argument("--out", required=True, metavar="FILE.json")
+    cal.add_argument("--out", required=True, metavar="FILE.json", type=_output_file(".json"))
     cal.add_argument("--name", help="profile name (default: lab-<cpu>-<flavour>-<date>)")
     cal.add_argument("--ops", type=int, default=20_000, help="operations per benchmark")
     cal.add_argument("--repeats", type=int, default=5)
@@ -314,13 +363,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command.  This is the CLI's one boundary for errors: a usage error, bad
+    input (the models' ValueErrors name the parameter and its allowed range) or a file that
+    cannot be read or written ends as one line on stderr and exit status 2, never a
+    traceback."""
     ap = build_parser()
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except ValueError as e:
-        ap.exit(2, f"error: {e}\n")
+        problem = str(e)
+    except OSError as e:
+        problem = (f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e))
+    except KeyboardInterrupt:
+        ap.exit(130, "interrupted\n")
+    ap.exit(2, f"{ap.prog} {args.cmd}: error: {_one_line(problem)}\n")
 
 
 if __name__ == "__main__":

@@ -158,23 +158,53 @@ def load(path) -> CostProfile:
     Raises
     ------
     ValueError
-        The file is not such a profile (the message names the file and what is wrong).
+        The file is not such a profile.  The message starts with the file's name and says
+        what is wrong: it cannot be read, is not JSON, is not an object, has unknown or
+        missing keys, or holds a value the profile refuses (a cost that is not a number
+        >= 0).
     """
+    where = f"profile file {str(path)!r}"
     try:
-        data = json.loads(Path(path).read_text())
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"{where} cannot be read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{where} is not UTF-8 text (a JSON profile is)") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise ValueError(f"{where} is not valid JSON: {e.msg} at line {e.lineno} "
+                         f"column {e.colno}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
-    known = {f.name for f in dataclasses.fields(CostProfile)}
-    unknown = set(data) - known
-    missing = {f.name for f in cost_fields()} - set(data)
+        raise ValueError(f"{where} must hold a JSON object (name, description and one key "
+                         f"per cost), got {_json_kind(data)}")
+    order = [f.name for f in dataclasses.fields(CostProfile)]  # the profile's own order
+    unknown = sorted(set(data) - set(order))
+    missing = [k for k in order if k != "sources" and k not in data]
     if unknown or missing:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
+        raise ValueError(f"{where} is not a cost profile: " + "; ".join(
+            f"{what} keys {', '.join(keys)}" for what, keys in
+            (("unknown", unknown), ("missing", missing)) if keys))
+    for k in ("name", "description"):
+        if not isinstance(data[k], str):
+            raise ValueError(f"{where}: {k} must be a string, got {_json_kind(data[k])}")
+    sources = data.get("sources", {})
+    if not isinstance(sources, dict) or not all(isinstance(s, dict) for s in sources.values()):
+        raise ValueError(f"{where}: sources must be an object of "
+                         '{"status": ..., "source": ...} objects')
     try:
         return CostProfile(**data)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _json_kind(value) -> str:
+    """The JSON name of a decoded value's type (for messages)."""
+    for kind, name in ((bool, "a boolean"), (str, "a string"), (dict, "an object"),
+                       (list, "an array"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return name
+    return "null"
 
 
 # =========================================================================================

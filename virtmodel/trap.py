@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .costs import CostProfile, get as get_profile
+from .spec import check_int
 
 DATA_MODES = ("pio", "string-pio", "dma")
 """``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
@@ -65,6 +66,10 @@ DEFAULTS = dict(request_bytes=4096, data_mode="dma", direction="read",
 """One register-programmed device's defaults: a read by DMA with three accesses to start
 it, two to program the transfer, an edge-triggered interrupt on a host with posted
 interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
+
+LIMITS = dict(accesses_per_request=256, dma_setup_accesses=64, handler_accesses=64,
+              busy_wait_ns=10_000_000)
+"""The largest value each count takes (all start at 0)."""
 
 STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device",
           "polling")
@@ -115,6 +120,9 @@ def _params(kw: dict) -> dict:
         raise ValueError(f"unknown parameter {', '.join(sorted(unknown))}; the trap path "
                          f"takes {', '.join(DEFAULTS)}")
     p = {**DEFAULTS, **kw}
+    p["request_bytes"] = check_int(p["request_bytes"], "request_bytes", 0, MAX_REQUEST_BYTES)
+    for name, hi in LIMITS.items():
+        p[name] = check_int(p[name], name, 0, hi)
     for name, allowed in (("data_mode", DATA_MODES), ("direction", DIRECTIONS),
                           ("interrupt_mode", INTERRUPT_MODES), ("irq_trigger", TRIGGERS)):
         if p[name] not in allowed:

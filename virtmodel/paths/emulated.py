@@ -62,16 +62,19 @@ _OWN = (
           kind="choice", choices=trap.DATA_MODES),
     P.DIRECTION,
     Param("accesses_per_request", D["accesses_per_request"], "accesses",
-          "trapping register accesses that start a request", lo=0, hi=256),
+          "trapping register accesses that start a request", lo=0,
+          hi=trap.LIMITS["accesses_per_request"]),
     Param("dma_setup_accesses", D["dma_setup_accesses"], "accesses",
-          "extra register accesses that program a DMA transfer", lo=0, hi=64),
+          "extra register accesses that program a DMA transfer", lo=0,
+          hi=trap.LIMITS["dma_setup_accesses"]),
     Param("handler_accesses", D["handler_accesses"], "accesses",
           "register accesses in the interrupt handler (status reads, acknowledgements)",
-          lo=0, hi=64),
+          lo=0, hi=trap.LIMITS["handler_accesses"]),
     Param("mmio", D["mmio"], "", "the registers are memory-mapped (KVM decodes each access; "
           "port accesses need no decode)", kind="bool"),
     Param("busy_wait_ns", D["busy_wait_ns"], "ns", "the driver's busy-waits per request "
-          "(udelay between register accesses)", lo=0, hi=10_000_000),
+          "(udelay between register accesses)", lo=0,
+          hi=trap.LIMITS["busy_wait_ns"]),
     Param("irq_trigger", D["irq_trigger"], "", "edge (ISA IRQ, MSI) or level (PCI INTx: its "
           "EOI always exits)", kind="choice", choices=trap.TRIGGERS),
 )
