@@ -23,7 +23,9 @@ Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring inte
   re-enables kicks and looks once more (the race every real back end must close).  It
   returns completions used, and at the end of each pass of completions makes one interrupt
   decision (QEMU's deferred irqfd write and vhost's signal after a batch both come to this;
-  without ``suppress_interrupts``, as an NVMe controller, every pass raises one);
+  without ``suppress_interrupts``, as an NVMe controller, every pass raises one).  A
+  ``backend_polls`` back end (a vhost-user process busy-polling its rings) never asks for a
+  kick and sees new chains and completions as they appear, at the price of a core;
 * the **device** serves up to ``parallelism`` requests at once, each for its service time
   (jittered); the rest wait in order.  A request with no service time (a network back end
   whose work is the copy, or the KVM lab's device) completes in the thread that served it.
@@ -105,7 +107,9 @@ N_COUNTERS = C_EXITS + N_EXIT_COLS
 # what the kernel adds up besides the actions' costs (ns)
 T_HALT_POLL = 0  # CPU spent by KVM halt-polling
 T_GUEST_POLL = 1  # CPU spent by the guest spinning on the used ring (poll)
-N_TIMES = 2
+T_BACKEND_BUSY = 2  # the back end's working time (what a polling back end's core does
+#                     besides spinning); not CPU to add: its actions' costs count it
+N_TIMES = 3
 
 # status codes
 OK = 0
@@ -179,7 +183,7 @@ def _earliest(slot_t):
 @njit
 def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                   cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
-                  parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t, stage_ns, times,
+                  backend_polls, parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t, stage_ns, times,
                   counters, max_steps):
     """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
     ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
@@ -201,14 +205,16 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
     ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
     _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, halt_poll_max_ns, rng, sigma,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
          slot_h, waiting, ready)
 
 
 @njit(_nrt=False)
 def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, halt_poll_max_ns, rng, sigma,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
          slot_h, waiting, ready):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
@@ -249,6 +255,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     r_head = 0
     r_len = 0
 
+    if backend_polls:  # it never asks for a kick: it watches the ring
+        _device_disable_kicks(vq)
     steps = 0
     status = OK
     while done < n_req:
@@ -352,6 +360,9 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     break
                 next_req += 1
                 in_batch += 1
+                if backend_polls and not b_awake and wake_at == inf:
+                    kicked = True  # the polling back end sees the new chain at once
+                    wake_at = t_v
                 if in_batch == kick_every or next_req == n_req or _num_free(vq) < n_desc:
                     in_batch = 0
                     if _driver_kick_prepare(vq):
@@ -453,9 +464,12 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 busy -= 1
             d_next = slot_t[_earliest(slot_t)]
             if not b_awake and wake_at == inf:
-                jw = _lognormal(rng, sigma)
-                wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
-                _take(counters, exits, A_WAKE_FOR_COMPLETION, units, jw)
+                if backend_polls:
+                    wake_at = tf
+                else:
+                    jw = _lognormal(rng, sigma)
+                    wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
+                    _take(counters, exits, A_WAKE_FOR_COMPLETION, units, jw)
             continue
         # ---- the back end ------------------------------------------------------------------
         if not b_awake:
@@ -470,6 +484,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             _device_push_used(vq, head, written)
             _take(counters, exits, A_COMPLETE, units, 1.0)
             t_b += c_row[A_COMPLETE]
+            times[T_BACKEND_BUSY] += c_row[A_COMPLETE]
             in_pass = True
             if poll and unseen_at == inf:
                 unseen_at = t_b
@@ -480,6 +495,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 counters[C_SIGNALS] += 1
                 _take(counters, exits, A_SIGNAL, units, 1.0)
                 t_b += c_row[A_SIGNAL]
+                times[T_BACKEND_BUSY] += c_row[A_SIGNAL]
                 if irq_at == inf:
                     irq_at = t_b
             continue
@@ -496,6 +512,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             if head != EMPTY:
                 _take(counters, exits, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
+                times[T_BACKEND_BUSY] += c_row[A_POP]
                 if svc_ns == 0.0:
                     ready[(r_head + r_len) % q] = head
                     r_len += 1
@@ -511,12 +528,12 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     waiting[(w_head + w_len) % q] = head
                     w_len += 1
                 continue
-            if suppress_kicks and _device_enable_kicks(vq):
+            if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
                 continue
             draining = False
             continue
-        b_awake = False  # nothing to do: sleep until a kick or a completion
+        b_awake = False  # nothing to do: sleep (or poll) until a kick or a completion
     for a in range(N_ACTIONS):  # the time of each stage is exact: sum of units x cost
         for k in range(stage_ns.shape[0]):
             stage_ns[k] += units[a] * cost[a, k]

@@ -59,4 +59,4 @@ def simulate(path: str, **params) -> Result:
 
 
 # the paths, each registering itself (order: how they appear in tables and legends)
-from . import emulated, nvme, virtio, vhost, native  # noqa: E402,F401
+from . import emulated, nvme, virtio, vhost, vhost_user, vdpa, passthrough, native  # noqa: E402,F401,E501

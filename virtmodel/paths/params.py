@@ -76,6 +76,9 @@ NVME_IOEVENTFD = Param("ioeventfd", False, "", "the doorbells are ioeventfds (QE
 DIRECTION = Param("direction", "read", "", "read (device to guest: rep ins moves up to "
                   "1 KiB per exit) or write (guest to device: rep outs, one element per "
                   "exit)", kind="choice", choices=("read", "write"))
+QUEUES = Param("queues", 1, "queues", "virtqueues (or device queues), one per vCPU, each "
+               "with its own back end and interrupt; the device's parallelism is shared "
+               "among them", lo=1, hi=64)
 PROFILE = Param("profile", "modern", "", "the costs: a CostProfile, a name in "
                 "costs.PROFILES or a .json file", kind="profile")
 SEED = Param("seed", 0, "", "seeds the jitter of service and wake-up times", kind="seed")

@@ -33,6 +33,7 @@ class RingSetup(NamedTuple):
     halt_poll_ns: float  # KVM's maximum halt-poll window (0: none)
     copied: float  # bytes copied by a CPU per request
     software_backend: bool  # waking the back end is a thread switch
+    backend_polls: bool = False  # the back end busy-polls: no kicks, one core spent
 
 
 def stage_vec(**ns) -> np.ndarray:
@@ -96,8 +97,13 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
 
 
 def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
-        ring_name: str = "split") -> Outcome:
-    """Run ``p["requests"]`` requests of path ``name`` with ``setup``."""
+        ring_name: str = "split", queues: int = 1) -> Outcome:
+    """Run ``p["requests"]`` requests of path ``name`` with ``setup``.
+
+    With ``queues`` > 1 each of that many vCPUs drives its own queue with its own back end
+    and interrupt, the same workload on each, sharing the device's parallelism: one queue
+    is simulated with its share of the device, and the ``requests`` spread over all
+    queues complete ``queues`` times as fast (latencies are one queue's)."""
     n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
     vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=ring_name)
     # the request's bytes spread over its descriptors, all device-readable
@@ -110,6 +116,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     else:  # closed-loop batches
         kick_every, closed, depth = batch, True, batch
     parallelism = p.get("device_parallelism") or int(prof.device_parallelism)
+    parallelism = max(1, parallelism // queues)
     halt_poll = setup.halt_poll_ns if p.get("halt_poll", True) else 0.0
     submit_t = np.zeros(n)
     done_t = np.zeros(n)
@@ -118,13 +125,15 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
     rs.simulate_ring(vq, n, kick_every, closed, depth, lens, chain_write, 0, setup.cost,
                      setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
-                     setup.suppress_interrupts, parallelism, halt_poll, rng, sigma(prof.jitter_cv), submit_t, done_t,
+                     setup.suppress_interrupts, setup.backend_polls, parallelism, halt_poll, rng, sigma(prof.jitter_cv), submit_t, done_t,
                      stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:
         why = ring.broken_reason(vq) or ""
         raise RuntimeError(f"{name} simulation failed: {rs.STATUS_TEXT[status]} {why}")
-    stage_ns[STAGES.index("polling")] += times.sum()
+    stage_ns[STAGES.index("polling")] += times[rs.T_HALT_POLL] + times[rs.T_GUEST_POLL]
+    if setup.backend_polls:  # its core spins from the first request to the last
+        stage_ns[STAGES.index("polling")] += max(0.0, done_t.max() - times[rs.T_BACKEND_BUSY])
     by_reason = {r: counters[rs.C_EXITS + k] / n for k, r in enumerate(rs.EXIT_REASONS)}
     user = counters[rs.C_EXITS + rs.X_USER]
     wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
@@ -132,7 +141,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     slept = (counters[rs.C_HALTS] - counters[rs.C_POLL_HITS]
              if setup.exits[rs.A_HLT, rs.X_HLT] else 0)
     return Outcome(
-        elapsed_ns=float(done_t.max()),
+        elapsed_ns=float(done_t.max()) / queues,
         latencies=done_t - submit_t,
         exits=sum(by_reason.values()),
         user_exits=user / n,
