@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import split
+from . import packed, split
 from ._jit import entry_point, njit
 from .ringmem import (
     BROKEN,
@@ -55,6 +55,7 @@ from .ringmem import (
     EMPTY,
     KINDS,
     NUM_FREE,
+    PACKED,
     Virtqueue,
 )
 from .spec import LEGACY_PCI_ALIGN, _as_int, _int_in
@@ -62,7 +63,7 @@ from .spec import LEGACY_PCI_ALIGN, _as_int, _int_in
 __all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
            "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
 
-LAYOUTS = {"split": split}
+LAYOUTS = {"split": split, "packed": packed}
 """Ring name -> its layout module (``make``, ``broken_reason``, ``snapshot``, kernels)."""
 
 
@@ -102,51 +103,74 @@ def ring_name(vq: Virtqueue) -> str:
 # =========================================================================================
 @njit(inline="always")
 def _driver_add(vq, addrs, lens, writable, token):
+    if vq.kind == PACKED:
+        return packed._driver_add(vq, addrs, lens, writable, token)
     return split._driver_add(vq, addrs, lens, writable, token)
 
 
 @njit(inline="always")
 def _driver_kick_prepare(vq):
+    if vq.kind == PACKED:
+        return packed._driver_kick_prepare(vq)
     return split._driver_kick_prepare(vq)
 
 
 @njit(inline="always")
 def _driver_get_used(vq):
+    if vq.kind == PACKED:
+        return packed._driver_get_used(vq)
     return split._driver_get_used(vq)
 
 
 @njit(inline="always")
 def _driver_disable_interrupts(vq):
-    split._driver_disable_interrupts(vq)
+    if vq.kind == PACKED:
+        packed._driver_disable_interrupts(vq)
+    else:
+        split._driver_disable_interrupts(vq)
 
 
 @njit(inline="always")
 def _driver_enable_interrupts(vq):
+    if vq.kind == PACKED:
+        return packed._driver_enable_interrupts(vq)
     return split._driver_enable_interrupts(vq)
 
 
 @njit(inline="always")
 def _device_pop(vq):
+    if vq.kind == PACKED:
+        return packed._device_pop(vq)
     return split._device_pop(vq)
 
 
 @njit(inline="always")
 def _device_push_used(vq, head, written):
-    split._device_push_used(vq, head, written)
+    if vq.kind == PACKED:
+        packed._device_push_used(vq, head, written)
+    else:
+        split._device_push_used(vq, head, written)
 
 
 @njit(inline="always")
 def _device_should_interrupt(vq):
+    if vq.kind == PACKED:
+        return packed._device_should_interrupt(vq)
     return split._device_should_interrupt(vq)
 
 
 @njit(inline="always")
 def _device_disable_kicks(vq):
-    split._device_disable_kicks(vq)
+    if vq.kind == PACKED:
+        packed._device_disable_kicks(vq)
+    else:
+        split._device_disable_kicks(vq)
 
 
 @njit(inline="always")
 def _device_enable_kicks(vq):
+    if vq.kind == PACKED:
+        return packed._device_enable_kicks(vq)
     return split._device_enable_kicks(vq)
 
 
@@ -306,13 +330,16 @@ class Queue:
                      int(st[CHAIN_DESCS]))
 
     def push_used(self, head: int, written: int) -> None:
-        """Device: return chain ``head`` (the id :meth:`pop` gave) with ``written`` bytes
-        written into it."""
+        """Device: return chain ``head`` (the id :meth:`pop` gave: the split ring's head,
+        the packed ring's buffer id) with ``written`` bytes written into it."""
         head = _int_in(head, "head", 0, self.queue_size - 1)
         written = _as_int(written, "written")
         if not 0 <= written <= 0xFFFFFFFF:
             raise ValueError(f"written must be in 0..4294967295 bytes, got {written}")
+        healthy = self.broken is None
         device_push_used(self.vq, head, written)
+        if healthy and self.broken is not None:  # the packed device knows what it holds
+            raise BrokenQueueError(self.broken)
 
     def should_interrupt(self) -> bool:
         """Device: after pushing, does the driver want an interrupt?"""
