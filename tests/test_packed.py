@@ -501,3 +501,34 @@ def test_packed_interrupts_equal_split_within_one_lap():
         cs, ts = _run("split", batch, True, True, n=200, queue_size=256)
         cp, tp = _run("packed", batch, True, True, n=200, queue_size=256)
         assert np.array_equal(cp, cs) and np.array_equal(tp, ts)
+
+
+# --- the tour -----------------------------------------------------------------------------
+def test_packed_tour_tells_what_the_ring_did():
+    from virtmodel.tour import ring_tour
+    off, on = ring_tour(8, False, "packed"), ring_tour(8, True, "packed")
+    assert [s.action for s in off] == [s.action for s in on]
+    actions = [s.action for s in off]
+    kicks = [i for i, a in enumerate(actions) if a == "kick_prepare()"]
+    irqs = [i for i, a in enumerate(actions) if a == "should_interrupt()"]
+    # the kick while the device drains: DISABLE either way
+    assert "No: the device event flags are DISABLE" in off[kicks[1]].caption
+    assert "No: the device event flags are DISABLE" in on[kicks[1]].caption
+    # the third interrupt decision: ENABLE says yes; DESC names a slot already passed
+    assert "Yes: the driver event flags are ENABLE" in off[irqs[2]].caption
+    assert "No: the driver asked (DESC) for slot 2, wrap 1" in on[irqs[2]].caption
+    # the last request crosses the ring's end: slots 7 and 0, both wrap counters flip
+    last_add = max(i for i, a in enumerate(actions) if a.startswith("add("))
+    assert "slots 7, 0" in on[last_add].caption
+    s = on[last_add].snapshot
+    assert s["desc_flags"][7] & 0x8080 == AVAIL and s["desc_flags"][0] & 0x8080 == USED
+    assert s["driver_avail_wrap"] == 0
+    end = on[-1].snapshot
+    assert (end["device_used_wrap"], end["driver_used_wrap"], end["device_avail_wrap"]) == (
+        0, 0, 0)
+    assert (end["driver_event_off_wrap"], end["driver_event_flags"]) == (1, 2)
+    assert end["num_free"] == 8 and end["outstanding"] == []
+    # after the used wrap QEMU's rule is the reason, and the caption says so
+    assert "first decision since its used position wrapped" in on[irqs[-1]].caption
+    with pytest.raises(ValueError, match="ring must be 'split' or 'packed'"):
+        ring_tour(8, False, "ring")

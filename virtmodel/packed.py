@@ -513,5 +513,6 @@ def snapshot(vq: Virtqueue) -> dict:
         device_next_avail=int(st[DEV_NEXT_AVAIL]), device_avail_wrap=int(st[DEV_AVAIL_WRAP]),
         device_next_used=int(st[DEV_NEXT_USED]), device_used_wrap=int(st[DEV_USED_WRAP]),
         device_in_use=int(st[DEV_IN_USE]),
+        device_decided_since_used_wrap=int(st[SIGNALLED_VALID]),
         outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0])
     return snap
