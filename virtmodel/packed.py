@@ -44,6 +44,12 @@ does neither); a used descriptor carries VIRTQ_DESC_F_WRITE when the device wrot
 as the spec says (QEMU writes only AVAIL/USED).  Indirect descriptors are not modelled: a
 device that meets one breaks the queue (the feature is never negotiated here).
 
+Kept from QEMU although it costs interrupts: its device forgets its last interrupt decision
+whenever its used position wraps, so with EVENT_IDX the first decision after each lap says
+yes even if the driver's event descriptor was already signalled.  In closed-loop batches
+this gives at most one interrupt per lap more than the split ring (whose 16-bit indices
+wrap every 65536 buffers); without EVENT_IDX both rings decide alike.
+
 A malformed ring marks the queue broken with a reason (:data:`REASONS`); no kernel loops
 unbounded or indexes out of range.  Every 16-bit and wrap computation is masked, so the
 kernels also run as plain Python (``NUMBA_DISABLE_JIT=1``).

@@ -233,7 +233,9 @@ class BrokenQueueError(RuntimeError):
 
 
 class Queue:
-    """A virtqueue with both halves, for step-by-step use from Python.
+    """A virtqueue with both halves, for step-by-step use from Python; ``ring`` is
+    ``"split"`` or ``"packed"`` (the packed ring's ids are buffer ids, its ``fields`` the
+    views of :func:`virtmodel.packed.views`).
 
     >>> q = Queue(8, event_idx=True)
     >>> q.add([64], token=7)        # driver: one readable 64-byte buffer
