@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import split
+from . import packed, split
 from ._jit import entry_point, njit
 from .ringmem import (
     BROKEN,
@@ -57,6 +57,7 @@ from .ringmem import (
     EMPTY,
     KINDS,
     NUM_FREE,
+    PACKED,
     Virtqueue,
 )
 from .spec import LEGACY_PCI_ALIGN, check_int
@@ -64,7 +65,7 @@ from .spec import LEGACY_PCI_ALIGN, check_int
 __all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
            "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
 
-LAYOUTS = {"split": split}
+LAYOUTS = {"split": split, "packed": packed}
 """Ring name -> its layout module (``make``, ``broken_reason``, ``snapshot``, kernels)."""
 
 
@@ -100,51 +101,74 @@ def snapshot(vq: Virtqueue) -> dict:
 # =========================================================================================
 @njit(inline="always")
 def _driver_add(vq, addrs, lens, writable, token):
+    if vq.kind == PACKED:
+        return packed._driver_add(vq, addrs, lens, writable, token)
     return split._driver_add(vq, addrs, lens, writable, token)
 
 
 @njit(inline="always")
 def _driver_kick_prepare(vq):
+    if vq.kind == PACKED:
+        return packed._driver_kick_prepare(vq)
     return split._driver_kick_prepare(vq)
 
 
 @njit(inline="always")
 def _driver_get_used(vq):
+    if vq.kind == PACKED:
+        return packed._driver_get_used(vq)
     return split._driver_get_used(vq)
 
 
 @njit(inline="always")
 def _driver_disable_interrupts(vq):
-    split._driver_disable_interrupts(vq)
+    if vq.kind == PACKED:
+        packed._driver_disable_interrupts(vq)
+    else:
+        split._driver_disable_interrupts(vq)
 
 
 @njit(inline="always")
 def _driver_enable_interrupts(vq):
+    if vq.kind == PACKED:
+        return packed._driver_enable_interrupts(vq)
     return split._driver_enable_interrupts(vq)
 
 
 @njit(inline="always")
 def _device_pop(vq):
+    if vq.kind == PACKED:
+        return packed._device_pop(vq)
     return split._device_pop(vq)
 
 
 @njit(inline="always")
 def _device_push_used(vq, head, written):
-    split._device_push_used(vq, head, written)
+    if vq.kind == PACKED:
+        packed._device_push_used(vq, head, written)
+    else:
+        split._device_push_used(vq, head, written)
 
 
 @njit(inline="always")
 def _device_should_interrupt(vq):
+    if vq.kind == PACKED:
+        return packed._device_should_interrupt(vq)
     return split._device_should_interrupt(vq)
 
 
 @njit(inline="always")
 def _device_disable_kicks(vq):
-    split._device_disable_kicks(vq)
+    if vq.kind == PACKED:
+        packed._device_disable_kicks(vq)
+    else:
+        split._device_disable_kicks(vq)
 
 
 @njit(inline="always")
 def _device_enable_kicks(vq):
+    if vq.kind == PACKED:
+        return packed._device_enable_kicks(vq)
     return split._device_enable_kicks(vq)
 
 
@@ -207,7 +231,9 @@ class BrokenQueueError(RuntimeError):
 
 
 class Queue:
-    """A virtqueue with both halves, for step-by-step use from Python.
+    """A virtqueue with both halves, for step-by-step use from Python; ``ring`` is
+    ``"split"`` or ``"packed"`` (the packed ring's ids are buffer ids, its ``fields`` the
+    views of :func:`virtmodel.packed.views`).
 
     Every argument is checked (ValueError naming it); an operation that finds the queue
     broken raises :class:`BrokenQueueError` with the reason.
@@ -322,11 +348,14 @@ class Queue:
                      int(st[CHAIN_DESCS]))
 
     def push_used(self, head: int, written: int) -> None:
-        """Device: return chain ``head`` (the id :meth:`pop` gave) with ``written`` bytes
-        written into it."""
+        """Device: return chain ``head`` (the id :meth:`pop` gave: the split ring's head,
+        the packed ring's buffer id) with ``written`` bytes written into it."""
         head = check_int(head, "head", 0, self.queue_size - 1)
         written = check_int(written, "written", 0, 0xFFFFFFFF, "bytes")
+        healthy = self.broken is None
         device_push_used(self.vq, head, written)
+        if healthy and self.broken is not None:  # the packed device knows what it holds
+            raise BrokenQueueError(self.broken)
 
     def should_interrupt(self) -> bool:
         """Device: after pushing, does the driver want an interrupt?"""

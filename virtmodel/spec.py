@@ -1,8 +1,8 @@
-"""Constants and arithmetic of the virtio split virtqueue.
+"""Constants and arithmetic of the virtio virtqueues (split and packed).
 
-Everything here is taken from the virtio specification (OASIS virtio 1.x, section
-"Split Virtqueues") and from Linux's ``include/uapi/linux/virtio_ring.h``, whose names the
-constants keep.  Values are little-endian on the wire; this package models an x86 host.
+Everything here is taken from the virtio specification (OASIS virtio 1.x, sections
+"Split Virtqueues" and "Packed Virtqueues") and from Linux's
+``include/uapi/linux/virtio_ring.h``, whose names the constants keep.  Values are little-endian on the wire; this package models an x86 host.
 
 The ring's indices (``avail_idx``, ``used_idx``, ``used_event``, ``avail_event``) are
 free-running 16-bit counters: they wrap from 65535 to 0, and a ring slot is ``idx %
@@ -52,6 +52,43 @@ PAGE_SIZE = 4096
 def _is_int(value) -> bool:
     """An integer of any kind (numpy's too), but not a bool, a float or a string."""
     return not isinstance(value, bool) and hasattr(value, "__index__")
+
+
+# --- packed virtqueue (spec "Packed Virtqueues"; Linux VRING_PACKED_*) -------------------
+VRING_PACKED_DESC_F_AVAIL = 1 << 7
+"""Packed descriptor flag: equals the driver's wrap counter when it makes it available."""
+VRING_PACKED_DESC_F_USED = 1 << 15
+"""Packed descriptor flag: the inverse of AVAIL when available, equal to AVAIL when used."""
+VRING_PACKED_EVENT_FLAG_ENABLE = 0x0
+"""Event suppression flags: notifications wanted."""
+VRING_PACKED_EVENT_FLAG_DISABLE = 0x1
+"""Event suppression flags: no notifications wanted."""
+VRING_PACKED_EVENT_FLAG_DESC = 0x2
+"""Event suppression flags: notify once the descriptor at off_wrap is made available/used
+(only with VIRTIO_F_EVENT_IDX).  0x3 is reserved."""
+VRING_PACKED_EVENT_F_WRAP_CTR = 15
+"""Bit of off_wrap holding the wrap counter; bits 0..14 are the descriptor offset."""
+PACKED_EVENT_SIZE = 4  # struct pvirtq_event_suppress: le16 off_wrap, le16 flags
+MAX_PACKED_QUEUE_SIZE = 1 << 15
+"""Largest packed-ring queue size (the spec: up to 2**15 entries, any size)."""
+
+
+def check_packed_queue_size(queue_size: int, name: str = "queue_size") -> int:
+    """Return ``queue_size`` as an int, or raise ValueError if it is not in 1..32768 (the
+    packed-ring rule: any size, not only powers of two)."""
+    return check_int(queue_size, name, 1, MAX_PACKED_QUEUE_SIZE,
+                     "the packed ring: any size, not only powers of two")
+
+
+def packed_ring_size(queue_size: int) -> int:
+    """Bytes of a packed ring laid out contiguously as virtmodel does: the descriptor ring
+    (16 bytes each, align 16), then the driver and the device event suppression structures
+    (4 bytes each, align 4).
+
+    >>> packed_ring_size(256)
+    4104
+    """
+    return DESC_SIZE * check_packed_queue_size(queue_size) + 2 * PACKED_EVENT_SIZE
 
 
 def check_queue_size(queue_size: int, name: str = "queue_size") -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import trap
 from ..costs import MAX_PARALLELISM
-from ..spec import MAX_QUEUE_SIZE, check_queue_size
+from ..spec import MAX_QUEUE_SIZE, check_packed_queue_size, check_queue_size
 from .registry import Param
 from .ringpath import INTERRUPT_MODES
 
@@ -13,8 +13,12 @@ MAX_REQUESTS = 10_000_000
 REQUEST_BYTES = Param("request_bytes", 4096, "B", "bytes per request (the DMA size)",
                       lo=0, hi=trap.MAX_REQUEST_BYTES, hi_text="16 MiB")
 QUEUE_SIZE = Param("queue_size", 256, "descriptors", "descriptors in the ring", kind="custom",
-                   hi_text=f"a power of two, 1..{MAX_QUEUE_SIZE}",
-                   check_fn=lambda v, _: check_queue_size(v))
+                   hi_text=f"a power of two, 1..{MAX_QUEUE_SIZE} (the packed ring: any size)",
+                   check_fn=lambda v, p: (check_packed_queue_size(v) if p.get("ring") == "packed"
+                                          else check_queue_size(v)))
+LAYOUT = Param("ring", "split", "", "the virtqueue's layout: split (virtio 1.0's descriptor "
+               "table, available and used rings) or packed (virtio 1.1's one descriptor ring)",
+               kind="choice", choices=("split", "packed"))
 DESCRIPTORS = Param("descriptors_per_request", 1, "descriptors",
                     "descriptors per chain (the request's bytes spread over them)",
                     lo=1, hi=lambda p: min(p["queue_size"], 64), hi_text="min(queue_size, 64)")
@@ -86,6 +90,8 @@ SEED = Param("seed", 0, "", "seeds the jitter of service and wake-up times", kin
 RING = (REQUEST_BYTES, QUEUE_SIZE, DESCRIPTORS, BATCH, IODEPTH, REQUESTS, EVENT_IDX,
         INTERRUPTS)
 """What every path over a shared ring takes (in checking order)."""
+VIRTQUEUE = (REQUEST_BYTES, LAYOUT, *RING[1:])
+"""The same, for paths whose ring is a virtqueue of either layout."""
 HOST = (INTERRUPT_MODE, HALT_POLL)
 """How the host delivers interrupts and idles a vCPU."""
 DEVICE = (DEVICE_TYPE, DEVICE_PARALLELISM)

@@ -97,15 +97,17 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
 
 
 def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
-        ring_name: str = "split", queues: int = 1) -> Outcome:
-    """Run ``p["requests"]`` requests of path ``name`` with ``setup``.
+        queues: int = 1) -> Outcome:
+    """Run ``p["requests"]`` requests of path ``name`` with ``setup`` (on a virtqueue of
+    layout ``p["ring"]``, split if the path has no such parameter).
 
     With ``queues`` > 1 each of that many vCPUs drives its own queue with its own back end
     and interrupt, the same workload on each, sharing the device's parallelism: one queue
     is simulated with its share of the device, and the ``requests`` spread over all
     queues complete ``queues`` times as fast (latencies are one queue's)."""
     n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
-    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=ring_name)
+    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"],
+                             ring=p.get("ring", "split"))
     # the request's bytes spread over its descriptors, all device-readable
     lens = np.full(n_desc, s // n_desc, dtype=np.int64)
     lens[: s % n_desc] += 1

@@ -53,6 +53,6 @@ PATH = register(Path(
     name="vhost", label="vhost (in-kernel)", color="#17a589",
     doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
         "to user space",
-    params=(*P.RING, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED), run=_run,
+    params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED), run=_run,
     examples=(Example("vhost-net", "send 1500 B, 1 per kick", "kick (ioeventfd)",
                       dict(request_bytes=1500, device_type="net")),)))

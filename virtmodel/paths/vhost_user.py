@@ -56,7 +56,7 @@ BACKEND_POLL = Param("backend_poll", False, "", "the back-end process busy-polls
 PATH = register(Path(
     name="vhost-user", label="vhost-user (user-space back end)", color="#d35400",
     doc="the virtio back end in another user-space process; optionally busy-polling",
-    params=(*P.RING, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+    params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
     run=_run,
     examples=tuple(Example("vhost-user-blk (SPDK)", f"read 4 KiB, back end "
                            f"{'polling' if poll else 'woken by kicks'}",

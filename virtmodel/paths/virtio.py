@@ -73,7 +73,7 @@ def _run(p: dict, prof: CostProfile, rng):
 PATH = register(Path(
     name="virtio", label="virtio (QEMU)", color="#2471a3",
     doc="a virtio driver and QEMU's back end share a split ring",
-    params=(*P.RING, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+    params=(*P.VIRTQUEUE, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
     run=_run,
     examples=tuple(Example(what, f"{size} B, {batch} per kick", "kick (ioeventfd)",
                            dict(request_bytes=size, batch=batch, device_type=kind))
