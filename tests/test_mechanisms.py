@@ -153,3 +153,40 @@ def test_exits_by_reason_sum_to_the_total(path):
 def test_bad_values_of_the_new_parameters_name_themselves(path, kw, msg):
     with pytest.raises(ValueError, match=msg):
         simulate(path, **kw)
+
+
+# --- the paths beyond the source (issue 12) -----------------------------------------------
+def test_a_polling_vhost_user_back_end_takes_no_kicks_and_spends_a_core():
+    r = run("vhost-user", backend_poll=True, event_idx=False)
+    assert r.kicks_per_request == 0 and r.exits_by_reason["io"] == 0
+    # with EVENT_IDX the stale avail_event (0) is passed once, by the first request
+    assert run("vhost-user", backend_poll=True).kicks_per_request == 1 / N
+    woken = run("vhost-user")
+    assert woken.kicks_per_request == 1 and woken.user_exits_per_request == 0
+    # the polling core: its spin time beside its work, every request's worth of it
+    assert r.breakdown_ns["polling"] > woken.breakdown_ns["polling"]
+    assert r.mean_latency_ns < woken.mean_latency_ns  # no wake-up on the way in
+
+
+def test_passthrough_with_posted_interrupts_takes_no_interrupt_exits():
+    r = run("passthrough")
+    assert r.exits_by_reason["io"] == 0  # the doorbells are mapped into the guest
+    assert r.exits_by_reason["interrupt"] == 0 and r.exits_by_reason["eoi"] == 0
+    assert r.exits_by_reason["hlt"] == 1  # the idle vCPU still halts at QD1
+    legacy = run("passthrough", interrupt_mode="legacy")
+    assert legacy.exits_by_reason["eoi"] == pytest.approx(legacy.interrupts_per_request)
+    assert legacy.mean_latency_ns > r.mean_latency_ns
+
+
+def test_vdpa_kicks_without_exits_when_the_notify_area_is_mapped():
+    assert run("vdpa").exits_by_reason["io"] == 0
+    assert run("vdpa", notify_mapped=False).exits_by_reason["io"] == 1
+    assert run("vdpa").copied_bytes_per_request == 0
+
+
+@pytest.mark.parametrize("path", taking("queues"))
+def test_queues_multiply_throughput_when_the_device_has_room(path):
+    one = run(path, iodepth=4, device_parallelism=64)
+    four = run(path, iodepth=4, device_parallelism=64, queues=4)
+    assert four.throughput_rps == pytest.approx(4 * one.throughput_rps, rel=0.05)
+    assert four.mean_latency_ns == pytest.approx(one.mean_latency_ns, rel=0.05)
