@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from figures import assert_same_figure
-from virtmodel import exit_tax, trap, widgets
+from virtmodel import beyond, exit_tax, trap, widgets
 from virtmodel.paths import simulate
 from virtmodel.widgets import REQUESTS
 
@@ -252,6 +252,10 @@ EXPLORERS = {
     "vring_tour": widgets.vring_tour, "batching": widgets.explore_batching,
     "request_size": widgets.explore_request_size,
     "lab": lambda: widgets.measure_your_machine().explorer,
+    **{f.__name__: f for f in (beyond.explore_ioeventfd, beyond.explore_backends,
+                               beyond.explore_interrupts, beyond.explore_nvme,
+                               beyond.explore_assignment, beyond.explore_packed,
+                               beyond.explore_which_path)},
 }
 
 
@@ -275,3 +279,20 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
         FigureCanvasAgg(fresh)
         ex.draw(fresh, **ex.state)
         assert_same_figure(ex.figure, fresh, (knob, v, ex.state))
+
+
+def test_chapter_five_explorers_draw_the_models_numbers():
+    ex = beyond.explore_backends()
+    ex.update(depth=8)
+    poll = ex.data["at"]["vhost-user, polling"]
+    assert poll == simulate("vhost-user", backend_poll=True, iodepth=8, device_type="blk",
+                            request_bytes=4096, requests=REQUESTS)
+    assert poll.kicks_per_request < 0.01 and "kicks per request" in ex.figure.get_suptitle()
+    ex = beyond.explore_assignment()
+    ex.update(interrupt_mode="legacy")
+    assert ex.data["share"] < 1
+    ex = beyond.explore_which_path()
+    from virtmodel.paths import names
+    assert list(ex.data["results"]) == list(names())
+    labels = [t.get_text() for t in ex.figure.axes[0].get_yticklabels()]
+    assert "native" in labels and "emulated NVMe" in labels

@@ -39,6 +39,8 @@ METRICS = {
     "mean_latency_ns": ("mean latency (µs)", 1e-3),
     "p99_latency_ns": ("p99 latency (µs)", 1e-3),
     "copied_bytes_per_request": ("bytes copied per request", 1.0),
+    "cpu_ns_per_request": ("CPU per request (µs)", 1e-3),
+    "kicks_per_request": ("kicks per request", 1.0),
 }
 STAGE_COLORS = dict(zip(STAGES, ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2",
                                  "#f4d03f", "#95a5a6", "#d7dbdd"]))
@@ -142,6 +144,27 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(frameon=False)
+    return fig
+
+
+def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
+    """One panel per metric, one horizontal bar per path (``results``: path name ->
+    Result), each bar in its path's colour and labelled with its value."""
+    fig = fig or Figure(figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)),
+                        layout="constrained")
+    axes = panels(fig, len(metrics))
+    keys = list(results)
+    rows = np.arange(len(keys))
+    for i, (ax, m) in enumerate(zip(axes, metrics)):
+        label, scale = METRICS[m]
+        vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
+        ax.barh(rows, vals, color=[path_color(k) for k in keys])
+        for r, v in zip(rows, vals):
+            ax.text(v, r, f" {_num(v)}", va="center", fontsize=7)
+        ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
+        ax.set_ylim(len(keys) - 0.5, -0.5)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, axis="x")
     return fig
 
 
