@@ -167,7 +167,7 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
     combos = player.combinations(ex.knobs)
     assert len(combos) == len(set(combos)) == len(m.frames) == 3 * 5
     assert combos[0] == ("pio", 64) and combos[-1] == ("dma", 65536)  # first knob slowest
-    assert m.narrow is None
+    assert len(m.narrow) == len(combos) and not set(m.narrow) & set(m.frames)
     assert ex.state == {"data_mode": "dma", "request_bytes": 4096}  # left as it was
     for combo in combos:
         state = dict(zip(("data_mode", "request_bytes"), combo))
@@ -180,8 +180,12 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
         assert store.get(m.frame(**state)) == player.encode(rgb), state
         ex.update(**state)
         assert_same_figure(ex.figure, fresh, state)
-    assert sorted(p.name for p in store.folder.iterdir()) == sorted(set(m.frames))
-    assert m.size == (ex.figsize[0] * ex.dpi, ex.figsize[1] * ex.dpi)
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted(set(m.frames + m.narrow))
+    assert set(m.sizes) == {(ex.figsize[0] * ex.dpi, ex.figsize[1] * ex.dpi)}
+    # the phone's frames: the same drawing 4.4 inches wide at twice the dpi, text wrapped
+    assert {w for w, _ in m.narrow_sizes} == {4.4 * 2 * ex.dpi}
+    narrow = player.decode(store.get(m.narrow[0]))
+    assert narrow.shape[1] == 4.4 * 2 * ex.dpi
 
 
 def test_identical_frames_are_stored_once(tmp_path):
@@ -197,9 +201,9 @@ def test_identical_frames_are_stored_once(tmp_path):
                           figsize=(2, 1))
     store = player.FrameStore(tmp_path, "")
     m = player.render(ex, store, processes=1)
-    assert len(m.frames) == 6 and len(set(m.frames)) == 3
+    assert len(m.frames) == 6 and len(set(m.frames)) == 3 and len(set(m.narrow)) == 3
     assert m.frame(a=2, b="x") == m.frame(a=2, b="y") != m.frame(a=3, b="x")
-    assert len(list(tmp_path.iterdir())) == 3
+    assert len(list(tmp_path.iterdir())) == 3 + 3
 
 
 def test_frames_are_a_256_colour_palette_close_to_the_drawing():
@@ -243,18 +247,47 @@ def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
     assert re.search(rf'<img class="vm-frame" src="@@x@@/{default}"', root)
     assert "data:image" not in html  # frames are files, fetched when asked for
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(data["names"])
+    assert len(data["narrow"]) == 5 * 4
+    assert re.search(rf'<source media="{re.escape(player.NARROW_MEDIA)}" srcset="@@x@@/'
+                     rf'{data["names"][data["narrow"][4]]}"', root)
     assert ex.state == {"request_bytes": 4096, "batch": 1}
 
 
-def test_tour_has_narrow_frames_for_phones(tmp_path):
+def test_narrow_frames_stack_panels_and_wrap_titles():
+    """A phone's frame of a three-panel explorer: the panels one under another, each the
+    figure's full width, the long title wrapped within it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ex = widgets.explore_batching()
+    fig = Figure(figsize=player.NARROW_FIGSIZE, layout="constrained")
+    FigureCanvasAgg(fig)
+    ex.draw(fig, **ex.state)
+    title = fig.get_suptitle()
+    player.fit_narrow(fig)
+    fig.canvas.draw()
+    boxes = [ax.get_position() for ax in fig.axes]
+    assert len(boxes) == 3
+    assert all(b.width > 0.7 for b in boxes)  # each panel nearly the figure's width
+    assert boxes[0].y0 > boxes[1].y1 and boxes[1].y0 > boxes[2].y1  # stacked, in order
+    assert fig.get_suptitle().replace("\n", " ") == title and "\n" in fig.get_suptitle()
+    assert fig.get_figheight() >= 3 * player.PANEL_HEIGHT
+    sup = fig._suptitle.get_window_extent()
+    assert sup.x0 >= 0 and sup.x1 <= fig.bbox.width  # the wrapped title fits
+
+
+def test_tour_draws_its_own_narrow_layout(tmp_path):
     ex = widgets.vring_tour()
     m = player.render(ex, player.FrameStore(tmp_path, ""), processes=2)
     assert len(m.narrow) == len(m.frames) == len(ex.knobs[0].values) * 2
-    assert m.narrow_size[0] < m.narrow_size[1]  # a tall frame: the three parts stacked
+    w, h = m.narrow_sizes[0]
+    assert w < h and (w, h) == (ex.narrow[0] * ex.dpi * 2, ex.narrow[1] * ex.dpi * 2)
     assert not set(m.narrow) & set(m.frames)
-    html = player.page_html(ex, m, player.FrameStore(tmp_path, ""))
-    assert f'<source media="{player.NARROW_MEDIA}" srcset="{m.frame(**ex.state)}"' not in html
-    assert f'<source media="{player.NARROW_MEDIA}" srcset="{m.narrow[0]}"' in html
+    fig = player.Figure(figsize=ex.narrow, layout="constrained")
+    ex.draw(fig, step=3, event_idx=False)
+    desc, avail, used = fig.axes  # the descriptor table above the two rings
+    assert desc.get_position().y0 > avail.get_position().y1
+    assert abs(avail.get_position().y0 - used.get_position().y0) < 1e-9
 
 
 def test_player_outside_a_build_inlines_its_frames(monkeypatch):

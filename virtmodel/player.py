@@ -16,9 +16,11 @@ frames' URL as the page sees it; the extension may put a placeholder there and r
 page).  Without them the frames are inlined as ``data:`` URLs, so a player rendered anywhere
 else is still self-contained.
 
-An explorer may also name a *narrow* figure size: then each combination gets a second frame
-drawn at that size, which the page shows on narrow screens (``<picture>`` with a media query);
-the drawing function sees the narrow figure's shape and lays itself out for it.
+Each combination also gets a *narrow* frame for phones, which the page shows on narrow
+screens (``<picture>`` with a media query): the same drawing on a figure 4.4 inches wide,
+its panels stacked and its titles wrapped (:func:`fit_narrow`), rendered at twice the dpi; or,
+for an explorer that names a narrow figure size (the vring tour), its own drawing at that
+size, which it lays out for a tall figure by itself.
 
 Rendering is spread over worker processes forked from the kernel (the figures are independent;
 a worker draws its share on its own figure).
@@ -34,6 +36,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +53,7 @@ FRAMES_DIR_ENV = "VIRTMODEL_FRAMES_DIR"
 FRAMES_URL_ENV = "VIRTMODEL_FRAMES_URL"
 WORKERS_ENV = "VIRTMODEL_FRAME_WORKERS"
 NARROW_MEDIA = "(max-width: 640px)"
-"""Screens this narrow get an explorer's narrow frames (when it has them)."""
+"""Screens this narrow get the narrow frames."""
 NARROW_DPI_SCALE = 2
 """Narrow frames are drawn at this multiple of the explorer's dpi: a phone's screen has 2-3
 device pixels per CSS pixel, and the frame is shown at its CSS width."""
@@ -144,13 +147,14 @@ def combinations(knobs) -> list[tuple]:
 @dataclass
 class Manifest:
     """What a player shows: for each combination of knob values (in :func:`combinations`
-    order), the name of its frame, and of its narrow frame when the explorer has them."""
+    order), the name of its frame and of its narrow frame, with their sizes in pixels
+    (width, height; a narrow frame's height follows its wrapped text)."""
 
     knobs: tuple
     frames: list[str]
-    narrow: list[str] | None
-    size: tuple[int, int]  # (width, height) of a frame in pixels
-    narrow_size: tuple[int, int] | None
+    narrow: list[str]
+    sizes: list[tuple[int, int]]
+    narrow_sizes: list[tuple[int, int]]
 
     def frame(self, **state) -> str:
         return self.frames[self.index(state)]
@@ -164,20 +168,78 @@ class Manifest:
 
 def pixels(explorer: Explorer, state: dict, narrow: bool = False) -> np.ndarray:
     """The picture of ``state``: ``explorer``'s drawing on a new figure, laid out and
-    rendered once (height x width x 3).
+    rendered once (height x width x 3); ``narrow``: the phone-sized picture
+    (:func:`fit_narrow`), at :data:`NARROW_DPI_SCALE` times the dpi.
 
     A new figure each time, because constrained layout starts from where the axes were:
     on a reused figure the same state can land a pixel or two elsewhere (even two saves in
     a row can differ), so a frame would depend on the frames drawn before it.  One pass:
     ``savefig`` would lay the figure out twice and draw it twice (a dry run first), nearly
     doubling the build's rendering time for the same picture give or take a pixel."""
-    size, dpi = (explorer.narrow, explorer.dpi * NARROW_DPI_SCALE) if narrow else \
-        (explorer.figsize, explorer.dpi)
+    if narrow:
+        size, dpi = explorer.narrow or NARROW_FIGSIZE, explorer.dpi * NARROW_DPI_SCALE
+    else:
+        size, dpi = explorer.figsize, explorer.dpi
     fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     explorer.draw(fig, **state)
+    if narrow and not explorer.narrow:
+        fit_narrow(fig)
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+NARROW_FIGSIZE = (4.4, 6.0)
+"""A narrow frame's figure (inches), before :func:`fit_narrow` sets its height; taller
+than wide, so a drawing that has a narrow layout of its own (the vring) picks it."""
+PANEL_HEIGHT = 2.6  # inches of a panel in a narrow frame
+_CHAR_EM = 0.56  # a character's mean width in DejaVu Sans, in ems (for wrapping)
+
+
+def fit_narrow(fig: Figure) -> None:
+    """Turn a drawing made for a wide screen into one for a phone's: panels side by side
+    are stacked one under another (each the figure's full width), a figure's one legend
+    moved under the panels (in as many columns as fit), long titles and labels wrapped to
+    the width (a panel's title to its part of it), notes inside a panel to under half of it,
+    and the figure made as tall as its panels and text need.  Works on any explorer's
+    drawing, without its help."""
+    width_pt = fig.get_figwidth() * 72
+    specs = [ax.get_subplotspec() for ax in fig.axes]
+    grids = {id(ss.get_gridspec()) for ss in specs if ss is not None}
+    rows = 1
+    if specs and None not in specs and len(grids) == 1:
+        nrows, ncols = specs[0].get_gridspec().get_geometry()
+        if nrows == 1 and ncols > 1:  # a row of panels (twin axes share a panel's spec)
+            column = fig.add_gridspec(ncols, 1)
+            for ax, ss in zip(fig.axes, specs):
+                ax.set_subplotspec(column[ss.colspan.start, 0])
+            rows = ncols
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    legend_pt = 0.0
+    if len(legends) == 1:
+        old = legends[0]
+        labels = [t.get_text() for t in old.get_texts()]
+        size = old.get_texts()[0].get_fontsize() if labels else 8
+        widest = max((len(t) for t in labels), default=0) * size * _CHAR_EM + 3 * size
+        ncols = max(1, min(len(labels), int(width_pt // max(widest, 1))))
+        handles = old.legend_handles
+        old.remove()
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=size,
+                   frameon=False)
+        legend_pt = -(-len(labels) // ncols) * size * 1.5
+    lines = 0
+    for t, share in [(fig._suptitle, 1), (fig._supxlabel, 1), *[(t, 1) for t in fig.texts],
+                     *[(t, 0.7) for ax in fig.axes  # over a panel, beside its labels
+                       for t in (ax.title, ax._left_title, ax._right_title)],
+                     *[(t, 0.45) for ax in fig.axes for t in ax.texts]]:
+        if t is None or not t.get_text():
+            continue
+        chars = max(12, int(share * width_pt / (t.get_fontsize() * _CHAR_EM)))
+        wrapped = "\n".join(textwrap.fill(line, chars) for line in t.get_text().split("\n"))
+        t.set_text(wrapped)
+        if t is fig._suptitle or t is fig._supxlabel:
+            lines += wrapped.count("\n") + 1
+    fig.set_figheight(rows * PANEL_HEIGHT + 0.4 + lines * 0.18 + legend_pt / 72)
 
 
 _JOB = None  # (explorer, store) of the grid being rendered, inherited by forked workers
@@ -215,7 +277,7 @@ def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
     global _JOB
     n = len(combinations(explorer.knobs))
     processes = workers() if processes is None else processes
-    sets = [False] + ([True] if explorer.narrow else [])
+    sets = [False, True]
     tasks = []
     for narrow in sets:
         share = -(-n // processes)
@@ -233,13 +295,12 @@ def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
     finally:
         _JOB = None
     frames = {False: [None] * n, True: [None] * n}
-    sizes = {}
+    sizes = {False: [None] * n, True: [None] * n}
     for (narrow, _), chunk in zip(tasks, done):
         for i, name, size in chunk:
             frames[narrow][i] = name
-            sizes[narrow] = size
-    return Manifest(explorer.knobs, frames[False], frames[True] if explorer.narrow else None,
-                    sizes[False], sizes.get(True))
+            sizes[narrow][i] = size
+    return Manifest(explorer.knobs, frames[False], frames[True], sizes[False], sizes[True])
 
 
 # -- the page ------------------------------------------------------------------------------
@@ -254,7 +315,7 @@ _SCRIPT = """<script>(function () {
       var i = 0;
       for (var k = 0; k < d.knobs.length; k++) i = i * d.knobs[k].labels.length + pos[k];
       img.src = d.url + d.names[d.frames[i]];
-      if (src) src.srcset = d.url + d.names[d.narrow[i]];
+      src.srcset = d.url + d.names[d.narrow[i]];
       img.alt = d.title + ": " + d.knobs.map(function (k, j) {
         return k.label + " " + k.labels[pos[j]]; }).join(", ");
       root.querySelectorAll(".vm-knob").forEach(function (el, k) {
@@ -318,7 +379,7 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
     uid = f"vmp-{next(_ids)}"
     knobs, state = explorer.knobs, explorer.state
     start = [k.values.index(state[k.name]) for k in knobs]
-    names = sorted(set(manifest.frames) | set(manifest.narrow or ()))
+    names = sorted(set(manifest.frames) | set(manifest.narrow))
     number = {n: i for i, n in enumerate(names)}
     inline = not isinstance(store, FrameStore)
     data = {"title": explorer.title, "start": start,
@@ -326,18 +387,15 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
             "names": [store.src(n) for n in names] if inline else names,
             "knobs": [{"label": k.label, "labels": [k.fmt(v) for v in k.values]}
                       for k in knobs],
-            "frames": [number[n] for n in manifest.frames]}
-    if manifest.narrow:
-        data["narrow"] = [number[n] for n in manifest.narrow]
+            "frames": [number[n] for n in manifest.frames],
+            "narrow": [number[n] for n in manifest.narrow]}
     i = manifest.index(state)
     alt = html.escape(f"{explorer.title}: " + ", ".join(
         f"{k.label} {k.fmt(state[k.name])}" for k in knobs))
-    w, h = manifest.size
-    source = ""
-    if manifest.narrow:
-        nw, nh = manifest.narrow_size
-        source = (f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
-                  f'width="{nw}" height="{nh}">')
+    w, h = manifest.sizes[i]
+    nw, nh = manifest.narrow_sizes[i]
+    source = (f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
+              f'width="{nw}" height="{nh}">')
     controls = "".join(_knob_html(uid, j, k, start[j]) for j, k in enumerate(knobs))
     combos = len(manifest.frames)
     note = (f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
