@@ -94,8 +94,9 @@ class Explorer:
     note: str = ""
     dpi: int = 80
     narrow: tuple | None = None
-    """Figure size (inches) of a second frame set the static player shows on narrow
-    screens; the drawing function lays itself out for that shape.  None: no narrow set."""
+    """Figure size (inches) of the static player's frames for phones, for a drawing that
+    lays itself out for a tall figure (the vring tour).  None: the player fits the wide
+    drawing to a phone by itself (:func:`virtmodel.player.fit_narrow`)."""
     state: dict = field(init=False)
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
