@@ -182,10 +182,10 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
         assert_same_figure(ex.figure, fresh, state)
     assert sorted(p.name for p in store.folder.iterdir()) == sorted(set(m.frames + m.narrow))
     assert set(m.sizes) == {(ex.figsize[0] * ex.dpi, ex.figsize[1] * ex.dpi)}
-    # the phone's frames: the same drawing 4.4 inches wide at twice the dpi, text wrapped
-    assert {w for w, _ in m.narrow_sizes} == {4.4 * 2 * ex.dpi}
+    # the phone's frames: the same drawing 4.4 inches wide at 1.5 times the dpi
+    assert {w for w, _ in m.narrow_sizes} == {4.4 * 1.5 * ex.dpi}
     narrow = player.decode(store.get(m.narrow[0]))
-    assert narrow.shape[1] == 4.4 * 2 * ex.dpi
+    assert narrow.shape[1] == 4.4 * 1.5 * ex.dpi
 
 
 def test_identical_frames_are_stored_once(tmp_path):
@@ -281,7 +281,7 @@ def test_tour_draws_its_own_narrow_layout(tmp_path):
     m = player.render(ex, player.FrameStore(tmp_path, ""), processes=2)
     assert len(m.narrow) == len(m.frames) == len(ex.knobs[0].values) * 2
     w, h = m.narrow_sizes[0]
-    assert w < h and (w, h) == (ex.narrow[0] * ex.dpi * 2, ex.narrow[1] * ex.dpi * 2)
+    assert w < h and (w, h) == (ex.narrow[0] * ex.dpi * 1.5, ex.narrow[1] * ex.dpi * 1.5)
     assert not set(m.narrow) & set(m.frames)
     fig = player.Figure(figsize=ex.narrow, layout="constrained")
     ex.draw(fig, step=3, event_idx=False)
