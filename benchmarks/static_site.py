@@ -83,6 +83,9 @@ def measure(report, site: Path | None = None) -> None:
             report("static book build, clean (every grid)", seconds, "s",
                    f"<= {BUILD_TARGET_S}", seconds <= BUILD_TARGET_S)
         weights = page_weights(site)
+        if not weights:
+            raise SystemExit(f"no chapter pages in {site / 'book'}: is it a built book's "
+                             "_build/html?")
         for name, (wide, phone) in weights.items():
             print(f"  {name:<20} {wide / 1024:7.1f} KiB (phone {phone / 1024:7.1f} KiB)")
         worst = max(max(w) for w in weights.values())

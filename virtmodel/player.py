@@ -203,7 +203,7 @@ def fit_narrow(fig: Figure) -> None:
     """Turn a drawing made for a wide screen into one for a phone's: panels side by side
     are stacked one under another (each the figure's full width), a figure's one legend
     moved under the panels (in as many columns as fit), long titles and labels wrapped to
-    the width (a panel's title to its part of it), notes inside a panel to under half of it,
+    the width (a panel's title to its part of it), notes inside a panel to under a third of it,
     and the figure made as tall as its panels and text need.  Works on any explorer's
     drawing, without its help."""
     width_pt = fig.get_figwidth() * 72
@@ -234,7 +234,7 @@ def fit_narrow(fig: Figure) -> None:
     for t, share in [(fig._suptitle, 1), (fig._supxlabel, 1), *[(t, 1) for t in fig.texts],
                      *[(t, 0.7) for ax in fig.axes  # over a panel, beside its labels
                        for t in (ax.title, ax._left_title, ax._right_title)],
-                     *[(t, 0.45) for ax in fig.axes for t in ax.texts]]:
+                     *[(t, 0.3) for ax in fig.axes for t in ax.texts]]:
         if t is None or not t.get_text():
             continue
         chars = max(12, int(share * width_pt / (t.get_fontsize() * _CHAR_EM)))
