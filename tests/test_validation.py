@@ -37,3 +37,16 @@ def test_every_miss_says_why():
 def test_counts_meet_their_target():
     s = validation.summary()
     assert s.counts_ok, f"{s.counts_within} of {s.count_points} count points within target"
+
+
+def test_the_appendix_table_shows_every_result_with_its_verdict():
+    from virtmodel.widgets import validation_table
+
+    rows = validation.table()
+    page = validation_table(rows)._repr_html_()
+    assert page.count("<tr>") == 1 + len(rows)  # header + one row per result
+    assert page.count("<td>yes</td>") == sum(r.within is True for r in rows)
+    assert page.count("<td>no</td>") == sum(r.within is False for r in rows)
+    assert page.count("<td>no target</td>") == sum(r.within is None for r in rows)
+    for r in rows:
+        assert r.case.label in page and f"{r.error:+.0%}" in page

@@ -107,12 +107,14 @@ class CostProfile:
 
     @property
     def user_io_exit_ns(self) -> float:
-        """One trapping port access that QEMU emulates: exit, KVM, user space, emulation."""
+        """The time of one trapping port access that QEMU emulates (exit, KVM, user space,
+        emulation)."""
         return self.vmexit_ns + self.kvm_exit_ns + self.user_exit_ns + self.emulate_access_ns
 
     @property
     def user_mmio_exit_ns(self) -> float:
-        """One trapping MMIO access that QEMU emulates: as a port access, plus the decode."""
+        """The time of one trapping MMIO access that QEMU emulates (a port access's, plus
+        the decode)."""
         return self.user_io_exit_ns + self.mmio_decode_ns
 
     def replace(self, **changes) -> "CostProfile":
@@ -407,7 +409,7 @@ _SHIPPED = shipped_profiles()
 
 PROFILES: dict[str, CostProfile] = {MODERN.name: MODERN, LEGACY_2012.name: LEGACY_2012,
                                     **{n: prof for n, (prof, _) in _SHIPPED.items()}}
-"""Named profiles: ``"modern"`` (the book's default: a recent server, from published
+"""The named profiles, ``"modern"`` (the book's default: a recent server, from published
 micro-benchmarks), ``"legacy-2012"`` (the 2012 host behind the source's claims), and each
 profile the KVM lab
 calibrated on a named machine and shipped in ``virtmodel/data`` (``lab-<cpu>-<flavour>-

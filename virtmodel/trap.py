@@ -63,8 +63,8 @@ DEFAULTS = dict(request_bytes=4096, data_mode="dma", direction="read",
                 accesses_per_request=3, dma_setup_accesses=2, handler_accesses=0,
                 mmio=False, busy_wait_ns=0, interrupts=True, interrupt_mode="posted",
                 irq_trigger="edge", halt_poll=True)
-"""One register-programmed device's defaults: a read by DMA with three accesses to start
-it, two to program the transfer, an edge-triggered interrupt on a host with posted
+"""The defaults of one register-programmed device, a read by DMA with three accesses to
+start it, two to program the transfer, an edge-triggered interrupt on a host with posted
 interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
 
 LIMITS = dict(accesses_per_request=256, dma_setup_accesses=64, handler_accesses=64,

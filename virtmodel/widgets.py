@@ -639,3 +639,32 @@ def measure_your_machine(**measure_kw) -> LabReport:
     """The lab chapter's demo: a :class:`LabReport` (``measure_kw`` go to
     :func:`virtmodel.lab.validate.measure` when this machine is measured)."""
     return LabReport(**measure_kw)
+
+
+# ---------------------------------------------------------------------------------------
+# The validation appendix: the model beside published results.
+# ---------------------------------------------------------------------------------------
+def _workload_text(workload: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in workload.items())
+
+
+def validation_table(rows=None) -> Table:
+    """Every published result of :func:`virtmodel.validation.table` beside the model: the
+    result, its workload, host and source, the reported and predicted values, the error and
+    whether it is within its target (absolute rates and latencies have none)."""
+    from . import validation
+
+    rows = validation.table() if rows is None else rows
+    out = []
+    for r in rows:
+        e = r.case.entry
+        within = {True: "yes", False: "no", None: "no target"}[r.within]
+        what = f"the entry's {r.case.raw_key!r} figure" if r.case.raw_key else e["quantity"]
+        out.append(dict(result=f"{r.case.label}: {what} [{e['unit']}]",
+                        model_run=r.case.setup, workload=_workload_text(e["workload"]),
+                        host=e["host"], source=e["source"], reported=r.reported,
+                        model=r.model, error=f"{r.error:+.0%}", within=within))
+    return Table(out, {"result": "result", "model_run": "the model's run",
+                       "workload": "workload", "host": "host", "source": "source",
+                       "reported": "reported", "model": "model", "error": "error",
+                       "within": "within target"})
