@@ -112,3 +112,15 @@ def test_the_real_register_sequences_give_the_drivers_counts():
     assert e1000.exits_by_reason["io"] == 6           # TDT + ICR, IMC, STATUS, IMS, STATUS
     assert e1000.exits_by_reason["eoi"] == 1          # INTx is level-triggered: even posted
     assert ide_dma.exits_by_reason["eoi"] == 0        # IRQ 14 is edge: posted, no EOI exit
+
+
+def test_e1000_sends_inside_the_exit_and_copies_twice_ide_pio_takes_an_exit_per_sector():
+    e1000 = simulate("emulated", **registers.params(registers.E1000_TX), requests=10)
+    assert e1000.exits_by_reason["hlt"] == 0  # done before the TDT write's exit returns
+    assert e1000.copied_bytes_per_request == 2 * 1500
+    assert e1000.interrupts_per_request == 1
+    c = trap.counts(4096, "string-pio", string_chunk_bytes=512)
+    assert c.data_exits == 8  # one rep insl per 512 B sector, not one per KiB
+    assert trap.counts(4096, "string-pio").data_exits == 4
+    assert trap.counts(4096, "string-pio", direction="write",
+                       string_chunk_bytes=512).data_exits == 1024  # rep outs: per element

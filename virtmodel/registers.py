@@ -27,6 +27,9 @@ class Sequence(NamedTuple):
     irq_trigger: str  # "edge" or "level"
     busy_wait_ns: int  # the driver's busy-waits (udelay) per operation
     where: str  # the driver functions the counts come from
+    string_chunk_bytes: int = 0  # bytes per rep ins call (libata: one sector)
+    served_in_exit: bool = False  # done before the doorbell's exit returns (a NIC's TX)
+    data_copies: int = 0  # CPU copies of the data by the device model
 
 
 IDE_PIO_READ = Sequence(
@@ -36,11 +39,9 @@ IDE_PIO_READ = Sequence(
     where="libata-sff.c: ata_sff_qc_issue (device select, task file, command: 13 port "
           "accesses with their status and alt-status reads), __ata_sff_port_intr and "
           "ata_pio_sectors (alt-status, status, BM status read and clear, a sync read, a "
-          "final status read); udelay(10) before 4 status checks")
+          "final status read); udelay(10) before 4 status checks", string_chunk_bytes=512)
 """Per sector the driver issues one ``rep insl`` of 128 dwords: 512 B, within KVM's 1 KiB
-read-ahead, so one exit per sector (the path's ``string-pio`` read mode moves 1 KiB per
-exit for a longer ``rep ins``; :func:`params` asks for 512 B chunks by counting the extra
-exits as accesses)."""
+read-ahead, so one exit per sector."""
 
 IDE_DMA_READ = Sequence(
     "IDE disk (ata_piix, bus-master DMA)", "read 4 KiB (READ DMA, LBA28)", 4096, "dma", "read",
@@ -56,7 +57,9 @@ E1000_TX = Sequence(
     issue=1, dma_setup=0, handler=5, mmio=True, irq_trigger="level", busy_wait_ns=0,
     where="e1000_main.c: e1000_xmit_frame (the TDT write), e1000_intr (ICR read, IMC write, "
           "a STATUS read to flush), e1000_irq_enable (IMS write, STATUS read); PCI INTx is "
-          "level-triggered")
+          "level-triggered; QEMU's e1000 reads the frame into its buffer and writes it to the "
+          "tap device inside the TDT write's exit (hw/net/e1000.c process_tx_desc)",
+    served_in_exit=True, data_copies=2)
 
 E1000_TX_SMALL = E1000_TX._replace(operation="send one 64 B frame and take its interrupt",
                                    request_bytes=64)
@@ -66,12 +69,9 @@ SEQUENCES = (IDE_PIO_READ, IDE_DMA_READ, E1000_TX, E1000_TX_SMALL)
 
 def params(seq: Sequence) -> dict:
     """The ``"emulated"`` path's parameters for one operation of ``seq``."""
-    extra = 0
-    if seq.data_mode == "string-pio" and seq.direction == "read":
-        # one rep insl per 512 B sector: one exit each, where a single rep ins of the whole
-        # request would take one per KiB
-        extra = seq.request_bytes // 512 - -(-seq.request_bytes // 1024)
     return dict(request_bytes=seq.request_bytes, data_mode=seq.data_mode,
-                direction=seq.direction, accesses_per_request=seq.issue + extra,
+                direction=seq.direction, accesses_per_request=seq.issue,
                 dma_setup_accesses=seq.dma_setup, handler_accesses=seq.handler,
-                mmio=seq.mmio, irq_trigger=seq.irq_trigger, busy_wait_ns=seq.busy_wait_ns)
+                mmio=seq.mmio, irq_trigger=seq.irq_trigger, busy_wait_ns=seq.busy_wait_ns,
+                string_chunk_bytes=seq.string_chunk_bytes,
+                served_in_exit=seq.served_in_exit, data_copies=seq.data_copies)

@@ -61,14 +61,15 @@ PAGE_BYTES = 4096
 
 DEFAULTS = dict(request_bytes=4096, data_mode="dma", direction="read",
                 accesses_per_request=3, dma_setup_accesses=2, handler_accesses=0,
-                mmio=False, busy_wait_ns=0, interrupts=True, interrupt_mode="posted",
+                mmio=False, busy_wait_ns=0, string_chunk_bytes=0, served_in_exit=False,
+                data_copies=0, interrupts=True, interrupt_mode="posted",
                 irq_trigger="edge", halt_poll=True)
 """The defaults of one register-programmed device, a read by DMA with three accesses to
 start it, two to program the transfer, an edge-triggered interrupt on a host with posted
 interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
 
 LIMITS = dict(accesses_per_request=256, dma_setup_accesses=64, handler_accesses=64,
-              busy_wait_ns=10_000_000)
+              busy_wait_ns=10_000_000, string_chunk_bytes=MAX_REQUEST_BYTES, data_copies=4)
 """The largest value each count takes (all start at 0)."""
 
 STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device",
@@ -130,17 +131,21 @@ def _params(kw: dict) -> dict:
     return p
 
 
-def bytes_per_data_exit(data_mode: str, direction: str) -> int:
-    """Bytes one exit carries through the sharing page (0: DMA, no data exits)."""
+def bytes_per_data_exit(data_mode: str, direction: str, string_chunk_bytes: int = 0) -> int:
+    """Bytes one exit carries through the sharing page (0: DMA, no data exits).  A driver
+    that issues its ``rep ins`` in chunks (``string_chunk_bytes``: libata, one 512 B sector
+    per call) takes at least one exit per chunk."""
     if data_mode == "pio":
         return PIO_BYTES_PER_EXIT
     if data_mode == "string-pio":
-        return STRING_IN_BYTES_PER_EXIT if direction == "read" else STRING_OUT_BYTES_PER_EXIT
+        if direction == "write":
+            return STRING_OUT_BYTES_PER_EXIT
+        return min(STRING_IN_BYTES_PER_EXIT, string_chunk_bytes or STRING_IN_BYTES_PER_EXIT)
     return 0
 
 
-def _data_exits(s: int, mode: str, direction: str) -> int:
-    per = bytes_per_data_exit(mode, direction)
+def _data_exits(s: int, mode: str, direction: str, chunk: int) -> int:
+    per = bytes_per_data_exit(mode, direction, chunk)
     return math.ceil(s / per) if per else 0
 
 
@@ -159,13 +164,13 @@ def counts(request_bytes: int = DEFAULTS["request_bytes"],
     irq = bool(p["interrupts"])
     regs = (p["accesses_per_request"] + (p["dma_setup_accesses"] if dma else 0)
             + (p["handler_accesses"] if irq else 0))
-    data = _data_exits(s, p["data_mode"], p["direction"])
+    data = _data_exits(s, p["data_mode"], p["direction"], p["string_chunk_bytes"])
     user = regs + data
     eoi = int(irq and _eoi_exit(p))
-    hlt = int(irq)
+    hlt = int(irq and not p["served_in_exit"])
     decoded = (regs if p["mmio"] else 0) + (data if p["data_mode"] == "string-pio" else 0)
-    if dma:
-        copies, copied = 0, 0
+    if dma:  # the device model maps guest memory; some copy it anyway (e1000: twice)
+        copies, copied = p["data_copies"], p["data_copies"] * s
     else:  # guest <-> sharing page (KVM) and sharing page <-> device buffer (QEMU)
         copies, copied = 2 * data, 2 * s
     pages = math.ceil(s / PAGE_BYTES) if dma else 0
@@ -228,15 +233,32 @@ def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAU
             out.append(Step("qemu", "qemu", prof.dma_map_ns_per_page, c.dma_pages,
                             "QEMU maps a guest page for the host's I/O (no copy)"))
     else:
-        per = bytes_per_data_exit(mode, p["direction"])
+        per = bytes_per_data_exit(mode, p["direction"], p["string_chunk_bytes"])
         full, rest = divmod(s, per)
         what = f"{mode} {p['direction']} data exit"
         _access_steps(out, prof, full, what, mode == "string-pio", per)
         _access_steps(out, prof, 1 if rest else 0, what + " (last chunk)",
                       mode == "string-pio", rest)
-    dev = prof.device_ns_per_request + s * prof.device_ns_per_byte
-    out.append(Step("device", "device", dev, 1, "host I/O and the physical device serve it"))
-    if p["interrupts"]:
+    if p["data_copies"] and mode == "dma":
+        out.append(Step("qemu", "copy", s * prof.copy_ns_per_byte, p["data_copies"],
+                        "the device model copies the data (e1000: into its buffer, then "
+                        "to the tap device)"))
+    if p["served_in_exit"]:  # e.g. a NIC's transmit: done before the exit returns
+        dev = 0.0
+    else:
+        dev = prof.device_ns_per_request + s * prof.device_ns_per_byte
+        out.append(Step("device", "device", dev, 1, "host I/O and the physical device serve it"))
+    if p["interrupts"] and p["served_in_exit"]:
+        out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
+        if p["interrupt_mode"] != "posted":
+            out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
+                            "KVM injects the interrupt on entry"))
+        out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
+        _access_steps(out, prof, p["handler_accesses"],
+                      f"{reg} register access in the interrupt handler", p["mmio"])
+        if c.eoi_exits:
+            out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
+    elif p["interrupts"]:
         out.append(Step("cpu", "exit_entry", prof.vmexit_ns, 1,
                         "the vCPU has nothing to do: HLT exits", concurrent=True))
         out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT",

@@ -280,7 +280,8 @@ def ide_sequence(data_mode: str) -> dict:
     libata's PIO sequence for port I/O, its bus-master DMA sequence for DMA."""
     seq = registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ
     return dict(accesses_per_request=seq.issue, dma_setup_accesses=seq.dma_setup,
-                handler_accesses=seq.handler, busy_wait_ns=seq.busy_wait_ns)
+                handler_accesses=seq.handler, busy_wait_ns=seq.busy_wait_ns,
+                string_chunk_bytes=seq.string_chunk_bytes)
 
 
 def explore_dma_size(profile="modern") -> Explorer:

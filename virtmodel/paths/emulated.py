@@ -77,6 +77,15 @@ _OWN = (
           hi=trap.LIMITS["busy_wait_ns"]),
     Param("irq_trigger", D["irq_trigger"], "", "edge (ISA IRQ, MSI) or level (PCI INTx: its "
           "EOI always exits)", kind="choice", choices=trap.TRIGGERS),
+    Param("string_chunk_bytes", D["string_chunk_bytes"], "B", "string PIO reads: bytes per "
+          "rep ins the driver issues (libata: one 512 B sector; 0: the whole transfer)",
+          lo=0, hi=trap.LIMITS["string_chunk_bytes"]),
+    Param("served_in_exit", D["served_in_exit"], "", "the device model completes the "
+          "request before the doorbell's exit returns (e1000's transmit): no wait, no halt",
+          kind="bool"),
+    Param("data_copies", D["data_copies"], "copies", "DMA: CPU copies of the data the device "
+          "model makes anyway (e1000: into its buffer, then to the tap device)", lo=0,
+          hi=trap.LIMITS["data_copies"]),
 )
 
 PATH = register(Path(
