@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import itertools
 import os
 import time
@@ -31,10 +30,9 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import exit_tax, plots, trap
+from . import canvas, exit_tax, plots, trap
 from .costs import get as get_profile
 from .devices import catalogue
 from .paths import simulate
@@ -106,8 +104,8 @@ class Explorer:
         # axes are reused (the static player's frames are each laid out in full).
         self._layouts: dict[tuple, list] = {}
         self.state = {k.name: k.default for k in self.knobs}
-        self.figure = Figure(figsize=self.figsize, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        canvas.Canvas(self.figure)
         self._image = None
         self.update()
 
@@ -151,10 +149,8 @@ class Explorer:
         return fig
 
     def png(self) -> bytes:
-        buf = io.BytesIO()
-        # zlib level 1: a third of the default's encoding time, a slightly larger file
-        self.figure.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
-        return buf.getvalue()
+        """The figure as a PNG (drawn at the explorer's dpi; see :mod:`virtmodel.canvas`)."""
+        return canvas.png(self.figure.canvas.rgb())
 
     # -- static: a kernel-free player ------------------------------------------------------
     def player_html(self) -> str:
