@@ -15,8 +15,10 @@ def signature(fig):
                 for t in axis.get_major_ticks()[:len(axis.get_majorticklocs())]
                 if lo - 1e-9 * abs(lo) <= t.get_loc() <= hi + 1e-9 * abs(hi)]
 
-    def rounded(seq):
-        return [round(float(v), 9) for v in seq]
+    def rounded(seq):  # to 9 significant digits: a redraw that updates artists in place
+        # may land a limit in another last bit (1703416.7375232754 vs ...712) than a
+        # fresh figure, which computed its transforms in another order
+        return [float(f"{float(v):.9g}") for v in seq]
 
     sig = [fig.get_suptitle(), fig.get_supxlabel()]
     for ax in fig.axes:
@@ -28,7 +30,7 @@ def signature(fig):
             grid=(any(g.get_visible() for g in ax.get_xgridlines()),
                   any(g.get_visible() for g in ax.get_ygridlines())),
             ticks=(ticks(ax.xaxis), ticks(ax.yaxis)) if ax.axison else None,
-            lines=[(ln.get_label(), rounded(ln.get_xdata()), rounded(ln.get_ydata()),
+            lines=[(_label(ln), rounded(ln.get_xdata()), rounded(ln.get_ydata()),
                     to_hex(ln.get_color()), ln.get_linestyle(), str(ln.get_marker()))
                    for ln in ax.lines],
             patches=[(type(p).__name__, rounded(p.get_bbox().bounds),
@@ -41,6 +43,14 @@ def signature(fig):
                           [to_hex(f) for f in c.get_facecolors()]) for c in ax.collections],
             legend=None if leg is None else [t.get_text() for t in leg.get_texts()]))
     return sig
+
+
+def _label(artist):
+    """An artist's label as a reader could see it (in a legend); labels starting with an
+    underscore are hidden, and matplotlib numbers unlabelled lines by when they were
+    added ("_child3"), which says nothing about the picture."""
+    label = artist.get_label()
+    return "_" if label.startswith("_") else label
 
 
 def assert_same_figure(got_fig, want_fig, context=""):
