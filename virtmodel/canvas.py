@@ -97,8 +97,9 @@ class Renderer(RendererAgg):
                                            height - (top + yi) + buffer.shape[0], 0, gc)
 
     def _rasterise(self, s, prop, angle, antialiased, features, language, xf, yf):
-        """The glyphs of ``s`` as Agg would render them with its origin at (xf, yf) pixels
-        (y upwards): (bitmap, left, top) per glyph, as in RendererAgg.draw_text."""
+        """``s`` as Agg would render it with its origin at (xf, yf) pixels (y upwards):
+        [(coverage bitmap, left, top)], its glyphs rendered as in RendererAgg.draw_text
+        and put together in one bitmap (see :func:`_composite`)."""
         font = self._prepare_font(prop)
         flags = get_hinting_flag()
         items = font._layout(s, flags=flags, features=features, language=language)
@@ -118,7 +119,7 @@ class Renderer(RendererAgg):
             if not antialiased:
                 buffer *= 0xff
             out.append((buffer, bitmap.left, bitmap.top))
-        return out
+        return _composite(out)
 
 
     def draw_axis(self, axis) -> None:
@@ -159,6 +160,28 @@ class Renderer(RendererAgg):
         top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         return (np.ascontiguousarray(pixels[top:bottom, left:right][::-1]), int(left),
                 int(self.height) - int(bottom))
+
+
+def _composite(glyphs: list) -> list:
+    """Glyph bitmaps [(coverage, left, top)] (top is the row above the bitmap's first,
+    y upwards) as one: Agg blends each glyph's coverage over what is there, so where two
+    glyphs overlap (antialiased edges of close letters) the combined coverage is
+    1 - (1 - a)(1 - b), here rounded once instead of after each blend.  One blit per
+    text instead of one per glyph."""
+    if len(glyphs) < 2:
+        return glyphs
+    left = min(g[1] for g in glyphs)
+    right = max(g[1] + g[0].shape[1] for g in glyphs)
+    top = max(g[2] for g in glyphs)
+    bottom = min(g[2] - g[0].shape[0] for g in glyphs)
+    clear = np.full((top - bottom, right - left), 255, np.uint32)  # 255 - coverage
+    for buffer, x, y in glyphs:
+        h, w = buffer.shape
+        part = clear[top - y:top - y + h, x - left:x - left + w]
+        part *= 255 - buffer.astype(np.uint32)
+        part += 127
+        part //= 255
+    return [((255 - clear).astype(np.uint8), left, top)]
 
 
 def _axis_key(axis, ticks) -> tuple | None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.collections import PolyCollection
+from matplotlib.artist import Artist
+from matplotlib.collections import Collection, PolyCollection
 from matplotlib.container import Container
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from .units import fmt_bytes
 
@@ -62,7 +67,10 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
         _no_figure_titles(fig)
         return list(fig.axes)
     fig.clear()
-    return list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
+    axes = list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
+    for ax in axes:
+        ax.set_title("", y=1.0)  # see _empty
+    return axes
 
 
 def _side_by_side(n: int, ratios: tuple) -> tuple:
@@ -171,7 +179,7 @@ class Kept:
             order = {id(a): i for i, a in enumerate(self._used)}
             ax._children.sort(key=lambda a: order.get(id(a), -1))
             ax.containers.sort(key=lambda a: order.get(id(a), -1))
-            ax.relim()
+            _relim(ax)
             for name, (lo, hi) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
                 if np.isfinite(lo) and np.isfinite(hi):  # as adding data would have
                     ax._request_autoscale_view(name)
@@ -235,12 +243,16 @@ class Kept:
         many bars gets the new geometry as barh/bar would set it."""
         where, length, base = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float))
                                                     for v in (where, length, base)))
+        color = style.pop("color", None)  # set anew on kept bars, as barh would
         st = (ax, horizontal, len(where), thickness, style)
         c = self._get(key, st)
         if c is None:
             make = ax.barh if horizontal else ax.bar
-            c = make(where, length, thickness, base, **style)
+            c = make(where, length, thickness, base, color=color, **style)
         else:
+            if color is not None:
+                for r in c.patches:
+                    r.set_facecolor(color)
             for r, w, n, b in zip(c.patches, where, length, base):
                 start = w - thickness / 2
                 if horizontal:
@@ -301,6 +313,34 @@ class Kept:
             self._grids[ax] = want
 
 
+def _relim(ax) -> None:
+    """``ax.relim()``, with the data limits of plain rectangles in data coordinates (bars)
+    taken from their corners at once: matplotlib walks each one's path as Bezier curves,
+    most of a bar chart's redraw.  The same limits (up to the last bit)."""
+    ax.dataLim.ignore(True)
+    ax.dataLim.set_points(Bbox.null().get_points())
+    ax.ignore_existing_data_limits = True
+    corners = []
+    for a in ax._children:
+        if not a._get_in_autoscale():
+            continue
+        if (type(a) is Rectangle and Artist.get_transform(a) is ax.transData
+                and a.get_angle() == 0 and ax.name == "rectilinear"):
+            if a.get_width() or a.get_height():  # matplotlib skips empty ones too
+                (x0, y0), (x1, y1) = a.get_bbox().get_points()
+                corners += [(x0, y0), (x1, y1)]
+        elif isinstance(a, Line2D):
+            ax._update_line_limits(a)
+        elif isinstance(a, Patch):
+            ax._update_patch_limits(a)
+        elif isinstance(a, AxesImage):
+            ax._update_image_limits(a)
+        elif isinstance(a, Collection):
+            ax._update_collection_limits(a)
+    if corners:
+        ax.update_datalim(corners)
+
+
 def _scale(axis, name: str, **kw) -> None:
     """``axis``'s scale set to ``name`` (with e.g. ``base``), only when it is not that
     already: setting a scale replaces the axis' locators, formatters and transforms."""
@@ -319,7 +359,11 @@ def _empty(ax) -> None:
         a.remove()
     if ax.get_legend() is not None:
         ax.get_legend().remove()
-    ax.set_title("")
+    # Titles stay at the top of their axes, where matplotlib's automatic placement puts
+    # them when nothing (top ticks, an offset text) sits above an axes, as in every plot
+    # here: the automatic placement measures the y axis again at every draw, even when
+    # it is not shown (tests/test_plots.py checks the place is the same).
+    ax.set_title("", y=1.0)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_xscale("linear")  # also puts back the default locators and formatters
