@@ -35,7 +35,8 @@ def signature(fig):
                    for ln in ax.lines],
             patches=[(type(p).__name__, rounded(p.get_bbox().bounds),
                       to_hex(p.get_facecolor())) for p in ax.patches],
-            texts=[(t.get_text(), rounded(t.get_position())) for t in ax.texts],
+            texts=[(t.get_text(), rounded(t.get_position()), rounded(getattr(t, "xy", ())))
+                   for t in ax.texts],  # an annotation's position is an offset from xy
             tables=[sorted((k, c.get_text().get_text(), to_hex(c.get_facecolor()))
                            for k, c in t.get_celld().items()) for t in ax.tables],
             collections=[(rounded(np.ravel(c.get_offsets())),
@@ -62,3 +63,26 @@ def assert_same_figure(got_fig, want_fig, context=""):
     for i, (g, w) in enumerate(zip(got[2:], want[2:])):
         bad = {k: (g[k], w[k]) for k in w if g[k] != w[k]}
         assert not bad, (context, f"axes {i}", bad)
+
+
+def plain_pixels(fig):
+    """The figure drawn as it stands by matplotlib's own Agg renderer (none of
+    virtmodel.canvas's kept glyphs or axis layers), RGB."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    w, h = (int(round(v)) for v in fig.bbox.size)
+    renderer = RendererAgg(w, h, fig.dpi)
+    fig.draw(renderer)
+    return np.asarray(renderer.buffer_rgba())[..., :3].copy()
+
+
+def assert_same_pixels(got, want, context=""):
+    """Two RGB images the same up to 1/255 per channel (an axis composited from the
+    canvas's kept layer rounds where its antialiased edges overlap what is below): a
+    stale layer or text shows as differences of up to 255."""
+    assert got.shape == want.shape, (context, got.shape, want.shape)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    bad = np.argwhere(diff.max(axis=2) > 1)
+    assert not len(bad), (context, f"{len(bad)} pixels differ by more than 1, first at "
+                                   f"(row, col) {tuple(bad[0])}: {got[tuple(bad[0])]} vs "
+                                   f"{want[tuple(bad[0])]}")

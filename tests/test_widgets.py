@@ -238,13 +238,21 @@ EXPLORERS = {
 
 @pytest.mark.parametrize("name", EXPLORERS)
 def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
-    """Live redraws reuse the figure's axes (plots.panels): every value of every knob,
-    reached from another value, must draw what a brand-new figure draws for it."""
+    """Live redraws reuse the figure's axes and update its artists in place (plots.panels,
+    plots.Kept) and draw through kept glyphs and axis layers (virtmodel.canvas): every
+    value of every knob, reached from another value, must draw what a brand-new figure
+    draws for it, and the image the reader gets must be what matplotlib's own Agg draws
+    for the live figure."""
+    import io
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from PIL import Image
+
+    from figures import assert_same_pixels, plain_pixels
 
     ex = EXPLORERS[name]()
-    ex.widget()
+    box = ex.widget()
     moves = [(k.name, v) for k in ex.knobs for v in k.values[1:] + k.values[:1]]
     if name == "batching":  # into the "does not fit" message and back out again
         moves += [("queue_size", 16), ("batch", 64), ("batch", 16), ("queue_size", 256)]
@@ -252,6 +260,8 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
         moves = moves[::3] + [("step", 0)]
     for knob, v in moves:
         ex.controls[knob].value = v
+        shown = np.asarray(Image.open(io.BytesIO(box.children[-1].value)).convert("RGB"))
+        assert_same_pixels(shown, plain_pixels(ex.figure), (knob, v, ex.state))
         fresh = Figure(figsize=ex.figsize, layout="constrained")
         FigureCanvasAgg(fresh)
         ex.draw(fresh, **ex.state)

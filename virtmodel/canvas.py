@@ -7,7 +7,8 @@ per figure size and dpi):
 * **glyphs**: Agg lays out and rasterises every text glyph by glyph at every draw.  For
   each text drawn, the glyph bitmaps FreeType produced are kept with their places
   relative to the text's origin; the same string in the same font, angle and fraction of
-  a pixel of its origin is blitted from them.  Exactly Agg's pixels: FreeType's rendering
+  a pixel of its origin is blitted from them (as one bitmap when no two glyphs touch).
+  Exactly Agg's pixels: FreeType's rendering
   depends on the origin only through its fraction of a pixel (26.6 fixed point), which is
   in the key, and moving by whole pixels moves the bitmap by whole pixels.
 * **axes' axis layers**: an x or y axis (ticks, tick labels, grid lines, its label) is
@@ -164,24 +165,26 @@ class Renderer(RendererAgg):
 
 def _composite(glyphs: list) -> list:
     """Glyph bitmaps [(coverage, left, top)] (top is the row above the bitmap's first,
-    y upwards) as one: Agg blends each glyph's coverage over what is there, so where two
-    glyphs overlap (antialiased edges of close letters) the combined coverage is
-    1 - (1 - a)(1 - b), here rounded once instead of after each blend.  One blit per
-    text instead of one per glyph."""
+    y upwards) as one, when no two glyphs cover the same pixel (the usual case): one blit
+    per text instead of one per glyph, the same pixels.  Glyphs that touch (antialiased
+    edges of close letters) stay separate: Agg blends each over the last, rounding in
+    between."""
     if len(glyphs) < 2:
         return glyphs
     left = min(g[1] for g in glyphs)
     right = max(g[1] + g[0].shape[1] for g in glyphs)
     top = max(g[2] for g in glyphs)
     bottom = min(g[2] - g[0].shape[0] for g in glyphs)
-    clear = np.full((top - bottom, right - left), 255, np.uint32)  # 255 - coverage
+    out = np.zeros((top - bottom, right - left), np.uint8)
+    covered = np.zeros(out.shape, np.uint8)
     for buffer, x, y in glyphs:
         h, w = buffer.shape
-        part = clear[top - y:top - y + h, x - left:x - left + w]
-        part *= 255 - buffer.astype(np.uint32)
-        part += 127
-        part //= 255
-    return [((255 - clear).astype(np.uint8), left, top)]
+        rows, cols = slice(top - y, top - y + h), slice(x - left, x - left + w)
+        covered[rows, cols] += buffer > 0
+        out[rows, cols] |= buffer
+    if covered.max() > 1:
+        return glyphs
+    return [(out, left, top)]
 
 
 def _axis_key(axis, ticks) -> tuple | None:
@@ -204,8 +207,8 @@ def _axis_key(axis, ticks) -> tuple | None:
     label, offset = axis.label, axis.offsetText
     return (name, tuple(ax.bbox.bounds), tuple(where.tolist()),
             tuple(_tick_style(t) for t in ticks),
-            _text_style(label), axis.label_position, axis.labelpad,
-            axis.major.formatter.get_offset(), _text_style(offset),
+            _text_style(label, placed=True), axis.label_position, axis.labelpad,
+            axis.major.formatter.get_offset(), _text_style(offset, placed=True),
             axis.offset_text_position if name == "x" else None)
 
 
@@ -215,12 +218,15 @@ def _tick_style(tick) -> tuple:
             _line_style(tick.gridline), tick._pad, tick.get_tickdir())
 
 
-def _text_style(t) -> tuple:
+def _text_style(t, placed=False) -> tuple:
+    """A text's looks; its position too unless the axis ``placed`` it while drawing (the
+    axis label and offset text are put beside the tick labels, which are in the key)."""
     if not t.get_visible():
         return ()
     return (t.get_text(), t.get_color(), _font_key(t.get_fontproperties()), t.get_rotation(),
             t.get_horizontalalignment(), t.get_verticalalignment(), t.get_alpha(),
-            t.get_position(), t.get_rotation_mode(), t._bbox_patch is not None)
+            None if placed else t.get_position(), t.get_rotation_mode(),
+            t._bbox_patch is not None)
 
 
 def _line_style(ln) -> tuple:

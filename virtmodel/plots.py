@@ -127,16 +127,18 @@ class Kept:
         self._legends: dict = {}  # axes -> (legend, what it was made from)
         self._grids: dict = {}  # (axes, which) -> grid settings
         self._used: list = []
+        self._keys: set = set()  # keys drawn in this call
 
     # -- between calls -------------------------------------------------------------------
     def again(self) -> None:
         self.fresh = False
         self._used = []
+        self._keys = set()
         mine = set()
         for a, _ in self._artists.values():
             mine.add(id(a))
             if isinstance(a, Container):
-                mine.update(id(p) for p in a)
+                mine.update(id(p) for p in _flat(a))
         legends = {id(leg) for leg, _ in self._legends.values()}
         for ax in self.axes:
             for c in list(ax.containers):  # first: removing one removes its bars
@@ -198,6 +200,9 @@ class Kept:
         return got[0]
 
     def _keep(self, key, artist, style):
+        if key in self._keys:
+            raise ValueError(f"{self.plot}: two artists drawn under the key {key!r}")
+        self._keys.add(key)
         self._artists[key] = (artist, style)
         self._used.append(artist)
         return artist
@@ -237,34 +242,77 @@ class Kept:
         return self._keep(key, t, st)
 
     def bars(self, ax, key, horizontal: bool, where, length, base=0.0, thickness=0.8,
-             **style):
+             yerr=None, **style):
         """``ax.barh(where, length, thickness, left=base, **style)`` (or ``ax.bar`` when
-        not ``horizontal``), kept under ``key`` with its bar container: a kept one of as
-        many bars gets the new geometry as barh/bar would set it."""
+        not ``horizontal``, with error bars ``yerr`` = (below, above) if given), kept
+        under ``key`` with its bar container: a kept one of as many bars gets the new
+        geometry as barh/bar would set it."""
         where, length, base = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float))
                                                     for v in (where, length, base)))
         color = style.pop("color", None)  # set anew on kept bars, as barh would
-        st = (ax, horizontal, len(where), thickness, style)
+        if yerr is not None and horizontal:
+            raise ValueError("yerr is for vertical bars")
+        st = (ax, horizontal, len(where), thickness, yerr is None, style)
         c = self._get(key, st)
         if c is None:
             make = ax.barh if horizontal else ax.bar
-            c = make(where, length, thickness, base, color=color, **style)
+            extra = {} if yerr is None else {"yerr": yerr}
+            c = make(where, length, thickness, base, color=color, **extra, **style)
         else:
+            # the geometry bar() gives: sizes measured from the first position, as its
+            # unit conversion does (so (0.2 + 0.4) - 0.2, not 0.4), bars centred
+            first = where[0] + thickness - where[0]
+            size = base[0] + length - base[0]
+            start = where - first / 2
+            for r, a, n, b in zip(c.patches, start, size, base):
+                if horizontal:
+                    r.set_bounds(b, a, n, first)
+                    r.sticky_edges.x[:] = [b]
+                else:
+                    r.set_bounds(a, b, first, n)
+                    r.sticky_edges.y[:] = [b]
+            c.datavalues = length
             if color is not None:
                 for r in c.patches:
                     r.set_facecolor(color)
-            for r, w, n, b in zip(c.patches, where, length, base):
-                start = w - thickness / 2
-                if horizontal:
-                    r.set_bounds(b, start, n, thickness)
-                    r.sticky_edges.x[:] = [b]
-                else:
-                    r.set_bounds(start, b, thickness, n)
-                    r.sticky_edges.y[:] = [b]
-            c.datavalues = length
+            if yerr is not None:  # on the middle of each bar's end
+                below, above = (base[0] + np.asarray(v, float) - base[0] for v in yerr)
+                _move_errorbar(c.errorbar, start + first / 2, base + size, below, above)
         self._keep(key, c, st)
         self._used.extend(c.patches)
+        if c.errorbar is not None:
+            self._used.extend(a for a in [*c.errorbar.lines[1], *c.errorbar.lines[2]])
         return c
+
+    def errorbar(self, ax, key, x, y, yerr, **style):
+        """``ax.errorbar(x, y, yerr=yerr, **style)`` (``yerr`` = (below, above)), kept
+        under ``key``: a kept one gets the new points, caps and bars."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        below, above = (np.asarray(v, float) for v in yerr)
+        label = style.pop("label", None)
+        st = (ax, len(x), style)
+        c = self._get(key, st)
+        if c is None:
+            c = ax.errorbar(x, y, yerr=[below, above], label=label, **style)
+        else:
+            c.lines[0].set_data(x, y)
+            _move_errorbar(c, x, y, below, above)
+            if label is not None:
+                c.set_label(label)
+        self._keep(key, c, st)
+        self._used.extend(a for a in [c.lines[0], *c.lines[1], *c.lines[2]] if a is not None)
+        return c
+
+    def annotate(self, ax, key, text: str, xy, **style):
+        """``ax.annotate(text, xy, **style)``, kept under ``key``."""
+        st = (ax, style)
+        a = self._get(key, st)
+        if a is None:
+            a = ax.annotate(text, xy, **style)
+        else:
+            a.xy = xy
+            a.set_text(text)
+        return self._keep(key, a, st)
 
     def polys(self, ax, key, verts, facecolors, **style):
         """``ax.add_collection(PolyCollection(verts, facecolors=..., **style),
@@ -311,6 +359,33 @@ class Kept:
         if self._grids.get(ax) != want:
             ax.grid(visible, which=which, axis=axis, **style)
             self._grids[ax] = want
+
+
+def _flat(container) -> list:
+    """A container's artists, including those of containers inside it (a bar chart's
+    error bars)."""
+    out = []
+    for a in container:
+        if isinstance(a, (tuple, list)):
+            out += _flat(a)
+        elif isinstance(a, Container):
+            out += _flat(a) + [a]
+        elif a is not None:
+            out.append(a)
+    if getattr(container, "errorbar", None) is not None:
+        out += _flat(container.errorbar) + [container.errorbar]
+    return out
+
+
+def _move_errorbar(c, x, y, below, above) -> None:
+    """Put the caps and bars of an errorbar container (y errors only, no limits) where
+    ``errorbar`` would draw them for points (x, y)."""
+    low, high = y - below, y + above
+    caps, (bars,) = c.lines[1], c.lines[2]
+    if caps:
+        caps[0].set_data(x, low)
+        caps[1].set_data(x, high)
+    bars.set_segments([[(a, lo), (a, hi)] for a, lo, hi in zip(x, low, high)])
 
 
 def _relim(ax) -> None:
@@ -501,7 +576,7 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
         kept.line(ax, ("other", c), r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
         i = np.searchsorted(-guest_speed(r, c), -0.5)
         if i < r.size:
-            kept.text(ax, ("other", c), r[i], 50, f"{c / 1e3:g} µs", fontsize=7,
+            kept.text(ax, ("other label", c), r[i], 50, f"{c / 1e3:g} µs", fontsize=7,
                       color="#888888", rotation=-60)
     kept.line(ax, "cost", r, 100 * guest_speed(r, ns_per_exit), color="#c0392b", lw=2.2,
               label=f"{ns_per_exit / 1e3:g} µs per exit")
@@ -627,41 +702,45 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     per request against batch size (left; the model as a line over ``model_batches``), and
     the emulated device with 1 and 3 registers (right)."""
     fig = fig or Figure(figsize=(11, 3.8), layout="constrained")
-    ax, ax2 = panels(fig, 2, width_ratios=(1.6, 1))
+    (ax, ax2), kept = kept_panels(fig, "lab_validation", 2, width_ratios=(1.6, 1))
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
     c = COLORS["virtio"]
-    ax.plot(model_batches, model_us, "-", color=c, lw=1.5, label=f"model ({profile_name})")
-    for r in v:
+    kept.line(ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})",
+              color=c, lw=1.5)
+    for i, r in enumerate(v):
         lo, hi = r.measured_min, r.measured_max
-        ax.errorbar([r.knob], [r.measured_us], yerr=[[r.measured_us - lo], [hi - r.measured_us]],
-                    fmt="o", color="black", ms=5, capsize=3,
-                    label="measured (median, min-max of runs)" if r is v[0] else None)
-        ax.annotate(f"{r.error:+.0%}", (r.knob, r.measured_us), textcoords="offset points",
-                    xytext=(6, 6), fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+        kept.errorbar(ax, ("measured", i), [r.knob], [r.measured_us],
+                      ([r.measured_us - lo], [hi - r.measured_us]), fmt="o", color="black",
+                      ms=5, capsize=3,
+                      label="measured (median, min-max of runs)" if i == 0 else None)
+        kept.annotate(ax, ("error", i), f"{r.error:+.0%}", (r.knob, r.measured_us),
+                      textcoords="offset points", xytext=(6, 6), fontsize=8)
+    _scale(ax.xaxis, "log", base=2)
+    _scale(ax.yaxis, "log", base=10)
     ax.xaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(LABELS["batch"])
     ax.set_ylabel("time per request (µs)")
     ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
-    ax.grid(alpha=0.3, which="both")
+    kept.legend(ax, fontsize=8, loc="upper right")
+    kept.grid(ax, alpha=0.3, which="both")
     x = np.arange(len(e))
-    ax2.bar(x - 0.2, [r.measured_us for r in e], 0.4, color="#bbbbbb", label="measured",
-            yerr=[[r.measured_us - r.measured_min for r in e],
-                  [r.measured_max - r.measured_us for r in e]], capsize=3)
-    ax2.bar(x + 0.2, [r.predicted_us for r in e], 0.4, color=COLORS["emulated"],
-            label="model")
+    kept.bars(ax2, "measured bars", False, x - 0.2, [r.measured_us for r in e], 0, 0.4,
+              yerr=([r.measured_us - r.measured_min for r in e],
+                    [r.measured_max - r.measured_us for r in e]),
+              color="#bbbbbb", label="measured", capsize=3)
+    kept.bars(ax2, "model bars", False, x + 0.2, [r.predicted_us for r in e], 0, 0.4,
+              color=COLORS["emulated"], label="model")
     for i, r in enumerate(e):
-        ax2.annotate(f"{r.error:+.0%}", (i + 0.2, r.predicted_us), ha="center",
-                     textcoords="offset points", xytext=(0, 3), fontsize=8)
+        kept.annotate(ax2, ("emulated error", i), f"{r.error:+.0%}", (i + 0.2, r.predicted_us),
+                      ha="center", textcoords="offset points", xytext=(0, 3), fontsize=8)
     ax2.set_xticks(x, [r.knob_label for r in e])
     ax2.set_ylabel("time per request (µs)")
     ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)
-    ax2.legend(fontsize=8, loc="upper left")
-    ax2.grid(alpha=0.3, axis="y")
+    kept.legend(ax2, fontsize=8, loc="upper left")
+    kept.grid(ax2, alpha=0.3, axis="y")
     fig.suptitle(label, fontsize=9, color="#555555")
+    kept.done()
     return fig

@@ -135,18 +135,28 @@ class Explorer:
             _no_layout_engine(fig)
         self.data = self.draw(fig, **self.state) or {}
         if live:
-            where = plots.arrangement(fig)
-            boxes = self._layouts.get(where)
-            if boxes is None:
-                fig.set_layout_engine("constrained")
-            else:
-                for ax, box in zip(fig.axes, boxes):
-                    ax.set_position(box)
-            self._image.value = self.png()
-            if boxes is None:
-                self._layouts[where] = [ax.get_position() for ax in fig.axes]
+            self._image.value = self._live_png()
         self.redraw_s = time.perf_counter() - t0
         return fig
+
+    def _live_png(self) -> bytes:
+        """The figure as a PNG for the live image: laid out by constrained layout the
+        first time its arrangement of axes is seen, with the kept layout after; either
+        way the figure is left without a layout engine, so another draw of it shows
+        what the reader sees."""
+        fig = self.figure
+        where = plots.arrangement(fig)
+        boxes = self._layouts.get(where)
+        if boxes is None:
+            fig.set_layout_engine("constrained")
+        else:
+            for ax, box in zip(fig.axes, boxes):
+                ax.set_position(box)
+        png = self.png()
+        if boxes is None:
+            self._layouts[where] = [ax.get_position() for ax in fig.axes]
+            _no_layout_engine(fig)
+        return png
 
     def png(self) -> bytes:
         """The figure as a PNG (drawn at the explorer's dpi; see :mod:`virtmodel.canvas`)."""
@@ -216,7 +226,7 @@ class Explorer:
             c.observe(lambda ch, name=k.name: self.update(**{name: ch["new"]}), names="value")
             self.controls[k.name] = c
             rows.append(c)
-        self._image = w.Image(value=self.png(), format="png",
+        self._image = w.Image(value=self._live_png(), format="png",
                               layout=w.Layout(max_width="100%"))
         self._box = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"), *rows, self._image])
         return self._box
