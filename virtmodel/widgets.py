@@ -131,7 +131,7 @@ class Explorer:
         t0 = time.perf_counter()
         fig = self.figure
         live = self._image is not None
-        if live:  # reuse the layout computed for this arrangement of axes (see _layouts)
+        if live and fig.get_layout_engine() is not None:  # see _live_png
             _no_layout_engine(fig)
         self.data = self.draw(fig, **self.state) or {}
         if live:
