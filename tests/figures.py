@@ -77,12 +77,13 @@ def plain_pixels(fig):
 
 
 def assert_same_pixels(got, want, context=""):
-    """Two RGB images the same up to 1/255 per channel (an axis composited from the
-    canvas's kept layer rounds where its antialiased edges overlap what is below): a
-    stale layer or text shows as differences of up to 255."""
+    """Two RGB images the same up to 2/255 per channel (an axis or legend composited
+    from the canvas's kept layer is blended twice where it is antialiased or
+    translucent, rounding each time): a stale layer or text shows as differences of up
+    to 255."""
     assert got.shape == want.shape, (context, got.shape, want.shape)
     diff = np.abs(got.astype(int) - want.astype(int))
-    bad = np.argwhere(diff.max(axis=2) > 1)
-    assert not len(bad), (context, f"{len(bad)} pixels differ by more than 1, first at "
+    bad = np.argwhere(diff.max(axis=2) > 2)
+    assert not len(bad), (context, f"{len(bad)} pixels differ by more than 2, first at "
                                    f"(row, col) {tuple(bad[0])}: {got[tuple(bad[0])]} vs "
                                    f"{want[tuple(bad[0])]}")

@@ -85,3 +85,21 @@ def test_png_holds_the_pixels():
     assert len(data) < rgb.nbytes / 5  # compressed: a figure is mostly flat colour
     with pytest.raises(zlib.error):
         canvas.png(rgb, level=10)
+
+
+def test_a_kept_legend_layer_follows_its_texts_and_place():
+    fig, (ax, ax2) = _figure()
+    (line,) = ax2.plot([1, 2, 3], [3, 2, 3], label="another")
+    leg = ax.legend(frameon=True)  # a translucent frame over the lines
+    leg2 = ax2.legend()  # loc="best": moves away from the data
+    fig.canvas.rgb()
+    changes = [lambda: leg.get_texts()[0].set_text("a longer label now"),
+               lambda: line.set_data([1, 2, 3], [0, 3, 0]),  # the best place changes
+               lambda: ax.set_position([0.1, 0.4, 0.3, 0.4]),
+               lambda: leg2.get_frame().set_facecolor("yellow")]
+    for i, change in enumerate(changes):
+        before = fig.canvas.rgb().copy()
+        change()
+        now = fig.canvas.rgb()
+        assert not np.array_equal(now, before), i  # the change shows
+        assert_same_pixels(now, plain_pixels(fig), f"change {i}")

@@ -11,13 +11,15 @@ per figure size and dpi):
   Exactly Agg's pixels: FreeType's rendering
   depends on the origin only through its fraction of a pixel (26.6 fixed point), which is
   in the key, and moving by whole pixels moves the bitmap by whole pixels.
-* **axes' axis layers**: an x or y axis (ticks, tick labels, grid lines, its label) is
-  most of matplotlib's drawing time, and is the same picture whenever its ticks sit at
-  the same pixels with the same labels, styles and label text.  The first draw of such
-  an axis goes to a transparent layer, which is kept and composited (as Agg composites
-  images) in the axis' place in the drawing order; later draws with the same
-  :func:`_axis_key` composite the kept layer.  Pixels differ from drawing directly by at
-  most 1/255 where antialiased edges overlap (rounding of the two blends).
+* **layers of axes' axes and legends**: an x or y axis (ticks, tick labels, grid lines,
+  its label) is most of matplotlib's drawing time, and is the same picture whenever its
+  ticks sit at the same pixels with the same labels, styles and label text; a legend
+  likewise, given its texts and place.  The first draw of such an axis or legend goes
+  to a transparent layer, which is kept and composited (as Agg composites images) in
+  its place in the drawing order; later draws with the same key (:func:`_axis_key`,
+  :meth:`Renderer.draw_legend`) composite the kept layer.  Pixels differ from drawing
+  directly by at most 2/255 where the layer is antialiased or translucent (blended
+  twice, rounded each time).
 
 tests/test_canvas.py compares whole figures with plain Agg's, pixel by pixel, and the
 explorers' redraw tests compare every live frame with a plain redraw of the same figure.
@@ -50,6 +52,7 @@ class Renderer(RendererAgg):
         self._texts: OrderedDict = OrderedDict()
         self._heights: dict = {}
         self._layers: OrderedDict = OrderedDict()
+        self._legend_boxes: OrderedDict = OrderedDict()
         self._scratch = None  # a transparent renderer the axis layers are drawn on
 
     def _get_font_height_metrics(self, prop):
@@ -130,9 +133,31 @@ class Renderer(RendererAgg):
         key = _axis_key(axis, ticks)
         if key is None:
             return type(axis).draw(axis, self)
+        self._draw_layer(axis, key)
+
+    def draw_legend(self, legend) -> None:
+        """Draw ``legend`` from its kept layer.  A legend's entries are made when it is;
+        what can change after is its texts (set in place by plots.Kept) and its place
+        (with loc="best" it moves away from the data), so the key is the legend itself,
+        its texts, frame and handles' looks, and the offset matplotlib computes for it
+        now (from its box's size, kept with the same key but the offset)."""
+        if legend._mode == "expand" or legend.shadow:
+            return type(legend).draw(legend, self)
+        looks = (legend, tuple(_text_style(t) for t in legend.texts),
+                 _text_style(legend.get_title()), _patch_style(legend.legendPatch),
+                 _frozen([_handle_style(h) for h in legend.legend_handles]))
+        box = self._legend_boxes.get(looks)
+        if box is None:
+            box = self._legend_boxes[looks] = legend._legend_box.get_bbox(self)
+            if len(self._legend_boxes) > LAYER_CACHE_SIZE:
+                self._legend_boxes.popitem(last=False)
+        offset = legend._findoffset(box.width, box.height, -box.x0, -box.y0, self)
+        self._draw_layer(legend, looks + (tuple(offset),))
+
+    def _draw_layer(self, artist, key) -> None:
         layer = self._layers.get(key)
         if layer is None:
-            layer = self._layers[key] = self._layer_of(axis)
+            layer = self._layers[key] = self._layer_of(artist)
             if len(self._layers) > LAYER_CACHE_SIZE:
                 self._layers.popitem(last=False)
         else:
@@ -143,16 +168,16 @@ class Renderer(RendererAgg):
             self.draw_image(gc, x, y, image)
             gc.restore()
 
-    def _layer_of(self, axis):
-        """``axis`` drawn alone on a transparent canvas of this size: (its pixels cropped
-        to what was drawn, bottom row first as draw_image takes them, and the crop's
-        lower left corner), or None if nothing was drawn."""
+    def _layer_of(self, artist):
+        """``artist`` drawn alone on a transparent canvas of this size: (its pixels
+        cropped to what was drawn, bottom row first as draw_image takes them, and the
+        crop's lower left corner), or None if nothing was drawn."""
         if self._scratch is None:
             self._scratch = Renderer(self.width, self.height, self.dpi)
             self._scratch._texts, self._scratch._heights = self._texts, self._heights
         scratch = self._scratch
         scratch.clear()
-        type(axis).draw(axis, scratch)
+        type(artist).draw(artist, scratch)
         pixels = np.asarray(scratch.buffer_rgba())
         alpha = pixels[..., 3]
         rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
@@ -238,6 +263,32 @@ def _line_style(ln) -> tuple:
             ln.get_zorder(), tuple(ln.get_xdata()), tuple(ln.get_ydata()))
 
 
+def _frozen(v):
+    """``v`` with its lists and arrays made tuples (hashable, for a key)."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+def _patch_style(p) -> tuple:
+    if not p.get_visible():
+        return ()
+    return (tuple(p.get_facecolor()), tuple(p.get_edgecolor()), p.get_linewidth(),
+            p.get_linestyle(), p.get_hatch(), p.get_alpha())
+
+
+def _handle_style(h) -> tuple:
+    if h is None:
+        return ()
+    if hasattr(h, "get_markersize"):
+        return _line_style(h)
+    if hasattr(h, "get_hatch"):
+        return _patch_style(h)
+    return (type(h).__name__, h.get_visible(), h.get_alpha(),
+            tuple(map(tuple, getattr(h, "get_facecolor", lambda: ())())),
+            tuple(map(tuple, getattr(h, "get_edgecolor", lambda: ())())))
+
+
 def _font_key(prop) -> tuple:
     return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
             prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(), prop.get_file(),
@@ -246,13 +297,17 @@ def _font_key(prop) -> tuple:
 
 class Canvas(FigureCanvasAgg):
     """FigureCanvasAgg drawing with :class:`Renderer` (kept while size and dpi stay),
-    whose x and y axes are drawn through :meth:`Renderer.draw_axis`."""
+    whose x and y axes and axes' legends are drawn through :meth:`Renderer.draw_axis`
+    and :meth:`Renderer.draw_legend`."""
 
     def draw(self):
         for ax in self.figure.axes:
             for axis in ax._axis_map.values():
                 if "draw" not in vars(axis):  # an instance attribute: only this axis
-                    axis.draw = functools.partial(_draw_axis, axis)
+                    axis.draw = functools.partial(_draw_kept, axis, Renderer.draw_axis)
+            legend = ax.get_legend()
+            if legend is not None and "draw" not in vars(legend):
+                legend.draw = functools.partial(_draw_kept, legend, Renderer.draw_legend)
         super().draw()
 
     def get_renderer(self):
@@ -288,11 +343,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data)))
 
 
-def _draw_axis(axis, renderer):
-    """An axis' draw on a :class:`Canvas`: through the renderer's kept layers when it is
-    one (any other renderer, e.g. while saving to PDF, gets matplotlib's draw)."""
-    if not axis.get_visible():
+def _draw_kept(artist, kept_draw, renderer):
+    """An axis' or legend's draw on a :class:`Canvas`: through the renderer's kept layers
+    when it is one (any other renderer, e.g. while saving to PDF, gets matplotlib's
+    draw)."""
+    if not artist.get_visible():
         return
     if isinstance(renderer, Renderer):
-        return renderer.draw_axis(axis)
-    return type(axis).draw(axis, renderer)
+        return kept_draw(renderer, artist)
+    return type(artist).draw(artist, renderer)

@@ -113,7 +113,7 @@ class Kept:
     :meth:`bars`, ...): the first call creates each artist with matplotlib's own call, a
     later one with the same key and the same style sets the new data on the kept artist.
     Everything else the function sets on an axes (scales, grid, limits, ticks, titles) it
-    sets on every call, through :func:`_scale` and :func:`_grid` for the two that are
+    sets on every call, through :func:`_scale` and :meth:`grid` for the two that are
     dear to set again.  Between calls, :meth:`again` removes what anyone else added to the
     axes and puts back the defaults that are cheap to put back (titles, labels, autoscaled
     limits, no inversion, axis on); :meth:`done` removes what this call did not draw
@@ -125,7 +125,7 @@ class Kept:
         self.fresh = True
         self._artists: dict = {}  # key -> (artist, style)
         self._legends: dict = {}  # axes -> (legend, what it was made from)
-        self._grids: dict = {}  # (axes, which) -> grid settings
+        self._grids: dict = {}  # axes -> its grid settings
         self._used: list = []
         self._keys: set = set()  # keys drawn in this call
 
