@@ -8,9 +8,9 @@ per figure size and dpi):
   each text drawn, the glyph bitmaps FreeType produced are kept with their places
   relative to the text's origin; the same string in the same font, angle and fraction of
   a pixel of its origin is blitted from them (as one bitmap when no two glyphs touch).
-  Exactly Agg's pixels: FreeType's rendering
-  depends on the origin only through its fraction of a pixel (26.6 fixed point), which is
-  in the key, and moving by whole pixels moves the bitmap by whole pixels.
+  Exactly Agg's pixels: FreeType's rendering depends on the origin only through its
+  fraction of a pixel (26.6 fixed point), which is in the key, and moving by whole
+  pixels moves the bitmap by whole pixels.
 * **layers of axes' axes and legends**: an x or y axis (ticks, tick labels, grid lines,
   its label) is most of matplotlib's drawing time, and is the same picture whenever its
   ticks sit at the same pixels with the same labels, styles and label text; a legend
@@ -23,6 +23,9 @@ per figure size and dpi):
 
 tests/test_canvas.py compares whole figures with plain Agg's, pixel by pixel, and the
 explorers' redraw tests compare every live frame with a plain redraw of the same figure.
+This leans on matplotlib internals (Agg's glyph rendering calls, Axis._update_ticks,
+Legend._findoffset), as of the version in requirements.txt: those tests are what says
+whether another version still draws the same.
 """
 
 from __future__ import annotations
@@ -36,16 +39,23 @@ from collections import OrderedDict
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.font_manager import fontManager, get_font
-from matplotlib.ft2font import RenderMode
+
+try:  # matplotlib >= 3.11 renders text glyph by glyph in Python, which can be kept
+    from matplotlib.ft2font import RenderMode
+
+    GLYPHS = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+except ImportError:  # an older one renders each text in C: drawn as it draws it
+    GLYPHS = False
 
 GLYPH_CACHE_SIZE = 20_000
 """Texts kept per renderer (an explorer draws a few hundred per frame)."""
 LAYER_CACHE_SIZE = 64
-"""Axis layers kept per renderer (each at most the figure's size)."""
+"""Axis and legend layers kept per renderer (each at most the figure's size)."""
 
 
 class Renderer(RendererAgg):
-    """:class:`RendererAgg` whose plain (non-math) texts are drawn from cached glyphs."""
+    """:class:`RendererAgg` whose plain (non-math) texts are drawn from kept glyphs, and
+    whose axes' axes and legends are drawn from kept layers (see the module)."""
 
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
@@ -53,7 +63,7 @@ class Renderer(RendererAgg):
         self._heights: dict = {}
         self._layers: OrderedDict = OrderedDict()
         self._legend_boxes: OrderedDict = OrderedDict()
-        self._scratch = None  # a transparent renderer the axis layers are drawn on
+        self._scratch = None  # a transparent renderer the layers are drawn on
 
     def _get_font_height_metrics(self, prop):
         """Ascent, descent and line gap of ``prop``'s font, as Text._get_layout reads them
@@ -76,7 +86,7 @@ class Renderer(RendererAgg):
         return got
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
-        if ismath:
+        if ismath or not GLYPHS:
             return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
