@@ -4,6 +4,8 @@
     python3 dev.py book    build the book (HTML in _build/html/index.html)
     python3 dev.py test    run every test (also with the JIT off)
     python3 dev.py bench   run the benchmarks and print their ratios
+    python3 dev.py lab [jupyter lab options]
+                           open the chapters as live notebooks in JupyterLab
 
 Each creates .venv (once; again when requirements.txt changes) and installs what it needs.
 Only the standard library is used here.
@@ -12,6 +14,7 @@ Only the standard library is used here.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +26,16 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+# JupyterLab for `dev.py lab`, installed into .venv beside requirements.txt without changing
+# any of its pins.  It is not in requirements.txt: Binder's image brings its own JupyterLab 4
+# (repo2docker's base environment, which requirements.txt is installed into), and the book
+# build and the tests other than the JupyterLab ones do not need it.  jupytext's JupyterLab
+# extension ships inside the jupytext wheel (requirements.txt).
+JUPYTERLAB = "jupyterlab==4.6.6"
+# JupyterLab settings overrides for this environment only (the user's own settings, in
+# ~/.jupyter, stay untouched and still win): MyST Markdown files open as notebooks.
+LAB_OVERRIDES = {"@jupyterlab/docmanager-extension:plugin": {
+    "defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}
 
 
 def run(cmd, **kw):
@@ -47,6 +60,33 @@ def ensure_venv() -> None:
         if run(cmd) != 0:
             sys.exit("installing the requirements failed (see above)")
     stamp.write_text(want)
+
+
+def requirement_pins() -> list[str]:
+    """requirements.txt's exact pins (its `-e .` line left out), for use as constraints."""
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "-"))]
+
+
+def ensure_lab() -> None:
+    """JupyterLab in .venv (requirements.txt's pins as constraints: pip fails rather than
+    change one), and the chapters' .md files opening there as notebooks."""
+    ensure_venv()
+    want = hashlib.sha256((ROOT / "requirements.txt").read_bytes()
+                          + JUPYTERLAB.encode()).hexdigest()
+    stamp = VENV / ".lab-installed"
+    if not (stamp.exists() and stamp.read_text() == want):
+        constraints = VENV / "lab-constraints.txt"
+        constraints.write_text("\n".join(requirement_pins()) + "\n")
+        if run([PY, "-m", "pip", "install", "-q", JUPYTERLAB, "-c", constraints]) != 0:
+            sys.exit("installing JupyterLab failed (see above)")
+        stamp.write_text(want)
+    overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    have = json.loads(overrides.read_text()) if overrides.exists() else {}
+    merged = {**have, **{k: {**have.get(k, {}), **v} for k, v in LAB_OVERRIDES.items()}}
+    if merged != have:
+        overrides.parent.mkdir(parents=True, exist_ok=True)
+        overrides.write_text(json.dumps(merged, indent=2) + "\n")
 
 
 def ensure_chromium() -> None:
@@ -75,7 +115,7 @@ def book() -> int:
 
 
 def test() -> int:
-    ensure_venv()
+    ensure_lab()  # for the JupyterLab test (the Binder test builds its own environment)
     ensure_chromium()
     env = dict(os.environ)
     rc = run([PY, "-m", "pytest", "tests"], env=env)
@@ -93,8 +133,26 @@ def bench() -> int:
     return run([PY, "benchmarks/run.py"])
 
 
+def lab(options) -> int:
+    """JupyterLab on the book (the repository's root, the first chapter open); ``options``
+    go to ``jupyter lab`` after ours, so they win."""
+    ensure_lab()
+    cmd = [str(BIN / "jupyter-lab"), f"--ServerApp.root_dir={ROOT}",
+           "--LabApp.default_url=/lab/tree/book/intro.md", *options]
+    print("+", " ".join(cmd), flush=True)
+    if os.name == "posix":  # become the server: Ctrl-C and signals reach it directly
+        os.chdir(ROOT)
+        os.execv(cmd[0], cmd)
+    try:
+        return subprocess.run(cmd, cwd=ROOT).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv) -> int:
     cmds = {"book": book, "test": test, "bench": bench}
+    if argv[:1] == ["lab"]:
+        return lab(argv[1:])
     if len(argv) != 1 or argv[0] not in cmds:
         print(__doc__)
         return 2

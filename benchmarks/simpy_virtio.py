@@ -82,9 +82,11 @@ class IndexRing:
         return self.avail != self.next_avail
 
 
-def run(n_req, batch, c_submit, c_kick, c_wake, c_serve, c_irq, ring="split",
-        jitter_cv=0.0, seed=0):
-    """Simulate ``n_req`` requests; return the simulated time (ns)."""
+def run(n_req, batch, c, ring="split", parallelism=1, jitter_cv=0.0, seed=0):
+    """Simulate ``n_req`` requests; return the simulated time (ns).  ``c`` maps the event
+    loop's actions to their cost in ns (``submit``, ``kick``, ``wake_backend``, ``pop``,
+    ``service``, ``complete``, ``signal``, ``hlt``, ``wake_slept``, ``handler``,
+    ``wake_for_completion``); halt polling is off (every halt sleeps)."""
     env = simpy.Environment()
     q = SplitQueue(256, event_idx=True) if ring == "split" else IndexRing(256)
     rng = np.random.default_rng(seed)
@@ -93,26 +95,33 @@ def run(n_req, batch, c_submit, c_kick, c_wake, c_serve, c_irq, ring="split",
     def jitter():
         return math.exp(sigma * rng.standard_normal() - sigma * sigma / 2) if sigma else 1.0
 
-    kick_ev, irq_ev = [env.event()], [env.event()]
-    dev = {"asleep": True}
+    backend = {"event": env.event(), "asleep": True, "kicked": False}
+    irq = [env.event()]
+    device = simpy.Resource(env, capacity=parallelism)
+    ready = []  # served requests, waiting for the back end
     finished = env.event()
     lens = [4096]
+
+    def wake_backend(cost):
+        if backend["asleep"] and not backend["event"].triggered:
+            backend["event"].succeed(cost)
 
     def vcpu():
         submitted = done = 0
         while submitted < n_req:
             for _ in range(min(batch, n_req - submitted)):
-                yield env.timeout(c_submit)
+                yield env.timeout(c["submit"])
                 q.add(lens, token=submitted)
                 submitted += 1
             if q.kick_prepare():
-                yield env.timeout(c_kick)
-                if dev["asleep"] and not kick_ev[0].triggered:
-                    kick_ev[0].succeed()
+                yield env.timeout(c["kick"])
+                backend["kicked"] = True
+                wake_backend(c["wake_backend"])
             while done < submitted:
-                yield irq_ev[0]
-                irq_ev[0] = env.event()
-                yield env.timeout(c_irq)
+                yield env.timeout(c["hlt"])  # nothing to do: halt until the interrupt
+                yield irq[0]
+                irq[0] = env.event()
+                yield env.timeout(c["wake_slept"] * jitter() + c["handler"])
                 q.disable_interrupts()
                 while True:
                     while q.get_used() is not None:
@@ -122,27 +131,45 @@ def run(n_req, batch, c_submit, c_kick, c_wake, c_serve, c_irq, ring="split",
                     q.disable_interrupts()
         finished.succeed()
 
-    def device():
+    def serve(chain):
+        with device.request() as slot:
+            yield slot
+            yield env.timeout(c["service"] * jitter())
+        ready.append(chain)
+        wake_backend(c["wake_for_completion"])
+
+    def backend_thread():
         while True:
-            yield kick_ev[0]
-            kick_ev[0] = env.event()
-            yield env.timeout(c_wake * jitter())
-            dev["asleep"] = False
-            q.disable_kicks()
+            backend["asleep"] = True
+            wake_cost = yield backend["event"]
+            backend["event"] = env.event()
+            yield env.timeout(wake_cost * jitter())
+            backend["asleep"] = False
             while True:
-                chain = q.pop()
-                if chain is None:
-                    if q.enable_kicks():
-                        q.disable_kicks()
-                        continue
+                if ready:  # return what the device served, then one interrupt decision
+                    while ready:
+                        q.push_used(ready.pop(0).head, 0)
+                        yield env.timeout(c["complete"])
+                    if q.should_interrupt():
+                        yield env.timeout(c["signal"])
+                        if not irq[0].triggered:
+                            irq[0].succeed()
+                    continue
+                if not backend["kicked"]:
                     break
-                yield env.timeout(c_serve * jitter())
-                q.push_used(chain.head, 0)
-                if q.should_interrupt() and not irq_ev[0].triggered:
-                    irq_ev[0].succeed()
-            dev["asleep"] = True
+                backend["kicked"] = False
+                q.disable_kicks()
+                while True:
+                    chain = q.pop()
+                    if chain is None:
+                        if q.enable_kicks():
+                            q.disable_kicks()
+                            continue
+                        break
+                    yield env.timeout(c["pop"])
+                    env.process(serve(chain))
 
     env.process(vcpu())
-    env.process(device())
+    env.process(backend_thread())
     env.run(until=finished)
     return env.now

@@ -16,7 +16,7 @@ _skipped = []
 
 
 def pytest_runtest_logreport(report):
-    if report.skipped:
+    if report.skipped and not hasattr(report, "wasxfail"):  # an expected failure ran
         _skipped.append((report.nodeid, str(report.longrepr[-1]) if isinstance(
             report.longrepr, tuple) else str(report.longrepr)))
 
@@ -35,6 +35,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"numba JIT: {jit}; CI: {IN_CI}")
     for f, (p, fl) in sorted(groups.items()):
         terminalreporter.write_line(f"  {f}: {p}/{fl}")
+    for rep in stats.get("xfailed", []):
+        terminalreporter.write_line(f"  XFAIL (known, explained) {rep.nodeid}: "
+                                    f"{rep.wasxfail}")
     if _skipped:
         terminalreporter.write_sep("!" if IN_CI else "-", f"{len(_skipped)} skipped")
         for nodeid, why in _skipped:

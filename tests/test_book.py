@@ -59,10 +59,11 @@ def test_every_explorer_is_a_player_not_a_widget(built_site):
 
 def test_lab_page_shows_the_shipped_measurement_labelled_and_no_button(built_site):
     from virtmodel import costs
+    from virtmodel.lab import validate
 
     site, _ = built_site
     page = (site / "book" / "lab.html").read_text()
-    _, head = costs.shipped_measurement()
+    _, head = validate.shipped()
     assert "Shipped measurement, not your machine" in page
     assert f"{head['host_cpu']}, KVM {head['flavour']}, {head['date']}" in page
     assert "this is the static site (no kernel)" in page

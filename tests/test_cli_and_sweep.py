@@ -1,5 +1,6 @@
 """The CLI, sweeps and figures, and the numba cache fallback."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 
 from virtmodel import plots
+from virtmodel.trap import STAGES
 from virtmodel.__main__ import main
-from virtmodel.paths import simulate
+from virtmodel.paths import names, simulate
 from virtmodel.sweep import compare, sweep
+from virtmodel.trap import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,8 +30,10 @@ def test_sweep_points_equal_direct_calls():
 def test_compare_gives_each_path_its_own_parameters():
     cs = compare("request_bytes", [512, 65536], requests=200, ioeventfd=False,
                  data_mode="string-pio")
-    assert set(cs) == {"emulated", "virtio", "native"}
-    assert cs["emulated"].results[1].exits_per_request == 3 + 16 + 1
+    assert list(cs) == list(names())
+    # 3 register writes, rep ins of 64 KiB at 1 KiB per exit, the halt; no EOI exit (posted)
+    assert cs["emulated"].results[1].exits_per_request == 3 + 64 + 1
+    assert cs["nvme"].results[0].user_exits_per_request == 2  # its own ioeventfd is off
     assert cs["virtio"].results[0].user_exits_per_request == 1
 
 
@@ -44,7 +49,7 @@ def test_cli_compare_table_and_plot(tmp_path, capsys):
     assert main(["compare", "--batch", "1,16", "--requests", "300", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     rows = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("1 ", "16 "))]
-    assert [r[1] for r in rows] == ["emulated", "virtio", "native"] * 2
+    assert [r[1] for r in rows] == list(names()) * 2
     virtio_exits = [float(r[5]) for r in rows if r[1] == "virtio"]
     assert virtio_exits[0] > virtio_exits[1]
     assert png.stat().st_size > 10_000
@@ -60,10 +65,98 @@ def test_cli_errors_name_the_option(capsys):
     assert "batch must be in 1..256" in capsys.readouterr().err
 
 
+def _bad_profiles(folder: Path) -> None:
+    """Profile files with one thing wrong each, in ``folder``."""
+    from virtmodel import costs
+
+    (folder / "broken.json").write_text('{"name": "x",\n  "vmexit_ns": }\n')
+    (folder / "list.json").write_text("[1, 2]\n")
+    (folder / "partial.json").write_text('{"name": "x", "description": "y"}\n')
+    good = costs.MODERN.to_dict()
+    (folder / "negative.json").write_text(json.dumps(dict(good, vmexit_ns=-1)))
+    (folder / "extra.json").write_text(json.dumps(dict(good, vmexit_cycles=3)))
+    (folder / "nameless.json").write_text(json.dumps(dict(good, name=3)))
+    (folder / "dir.json").mkdir()
+    (folder / "latin1.json").write_bytes(b'{"name": "caf\xe9"}')
+
+
+# Each bad invocation: the words its one line of error must contain (the option or file
+# named, and the problem).  {d} is a folder holding _bad_profiles.
+BAD_INVOCATIONS = [
+    ("compare --profile {d}/missing.json", ["missing.json", "cannot be read",
+                                            "No such file"]),
+    ("trap --profile {d}/missing.json", ["missing.json", "cannot be read"]),
+    ("profile {d}/missing.json", ["missing.json", "cannot be read"]),
+    ("compare --profile {d}/dir.json", ["dir.json", "cannot be read", "directory"]),
+    ("compare --profile {d}/broken.json", ["broken.json", "not valid JSON", "line 2"]),
+    ("compare --profile {d}/latin1.json", ["latin1.json", "not UTF-8"]),
+    ("compare --profile {d}/list.json", ["list.json", "JSON object", "got an array"]),
+    ("compare --profile {d}/partial.json", ["partial.json", "missing keys", "vmexit_ns"]),
+    ("compare --profile {d}/extra.json", ["extra.json", "unknown keys vmexit_cycles"]),
+    ("compare --profile {d}/negative.json", ["negative.json", "vmexit_ns", ">= 0",
+                                             "got -1"]),
+    ("compare --profile {d}/nameless.json", ["nameless.json", "name must be a string"]),
+    ("compare --profile nosuch", ["profile must be", "modern", "'nosuch'"]),
+    ("compare --batch x", ["--batch", "'x'"]),
+    ("compare --batch 1.5", ["--batch", "'1.5'"]),
+    ("compare --batch ,", ["--batch", "','"]),
+    ("compare --batch 0", ["batch must be in 1..256", "got 0"]),
+    ("compare --request-bytes 1,x", ["--request-bytes", "'1,x'"]),
+    ("compare --request-bytes -1", ["request_bytes must be in 0..", "got -1"]),
+    ("compare --queue-size 3", ["queue_size", "power of two", "got 3"]),
+    ("compare --requests 0", ["requests must be in 1..", "got 0"]),
+    ("compare --seed -1", ["seed must be in 0..", "got -1"]),
+    ("compare --batch 1,2 --queue-size 8,16", ["one option only", "--batch", "--queue-size"]),
+    ("compare --paths virtio,foo", ["path must be one of", "virtio", "'foo'"]),
+    ("compare --data-mode foo", ["data_mode must be one of", "'dma'", "'foo'"]),
+    ("compare --event-idx maybe", ["--event-idx", "on or off", "'maybe'"]),
+    ("compare --plot {d}/no/such/folder/c.png", ["--plot", "no folder"]),
+    ("compare --plot {d}/c.txt", ["--plot", "c.txt", ".png"]),
+    ("compare --plot {d}", ["--plot", ".png"]),
+    ("trap --request-bytes x", ["--request-bytes", "invalid int", "'x'"]),
+    ("trap --data-mode dma2", ["--data-mode", "'dma2'"]),
+    ("lab --repeats two", ["--repeats", "'two'"]),
+    ("lab --batch 1,y --shipped", ["--batch", "'1,y'"]),
+    ("lab --shipped --save {d}/no/such/folder/m.json", ["--save", "no folder"]),
+    ("calibrate --out {d}/p.txt", ["--out", "p.txt", ".json"]),
+    ("calibrate", ["--out", "required"]),
+    ("frobnicate", ["invalid choice", "'frobnicate'"]),
+    ("", ["required", "cmd"]),
+]
+
+
+@pytest.mark.parametrize("line,words", BAD_INVOCATIONS, ids=[b[0] or "(none)"
+                                                             for b in BAD_INVOCATIONS])
+def test_cli_bad_input_is_one_line_and_status_2(line, words, tmp_path, capsys):
+    _bad_profiles(tmp_path)
+    argv = line.format(d=tmp_path).split()
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 2, err
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.endswith("\n"), err
+    assert "Traceback" not in err
+    assert err.startswith("python -m virtmodel") and "error: " in err, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_cli_bad_profile_in_a_real_process(tmp_path):
+    """The same boundary seen from a shell: one line on stderr, nothing on stdout, status 2."""
+    out = subprocess.run([sys.executable, "-m", "virtmodel", "compare", "--profile",
+                          "missing.json"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr == ("python -m virtmodel compare: error: profile file 'missing.json' "
+                          "cannot be read: No such file or directory\n")
+
+
 def test_cli_trap_and_profile(capsys):
     assert main(["trap", "--request-bytes", "8192", "--data-mode", "string-pio"]) == 0
     out = capsys.readouterr().out
-    assert "data_exits=2" in out and "exits=6" in out
+    assert "data_exits=8" in out and " exits=12" in out  # 3 + 8 KiB / 1 KiB + the HLT
     assert main(["profile"]) == 0
     out = capsys.readouterr().out
     assert "user_exit_ns" in out and "[derived]" in out and "[assumption]" in out
@@ -72,10 +165,10 @@ def test_cli_trap_and_profile(capsys):
 def test_figures_have_the_data():
     cs = compare("batch", [1, 4, 16], requests=300)
     fig = plots.curves(cs)
-    line = fig.axes[1].lines[1]  # exits panel, virtio
+    line = fig.axes[1].lines[names().index("virtio")]  # exits panel
     assert np.allclose(line.get_ydata(), cs["virtio"].field("exits_per_request"))
     fig = plots.breakdown({p: c.results[0] for p, c in cs.items()})
-    assert len(fig.axes[0].patches) == 3 * 7
+    assert len(fig.axes[0].patches) == len(names()) * len(STAGES)
 
 
 def _link_or_copy(src, dst):

@@ -155,3 +155,38 @@ def test_internal_links_resolve(browser, server):
                 assert frag in ids, f"{rel}: {href} -> no #{frag} in {target}"
             checked += 1
     assert checked > 50
+
+
+def test_launch_buttons_lead_somewhere(built_site):
+    """Every page's launch and repository links follow the book's repository setting
+    (VIRTMODEL_REPOSITORY, else git's origin; none in a clone of a local folder, as in CI):
+    without one no page offers Binder, Live Code or a repository link, and each notebook
+    page says how to run it locally; with one, they point at it."""
+    import sys
+    from pathlib import Path
+
+    from test_launch_buttons import launch_links
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "book" / "_ext"))
+    from virtmodel_static import repository_url
+
+    url = repository_url(os.environ, root)
+    site, _ = built_site
+    pages = _pages(site)
+    assert len(pages) >= 9
+    notebooks = 0
+    for rel in pages:
+        source = (root / rel).with_suffix(".md").read_text()
+        notebook = "\nkernelspec:" in source.split("\n---\n")[0]
+        notebooks += notebook
+        got = launch_links((site / rel).read_text())
+        if url is None:
+            assert got == {"binder": [], "live_code": 0, "repository": [],
+                           "local_note": int(notebook)}, rel
+        else:
+            assert got["repository"] == [url] and got["local_note"] == 0, rel
+            assert got["live_code"] == int(notebook), rel
+            assert len(got["binder"]) == int(notebook), rel
+            assert all(b.endswith(f"?urlpath=lab/tree/{rel[:-5]}.md") for b in got["binder"])
+    assert notebooks >= 4

@@ -1,57 +1,114 @@
-"""Trap-and-emulate: exact counts that follow from the mechanism."""
+"""Trap-and-emulate: exact counts that follow from KVM's and QEMU's mechanisms."""
 
 import pytest
 
-from virtmodel import trap
+from virtmodel import costs, registers, trap
+from virtmodel.paths import simulate
+
+BASE = dict(accesses_per_request=3, dma_setup_accesses=2, interrupts=True)
 
 
-@pytest.mark.parametrize("mode,size,data_exits,copied", [
-    ("pio", 4096, 1024, 8192),          # 4 bytes per OUT, each copied twice
-    ("pio", 5, 2, 10),
-    ("string-pio", 4096, 1, 8192),      # one page per rep outs
-    ("string-pio", 4097, 2, 8194),
-    ("string-pio", 65536, 16, 131072),
-    ("dma", 65536, 0, 65536),           # QEMU writes guest memory once
-    ("string-pio", 0, 0, 0),
+@pytest.mark.parametrize("mode,direction,size,data_exits,copied", [
+    ("pio", "write", 4096, 1024, 8192),          # 4 bytes per OUT, copied twice
+    ("pio", "read", 5, 2, 10),
+    # rep outs: KVM's emulator passes one element (4 B with outsl) per exit to user space
+    ("string-pio", "write", 4096, 1024, 8192),
+    ("string-pio", "write", 4097, 1025, 8194),
+    # rep ins: KVM reads ahead at most its 1 KiB cache per exit
+    ("string-pio", "read", 4096, 4, 8192),
+    ("string-pio", "read", 4097, 5, 8194),
+    ("string-pio", "read", 65536, 64, 131072),
+    ("dma", "read", 65536, 0, 0),                 # QEMU maps guest memory: no CPU copy
+    ("string-pio", "write", 0, 0, 0),
 ])
-def test_exact_counts(mode, size, data_exits, copied):
-    c = trap.counts(size, mode, accesses_per_request=3, dma_setup_accesses=2)
+def test_exact_counts(mode, direction, size, data_exits, copied):
+    c = trap.counts(size, mode, direction=direction, **BASE)
     regs = 3 + (2 if mode == "dma" else 0)
     assert c.data_exits == data_exits
-    assert c.user_exits == regs + data_exits
-    assert c.exits == regs + data_exits + 1            # + the EOI
+    assert c.user_exits == c.io_exits == regs + data_exits
+    assert c.hlt_exits == 1 and c.eoi_exits == 0   # posted interrupts, edge: no EOI exit
+    assert c.exits == regs + data_exits + 1
+    assert c.decoded == (data_exits if mode == "string-pio" else 0)  # plain PIO: no decode
     assert c.context_switches == 2 * c.user_exits
     assert c.copied_bytes == copied
     assert c.interrupts == 1
     assert c.dma_pages == ((size + 4095) // 4096 if mode == "dma" else 0)
+    assert sum(c.exits_by_reason.values()) == c.exits
+
+
+@pytest.mark.parametrize("mode,trigger,eoi", [("posted", "edge", 0), ("pv-eoi", "edge", 0),
+                                              ("legacy", "edge", 1), ("posted", "level", 1),
+                                              ("pv-eoi", "level", 1), ("legacy", "level", 1)])
+def test_an_eoi_exits_without_apicv_or_for_a_level_triggered_vector(mode, trigger, eoi):
+    c = trap.counts(4096, "dma", interrupt_mode=mode, irq_trigger=trigger)
+    assert c.eoi_exits == eoi
+
+
+def test_mmio_registers_are_decoded_port_registers_are_not():
+    assert trap.counts(4096, "dma", mmio=True, **BASE).decoded == 5
+    assert trap.counts(4096, "dma", mmio=False, **BASE).decoded == 0
+    p = costs.MODERN
+    gap = trap.request_ns(4096, "dma", mmio=True) - trap.request_ns(4096, "dma")
+    assert gap == pytest.approx(5 * p.mmio_decode_ns)
 
 
 @pytest.mark.parametrize("mode", trap.DATA_MODES)
 @pytest.mark.parametrize("size", [0, 1, 4096, 10000])
-def test_steps_agree_with_counts(mode, size):
-    steps = trap.steps(size, mode)
-    c = trap.counts(size, mode)
+@pytest.mark.parametrize("direction", trap.DIRECTIONS)
+def test_steps_agree_with_counts(mode, size, direction):
+    steps = trap.steps(size, mode, direction=direction)
+    c = trap.counts(size, mode, direction=direction)
     vm_exits = sum(s.count for s in steps if s.what.startswith("VM exit"))
     entries = sum(s.count for s in steps if s.what == "VM entry")
     assert vm_exits == entries == c.user_exits
-    assert sum(s.count for s in steps if s.stage == "context_switch") == c.context_switches
-    assert any("EOI" in s.what for s in steps)
+    assert sum(s.count for s in steps if "HLT" in s.what and s.stage == "exit_entry") == 1
+    assert sum(s.count for s in steps if s.stage == "context_switch"
+               and "KVM_RUN" in s.what) == c.context_switches
+
+
+def test_the_vcpu_polls_a_short_wait_and_sleeps_through_a_long_one():
+    fast = trap.steps(4096, "dma")                     # the P4800X: ~9 us < 200 us window
+    assert any(s.stage == "polling" for s in fast)
+    slow = trap.steps(4096, "dma", profile=costs.MODERN.replace(device_ns_per_request=5e5))
+    assert not any(s.stage == "polling" for s in slow)
+    assert any("slept" in s.what for s in slow)
+    assert not any(s.stage == "polling" for s in trap.steps(4096, "dma", halt_poll=False))
+    # polling runs beside the device: CPU time, not latency
+    assert trap.elapsed_ns(fast) < trap.stage_ns(fast).sum()
 
 
 def test_dma_beats_string_pio_for_large_transfers_and_loses_for_tiny_ones():
-    tiny, big = 64, 1 << 20
-    t = {m: {s: trap.stage_ns(trap.steps(s, m)).sum() for s in (tiny, big)}
+    tiny, big = 4, 1 << 20  # one element: one exit, against DMA's two set-up exits
+    t = {m: {s: trap.request_ns(s, m, direction="write") for s in (tiny, big)}
          for m in ("string-pio", "dma")}
     assert t["string-pio"][tiny] < t["dma"][tiny]    # DMA pays its set-up exits
-    assert t["dma"][big] < t["string-pio"][big] / 5  # 256 data exits, 2 copies vs none, 1
+    assert t["dma"][big] < t["string-pio"][big] / 100  # 262144 exits vs none
+
+
+def test_the_crossover_of_a_write_by_rep_outs_is_a_few_bytes_not_pages():
+    sizes = [4 << k for k in range(12)]
+    at = trap.crossover_bytes(sizes, direction="write", dma_setup_accesses=2)
+    assert at is not None and at <= 16   # two extra register writes = two 4-byte elements
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"request_bytes": -1}, "request_bytes must be in 0..16777216"),
     ({"data_mode": "mmio"}, "data_mode must be one of"),
-    ({"accesses_per_request": 0}, "accesses_per_request must be in 1..64"),
-    ({"dma_setup_accesses": 17}, "dma_setup_accesses must be in 0..16"),
+    ({"direction": "sideways"}, "direction must be one of"),
+    ({"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
+    ({"irq_trigger": "both"}, "irq_trigger must be one of"),
+    ({"nonsense": 1}, "unknown parameter nonsense"),
 ])
 def test_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):
         trap.counts(**kw)
+
+
+def test_the_real_register_sequences_give_the_drivers_counts():
+    ide_dma = simulate("emulated", **registers.params(registers.IDE_DMA_READ), requests=10)
+    assert ide_dma.exits_by_reason["io"] == 26        # 18 to issue + 8 in the handler
+    ide_pio = simulate("emulated", **registers.params(registers.IDE_PIO_READ), requests=10)
+    assert ide_pio.exits_by_reason["io"] == 27        # 13 + 6 + one rep insl per sector
+    e1000 = simulate("emulated", **registers.params(registers.E1000_TX), requests=10)
+    assert e1000.exits_by_reason["io"] == 6           # TDT + ICR, IMC, STATUS, IMS, STATUS
+    assert e1000.exits_by_reason["eoi"] == 1          # INTx is level-triggered: even posted
+    assert ide_dma.exits_by_reason["eoi"] == 0        # IRQ 14 is edge: posted, no EOI exit

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from figures import assert_same_figure
-from virtmodel import exit_tax, trap, widgets
+from virtmodel import beyond, exit_tax, trap, widgets
 from virtmodel.paths import simulate
 from virtmodel.widgets import REQUESTS
 
@@ -33,39 +33,47 @@ def test_batching_slider_redraws_with_the_models_numbers():
     ex = widgets.explore_batching()
     box = ex.widget()
     png_before = box.children[-1].value
-    ex.controls["batch"].value = 16
+    ex.controls["depth"].value = 16
     want = simulate("virtio", batch=16, queue_size=256, event_idx=True, request_bytes=4096,
                     requests=REQUESTS)
     got = ex.data["virtio"]
     assert got.exits_per_request == want.exits_per_request
     assert got.us_per_request == want.us_per_request
     exits_ax = ex.figure.axes[0]
-    line = _line(exits_ax, "virtio")
+    line = _line(exits_ax, "virtio (QEMU)")
     i = list(line.get_xdata()).index(16)
     assert line.get_ydata()[i] == pytest.approx(want.exits_per_request)
     assert _vlines(exits_ax) == [16.0]  # the marker moved to the new batch
     assert box.children[-1].value != png_before  # the image the reader sees was redrawn
-    assert "batch 16" in ex.figure.get_suptitle()
+    assert "closed-loop batches of 16" in ex.figure.get_suptitle()
+    ex.controls["workload"].value = "iodepth"
+    assert ex.data["virtio"] == simulate("virtio", iodepth=16, request_bytes=4096,
+                                         requests=REQUESTS)
+    ex.controls["interrupt_mode"].value = "legacy"
+    got = ex.data["virtio"]
+    assert got == simulate("virtio", iodepth=16, request_bytes=4096, requests=REQUESTS,
+                           interrupt_mode="legacy")
+    assert got.exits_by_reason["eoi"] > 0 and "eoi" in ex.figure.get_suptitle()
 
 
 def test_batching_secondary_knobs_change_the_curves():
     ex = widgets.explore_batching()
     ex.widget()
-    y_on = _line(ex.figure.axes[0], "virtio").get_ydata().copy()
+    y_on = _line(ex.figure.axes[0], "virtio (QEMU)").get_ydata().copy()
     ex.controls["event_idx"].value = False
-    y_off = _line(ex.figure.axes[0], "virtio").get_ydata()
+    y_off = _line(ex.figure.axes[0], "virtio (QEMU)").get_ydata()
     assert not np.array_equal(y_on, y_off)
-    want = simulate("virtio", batch=4, event_idx=False, requests=REQUESTS)
+    want = simulate("virtio", batch=4, event_idx=False, requests=REQUESTS, request_bytes=4096)
     assert y_off[2] == pytest.approx(want.exits_per_request)  # BATCHES[2] == 4
 
 
 def test_batch_larger_than_queue_is_explained_not_clamped():
     ex = widgets.explore_batching()
-    ex.update(queue_size=16, batch=64)
-    assert ex.data == {"error": "batch > queue_size"}
+    ex.update(queue_size=64, depth=128)
+    assert ex.data == {"error": "depth > queue_size"}
     text = " ".join(t.get_text() for ax in ex.figure.axes for t in ax.texts)
-    assert "A batch of 64 does not fit a queue of 16" in text
-    ex.update(batch=16)
+    assert "128 requests in flight do not fit a queue of 64" in text
+    ex.update(depth=16)
     assert ex.data["virtio"].params["batch"] == 16
 
 
@@ -74,15 +82,23 @@ def test_dma_size_slider_and_crossover():
     ex.widget()
     ex.controls["request_bytes"].value = 65536
     for mode in trap.DATA_MODES:
-        want = simulate("emulated", data_mode=mode, request_bytes=65536, requests=REQUESTS)
+        seq = widgets.ide_sequence(mode)
+        want = simulate("emulated", data_mode=mode, request_bytes=65536, requests=REQUESTS,
+                        **seq)
         assert ex.data["at"][mode].us_per_request == want.us_per_request
-        assert ex.data["at"][mode].exits_per_request == trap.counts(65536, mode).exits
-    # the chapter's text says DMA wins from two pages with two setup writes
-    assert ex.data["crossover"] == 8192
+        assert ex.data["at"][mode].exits_per_request == trap.counts(
+            65536, mode, accesses_per_request=seq["accesses_per_request"],
+            dma_setup_accesses=seq["dma_setup_accesses"],
+            handler_accesses=seq["handler_accesses"]).exits
     assert 65536.0 in _vlines(ex.figure.axes[0])
-    ex.controls["dma_setup_accesses"].value = 8
-    assert ex.data["crossover"] == trap.crossover_bytes(widgets.SIZES, dma_setup_accesses=8)
-    assert ex.data["crossover"] > 8192
+    read = ex.data["crossover"]
+    ex.controls["direction"].value = "write"
+    write = ex.data["crossover"]
+    # rep outs moves 4 bytes per exit, rep ins a KiB: DMA pays off far sooner for writes
+    assert write is not None and read is not None and write < read
+    assert write == trap.crossover_bytes(
+        widgets.SIZES, slow=dict(data_mode="string-pio", **widgets.ide_sequence("string-pio")),
+        fast=dict(data_mode="dma", **widgets.ide_sequence("dma")), direction="write")
 
 
 def test_trap_path_toggles_data_mode():
@@ -111,7 +127,7 @@ def test_breakdown_and_request_size_match_simulate():
     ex = widgets.explore_breakdown()
     ex.widget()
     ex.controls["request_bytes"].value = 65536
-    r = ex.data["results"]["virtio, 1 per kick"]
+    r = ex.data["results"]["virtio-blk, 1 per kick"]
     assert r == simulate("virtio", request_bytes=65536, batch=1, requests=REQUESTS)
     bars = ex.figure.axes[0].patches
     assert sum(b.get_width() for b in bars) > 0
@@ -165,11 +181,14 @@ def test_player_has_one_frame_per_value_and_shows_the_default(monkeypatch):
 
 def test_device_catalogue_counts_follow_the_registers():
     rows = widgets.device_catalogue().rows
-    ide = next(r for r in rows if r["device"] == "IDE disk (PIO)")
-    assert ide["exits"] == 7 + 1 + 1  # task file + one page by rep insw + EOI
+    ide = next(r for r in rows if r["hardware"] == "IDE disk (ata_piix, PIO)")
+    # libata: 13 accesses to issue, 6 in the handler, one rep insl per 512 B sector; the HLT
+    assert ide["exits"] == 13 + 6 + 8 + 1
     assert ide["copied_bytes"] == 2 * 4096
-    e1000 = next(r for r in rows if r["operation"] == "send one 1500 B frame")
-    assert e1000["user_exits"] == 2
+    e1000 = next(r for r in rows if r["operation"].startswith("send one 1500 B frame"))
+    assert e1000["user_exits"] == 6  # TDT, ICR, IMC, STATUS, IMS, STATUS
+    nvme = [r for r in rows if r["hardware"].startswith("NVMe")]
+    assert [r["user_exits"] for r in nvme] == [2, 2]  # QD1: both doorbells, shadow or not
     html = widgets.device_catalogue()._repr_html_()
     assert html.count("<tr>") == len(rows) + 1
 
@@ -188,12 +207,12 @@ def test_lab_explorer_draws_the_models_prediction_for_each_cell():
                  and row.knob == x.params.get("batch", x.params.get("registers")))
         assert row.predicted_us == pytest.approx(validate.predict(r, m.profile).us_per_request)
         assert row.measured_us == r.us_per_request
-    ex.controls["costs_from"].value = "published"
-    assert ex.data["profile"].name == "published"
-    line = _line(ex.figure.axes[0], "model (published costs)")
+    ex.controls["costs_from"].value = "modern"
+    assert ex.data["profile"].name == "modern"
+    line = _line(ex.figure.axes[0], "model (the modern host's published costs)")
     want = simulate("virtio", batch=64, request_bytes=65536, requests=20_000,
                     ioeventfd=False, interrupts=False, event_idx=False, queue_size=256,
-                    profile="published")
+                    notify_by="pio", device_type="net", profile="modern")
     assert line.get_ydata()[-1] == pytest.approx(want.us_per_request)
 
 
@@ -222,7 +241,7 @@ def test_lab_report_button_measures_this_machine():
     assert not rep.button.disabled
     rep.button.click()
     assert rep.here and "Measured on this machine just now" in rep.explorer.figure.get_suptitle()
-    assert [r.measured_exits for r in rep.measurement.rows()] == [0.25, 1.0]
+    assert [r.measured_user_exits for r in rep.measurement.rows()] == [0.25, 1.0]
     assert rep.button.disabled and rep.progress.value == "done"
     assert "cells of this machine" in rep.status()
 
@@ -233,6 +252,10 @@ EXPLORERS = {
     "vring_tour": widgets.vring_tour, "batching": widgets.explore_batching,
     "request_size": widgets.explore_request_size,
     "lab": lambda: widgets.measure_your_machine().explorer,
+    **{f.__name__: f for f in (beyond.explore_ioeventfd, beyond.explore_backends,
+                               beyond.explore_interrupts, beyond.explore_nvme,
+                               beyond.explore_assignment, beyond.explore_packed,
+                               beyond.explore_which_path)},
 }
 
 
@@ -255,7 +278,7 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     box = ex.widget()
     moves = [(k.name, v) for k in ex.knobs for v in k.values[1:] + k.values[:1]]
     if name == "batching":  # into the "does not fit" message and back out again
-        moves += [("queue_size", 16), ("batch", 64), ("batch", 16), ("queue_size", 256)]
+        moves += [("queue_size", 64), ("depth", 128), ("depth", 16), ("queue_size", 256)]
     if name == "vring_tour":
         moves = moves[::3] + [("step", 0)]
     for knob, v in moves:
@@ -266,3 +289,20 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
         FigureCanvasAgg(fresh)
         ex.draw(fresh, **ex.state)
         assert_same_figure(ex.figure, fresh, (knob, v, ex.state))
+
+
+def test_chapter_five_explorers_draw_the_models_numbers():
+    ex = beyond.explore_backends()
+    ex.update(depth=8)
+    poll = ex.data["at"]["vhost-user, polling"]
+    assert poll == simulate("vhost-user", backend_poll=True, iodepth=8, device_type="blk",
+                            request_bytes=4096, requests=REQUESTS)
+    assert poll.kicks_per_request < 0.01 and "kicks per request" in ex.figure.get_suptitle()
+    ex = beyond.explore_assignment()
+    ex.update(interrupt_mode="legacy")
+    assert ex.data["share"] < 1
+    ex = beyond.explore_which_path()
+    from virtmodel.paths import names
+    assert list(ex.data["results"]) == list(names())
+    labels = [t.get_text() for t in ex.figure.axes[0].get_yticklabels()]
+    assert "native" in labels and "emulated NVMe" in labels

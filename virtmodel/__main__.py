@@ -5,22 +5,16 @@ Examples::
     python -m virtmodel compare --request-bytes 4096 --batch 1,4,16,64
     python -m virtmodel compare --request-bytes 512,4096,65536 --batch 16 --plot size.png
     python -m virtmodel trap --request-bytes 8192 --data-mode string-pio
-    python -m virtmodel profile published
+    python -m virtmodel profile modern
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
-KNOBS = {
-    # option: (parameter, type, help)
-    "--request-bytes": ("request_bytes", int, "bytes per request, the DMA size (0..16 MiB)"),
-    "--batch": ("batch", int, "requests the guest hands over per kick (1..queue size)"),
-    "--queue-size": ("queue_size", int, "descriptors in the ring (power of two, 1..32768)"),
-    "--requests": ("requests", int, "requests simulated per point"),
-    "--seed": ("seed", int, "seed of the service-time jitter (tail latency)"),
-}
 COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s", 1e-3, ".1f"),
            ("bytes_per_s", "MB/s", 1e-6, ".0f"), ("exits_per_request", "exits/req", 1, ".3f"),
            ("user_exits_per_request", "user/req", 1, ".3f"),
@@ -30,37 +24,133 @@ COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s",
 
 
 def _list(kind):
+    noun = {int: "integer", float: "number"}.get(kind, "value")
+
     def parse(text):
         try:
-            return [kind(x) for x in text.split(",") if x.strip()]
+            vals = [kind(x.strip()) for x in text.split(",") if x.strip()]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+            vals = []
+        if not vals:
+            raise argparse.ArgumentTypeError(
+                f"expected one {noun} or a comma-separated list, got {text!r}")
+        return vals
     return parse
 
 
+def _output_file(*suffixes):
+    """An argument type for a file the command will write: its folder must exist and be
+    writable and its name end in one of ``suffixes`` (checked before any work is done)."""
+    def check(text):
+        allowed = suffixes or _figure_suffixes()
+        p = Path(text)
+        if p.suffix.lower() not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: the file name must end in {', '.join(allowed)}")
+        folder = p.parent
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: no folder {str(folder)!r}")
+        if p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+        if not os.access(folder, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text!r}: folder {str(folder)!r} is not "
+                                             "writable")
+        return text
+    return check
+
+
+def _figure_suffixes():
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(sorted("." + k for k in FigureCanvasBase.get_supported_filetypes()))
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line (argparse prints the usage first): the command, the option
+    and the problem, and where the help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _options():
+    """Every parameter of every registered path, once: (option, Param, paths taking it)."""
+    from .paths import REGISTRY
+
+    seen: dict[str, tuple] = {}
+    for path in REGISTRY.values():
+        for prm in path.params:
+            if prm.name in seen:
+                seen[prm.name][2].append(path.name)
+            else:
+                seen[prm.name] = ("--" + prm.name.replace("_", "-"), prm, [path.name])
+    return list(seen.values())
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return text == "on"
+
+
+def _add_path_options(c) -> None:
+    """compare's options, from the paths' declarations (the same schema as ``paths``)."""
+    for opt, prm, takers in _options():
+        where = ("all paths" if len(takers) == len(_options_paths()) else
+                 ", ".join(takers))
+        unit = f" ({prm.unit})" if prm.unit else ""
+        if prm.kind == "bool":
+            c.add_argument(opt, dest=prm.name, type=_list(_on_off), default=None,
+                           metavar="on|off[,...]", help=f"{prm.doc} [{where}]")
+        elif prm.kind == "profile":
+            c.add_argument(opt, dest=prm.name, default=None, metavar="NAME|FILE.json",
+                           help=f"{prm.doc} (default {prm.default})")
+        else:
+            kind = str if prm.kind == "choice" else int
+            c.add_argument(opt, dest=prm.name, type=_list(kind), default=None,
+                           metavar="V[,V...]",
+                           help=f"{prm.doc}{unit}: {prm.allowed()}; default {prm.default} "
+                                f"[{where}]")
+
+
+def _options_paths():
+    from .paths import names
+
+    return names()
+
+
 def _compare(args) -> int:
-    from .paths import PATHS
+    from .paths import get, names
     from .sweep import compare
 
-    paths = [p.strip() for p in args.paths.split(",")]
-    bad = [p for p in paths if p not in PATHS]
-    if bad:
-        raise ValueError(f"--paths must be among {', '.join(PATHS)}; got {', '.join(bad)}")
+    paths = [p.strip() for p in args.paths.split(",")] if args.paths else list(names())
+    for p in paths:
+        get(p)  # ValueError naming the registered paths
     fixed, swept = {}, []
-    for opt, (name, _, _) in KNOBS.items():
-        vals = getattr(args, name)
+    for opt, prm, _ in _options():
+        vals = getattr(args, prm.name)
         if vals is None:
             continue
-        if len(vals) > 1:
-            swept.append((opt, name, vals))
+        if isinstance(vals, list) and len(vals) > 1:
+            swept.append((opt, prm.name, vals))
         else:
-            fixed[name] = vals[0]
+            fixed[prm.name] = vals[0] if isinstance(vals, list) else vals
     if len(swept) > 1:
         raise ValueError("give a comma list for one option only (the curve's x axis); got "
                          + ", ".join(o for o, _, _ in swept))
-    over, values = (swept[0][1], swept[0][2]) if swept else ("batch", [fixed.pop("batch", 1)])
-    fixed.update(event_idx=not args.no_event_idx, profile=args.profile,
-                 data_mode=args.data_mode, ioeventfd=not args.no_ioeventfd)
+    if swept:
+        over, values = swept[0][1], swept[0][2]
+    else:  # one point: on the batch axis, or on a given option every chosen path takes
+        over = next((k for k in ("batch", *fixed)
+                     if all(k in get(p).param_names for p in paths)), "batch")
+        values = [fixed.pop(over)] if over in fixed else [_default(paths, over)]
+    paths = [p for p in paths if over in get(p).param_names]
+    if not paths:
+        raise ValueError(f"no chosen path takes {over}")
     curves = compare(over, values, paths=paths, **fixed)
     head = f"{over:>13}  {'path':<9}" + "".join(f"{c[1]:>11}" for c in COLUMNS)
     print(head)
@@ -68,11 +158,12 @@ def _compare(args) -> int:
     for i, v in enumerate(values):
         for path, c in curves.items():
             r = c.results[i].row()
-            print(f"{v:>13}  {path:<9}" + "".join(f"{r[k] * s:>11{f}}" for k, _, s, f in COLUMNS))
-    prof = next(iter(curves.values())).results[0].profile
-    print(f"\nprofile: {prof}; emulated: data_mode={args.data_mode}, no shared ring "
-          f"(batch does not apply); virtio: ioeventfd={not args.no_ioeventfd}, "
-          f"event_idx={not args.no_event_idx}")
+            print(f"{v!s:>13}  {path:<9}" + "".join(f"{r[k] * s:>11{f}}"
+                                                   for k, _, s, f in COLUMNS))
+    first = next(iter(curves.values())).results[0]
+    shown = {k: v for k, v in fixed.items() if k != "profile"}
+    print(f"\nprofile: {first.profile}" + "".join(f"; {k}={v}" for k, v in shown.items())
+          + " (each path takes only its own parameters: python -m virtmodel paths)")
     if args.plot:
         from .plots import curves as plot_curves
 
@@ -83,20 +174,42 @@ def _compare(args) -> int:
     return 0
 
 
-def _trap(args) -> int:
-    from .trap import counts, stage_ns, steps
+def _default(paths, name):
+    """The default of parameter ``name`` in the first of ``paths`` that takes it."""
+    from .paths import get
 
-    st = steps(args.request_bytes, args.data_mode, profile=args.profile)
+    return next((get(p).param(name).default for p in paths if name in get(p).param_names),
+                None)
+
+
+def _paths(args) -> int:
+    from .paths import REGISTRY
+
+    for path in REGISTRY.values():
+        print(f"{path.name}: {path.label} -- {path.doc}")
+        for prm in path.params:
+            unit = f" {prm.unit}" if prm.unit else ""
+            print(f"  {prm.name:<26}default {prm.default!s:<10}{unit:<13} {prm.allowed()}")
+            print(f"  {'':<26}{prm.doc}")
+        print()
+    return 0
+
+
+def _trap(args) -> int:
+    from .trap import STAGES, counts, stage_ns, steps
+
+    kw = dict(direction=args.direction, interrupt_mode=args.interrupt_mode)
+    st = steps(args.request_bytes, args.data_mode, profile=args.profile, **kw)
     t = 0.0
     print(f"{'t (µs)':>9}  {'actor':<7}{'count':>7}  step")
     for s in st:
         print(f"{t / 1e3:>9.2f}  {s.actor:<7}{s.count:>7}  {s.what} "
-              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''})")
-        t += s.ns * s.count
+              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''}"
+              f"{', beside the step before' if s.concurrent else ''})")
+        t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
-    print(counts(args.request_bytes, args.data_mode))
-    print(dict(zip(("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device"),
-                   (round(x) for x in stage_ns(st)))))
+    print(counts(args.request_bytes, args.data_mode, **kw))
+    print(dict(zip(STAGES, (round(x) for x in stage_ns(st)))))
     return 0
 
 
@@ -115,9 +228,9 @@ def _warm(args) -> int:
     import time
 
     t0 = time.perf_counter()
-    from .paths import PATHS, simulate
+    from .paths import names, simulate
 
-    for path in PATHS:
+    for path in names():
         simulate(path, requests=100)
     from . import ring
 
@@ -151,9 +264,7 @@ def _lab(args) -> int:
     from .lab import validate
 
     if args.shipped:
-        from .costs import shipped_measurement
-
-        m, head = shipped_measurement()
+        m, head = validate.shipped()
         print(f"shipped measurement: {head['host_cpu']}, KVM {head['flavour']}, "
               f"{head['date']}, kernel {head['kernel']}")
     else:
@@ -195,34 +306,35 @@ def _calibrate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python -m virtmodel",
         description="Models of KVM I/O: QEMU-emulated devices (trap per register access) vs "
                     "virtio (a shared ring with batched kicks) vs native.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("compare", help="table (and figure) of the three paths over one knob",
-                       description="Simulate emulated, virtio and native I/O. Give one option "
-                                   "a comma list to sweep it.")
-    for opt, (name, kind, hlp) in KNOBS.items():
-        c.add_argument(opt, dest=name, type=_list(kind), help=hlp)
-    c.add_argument("--no-event-idx", action="store_true",
-                   help="suppress notifications by flags instead of VIRTIO_F_EVENT_IDX")
-    c.add_argument("--no-ioeventfd", action="store_true",
-                   help="virtio kicks exit to user space; QEMU drains the ring in the vCPU")
-    c.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"),
-                   help="how the emulated device moves data (default dma)")
-    c.add_argument("--paths", default="emulated,virtio,native")
-    c.add_argument("--profile", default="published", help="profile name or JSON file")
-    c.add_argument("--plot", metavar="FILE.png", help="also write the curves to a figure")
+    c = sub.add_parser("compare", help="table (and figure) of the paths over one knob",
+                       description="Simulate the registered I/O paths. Give one option a "
+                                   "comma list to sweep it; each path takes only the "
+                                   "parameters it declares (python -m virtmodel paths).")
+    _add_path_options(c)
+    c.add_argument("--paths", default=None, metavar="P[,P...]",
+                   help="paths to compare (default: every registered path: "
+                        f"{', '.join(_options_paths())})")
+    c.add_argument("--plot", metavar="FILE.png", type=_output_file(),
+                   help="also write the curves to a figure (.png, .svg, .pdf, ...)")
     c.set_defaults(func=_compare)
+    ps = sub.add_parser("paths", help="every path with its parameters (defaults, units, "
+                                      "allowed values)")
+    ps.set_defaults(func=_paths)
     t = sub.add_parser("trap", help="one emulated request, step by step")
     t.add_argument("--request-bytes", type=int, default=4096)
     t.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"))
-    t.add_argument("--profile", default="published")
+    t.add_argument("--direction", default="read", choices=("read", "write"))
+    t.add_argument("--interrupt-mode", default="posted", choices=("posted", "pv-eoi", "legacy"))
+    t.add_argument("--profile", default="modern")
     t.set_defaults(func=_trap)
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
-    p.add_argument("name", nargs="?", default="published")
+    p.add_argument("name", nargs="?", default="modern")
     p.set_defaults(func=_profile)
     lb = sub.add_parser("lab", help="run the KVM lab here: micro-benchmarks and the "
                                     "virtio / emulated grid")
@@ -231,14 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
-    lb.add_argument("--save", metavar="FILE.json", help="also write the measurement "
-                    "(micro-benchmarks, grid, calibrated profile) as JSON")
+    lb.add_argument("--save", metavar="FILE.json", type=_output_file(".json"),
+                    help="also write the measurement (micro-benchmarks, grid, calibrated "
+                         "profile) as JSON")
     lb.add_argument("--shipped", action="store_true", help="print the measurement shipped "
                     "with virtmodel instead of measuring (no KVM needed)")
     lb.set_defaults(func=_lab)
     cal = sub.add_parser("calibrate", help="derive a cost profile from the KVM "
                                            "micro-benchmarks alone and save it as JSON")
-    cal.add_argument("--out", required=True, metavar="FILE.json")
+    cal.add_argument("--out", required=True, metavar="FILE.json", type=_output_file(".json"))
     cal.add_argument("--name", help="profile name (default: lab-<cpu>-<flavour>-<date>)")
     cal.add_argument("--ops", type=int, default=20_000, help="operations per benchmark")
     cal.add_argument("--repeats", type=int, default=5)
@@ -250,13 +363,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command.  This is the CLI's one boundary for errors: a usage error, bad
+    input (the models' ValueErrors name the parameter and its allowed range) or a file that
+    cannot be read or written ends as one line on stderr and exit status 2, never a
+    traceback."""
     ap = build_parser()
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except ValueError as e:
-        ap.exit(2, f"error: {e}\n")
+        problem = str(e)
+    except OSError as e:
+        problem = (f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e))
+    except KeyboardInterrupt:
+        ap.exit(130, "interrupted\n")
+    ap.exit(2, f"{ap.prog} {args.cmd}: error: {_one_line(problem)}\n")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,3 @@ def share_lost(exits_per_s, ns_per_exit):
 def guest_speed(exits_per_s, ns_per_exit):
     """The guest's CPU-bound speed as a fraction of native (1 - share_lost)."""
     return 1.0 - share_lost(exits_per_s, ns_per_exit)
-
-
-def max_exit_rate(ns_per_exit: float) -> float:
-    """Exits per second at which the vCPU does nothing but exit."""
-    c = float(_check("ns_per_exit", ns_per_exit))
-    if c == 0:
-        raise ValueError("ns_per_exit must be > 0 for a finite maximum rate")
-    return 1e9 / c

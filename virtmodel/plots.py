@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.collections import Collection, PolyCollection
+from matplotlib.colors import to_rgba_array
 from matplotlib.container import Container
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
@@ -17,7 +18,24 @@ from .units import fmt_bytes
 
 from .trap import STAGES
 
-COLORS = {"emulated": "#c0392b", "virtio": "#2471a3", "native": "#555555"}
+_OTHER = ("#7d3c98", "#16a085", "#d35400", "#2c3e50", "#b7950b")
+
+
+def path_color(key: str) -> str:
+    """A line's colour: the registered path's own, else one picked from the key."""
+    from .paths import REGISTRY
+
+    if key in REGISTRY:
+        return REGISTRY[key].color
+    return _OTHER[sum(map(ord, str(key))) % len(_OTHER)]
+
+
+def path_label(key: str) -> str:
+    """A line's legend label: the registered path's label, else the key itself."""
+    from .paths import REGISTRY
+
+    return REGISTRY[key].label if key in REGISTRY else str(key)
+
 METRICS = {
     "us_per_request": ("time per request (µs)", 1.0),
     "throughput_rps": ("throughput (k requests/s)", 1e-3),
@@ -28,9 +46,11 @@ METRICS = {
     "mean_latency_ns": ("mean latency (µs)", 1e-3),
     "p99_latency_ns": ("p99 latency (µs)", 1e-3),
     "copied_bytes_per_request": ("bytes copied per request", 1.0),
+    "cpu_ns_per_request": ("CPU per request (µs)", 1e-3),
+    "kicks_per_request": ("kicks per request", 1.0),
 }
 STAGE_COLORS = dict(zip(STAGES, ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2",
-                                 "#f4d03f", "#95a5a6"]))
+                                 "#f4d03f", "#95a5a6", "#d7dbdd"]))
 LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request size (bytes)",
           "queue_size": "queue size (descriptors)"}
 
@@ -272,9 +292,10 @@ class Kept:
                     r.set_bounds(a, b, first, n)
                     r.sticky_edges.y[:] = [b]
             c.datavalues = length
-            if color is not None:
-                for r in c.patches:
-                    r.set_facecolor(color)
+            if color is not None:  # one colour for all, or one per bar
+                colors = to_rgba_array(color)
+                for i, r in enumerate(c.patches):
+                    r.set_facecolor(colors[i % len(colors)])
             if yerr is not None:  # on the middle of each bar's end
                 below, above = (base[0] + np.asarray(v, float) - base[0] for v in yerr)
                 _move_errorbar(c.errorbar, start + first / 2, base + size, below, above)
@@ -456,15 +477,15 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
     there; ``colors`` overrides the line colours by key."""
-    colors = {**COLORS, **(colors or {})}
+    colors = colors or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
     axes, kept = kept_panels(fig, "curves", len(metrics))
     for ax, m in zip(axes, metrics):
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            kept.line(ax, (m, path), x, c.field(m) * scale, "o-", label=path, ms=3,
-                      color=colors.get(path))
+            kept.line(ax, (m, path), x, c.field(m) * scale, "o-", label=path_label(path),
+                      ms=3, color=colors.get(path) or path_color(path))
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
             _scale(ax.xaxis, "log", base=2)
@@ -492,6 +513,28 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
         ax.set_ylabel(label)
         kept.grid(ax, alpha=0.3)
     kept.legend(axes[0], frameon=False)
+    kept.done()
+    return fig
+
+
+def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
+    """One panel per metric, one horizontal bar per path (``results``: path name ->
+    Result), each bar in its path's colour and labelled with its value."""
+    fig = fig or Figure(figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)),
+                        layout="constrained")
+    axes, kept = kept_panels(fig, "path_bars", len(metrics))
+    keys = list(results)
+    rows = np.arange(len(keys))
+    for i, (ax, m) in enumerate(zip(axes, metrics)):
+        label, scale = METRICS[m]
+        vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
+        kept.bars(ax, (m, "bars"), True, rows, vals, color=[path_color(k) for k in keys])
+        for r, v in zip(rows, vals):
+            kept.text(ax, (m, r), v, r, f" {_num(v)}", va="center", fontsize=7)
+        ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
+        ax.set_ylim(len(keys) - 0.5, -0.5)
+        ax.set_xlabel(label)
+        kept.grid(ax, alpha=0.3, axis="x")
     kept.done()
     return fig
 
@@ -531,23 +574,28 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "",
 
 def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     """One request's steps as consecutive bars in lanes by actor (repeats drawn as one
-    bar of count x duration, labelled with the count)."""
+    bar of count x duration); a concurrent step (KVM polling while the device works) is
+    drawn from where the step before it started, beside it."""
     actors = ["guest", "cpu", "kvm", "qemu", "device"]
     fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
     (ax,), kept = kept_panels(fig, "timeline")
-    t = 0.0
+    t = start = 0.0
     for i, s in enumerate(steps):
         w = s.ns * s.count / 1e3
-        kept.bars(ax, ("step", i), True, actors.index(s.actor), w, t,
+        left = start if s.concurrent else t
+        kept.bars(ax, ("step", i), True, actors.index(s.actor), w, left,
                   color=STAGE_COLORS[s.stage], edgecolor="white", linewidth=0.3)
-        t += w
+        if not s.concurrent:
+            start, t = t, t + w
+        else:
+            start = left + w
     ax.set_yticks(range(len(actors)), ["guest", "CPU (exit/entry)", "KVM", "QEMU", "device"])
     ax.yaxis.set_inverted(True)
     ax.set_xlabel("time (µs)")
     handles = [kept.bars(ax, ("key", s), False, 0, 0, color=STAGE_COLORS[s], label=s)
                for s in STAGES]
-    kept.legend(ax, handles=handles, ncol=7, fontsize=7, frameon=False, loc="upper center",
-                bbox_to_anchor=(0.5, -0.28))
+    kept.legend(ax, handles=handles, ncol=len(STAGES), fontsize=7, frameon=False,
+                loc="upper center", bbox_to_anchor=(0.5, -0.28))
     if title:
         ax.set_title(title)
     kept.done()
@@ -705,7 +753,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     (ax, ax2), kept = kept_panels(fig, "lab_validation", 2, width_ratios=(1.6, 1))
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
-    c = COLORS["virtio"]
+    c = path_color("virtio")
     kept.line(ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})",
               color=c, lw=1.5)
     for i, r in enumerate(v):
@@ -732,7 +780,7 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
                     [r.measured_max - r.measured_us for r in e]),
               color="#bbbbbb", label="measured", capsize=3)
     kept.bars(ax2, "model bars", False, x + 0.2, [r.predicted_us for r in e], 0, 0.4,
-              color=COLORS["emulated"], label="model")
+              color=path_color("emulated"), label="model")
     for i, r in enumerate(e):
         kept.annotate(ax2, ("emulated error", i), f"{r.error:+.0%}", (i + 0.2, r.predicted_us),
                       ha="center", textcoords="offset points", xytext=(0, 3), fontsize=8)

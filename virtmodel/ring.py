@@ -1,36 +1,42 @@
-"""The virtio split virtqueue, laid out byte for byte as the spec's legacy layout.
+"""The ring interface: what the event loop, the lab, the tour and the tests call on a
+virtqueue, whatever its layout.
 
-The shared ring is one ``uint8`` buffer, ``mem``, holding exactly what a guest would place
-in memory (all fields little-endian, as the spec's ``le16``/``le32``/``le64``):
+A queue is a :class:`~virtmodel.ringmem.Virtqueue`; its ``kind`` says which layout module
+holds its logic (``virtmodel.split``, the split virtqueue; the packed one beside it).
+Every operation below is an ``inline="always"`` numba function that switches on ``kind``:
+kernels that call them compile both layouts in, and numba's on-disk cache keeps working
+(no factory-made closures).  Nothing outside the layout modules reads a queue's bytes or
+its private-state slots; what callers need is here.
 
-====================  ======================================================================
-descriptor table      ``desc_addr`` (u64), ``desc_len`` (u32), ``desc_flags``, ``desc_next``
-(offset 0)            (u16): 16 bytes per entry
-available ring        ``avail_flags``, ``avail_idx``, ``avail_ring[queue_size]``,
-(``avail_off``)       ``used_event`` (u16 each)
-(padding to align)
-used ring             ``used_flags``, ``used_idx`` (u16), ``used_ring_id``/``used_ring_len``
-(``used_off``)        (u32 pairs), ``avail_event`` (u16)
-====================  ======================================================================
+Driver half (the guest's front end, as Linux ``drivers/virtio/virtio_ring.c``):
 
-Each side also keeps private state that a real driver or device keeps in its own memory,
-in one int64 array ``st``: the driver's ``free_head``, ``num_free``, ``num_added``,
-``last_used_idx`` and its chain bookkeeping (``chain_next``, ``chain_len``, ``token``); the
-device's ``next_avail``, ``next_used`` and event-index shadows.  Nothing in ``mem`` is
-trusted by the side that did not write it: a malformed ring marks the queue *broken* with a
-reason and the operation returns :data:`BROKEN`; no kernel loops unbounded or indexes out
-of range.
+``_driver_add(vq, addrs, lens, writable, token)``
+    make a chain available; its id (>= 0), EMPTY (no room) or BROKEN.
+``_driver_kick_prepare(vq)``
+    after adding: does the device want a kick?  (flags or event index)
+``_driver_get_used(vq)``
+    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in ``_last_len``.
+``_driver_disable_interrupts(vq)`` / ``_driver_enable_interrupts(vq)``
+    interrupt suppression; enable returns True if used buffers are already pending.
+``_num_free(vq)``
+    descriptors the driver can still use.
 
-Why two arrays and accessor functions rather than one numpy view per field: numba reference-
-counts every array it pulls out of a tuple, and with a dozen views the atomic reference
-counting cost ten times more than the ring logic itself (measured: 122 ns vs 10 ns per
-``get_used``).  :func:`views` still gives named numpy views of every field for Python code.
+Device half (the back end: QEMU, vhost, or hardware):
 
-The driver half follows Linux ``drivers/virtio/virtio_ring.c`` (split ring); the device half
-follows the spec's device requirements and Linux vhost's notification protocol (disable
-kicks while draining; re-enable, then look again).  The ``@njit`` kernels take the
-:class:`Virtqueue`; :class:`SplitQueue` is the validating Python face for tests, widgets and
-the book.
+``_device_pop(vq)``
+    take the next available chain: its id, EMPTY or BROKEN; its byte counts, descriptor
+    count and first buffer address in ``_chain_readable`` and friends.
+``_device_push_used(vq, id, written)``
+    return a chain used.
+``_device_should_interrupt(vq)``
+    after pushing: does the driver want an interrupt?
+``_device_disable_kicks(vq)`` / ``_device_enable_kicks(vq)``
+    kick suppression; enable returns True if chains are already waiting.
+
+Python callers use the compiled entry points (``driver_add`` ... without the underscore)
+or :class:`Queue`, the validating face used by tests, widgets and the book.  The underscored
+operations are the interface for numba kernels (the event loop, the lab's back ends): the
+underscore says "not for Python callers", not "private to this module".
 """
 
 from __future__ import annotations
@@ -39,403 +45,166 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import packed, split
 from ._jit import entry_point, njit
-from .spec import (
-    DESC_SIZE,
-    LEGACY_PCI_ALIGN,
-    U16_MASK,
-    VRING_AVAIL_F_NO_INTERRUPT,
-    VRING_DESC_F_INDIRECT,
-    VRING_DESC_F_NEXT,
-    VRING_DESC_F_WRITE,
-    VRING_USED_F_NO_NOTIFY,
-    _as_int,
-    _int_in,
-    _need_event,
-    check_queue_size,
-    split_ring_size,
-    used_ring_offset,
+from .ringmem import (
+    BROKEN,
+    CHAIN_ADDR,
+    CHAIN_DESCS,
+    CHAIN_READABLE,
+    CHAIN_WRITABLE,
+    DRV_LAST_LEN,
+    EMPTY,
+    KINDS,
+    NUM_FREE,
+    PACKED,
+    Virtqueue,
 )
+from .spec import LEGACY_PCI_ALIGN, check_int
 
-# --- private state: slots of Virtqueue.st -------------------------------------------------
-# driver
-FREE_HEAD = 0  # first descriptor of the driver's free list
-NUM_FREE = 1  # descriptors on the free list
-NUM_ADDED = 2  # chains made available since the last kick decision
-LAST_USED_IDX = 3  # next used-ring entry the driver will read (free-running u16)
-AVAIL_IDX_SHADOW = 4  # the driver's copy of avail_idx
-AVAIL_FLAGS_SHADOW = 5  # the driver's copy of avail_flags
-DRV_EVENT_IDX = 6  # 1 if VIRTIO_F_EVENT_IDX was negotiated
-DRV_BROKEN = 7  # reason code (0 = healthy); the offending value follows
-DRV_LAST_LEN = 9  # len of the last used element returned
-# device
-NEXT_AVAIL = 16  # next available-ring entry the device will read (free-running u16)
-NEXT_USED = 17  # the device's used_idx (free-running u16)
-SIGNALLED_USED = 18  # used idx at the last interrupt decision (EVENT_IDX)
-SIGNALLED_VALID = 19  # 0 until the first interrupt decision
-SHADOW_AVAIL = 20  # last avail_idx the device read and validated
-DEV_EVENT_IDX = 21
-DEV_BROKEN = 22  # reason code; the offending value follows
-CHAIN_READABLE = 24  # of the last popped chain: device-readable bytes
-CHAIN_WRITABLE = 25  # ... device-writable bytes
-CHAIN_DESCS = 26  # ... number of descriptors
-CHAIN_NEXT = 32  # driver-private arrays follow: chain_next[q], chain_len[q], token[q]
+__all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
+           "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
 
-# --- return codes -------------------------------------------------------------------------
-EMPTY = -1
-"""Nothing to do: no room to add, no used buffer, no available chain."""
-BROKEN = -2
-"""The queue is broken: see :func:`broken_reason`."""
-
-# --- reasons a queue breaks ---------------------------------------------------------------
-HEAD_OUT_OF_RANGE = 1
-NEXT_OUT_OF_RANGE = 2
-DESC_LOOP = 3
-AVAIL_IDX_TOO_FAR = 4
-AVAIL_IDX_BACKWARDS = 5
-INDIRECT_NOT_NEGOTIATED = 6
-READABLE_AFTER_WRITABLE = 7
-USED_ID_OUT_OF_RANGE = 8
-USED_ID_NOT_A_HEAD = 9
-USED_IDX_TOO_FAR = 10
-
-REASONS = {
-    HEAD_OUT_OF_RANGE: "device: available ring names head {} >= queue size",
-    NEXT_OUT_OF_RANGE: "device: descriptor next index {} >= queue size",
-    DESC_LOOP: "device: descriptor chain from head {} is longer than the queue (a loop)",
-    AVAIL_IDX_TOO_FAR: "device: avail idx {} is more than queue size ahead of next_avail",
-    AVAIL_IDX_BACKWARDS: "device: avail idx moved backwards to {}",
-    INDIRECT_NOT_NEGOTIATED: "device: descriptor {} is INDIRECT but the feature is off",
-    READABLE_AFTER_WRITABLE: "device: readable descriptor {} follows a writable one",
-    USED_ID_OUT_OF_RANGE: "driver: used ring returns id {} >= queue size",
-    USED_ID_NOT_A_HEAD: "driver: used ring returns id {} that is not an outstanding head",
-    USED_IDX_TOO_FAR: "driver: used idx {} is more than queue size ahead of last_used_idx",
-}
+LAYOUTS = {"split": split, "packed": packed}
+"""Ring name -> its layout module (``make``, ``broken_reason``, ``snapshot``, kernels)."""
 
 
-class Virtqueue(NamedTuple):
-    """One split ring: the shared bytes, both sides' private state, and the layout."""
-
-    mem: np.ndarray  # uint8: the shared ring, legacy layout, little-endian
-    st: np.ndarray  # int64: driver and device private state (slots above)
-    queue_size: int
-    avail_off: int  # byte offset of the available ring in mem
-    used_off: int  # byte offset of the used ring in mem
-
-
-def make_virtqueue(queue_size: int, event_idx: bool = False, mem=None,
-                   align: int = LEGACY_PCI_ALIGN) -> Virtqueue:
-    """Lay out a split ring of ``queue_size`` entries in ``mem`` (a writable contiguous
-    uint8 array of at least ``split_ring_size(queue_size, align)`` bytes, e.g. a view of
-    guest memory; a zeroed one is made if None)."""
-    q = check_queue_size(queue_size)
-    if not isinstance(event_idx, (bool, np.bool_)):
-        raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
-    size = split_ring_size(q, align)
-    if align < 4:
-        raise ValueError(f"align must be at least 4 (the used ring is 4-byte aligned), "
-                         f"got {align}")
-    if mem is None:
-        mem = np.zeros(size, dtype=np.uint8)
-    elif not (isinstance(mem, np.ndarray) and mem.dtype == np.uint8 and mem.ndim == 1
-              and mem.flags.writeable and mem.flags.c_contiguous and mem.size >= size):
-        raise ValueError(
-            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes")
-    st = np.zeros(CHAIN_NEXT + 3 * q, dtype=np.int64)
-    st[NUM_FREE] = q
-    st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
-    st[CHAIN_NEXT: CHAIN_NEXT + q] = (np.arange(q) + 1) % q
-    st[CHAIN_NEXT + 2 * q:] = -1  # no tokens outstanding
-    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, used_ring_offset(q, align))
+def make_virtqueue(queue_size: int, event_idx: bool = False, ring: str = "split", mem=None,
+                   **layout) -> Virtqueue:
+    """A zeroed virtqueue of ``queue_size`` entries in layout ``ring`` (``mem``: a writable
+    contiguous uint8 array to lay it out in, e.g. a view of guest memory; ``layout``:
+    layout-specific options such as the split ring's ``align``)."""
+    if ring not in LAYOUTS:
+        raise ValueError(f"ring must be one of {tuple(LAYOUTS)}, got {ring!r}")
+    return LAYOUTS[ring].make(queue_size, event_idx=event_idx, mem=mem, **layout)
 
 
-def views(vq: Virtqueue) -> dict:
-    """Named numpy views of every field of the shared ring and of the private arrays
-    (writing to a view writes the ring: tests use this to corrupt it on purpose)."""
-    q, m = vq.queue_size, vq.mem
-    d = m[: DESC_SIZE * q]
-    a = m[vq.avail_off: vq.avail_off + 2 * (3 + q)].view("<u2")
-    u = m[vq.used_off: vq.used_off + 6 + 8 * q]
-    elems = u[4: 4 + 8 * q].view("<u4").reshape(q, 2)
-    return {
-        "desc_addr": d.view("<u8").reshape(q, 2)[:, 0],
-        "desc_len": d.view("<u4").reshape(q, 4)[:, 2],
-        "desc_flags": d.view("<u2").reshape(q, 8)[:, 6],
-        "desc_next": d.view("<u2").reshape(q, 8)[:, 7],
-        "avail_flags": a[0:1], "avail_idx": a[1:2], "avail_ring": a[2: 2 + q],
-        "used_event": a[2 + q: 3 + q],
-        "used_flags": u[0:2].view("<u2"), "used_idx": u[2:4].view("<u2"),
-        "used_ring_id": elems[:, 0], "used_ring_len": elems[:, 1],
-        "avail_event": u[4 + 8 * q: 6 + 8 * q].view("<u2"),
-        "chain_next": vq.st[CHAIN_NEXT: CHAIN_NEXT + q],
-        "chain_len": vq.st[CHAIN_NEXT + q: CHAIN_NEXT + 2 * q],
-        "token": vq.st[CHAIN_NEXT + 2 * q: CHAIN_NEXT + 3 * q],
-    }
+def _layout(vq: Virtqueue):
+    for name, mod in LAYOUTS.items():
+        if KINDS[name] == vq.kind:
+            return mod
+    raise ValueError(f"unknown ring kind {vq.kind}")
 
 
-# --- little-endian loads and stores on the shared bytes -----------------------------------
-# They index vq.mem directly (no local alias): see the module docstring on reference counts.
-@njit(inline="always")
-def _ld16(vq, o):
-    return np.int64(vq.mem[o]) | (np.int64(vq.mem[o + 1]) << 8)
+def broken_reason(vq: Virtqueue) -> str | None:
+    """Why the queue is broken (the first reason either side found), or None."""
+    return _layout(vq).broken_reason(vq)
 
 
-@njit(inline="always")
-def _ld32(vq, o):
-    return _ld16(vq, o) | (_ld16(vq, o + 2) << 16)
-
-
-@njit(inline="always")
-def _st16(vq, o, v):
-    if v < 0 or v > 0xFFFF:
-        raise ValueError("internal error: 16-bit store out of range (a missing & 0xFFFF)")
-    vq.mem[o] = v & 0xFF
-    vq.mem[o + 1] = v >> 8
-
-
-@njit(inline="always")
-def _st32(vq, o, v):
-    _st16(vq, o, v & 0xFFFF)
-    _st16(vq, o + 2, (v >> 16) & 0xFFFF)
-
-
-@njit(inline="always")
-def _st64(vq, o, v):
-    _st32(vq, o, v & 0xFFFFFFFF)
-    _st32(vq, o + 4, (v >> 32) & 0xFFFFFFFF)
-
-
-@njit(inline="always")
-def _break(vq, slot, reason, detail):
-    if vq.st[slot] == 0:  # keep the first reason
-        vq.st[slot] = reason
-        vq.st[slot + 1] = detail
-    return BROKEN
+def snapshot(vq: Virtqueue) -> dict:
+    """Plain-Python copy of the shared areas and both sides' state (for drawing)."""
+    return _layout(vq).snapshot(vq)
 
 
 # =========================================================================================
-# Driver half (the guest's front end)
+# The operations (one branch per layout)
 # =========================================================================================
 @njit(inline="always")
 def _driver_add(vq, addrs, lens, writable, token):
-    """Make a chain of ``len(lens)`` descriptors available; return its head, EMPTY if the
-    free list is too short, BROKEN if the queue is broken.  Device-readable segments must
-    come before device-writable ones (the caller orders them)."""
-    n = lens.shape[0]
-    if vq.st[DRV_BROKEN] != 0:
-        return BROKEN
-    if n == 0 or vq.st[NUM_FREE] < n:
-        return EMPTY
-    q = vq.queue_size
-    head = vq.st[FREE_HEAD]
-    i = head
-    for k in range(n):
-        last = i
-        i = vq.st[CHAIN_NEXT + i]
-        flags = VRING_DESC_F_WRITE if writable[k] else 0
-        if k < n - 1:
-            flags |= VRING_DESC_F_NEXT
-        o = DESC_SIZE * last
-        _st64(vq, o, np.int64(addrs[k]))
-        _st32(vq, o + 8, np.int64(lens[k]))
-        _st16(vq, o + 12, flags)
-        _st16(vq, o + 14, i if k < n - 1 else 0)
-    vq.st[FREE_HEAD] = i
-    vq.st[NUM_FREE] -= n
-    vq.st[CHAIN_NEXT + q + head] = n
-    vq.st[CHAIN_NEXT + 2 * q + head] = token
-    avail = vq.st[AVAIL_IDX_SHADOW]
-    _st16(vq, vq.avail_off + 4 + 2 * (avail & (q - 1)), head)
-    avail = (avail + 1) & U16_MASK
-    vq.st[AVAIL_IDX_SHADOW] = avail
-    _st16(vq, vq.avail_off + 2, avail)  # published after the entry (a write barrier in C)
-    vq.st[NUM_ADDED] += 1
-    return head
+    if vq.kind == PACKED:
+        return packed._driver_add(vq, addrs, lens, writable, token)
+    return split._driver_add(vq, addrs, lens, writable, token)
 
 
 @njit(inline="always")
 def _driver_kick_prepare(vq):
-    """Does the device want a kick for the chains added since the last decision?"""
-    new = vq.st[AVAIL_IDX_SHADOW]
-    old = (new - vq.st[NUM_ADDED]) & U16_MASK
-    vq.st[NUM_ADDED] = 0
-    if vq.st[DRV_EVENT_IDX]:
-        return _need_event(_ld16(vq, vq.used_off + 4 + 8 * vq.queue_size), new, old)
-    return (_ld16(vq, vq.used_off) & VRING_USED_F_NO_NOTIFY) == 0
+    if vq.kind == PACKED:
+        return packed._driver_kick_prepare(vq)
+    return split._driver_kick_prepare(vq)
 
 
 @njit(inline="always")
 def _driver_get_used(vq):
-    """Reap one used buffer: return its token (>= 0), EMPTY or BROKEN; its len goes to
-    ``st[DRV_LAST_LEN]``.  The chain goes back on the free list."""
-    if vq.st[DRV_BROKEN] != 0:
-        return BROKEN
-    q = vq.queue_size
-    last = vq.st[LAST_USED_IDX]
-    used_idx = _ld16(vq, vq.used_off + 2)
-    pending = (used_idx - last) & U16_MASK
-    if pending == 0:
-        return EMPTY
-    if pending > q:
-        return _break(vq, DRV_BROKEN, USED_IDX_TOO_FAR, used_idx)
-    o = vq.used_off + 4 + 8 * (last & (q - 1))
-    head = _ld32(vq, o)
-    if head >= q:
-        return _break(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, head)
-    token = vq.st[CHAIN_NEXT + 2 * q + head]
-    if token < 0:
-        return _break(vq, DRV_BROKEN, USED_ID_NOT_A_HEAD, head)
-    # detach: walk the driver's private links, never the shared desc_next
-    n = vq.st[CHAIN_NEXT + q + head]
-    i = head
-    for _ in range(n - 1):
-        i = vq.st[CHAIN_NEXT + i]
-    vq.st[CHAIN_NEXT + i] = vq.st[FREE_HEAD]
-    vq.st[FREE_HEAD] = head
-    vq.st[NUM_FREE] += n
-    vq.st[CHAIN_NEXT + 2 * q + head] = -1
-    vq.st[CHAIN_NEXT + q + head] = 0
-    last = (last + 1) & U16_MASK
-    vq.st[LAST_USED_IDX] = last
-    vq.st[DRV_LAST_LEN] = _ld32(vq, o + 4)
-    if vq.st[DRV_EVENT_IDX] != 0:
-        if (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
-            _st16(vq, vq.avail_off + 4 + 2 * q, last)  # used_event: "after the next one"
-    return token
+    if vq.kind == PACKED:
+        return packed._driver_get_used(vq)
+    return split._driver_get_used(vq)
 
 
 @njit(inline="always")
 def _driver_disable_interrupts(vq):
-    if (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
-        vq.st[AVAIL_FLAGS_SHADOW] |= VRING_AVAIL_F_NO_INTERRUPT
-        if vq.st[DRV_EVENT_IDX]:
-            # Linux writes 0 here too ("a hack"): the device ignores avail_flags with
-            # EVENT_IDX, so interrupts stay off only until used idx next passes 0.
-            _st16(vq, vq.avail_off + 4 + 2 * vq.queue_size, 0)
-        else:
-            _st16(vq, vq.avail_off, vq.st[AVAIL_FLAGS_SHADOW])
+    if vq.kind == PACKED:
+        packed._driver_disable_interrupts(vq)
+    else:
+        split._driver_disable_interrupts(vq)
 
 
 @njit(inline="always")
 def _driver_enable_interrupts(vq):
-    """Ask for interrupts again; return True if used buffers are already pending (the
-    caller must reap them: no interrupt will come for those)."""
-    if vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT:
-        vq.st[AVAIL_FLAGS_SHADOW] &= ~VRING_AVAIL_F_NO_INTERRUPT
-        if not vq.st[DRV_EVENT_IDX]:
-            _st16(vq, vq.avail_off, vq.st[AVAIL_FLAGS_SHADOW])
-    _st16(vq, vq.avail_off + 4 + 2 * vq.queue_size, vq.st[LAST_USED_IDX])
-    return ((_ld16(vq, vq.used_off + 2) - vq.st[LAST_USED_IDX]) & U16_MASK) != 0
-
-
-# =========================================================================================
-# Device half (the back end: QEMU's I/O thread, vhost, or hardware)
-# =========================================================================================
-@njit(inline="always")
-def _device_avail_count(vq):
-    """Validate avail_idx and return how many chains wait (>= 0), or BROKEN."""
-    if vq.st[DEV_BROKEN] != 0:
-        return BROKEN
-    avail = _ld16(vq, vq.avail_off + 2)
-    moved = (avail - vq.st[SHADOW_AVAIL]) & U16_MASK
-    if moved != 0:
-        if moved > 0x8000:
-            return _break(vq, DEV_BROKEN, AVAIL_IDX_BACKWARDS, avail)
-        if ((avail - vq.st[NEXT_AVAIL]) & U16_MASK) > vq.queue_size:
-            return _break(vq, DEV_BROKEN, AVAIL_IDX_TOO_FAR, avail)
-        vq.st[SHADOW_AVAIL] = avail
-    return (avail - vq.st[NEXT_AVAIL]) & U16_MASK
+    if vq.kind == PACKED:
+        return packed._driver_enable_interrupts(vq)
+    return split._driver_enable_interrupts(vq)
 
 
 @njit(inline="always")
 def _device_pop(vq):
-    """Take the next available chain: return its head, EMPTY or BROKEN.  The chain's
-    readable/writable byte counts and length go to ``st[CHAIN_*]``."""
-    waiting = _device_avail_count(vq)
-    if waiting == BROKEN:
-        return BROKEN
-    if waiting == 0:
-        return EMPTY
-    q = vq.queue_size
-    head = _ld16(vq, vq.avail_off + 4 + 2 * (vq.st[NEXT_AVAIL] & (q - 1)))
-    if head >= q:
-        return _break(vq, DEV_BROKEN, HEAD_OUT_OF_RANGE, head)
-    i = head
-    n = 0
-    readable = 0
-    writable = 0
-    while True:
-        n += 1
-        if n > q:
-            return _break(vq, DEV_BROKEN, DESC_LOOP, head)
-        o = DESC_SIZE * i
-        flags = _ld16(vq, o + 12)
-        if flags & VRING_DESC_F_INDIRECT:
-            return _break(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
-        if flags & VRING_DESC_F_WRITE:
-            writable += _ld32(vq, o + 8)
-        elif writable > 0:
-            return _break(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
-        else:
-            readable += _ld32(vq, o + 8)
-        if (flags & VRING_DESC_F_NEXT) == 0:
-            break
-        i = _ld16(vq, o + 14)
-        if i >= q:
-            return _break(vq, DEV_BROKEN, NEXT_OUT_OF_RANGE, i)
-    vq.st[NEXT_AVAIL] = (vq.st[NEXT_AVAIL] + 1) & U16_MASK
-    vq.st[CHAIN_READABLE] = readable
-    vq.st[CHAIN_WRITABLE] = writable
-    vq.st[CHAIN_DESCS] = n
-    return head
+    if vq.kind == PACKED:
+        return packed._device_pop(vq)
+    return split._device_pop(vq)
 
 
 @njit(inline="always")
 def _device_push_used(vq, head, written):
-    """Return a chain: write the used element, then publish used_idx."""
-    o = vq.used_off + 4 + 8 * (vq.st[NEXT_USED] & (vq.queue_size - 1))
-    _st32(vq, o, head)
-    _st32(vq, o + 4, written)
-    vq.st[NEXT_USED] = (vq.st[NEXT_USED] + 1) & U16_MASK
-    _st16(vq, vq.used_off + 2, vq.st[NEXT_USED])
+    if vq.kind == PACKED:
+        packed._device_push_used(vq, head, written)
+    else:
+        split._device_push_used(vq, head, written)
 
 
 @njit(inline="always")
 def _device_should_interrupt(vq):
-    """Does the driver want an interrupt for the buffers used since the last decision?"""
-    if not vq.st[DEV_EVENT_IDX]:
-        return (_ld16(vq, vq.avail_off) & VRING_AVAIL_F_NO_INTERRUPT) == 0
-    old = vq.st[SIGNALLED_USED]
-    new = vq.st[NEXT_USED]
-    valid = vq.st[SIGNALLED_VALID]
-    vq.st[SIGNALLED_USED] = new
-    vq.st[SIGNALLED_VALID] = 1
-    if valid == 0:
-        return True
-    return _need_event(_ld16(vq, vq.avail_off + 4 + 2 * vq.queue_size), new, old)
+    if vq.kind == PACKED:
+        return packed._device_should_interrupt(vq)
+    return split._device_should_interrupt(vq)
 
 
 @njit(inline="always")
 def _device_disable_kicks(vq):
-    # With EVENT_IDX nothing is written: avail_event keeps its old value, which the driver's
-    # index has already passed, so need_event() stays false until the device re-enables.
-    if not vq.st[DEV_EVENT_IDX]:
-        _st16(vq, vq.used_off, _ld16(vq, vq.used_off) | VRING_USED_F_NO_NOTIFY)
+    if vq.kind == PACKED:
+        packed._device_disable_kicks(vq)
+    else:
+        split._device_disable_kicks(vq)
 
 
 @njit(inline="always")
 def _device_enable_kicks(vq):
-    """Ask for kicks again; return True if chains arrived meanwhile (look again: no kick
-    will come for those)."""
-    if vq.st[DEV_EVENT_IDX]:
-        _st16(vq, vq.used_off + 4 + 8 * vq.queue_size, vq.st[SHADOW_AVAIL])
-    else:
-        _st16(vq, vq.used_off, _ld16(vq, vq.used_off) & ~VRING_USED_F_NO_NOTIFY & 0xFFFF)
-    return ((_ld16(vq, vq.avail_off + 2) - vq.st[NEXT_AVAIL]) & U16_MASK) != 0
+    if vq.kind == PACKED:
+        return packed._device_enable_kicks(vq)
+    return split._device_enable_kicks(vq)
 
 
-# entry points for Python callers (SplitQueue, tests): the same kernels, compiled on their
-# own so that calling one from Python does not inline-compile the whole ring each time
+# --- state every layout keeps in the same slots (ringmem) ---------------------------------
+@njit(inline="always")
+def _num_free(vq):
+    return vq.st[NUM_FREE]
+
+
+@njit(inline="always")
+def _last_len(vq):
+    return vq.st[DRV_LAST_LEN]
+
+
+@njit(inline="always")
+def _chain_readable(vq):
+    return vq.st[CHAIN_READABLE]
+
+
+@njit(inline="always")
+def _chain_writable(vq):
+    return vq.st[CHAIN_WRITABLE]
+
+
+@njit(inline="always")
+def _chain_descs(vq):
+    return vq.st[CHAIN_DESCS]
+
+
+@njit(inline="always")
+def _chain_addr(vq):
+    return vq.st[CHAIN_ADDR]
+
+
+# entry points for Python callers (Queue, tests): the same kernels, compiled on their own so
+# that calling one from Python does not inline-compile the whole ring each time
 driver_add = entry_point(_driver_add)
 driver_kick_prepare = entry_point(_driver_kick_prepare)
 driver_get_used = entry_point(_driver_get_used)
@@ -448,31 +217,43 @@ device_disable_kicks = entry_point(_device_disable_kicks)
 device_enable_kicks = entry_point(_device_enable_kicks)
 
 
-def broken_reason(vq: Virtqueue) -> str | None:
-    """Why the queue is broken (first reason found by either side), or None."""
-    for slot in (DEV_BROKEN, DRV_BROKEN):
-        if vq.st[slot]:
-            return REASONS[int(vq.st[slot])].format(int(vq.st[slot + 1]))
-    return None
-
-
 class Chain(NamedTuple):
     """A chain the device popped."""
 
-    head: int
+    head: int  # the split ring's head index; the packed ring's buffer id
     readable_bytes: int
     writable_bytes: int
     descriptors: int
 
 
 class BrokenQueueError(RuntimeError):
-    """Raised by :class:`SplitQueue` when an operation finds the queue broken."""
+    """Raised by :class:`Queue` when an operation finds the queue broken."""
 
 
-class SplitQueue:
-    """A split virtqueue with both halves, for step-by-step use from Python.
+class Queue:
+    """A virtqueue with both halves, for step-by-step use from Python; ``ring`` is
+    ``"split"`` or ``"packed"`` (the packed ring's ids are buffer ids, its ``fields`` the
+    views of :func:`virtmodel.packed.views`).
 
-    >>> q = SplitQueue(8, event_idx=True)
+    Every argument is checked (ValueError naming it); an operation that finds the queue
+    broken raises :class:`BrokenQueueError` with the reason.
+
+    Parameters
+    ----------
+    queue_size : int
+        Entries: a power of two, 1..32768.
+    event_idx : bool
+        VIRTIO_F_EVENT_IDX negotiated (suppression by index, not by flag).
+    ring : str
+        The layout, a key of ``LAYOUTS`` (``"split"``).
+    mem : numpy.ndarray, optional
+        A writable contiguous uint8 array to lay the queue out in (default: a new one).
+    **layout
+        Layout options, e.g. the split ring's ``align``.
+
+    Examples
+    --------
+    >>> q = Queue(8, event_idx=True)
     >>> q.add([64], token=7)        # driver: one readable 64-byte buffer
     0
     >>> q.kick_prepare()            # the device asked for a kick (avail_event == 0)
@@ -485,12 +266,14 @@ class SplitQueue:
     (7, 0)
     """
 
-    def __init__(self, queue_size: int, event_idx: bool = False, mem=None,
-                 align: int = LEGACY_PCI_ALIGN):
-        self.vq = make_virtqueue(queue_size, event_idx=event_idx, mem=mem, align=align)
+    def __init__(self, queue_size: int, event_idx: bool = False, ring: str = "split",
+                 mem=None, **layout):
+        self.vq = make_virtqueue(queue_size, event_idx=event_idx, ring=ring, mem=mem,
+                                 **layout)
+        self.ring = ring
         self.queue_size = int(queue_size)
         self.event_idx = bool(event_idx)
-        self.fields = views(self.vq)
+        self.fields = LAYOUTS[ring].views(self.vq)
         self._next_token = 0
 
     def _check(self, rc):
@@ -507,7 +290,8 @@ class SplitQueue:
     def add(self, lens, writable=None, token=None, addrs=None):
         """Driver: make one chain available.  ``lens`` are the segment lengths (bytes, each
         in 0..2**32-1); ``writable`` marks device-writable segments (they must follow the
-        readable ones).  Returns the head index, or None if the ring has no room."""
+        readable ones).  Returns the chain's id (the split ring's head), or None if the
+        ring has no room."""
         raw = np.asarray(lens).reshape(-1)
         if raw.size and raw.dtype.kind not in "iu":
             raise ValueError(f"lens must be integers (bytes), got {lens!r}")
@@ -522,9 +306,9 @@ class SplitQueue:
             raise ValueError(f"writable must have one flag per segment ({n})")
         if w.any() and not w[np.argmax(w):].all():
             raise ValueError("writable segments must follow all readable segments")
-        token = self._next_token if token is None else _as_int(token, "token")
-        if token < 0:
-            raise ValueError(f"token must be >= 0, got {token}")
+        if token is None:
+            token = self._next_token
+        token = check_int(token, "token", 0, 2**63 - 1)
         self._next_token = max(self._next_token, token + 1)
         a = (np.arange(n, dtype=np.int64) * 4096 + 0x100000 if addrs is None
              else np.asarray(addrs, dtype=np.int64))
@@ -564,12 +348,14 @@ class SplitQueue:
                      int(st[CHAIN_DESCS]))
 
     def push_used(self, head: int, written: int) -> None:
-        """Device: return chain ``head`` with ``written`` bytes written into it."""
-        head = _int_in(head, "head", 0, self.queue_size - 1)
-        written = _as_int(written, "written")
-        if not 0 <= written <= 0xFFFFFFFF:
-            raise ValueError(f"written must be in 0..4294967295 bytes, got {written}")
+        """Device: return chain ``head`` (the id :meth:`pop` gave: the split ring's head,
+        the packed ring's buffer id) with ``written`` bytes written into it."""
+        head = check_int(head, "head", 0, self.queue_size - 1)
+        written = check_int(written, "written", 0, 0xFFFFFFFF, "bytes")
+        healthy = self.broken is None
         device_push_used(self.vq, head, written)
+        if healthy and self.broken is not None:  # the packed device knows what it holds
+            raise BrokenQueueError(self.broken)
 
     def should_interrupt(self) -> bool:
         """Device: after pushing, does the driver want an interrupt?"""
@@ -583,15 +369,13 @@ class SplitQueue:
         return bool(device_enable_kicks(self.vq))
 
     def snapshot(self) -> dict:
-        """Plain-Python copy of the shared ring and both sides' state (for drawing)."""
-        f, st = self.fields, self.vq.st
-        snap = {k: (v.tolist() if v.size > 1 or k in ("chain_next", "chain_len", "token",
-                                                       "desc_addr", "desc_len", "desc_flags",
-                                                       "desc_next", "avail_ring",
-                                                       "used_ring_id", "used_ring_len")
-                    else int(v[0])) for k, v in f.items()}
-        snap.update(free_head=int(st[FREE_HEAD]), num_free=int(st[NUM_FREE]),
-                    last_used_idx=int(st[LAST_USED_IDX]), next_avail=int(st[NEXT_AVAIL]),
-                    next_used=int(st[NEXT_USED]),
-                    outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0])
-        return snap
+        """Plain-Python copy of the shared areas and both sides' state (for drawing)."""
+        return snapshot(self.vq)
+
+
+class SplitQueue(Queue):
+    """A :class:`Queue` in the split layout (``align``: the legacy layout's alignment)."""
+
+    def __init__(self, queue_size: int, event_idx: bool = False, mem=None,
+                 align: int = LEGACY_PCI_ALIGN):
+        super().__init__(queue_size, event_idx=event_idx, ring="split", mem=mem, align=align)

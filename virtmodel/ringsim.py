@@ -1,28 +1,45 @@
-"""A driver and a device exchanging requests through one split ring, in simulated time.
+"""A guest driver, a back end and a physical device exchanging requests through one ring,
+in simulated time.
 
-Two actors share a :class:`virtmodel.ring.Virtqueue`:
+Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring interface,
+:mod:`virtmodel.ring`, so either layout runs):
 
-* the **vCPU** runs the guest driver in closed-loop batches: it prepares ``batch`` requests
-  (guest work for each), makes them available, asks the ring once whether the device wants
-  a kick, and waits until all of them are complete before it starts the next batch (fio's
-  ``iodepth=batch`` with batch submission and completion).  The kick decision is the ring's (``_driver_kick_prepare``: ``VRING_USED_F_NO_NOTIFY`` or ``need_event``).  It takes
-  interrupts (disable interrupts, reap every used buffer, re-enable, look again) or, with
-  ``poll``, reaps used buffers whenever it sees some;
-* the **device** sleeps until kicked (a wake-up costs time), then drains the ring with kicks
-  disabled, serves each chain, pushes it used and asks the ring whether the driver wants an
-  interrupt (``_device_should_interrupt``); when the ring looks empty it re-enables kicks and
-  looks once more before sleeping (the race every real back end must close).
+* the **vCPU** runs the guest driver.  Its workload is fio-like: at most ``depth`` requests
+  in flight; with ``closed`` a new batch starts only when the whole previous one completed
+  (batch submission and completion); it asks the ring whether the device wants a kick after
+  every ``kick_every`` requests (the ring answers by ``VRING_USED_F_NO_NOTIFY`` or
+  ``need_event``).  It takes interrupts (disable interrupts, reap every used buffer,
+  re-enable, look again) or, with ``poll``, spins on the used ring.  With nothing to do it
+  **halts**: an HLT exit, then KVM polls for up to its adaptive halt-poll window (0, then
+  10 µs doubling up to ``halt_poll_max_ns``; halved after a halt longer than the maximum, as
+  ``kvm_vcpu_halt`` does) before it schedules the vCPU thread out; an interrupt inside the
+  window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
+  the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
+  posted interrupts, none with them);
+* the **back end** (QEMU's I/O thread, vhost's worker, or the device's own controller on
+  bare metal) sleeps until a kick or a completion wakes it.  When kicked it drains the ring
+  with kicks disabled (``suppress_kicks``; an NVMe controller without shadow doorbells never
+  suppresses them), hands each request to the device, and when the ring looks empty
+  re-enables kicks and looks once more (the race every real back end must close).  It
+  returns completions used, and at the end of each pass of completions makes one interrupt
+  decision (QEMU's deferred irqfd write and vhost's signal after a batch both come to this;
+  without ``suppress_interrupts``, as an NVMe controller, every pass raises one).  A
+  ``backend_polls`` back end (a vhost-user process busy-polling its rings) never asks for a
+  kick and sees new chains and completions as they appear, at the price of a core;
+* the **device** serves up to ``parallelism`` requests at once, each for its service time
+  (jittered); the rest wait in order.  A request with no service time (a network back end
+  whose work is the copy, or the KVM lab's device) completes in the thread that served it.
 
-With ``kick_sync`` the device has no thread of its own: a kick is an exit to user space and
-the device drains the ring inside it while the vCPU waits (QEMU without ioeventfd).
+With ``kick_sync`` the vCPU itself drains the ring inside the kick's exit (QEMU without
+ioeventfd): the exit returns when the ring is empty.
 
-Nothing here computes "exits per request" from a formula: kicks and interrupts happen when
-the ring's own suppression logic asks for them at that moment of simulated time.  Each
-actor's action that takes time is split in two events (start, then effect at its end), and
-events run in time order, so what one side sees of the other's writes is what it would see.
+Nothing here computes exits from a formula: kicks, interrupts and halts happen when the
+ring's suppression logic and the actors' states ask for them at that moment of simulated
+time.  Events run in time order (ties: vCPU, then device, then back end), so what one side
+sees of the other's writes is what it would see.
 
-The kernel is numba-compiled and allocation-free; :func:`virtmodel.paths.simulate` is the
-validating wrapper that builds its inputs.
+The kernel is numba-compiled and allocation-free; :mod:`virtmodel.paths.ringpath` builds
+its inputs and reads its counters.
 """
 
 from __future__ import annotations
@@ -33,7 +50,6 @@ from ._jit import njit
 from .ring import (
     BROKEN,
     EMPTY,
-    NUM_FREE,
     _device_disable_kicks,
     _device_enable_kicks,
     _device_pop,
@@ -44,26 +60,56 @@ from .ring import (
     _driver_enable_interrupts,
     _driver_get_used,
     _driver_kick_prepare,
+    _num_free,
 )
 
-# rows of the cost matrix (ns per stage) and of the exit-count matrix
+# rows of the cost matrix (ns per stage) and of the exit matrix
 A_SUBMIT = 0  # vCPU: the guest prepares one request
-A_KICK = 1  # vCPU: one kick (an exit, or a doorbell write on bare metal)
-A_WAKE = 2  # device: a sleeping device thread is woken (a delay before it runs)
-A_SERVE = 3  # device: one request served (jittered)
-A_IRQ = 4  # vCPU: one interrupt taken
-N_ACTIONS = 5
+A_KICK = 1  # vCPU: one kick (a trapping write; a doorbell write on bare metal)
+A_WAKE_BACKEND = 2  # back end: its sleeping thread is woken by a kick (jittered)
+A_POP = 3  # back end: one request taken from the ring and handed to the device
+A_SERVICE = 4  # device: one request served (jittered; time in parallel, not on a CPU)
+A_COMPLETE = 5  # back end: one request returned used
+A_SIGNAL = 6  # back end: one interrupt raised (irqfd write, MSI)
+A_IRQ_RUNNING = 7  # vCPU: an interrupt delivered while it runs
+A_HLT = 8  # vCPU: it halts (nothing to do)
+A_WAKE_POLLED = 9  # vCPU: woken inside KVM's halt-poll window
+A_WAKE_SLEPT = 10  # vCPU: woken after its thread was scheduled out (jittered)
+A_HANDLER = 11  # vCPU: the guest's interrupt handler, its EOI and register accesses
+A_WAKE_FOR_COMPLETION = 12  # back end: its thread is woken by a completion (jittered)
+N_ACTIONS = 13
+ACTIONS = ("submit", "kick", "wake_backend", "pop", "service", "complete", "signal",
+           "irq_running", "hlt", "wake_polled", "wake_slept", "handler",
+           "wake_for_completion")
+
+# columns of the exit matrix: exits by reason, and how many of them go on to user space
+X_IO = 0  # trapping PIO/MMIO accesses: kicks, doorbells, register accesses
+X_EOI = 1
+X_HLT = 2
+X_INTERRUPT = 3  # exits to deliver an interrupt to a running vCPU
+X_OTHER = 4
+X_USER = 5  # of all the above, those that return to the user-space VMM
+EXIT_REASONS = ("io", "eoi", "hlt", "interrupt", "other")
+N_EXIT_COLS = 6
 
 # counters[...] written by the kernel
 C_KICKS = 0
 C_IRQS = 1  # interrupts the vCPU took
-C_IRQ_SIGNALS = 2  # interrupts the device raised (signals merge while one is pending)
-C_WAKES = 3
-C_EXITS = 4
-C_USER_EXITS = 5
+C_SIGNALS = 2  # interrupts the back end raised (they merge while one is pending)
+C_BACKEND_WAKES = 3
+C_HALTS = 4
+C_POLL_HITS = 5  # halts ended inside the halt-poll window
 C_STATUS = 6
 C_STEPS = 7
-N_COUNTERS = 8
+C_EXITS = 8  # N_EXIT_COLS counters from here: exits by reason, then to user space
+N_COUNTERS = C_EXITS + N_EXIT_COLS
+
+# what the kernel adds up besides the actions' costs (ns)
+T_HALT_POLL = 0  # CPU spent by KVM halt-polling
+T_GUEST_POLL = 1  # CPU spent by the guest spinning on the used ring (poll)
+T_BACKEND_BUSY = 2  # the back end's working time (what a polling back end's core does
+#                     besides spinning); not CPU to add: its actions' costs count it
+N_TIMES = 3
 
 # status codes
 OK = 0
@@ -73,14 +119,18 @@ DEADLOCK = 3
 STATUS_TEXT = {
     RING_BROKEN: "the ring broke (see ring.broken_reason)",
     STEP_LIMIT: "the step limit was reached",
-    DEADLOCK: "both sides are waiting for each other",
+    DEADLOCK: "every actor is waiting for another",
 }
 
 # vCPU phases
 _READY = 0
 _PUBLISH_DUE = 1  # a prepared request is made available at t_v
-_REAP_DUE = 2  # interrupt taken; the handler reaps at t_v
-_IN_DEVICE = 3  # kick_sync: blocked in an exit while the device drains the ring
+_HANDLER_DUE = 2  # interrupt taken; the handler reaps at t_v
+_IN_EXIT = 3  # kick_sync: in the kick's exit, draining the ring
+_HALTED = 4
+
+HALT_POLL_GROW_START_NS = 10_000.0
+"""KVM's ``halt_poll_ns_grow_start``: the first non-zero halt-poll window."""
 
 
 @njit(inline="always")
@@ -105,112 +155,200 @@ def _reap(vq, t, done_t):
         n += 1
 
 
-@njit
-def simulate_ring(vq, n_req, batch, chain_lens, chain_write, written, cost, exits,
-                  kick_sync, poll, rng, sigma, submit_t, done_t, stage_ns, counters):
-    """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
-    ``stage_ns`` (total ns per stage) and ``counters`` (``C_STATUS`` says whether it
-    finished: OK, or why not).
+@njit(inline="always")
+def _take(counters, exits, a, units, w):
+    """Count action ``a`` once (its exits by reason) and weigh its cost by ``w``."""
+    for k in range(N_EXIT_COLS):
+        counters[C_EXITS + k] += exits[a, k]
+    units[a] += w
 
-    ``cost[action, stage]`` and ``exits[action, (all, user)]`` describe what each action
-    costs (rows ``A_*``).  Service and wake-up times are multiplied by lognormal factors of
-    shape ``sigma`` drawn from ``rng`` (a numpy Generator) as they happen.
+
+@njit(inline="always")
+def _free_slot(slot_t):
+    for i in range(slot_t.shape[0]):
+        if slot_t[i] == np.inf:
+            return i
+    return -1
+
+
+@njit(inline="always")
+def _earliest(slot_t):
+    k = 0
+    for i in range(1, slot_t.shape[0]):
+        if slot_t[i] < slot_t[k]:
+            k = i
+    return k
+
+
+@njit
+def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
+                  cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
+                  backend_polls, parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t, stage_ns, times,
+                  counters, max_steps):
+    """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
+    ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
+    CPU) and ``counters`` (``C_STATUS`` says whether it finished: OK, or why not).
+
+    ``cost[action, stage]`` and ``exits[action, column]`` describe each action (rows
+    ``A_*``; exit columns ``X_*``).  Device service and thread wake-ups are multiplied by
+    lognormal factors of shape ``sigma`` drawn from ``rng`` (a numpy Generator) as they
+    happen.  ``max_steps`` bounds the loop (``C_STATUS`` = STEP_LIMIT past it).
     """
+    q = vq.queue_size
     addrs = np.empty(chain_lens.shape[0], dtype=np.int64)
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
     units = np.zeros(N_ACTIONS)  # actions taken, each weighted by its jitter factor
-    _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync, poll,
-         rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units)
+    slot_t = np.full(parallelism, np.inf)  # when each device slot's request finishes
+    slot_h = np.zeros(parallelism, dtype=np.int64)
+    waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
+    ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
+    _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         halt_poll_max_ns, rng, sigma,
+         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
+         slot_h, waiting, ready)
 
 
 @njit(_nrt=False)
-def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_sync, poll,
-         rng, sigma, submit_t, done_t, stage_ns, counters, addrs, c_row, units):
+def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         halt_poll_max_ns, rng, sigma,
+         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
+         slot_h, waiting, ready):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
 
     Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
     runtime every ring operation inlined here reference-counts the queue's two arrays
     (atomic increments and decrements that the compiler could not prune), which took half
-    of the loop's time.  Same events, same results, half the time per request."""
+    of the loop's time."""
     inf = np.inf
+    q = vq.queue_size
     n_desc = chain_lens.shape[0]
+    svc_ns = c_row[A_SERVICE]
+    parallelism = slot_t.shape[0]
 
+    # vCPU
     t_v = 0.0
-    t_d = 0.0
     v_phase = _READY
-    dev_awake = False
-    wake_at = inf
-    serving = -1
-    irq_at = inf
+    irq_at = inf  # when a raised interrupt reaches the vCPU
     unseen_at = inf  # poll: when the oldest unreaped used buffer was published
+    t_halt = 0.0
+    window = 0.0  # KVM's current halt-poll window
     next_req = 0
     in_batch = 0
     done = 0
+    # back end
+    b_awake = False
+    t_b = 0.0
+    wake_at = inf
+    kicked = False  # a kick the back end has not acted on yet
+    draining = False
+    in_pass = False  # completions returned since the last interrupt decision
+    v_pass = False  # the same, for completions returned inside a kick_sync exit
+    # device
+    d_next = inf
+    busy = 0
+    w_head = 0
+    w_len = 0
+    r_head = 0
+    r_len = 0
+
+    if backend_polls:  # it never asks for a kick: it watches the ring
+        _device_disable_kicks(vq)
     steps = 0
-    limit = 64 * n_req + 1024
     status = OK
     while done < n_req:
         steps += 1
-        if steps > limit:
+        if steps > max_steps:
             status = STEP_LIMIT
             break
         # ---- when does each actor act next? --------------------------------------------
-        if serving >= 0 or dev_awake:
-            d_time = t_d
-        else:
-            d_time = wake_at
-        action = -1
+        b_time = t_b if b_awake else wake_at
         v_time = inf
-        if v_phase == _PUBLISH_DUE or v_phase == _REAP_DUE:
+        action = -1
+        if v_phase == _PUBLISH_DUE or v_phase == _HANDLER_DUE or v_phase == _IN_EXIT:
             v_time = t_v
-        elif v_phase == _READY:
-            # a batch, once started, is filled; a new one starts when all are complete
-            can_submit = (next_req < n_req and vq.st[NUM_FREE] >= n_desc
-                          and (in_batch > 0 or done == next_req))
+        elif v_phase == _HALTED:
+            v_time = irq_at
+        else:
+            can_submit = (next_req < n_req and _num_free(vq) >= n_desc
+                          and next_req - done < depth
+                          and (not closed or in_batch > 0 or done == next_req))
             if irq_at <= t_v:
-                v_time, action = t_v, A_IRQ
+                v_time, action = t_v, A_IRQ_RUNNING
             elif poll and unseen_at <= t_v:
                 v_time, action = t_v, -2  # reap by polling
             elif can_submit:
                 v_time, action = t_v, A_SUBMIT
-            elif irq_at < inf:
-                v_time, action = irq_at, A_IRQ
-            elif poll and unseen_at < inf:
-                v_time, action = unseen_at, -2
-        if v_time == inf and d_time == inf:
+            elif poll:
+                if unseen_at < inf:
+                    v_time, action = unseen_at, -2
+            elif irq_at < inf or b_time < inf or d_next < inf:
+                v_time, action = t_v, A_HLT
+        if v_time == inf and b_time == inf and d_next == inf:
             status = DEADLOCK
             break
         # ---- the vCPU acts ---------------------------------------------------------------
-        # An action that takes time has its effect at its end (publish after submit, reap
-        # after the interrupt).  When that end comes no later than the device's next event
-        # the effect is applied in the same step: the order of events is the one the loop
-        # would produce (ties go to the vCPU), at fewer steps.
-        if v_time <= d_time:
-            if action == A_SUBMIT:
-                submit_t[next_req] = t_v
-                units[A_SUBMIT] += 1.0
-                t_v += c_row[A_SUBMIT]
-                v_phase = _PUBLISH_DUE
-            elif action == A_IRQ:
-                t_v = max(t_v, irq_at)
+        if v_time <= d_next and v_time <= b_time:
+            if v_phase == _READY:
+                if action == A_SUBMIT:
+                    submit_t[next_req] = t_v
+                    _take(counters, exits, A_SUBMIT, units, 1.0)
+                    t_v += c_row[A_SUBMIT]
+                    v_phase = _PUBLISH_DUE
+                elif action == A_IRQ_RUNNING:
+                    irq_at = inf
+                    counters[C_IRQS] += 1
+                    _take(counters, exits, A_IRQ_RUNNING, units, 1.0)
+                    _take(counters, exits, A_HANDLER, units, 1.0)
+                    t_v += c_row[A_IRQ_RUNNING] + c_row[A_HANDLER]
+                    v_phase = _HANDLER_DUE
+                elif action == -2:
+                    times[T_GUEST_POLL] += v_time - t_v
+                    t_v = v_time
+                    unseen_at = inf
+                    n = _reap(vq, t_v, done_t)
+                    if n < 0:
+                        status = RING_BROKEN
+                        break
+                    done += n
+                elif action == A_HLT:
+                    counters[C_HALTS] += 1
+                    _take(counters, exits, A_HLT, units, 1.0)
+                    t_v += c_row[A_HLT]
+                    t_halt = t_v
+                    v_phase = _HALTED
+                continue
+            if v_phase == _HALTED:  # the interrupt arrived: wake, enter, take it
+                halted = irq_at - t_halt
+                if halted < 0.0:
+                    halted = 0.0
                 irq_at = inf
+                if halted <= window:
+                    counters[C_POLL_HITS] += 1
+                    times[T_HALT_POLL] += halted
+                    _take(counters, exits, A_WAKE_POLLED, units, 1.0)
+                    t_v = t_halt + halted + c_row[A_WAKE_POLLED]
+                else:
+                    times[T_HALT_POLL] += window
+                    jw = _lognormal(rng, sigma)
+                    _take(counters, exits, A_WAKE_SLEPT, units, jw)
+                    t_v = t_halt + halted + c_row[A_WAKE_SLEPT] * jw
+                # KVM's adaptive window (kvm_vcpu_halt): keep, shrink or grow
+                if halted > window:
+                    if window > 0.0 and halted > halt_poll_max_ns:
+                        window = window / 2.0
+                        if window < HALT_POLL_GROW_START_NS:
+                            window = 0.0
+                    elif window < halt_poll_max_ns and halted < halt_poll_max_ns:
+                        window = max(HALT_POLL_GROW_START_NS, 2.0 * window)
+                        window = min(window, halt_poll_max_ns)
                 counters[C_IRQS] += 1
-                counters[C_EXITS] += exits[A_IRQ, 0]
-                counters[C_USER_EXITS] += exits[A_IRQ, 1]
-                units[A_IRQ] += 1.0
-                t_v += c_row[A_IRQ]
-                v_phase = _REAP_DUE
-            elif action == -2:
-                t_v = max(t_v, unseen_at)
-                unseen_at = inf
-                n = _reap(vq, t_v, done_t)
-                if n < 0:
-                    status = RING_BROKEN
-                    break
-                done += n
-            if t_v > d_time:
+                _take(counters, exits, A_HANDLER, units, 1.0)
+                t_v += c_row[A_HANDLER]
+                v_phase = _HANDLER_DUE
                 continue
             if v_phase == _PUBLISH_DUE:
                 v_phase = _READY
@@ -222,25 +360,29 @@ def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_s
                     break
                 next_req += 1
                 in_batch += 1
-                if in_batch == batch or next_req == n_req or vq.st[NUM_FREE] < n_desc:
+                if backend_polls and not b_awake and wake_at == inf:
+                    kicked = True  # the polling back end sees the new chain at once
+                    wake_at = t_v
+                if in_batch == kick_every or next_req == n_req or _num_free(vq) < n_desc:
                     in_batch = 0
                     if _driver_kick_prepare(vq):
                         counters[C_KICKS] += 1
-                        counters[C_EXITS] += exits[A_KICK, 0]
-                        counters[C_USER_EXITS] += exits[A_KICK, 1]
-                        units[A_KICK] += 1.0
+                        _take(counters, exits, A_KICK, units, 1.0)
                         t_v += c_row[A_KICK]
                         if kick_sync:
-                            if not dev_awake:
-                                dev_awake = True
-                                t_d = max(t_d, t_v)
+                            v_phase = _IN_EXIT
+                            if suppress_kicks:
                                 _device_disable_kicks(vq)
-                            v_phase = _IN_DEVICE
-                        elif not dev_awake and wake_at == inf:
-                            jw = _lognormal(rng, sigma)
-                            wake_at = t_v + c_row[A_WAKE] * jw
-                            units[A_WAKE] += jw
-            elif v_phase == _REAP_DUE:
+                        elif not b_awake:
+                            kicked = True
+                            if wake_at == inf:
+                                jw = _lognormal(rng, sigma)
+                                wake_at = t_v + c_row[A_WAKE_BACKEND] * jw
+                                _take(counters, exits, A_WAKE_BACKEND, units, jw)
+                        else:
+                            kicked = True
+                continue
+            if v_phase == _HANDLER_DUE:
                 v_phase = _READY
                 _driver_disable_interrupts(vq)
                 while True:
@@ -254,43 +396,144 @@ def _run(vq, n_req, batch, chain_lens, chain_write, written, cost, exits, kick_s
                     _driver_disable_interrupts(vq)
                 if status != OK:
                     break
-        # ---- the device acts (wake-up, pop and serve; used at the end of the service) ----
-        else:
-            if serving < 0 and not dev_awake:
-                t_d = max(t_d, wake_at)
-                wake_at = inf
-                dev_awake = True
-                counters[C_WAKES] += 1
+                continue
+            # _IN_EXIT: the vCPU drains the ring (kick_sync), requests with no service time
+            # complete inline; the exit returns when the ring is empty
+            if r_len > 0 and svc_ns == 0.0:
+                head = ready[r_head]
+                r_head = (r_head + 1) % q
+                r_len -= 1
+                _device_push_used(vq, head, written)
+                _take(counters, exits, A_COMPLETE, units, 1.0)
+                t_v += c_row[A_COMPLETE]
+                v_pass = True
+                if poll and unseen_at == inf:
+                    unseen_at = t_v
+                continue
+            head = _device_pop(vq)
+            if head == BROKEN:
+                status = RING_BROKEN
+                break
+            if head != EMPTY:
+                _take(counters, exits, A_POP, units, 1.0)
+                t_v += c_row[A_POP]
+                if svc_ns == 0.0:
+                    ready[(r_head + r_len) % q] = head
+                    r_len += 1
+                elif busy < parallelism:
+                    k = _free_slot(slot_t)
+                    js = _lognormal(rng, sigma)
+                    units[A_SERVICE] += js
+                    slot_t[k] = t_v + svc_ns * js
+                    slot_h[k] = head
+                    busy += 1
+                    d_next = slot_t[_earliest(slot_t)]
+                else:
+                    waiting[(w_head + w_len) % q] = head
+                    w_len += 1
+                continue
+            if suppress_kicks and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
-            if serving < 0:
-                head = _device_pop(vq)
-                if head == BROKEN:
-                    status = RING_BROKEN
-                    break
-                if head == EMPTY:
-                    if _device_enable_kicks(vq):
-                        _device_disable_kicks(vq)  # chains arrived meanwhile: keep draining
-                    else:
-                        dev_awake = False
-                        if v_phase == _IN_DEVICE:
-                            t_v = max(t_v, t_d)  # the exit returns; the vCPU runs again
-                            v_phase = _READY
-                    continue
+                continue
+            v_phase = _READY
+            if v_pass:
+                v_pass = False
+                if not poll and (not suppress_interrupts
+                                 or _device_should_interrupt(vq)):
+                    counters[C_SIGNALS] += 1
+                    _take(counters, exits, A_SIGNAL, units, 1.0)
+                    t_v += c_row[A_SIGNAL]
+                    if irq_at == inf:
+                        irq_at = t_v
+            continue
+        # ---- the device: a request finishes ----------------------------------------------
+        if d_next <= b_time:
+            k = _earliest(slot_t)
+            tf = slot_t[k]
+            ready[(r_head + r_len) % q] = slot_h[k]
+            r_len += 1
+            if w_len > 0:
                 js = _lognormal(rng, sigma)
-                units[A_SERVE] += js
-                t_d += c_row[A_SERVE] * js
-                serving = head
-                if t_d >= v_time:
-                    continue  # the vCPU acts before the service ends
-            _device_push_used(vq, serving, written)
-            serving = -1
-            if poll:
-                if unseen_at == inf:
-                    unseen_at = t_d
-            elif _device_should_interrupt(vq):
-                counters[C_IRQ_SIGNALS] += 1
+                units[A_SERVICE] += js
+                slot_t[k] = tf + svc_ns * js
+                slot_h[k] = waiting[w_head]
+                w_head = (w_head + 1) % q
+                w_len -= 1
+            else:
+                slot_t[k] = inf
+                busy -= 1
+            d_next = slot_t[_earliest(slot_t)]
+            if not b_awake and wake_at == inf:
+                if backend_polls:
+                    wake_at = tf
+                else:
+                    jw = _lognormal(rng, sigma)
+                    wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
+                    _take(counters, exits, A_WAKE_FOR_COMPLETION, units, jw)
+            continue
+        # ---- the back end ------------------------------------------------------------------
+        if not b_awake:
+            t_b = max(t_b, wake_at)
+            wake_at = inf
+            b_awake = True
+            counters[C_BACKEND_WAKES] += 1
+        if r_len > 0:  # return a served request
+            head = ready[r_head]
+            r_head = (r_head + 1) % q
+            r_len -= 1
+            _device_push_used(vq, head, written)
+            _take(counters, exits, A_COMPLETE, units, 1.0)
+            t_b += c_row[A_COMPLETE]
+            times[T_BACKEND_BUSY] += c_row[A_COMPLETE]
+            in_pass = True
+            if poll and unseen_at == inf:
+                unseen_at = t_b
+            continue
+        if in_pass:  # one interrupt decision per pass of completions
+            in_pass = False
+            if not poll and (not suppress_interrupts or _device_should_interrupt(vq)):
+                counters[C_SIGNALS] += 1
+                _take(counters, exits, A_SIGNAL, units, 1.0)
+                t_b += c_row[A_SIGNAL]
+                times[T_BACKEND_BUSY] += c_row[A_SIGNAL]
                 if irq_at == inf:
-                    irq_at = t_d
+                    irq_at = t_b
+            continue
+        if kicked and not draining:
+            kicked = False
+            draining = True
+            if suppress_kicks:
+                _device_disable_kicks(vq)
+        if draining:
+            head = _device_pop(vq)
+            if head == BROKEN:
+                status = RING_BROKEN
+                break
+            if head != EMPTY:
+                _take(counters, exits, A_POP, units, 1.0)
+                t_b += c_row[A_POP]
+                times[T_BACKEND_BUSY] += c_row[A_POP]
+                if svc_ns == 0.0:
+                    ready[(r_head + r_len) % q] = head
+                    r_len += 1
+                elif busy < parallelism:
+                    k = _free_slot(slot_t)
+                    js = _lognormal(rng, sigma)
+                    units[A_SERVICE] += js
+                    slot_t[k] = t_b + svc_ns * js
+                    slot_h[k] = head
+                    busy += 1
+                    d_next = slot_t[_earliest(slot_t)]
+                else:
+                    waiting[(w_head + w_len) % q] = head
+                    w_len += 1
+                continue
+            if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
+                _device_disable_kicks(vq)
+                continue
+            draining = False
+            continue
+        b_awake = False  # nothing to do: sleep (or poll) until a kick or a completion
     for a in range(N_ACTIONS):  # the time of each stage is exact: sum of units x cost
         for k in range(stage_ns.shape[0]):
             stage_ns[k] += units[a] * cost[a, k]

@@ -1,8 +1,8 @@
-"""Constants and arithmetic of the virtio split virtqueue.
+"""Constants and arithmetic of the virtio virtqueues (split and packed).
 
-Everything here is taken from the virtio specification (OASIS virtio 1.x, section
-"Split Virtqueues") and from Linux's ``include/uapi/linux/virtio_ring.h``, whose names the
-constants keep.  Values are little-endian on the wire; this package models an x86 host.
+Everything here is taken from the virtio specification (OASIS virtio 1.x, sections
+"Split Virtqueues" and "Packed Virtqueues") and from Linux's
+``include/uapi/linux/virtio_ring.h``, whose names the constants keep.  Values are little-endian on the wire; this package models an x86 host.
 
 The ring's indices (``avail_idx``, ``used_idx``, ``used_event``, ``avail_event``) are
 free-running 16-bit counters: they wrap from 65535 to 0, and a ring slot is ``idx %
@@ -49,10 +49,52 @@ LEGACY_PCI_ALIGN = 4096  # legacy virtio-pci "Queue Align" (x86 page size)
 PAGE_SIZE = 4096
 
 
+def _is_int(value) -> bool:
+    """An integer of any kind (numpy's too), but not a bool, a float or a string."""
+    return not isinstance(value, bool) and hasattr(value, "__index__")
+
+
+# --- packed virtqueue (spec "Packed Virtqueues"; Linux VRING_PACKED_*) -------------------
+VRING_PACKED_DESC_F_AVAIL = 1 << 7
+"""Packed descriptor flag: equals the driver's wrap counter when it makes it available."""
+VRING_PACKED_DESC_F_USED = 1 << 15
+"""Packed descriptor flag: the inverse of AVAIL when available, equal to AVAIL when used."""
+VRING_PACKED_EVENT_FLAG_ENABLE = 0x0
+"""Event suppression flags: notifications wanted."""
+VRING_PACKED_EVENT_FLAG_DISABLE = 0x1
+"""Event suppression flags: no notifications wanted."""
+VRING_PACKED_EVENT_FLAG_DESC = 0x2
+"""Event suppression flags: notify once the descriptor at off_wrap is made available/used
+(only with VIRTIO_F_EVENT_IDX).  0x3 is reserved."""
+VRING_PACKED_EVENT_F_WRAP_CTR = 15
+"""Bit of off_wrap holding the wrap counter; bits 0..14 are the descriptor offset."""
+PACKED_EVENT_SIZE = 4  # struct pvirtq_event_suppress: le16 off_wrap, le16 flags
+MAX_PACKED_QUEUE_SIZE = 1 << 15
+"""Largest packed-ring queue size (the spec: up to 2**15 entries, any size)."""
+
+
+def check_packed_queue_size(queue_size: int, name: str = "queue_size") -> int:
+    """Return ``queue_size`` as an int, or raise ValueError if it is not in 1..32768 (the
+    packed-ring rule: any size, not only powers of two)."""
+    return check_int(queue_size, name, 1, MAX_PACKED_QUEUE_SIZE,
+                     "the packed ring: any size, not only powers of two")
+
+
+def packed_ring_size(queue_size: int) -> int:
+    """Bytes of a packed ring laid out contiguously as virtmodel does: the descriptor ring
+    (16 bytes each, align 16), then the driver and the device event suppression structures
+    (4 bytes each, align 4).
+
+    >>> packed_ring_size(256)
+    4104
+    """
+    return DESC_SIZE * check_packed_queue_size(queue_size) + 2 * PACKED_EVENT_SIZE
+
+
 def check_queue_size(queue_size: int, name: str = "queue_size") -> int:
     """Return ``queue_size`` as an int, or raise ValueError if it is not a power of two in
     1..32768 (the split-ring rule)."""
-    q = _as_int(queue_size, name)
+    q = int(queue_size) if _is_int(queue_size) else 0
     if q < 1 or q > MAX_QUEUE_SIZE or q & (q - 1):
         raise ValueError(
             f"{name} must be a power of two from 1 to {MAX_QUEUE_SIZE}, got {queue_size!r}"
@@ -60,30 +102,27 @@ def check_queue_size(queue_size: int, name: str = "queue_size") -> int:
     return q
 
 
-def _as_int(value, name: str) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
-def _int_in(value, name: str, lo: int, hi: int, why: str = "") -> int:
+def check_int(value, name: str, lo: int, hi: int, why: str = "") -> int:
     """``value`` as an int in ``lo..hi``, else ValueError naming ``name``, the range and
-    (if given) why the range is what it is."""
-    v = _as_int(value, name)
+    (if given) why the range is what it is.  The package's one integer check.
+
+    >>> check_int(70000, "new_idx", 0, 65535, "a 16-bit index")
+    Traceback (most recent call last):
+    ...
+    ValueError: new_idx must be in 0..65535 (a 16-bit index), got 70000
+    """
+    why = f" ({why})" if why else ""
+    if not _is_int(value):
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}{why}, got {value!r}")
+    v = int(value)
     if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}{f' ({why})' if why else ''}, got {v}")
-    return v
-
-
-def _check_u16(value, name: str) -> int:
-    v = _as_int(value, name)
-    if not 0 <= v <= U16_MASK:
-        raise ValueError(f"{name} must be a 16-bit index in 0..65535, got {value!r}")
+        raise ValueError(f"{name} must be in {lo}..{hi}{why}, got {v}")
     return v
 
 
 @njit(inline="always")
-def _need_event(event_idx, new_idx, old_idx):
+def vring_need_event(event_idx, new_idx, old_idx):
+    """:func:`need_event` for numba kernels (inlined; no checks: u16 values expected)."""
     # Linux vring_need_event: true when event_idx lies in [old_idx, new_idx) modulo 2**16,
     # i.e. the other side asked to be told once the index passes event_idx.
     return ((new_idx - event_idx - 1) & 0xFFFF) < ((new_idx - old_idx) & 0xFFFF)
@@ -95,12 +134,32 @@ def need_event(event_idx: int, new_idx: int, old_idx: int) -> bool:
     With VIRTIO_F_EVENT_IDX the other side publishes ``event_idx`` ("tell me once your index
     has moved past this value").  Moving our index from ``old_idx`` to ``new_idx`` needs a
     notification iff ``event_idx`` is in the half-open window ``[old_idx, new_idx)``,
-    computed modulo 2**16.  Arguments must be 16-bit values (0..65535).
+    computed modulo 2**16.
+
+    Parameters
+    ----------
+    event_idx, new_idx, old_idx : int
+        16-bit values (0..65535).
+
+    Returns
+    -------
+    bool
+        True if the notification is needed.
+
+    Raises
+    ------
+    ValueError
+        An argument is not an integer in 0..65535.
+
+    Examples
+    --------
+    >>> need_event(3, 4, 2), need_event(5, 4, 2)
+    (True, False)
     """
-    e = _check_u16(event_idx, "event_idx")
-    n = _check_u16(new_idx, "new_idx")
-    o = _check_u16(old_idx, "old_idx")
-    return bool(_need_event(e, n, o))
+    u16 = "a 16-bit index"
+    return bool(vring_need_event(check_int(event_idx, "event_idx", 0, U16_MASK, u16),
+                                 check_int(new_idx, "new_idx", 0, U16_MASK, u16),
+                                 check_int(old_idx, "old_idx", 0, U16_MASK, u16)))
 
 
 def split_ring_size(queue_size: int, align: int = LEGACY_PCI_ALIGN) -> int:
@@ -114,7 +173,7 @@ def split_ring_size(queue_size: int, align: int = LEGACY_PCI_ALIGN) -> int:
     10246
     """
     q = check_queue_size(queue_size)
-    a = _as_int(align, "align")
+    a = int(align) if _is_int(align) else 0
     if a < 1 or a & (a - 1) or a > 1 << 30:
         raise ValueError(f"align must be a power of two from 1 to 2**30, got {align!r}")
     return used_ring_offset(q, a) + 2 * 3 + USED_ELEM_SIZE * q

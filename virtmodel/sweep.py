@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .paths import ALLOWED, PATHS, Result, simulate
+from .paths import Result, get, names, simulate
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,33 @@ def _pool():
 
 def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed).
-    ``runner`` is called as ``simulate`` would be (e.g. a memoised simulate)."""
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-    if over not in ALLOWED[path]:
-        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(ALLOWED[path])}; "
+
+    Parameters
+    ----------
+    path : str
+        A registered path.
+    over : str
+        One of its parameters.
+    values : iterable
+        The values of ``over``, one point each.
+    runner : callable
+        Called as :func:`~virtmodel.paths.simulate` would be (e.g. a memoised simulate).
+    **params
+        The other parameters, fixed along the curve.
+
+    Returns
+    -------
+    Curve
+
+    Raises
+    ------
+    ValueError
+        ``over`` is not a parameter of ``path``, is also given fixed, or ``values`` is
+        empty; or a value is out of range.
+    """
+    takes = get(path).param_names
+    if over not in takes:
+        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(takes)}; "
                          f"got {over!r}")
     if over in params:
         raise ValueError(f"{over!r} is swept: do not also pass it as a fixed parameter")
@@ -64,12 +86,28 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     return Curve(path, over, values, results)
 
 
-def compare(over: str, values, paths=PATHS, **params) -> dict[str, Curve]:
-    """One curve per path over the same values; each path gets the parameters it takes."""
+def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:
+    """One curve per path over the same values of ``over``.
+
+    Parameters
+    ----------
+    over : str
+        The swept parameter (every chosen path must take it).
+    values : iterable
+        Its values.
+    paths : iterable of str, optional
+        The paths (default: every registered one, in registration order).
+    **params
+        Fixed parameters; each path gets those it takes.
+
+    Returns
+    -------
+    dict of str to Curve
+        Path name -> its curve.
+    """
     out = {}
-    for path in paths:
-        if path not in PATHS:
-            raise ValueError(f"paths must be among {PATHS}, got {path!r}")
-        mine = {k: v for k, v in params.items() if k in ALLOWED[path]}
+    for path in names() if paths is None else paths:
+        takes = get(path).param_names
+        mine = {k: v for k, v in params.items() if k in takes}
         out[path] = sweep(path, over, values, **mine)
     return out

@@ -1,27 +1,36 @@
 """Trap-and-emulate: one I/O request to a device that QEMU emulates register by register.
 
-The mechanism (the source's section 2.1, in KVM's terms):
+The mechanism (the source's section 2.1, in KVM's terms, as the Linux and QEMU code does it):
 
-1. The guest driver touches a device register (``out``/``in`` or an MMIO load/store).  The
-   CPU leaves guest mode: a **VM exit**.
-2. KVM decodes the access and, finding no in-kernel handler, describes it in the ``kvm_run``
-   page it shares with QEMU: port or address, size, direction and the data itself.  That
-   page is the source's **I/O sharing page**.  ``ioctl(KVM_RUN)`` returns to QEMU.
-3. QEMU's device model emulates the access, writes any result back into ``kvm_run`` and
-   calls ``ioctl(KVM_RUN)`` again; KVM copies the result into the guest and performs a
-   **VM entry**.
-4. Data moves one of two ways.  Through the sharing page: each exit carries at most 4 bytes
-   (``out``) or one page (string ``rep outs``), and is copied twice (guest -> page by KVM,
-   page -> device buffer by QEMU).  By **DMA**: the guest programs an address and a length
-   (more register accesses), then QEMU maps the guest pages and reads or writes guest memory
-   directly -- one copy, no per-chunk exits.
-5. When the I/O completes, QEMU raises an interrupt; KVM injects it on the next VM entry,
-   and the guest's handler ends with an EOI, which traps too (without APICv).  A device that
-   completes the request while it handles the doorbell's exit needs no interrupt: the guest
-   finds the request done when it resumes (``interrupts=False``, as the lab's device).
+1. The guest driver touches a device register.  A port access (``in``/``out``) always
+   exits: VMX intercepts every I/O instruction, and the exit qualification already names
+   the port, size and direction, so KVM needs **no instruction decode** (``kvm_fast_pio``).
+   An MMIO access to a page with no memory behind it exits through an EPT misconfiguration
+   and KVM must fetch and **decode** the instruction to learn what it does.
+2. Finding no in-kernel handler, KVM describes the access in the ``kvm_run`` page it
+   shares with QEMU (the source's **I/O sharing page**): port data in the page after
+   ``kvm_run`` (``KVM_PIO_PAGE_OFFSET``), MMIO data inline in ``kvm_run.mmio.data`` (8
+   bytes).  ``ioctl(KVM_RUN)`` returns to QEMU.
+3. QEMU's device model emulates the access and calls ``ioctl(KVM_RUN)`` again; KVM
+   completes the instruction and re-enters the guest.
+4. Data cross one of three ways.  ``pio``: 4 bytes per ``out``/``in``, each an exit.
+   ``string-pio``: ``rep outs``/``rep ins``, decoded by KVM's emulator, which sends one
+   element per exit for ``rep outs`` (4 bytes with ``outsl``) and reads ahead at most its
+   1 KiB cache per exit for ``rep ins``; the data are copied through the sharing page.
+   ``dma``: the guest programs an address and a length (more register accesses), QEMU maps
+   the guest pages and hands them to the host's I/O as they are: no per-chunk exits, no CPU
+   copy.
+5. The device works asynchronously (IDE, AHCI): the vCPU has nothing to do and halts; KVM
+   polls for up to ``halt_poll_ns`` before it lets the vCPU thread sleep.  On completion
+   QEMU raises the interrupt; the guest's handler reads and clears the device's status
+   registers (more exits), and its EOI exits unless the host virtualizes it (posted
+   interrupts or PV EOI for an edge-triggered vector; a level-triggered vector, as PCI INTx,
+   always exits).  A device that completes the request inside the doorbell's exit needs no
+   interrupt (``interrupts=False``, as the KVM lab's device).
 
-Meanwhile the vCPU is blocked: this whole sequence is synchronous for the guest.
-:func:`steps` lists it step by step (for timelines); :func:`counts` gives the exact counts.
+:func:`steps` lists a request step by step (for timelines); :func:`counts` gives the exact
+counts; :data:`DEFAULTS` are the defaults every entry point (and the ``"emulated"`` path)
+uses.
 """
 
 from __future__ import annotations
@@ -32,163 +41,260 @@ from typing import NamedTuple
 import numpy as np
 
 from .costs import CostProfile, get as get_profile
-from .spec import PAGE_SIZE, _int_in
+from .spec import check_int
 
 DATA_MODES = ("pio", "string-pio", "dma")
-"""``pio``: 4 bytes per OUT through the sharing page; ``string-pio``: up to one page per
-``rep outs``; ``dma``: QEMU writes guest memory directly."""
+"""``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
+``rep ins`` through KVM's emulator; ``dma``: QEMU reads or writes guest memory directly."""
+DIRECTIONS = ("read", "write")
+TRIGGERS = ("edge", "level")
+INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
 
 PIO_BYTES_PER_EXIT = 4
-STRING_PIO_BYTES_PER_EXIT = PAGE_SIZE
+STRING_OUT_BYTES_PER_EXIT = 4
+"""``rep outsl``: KVM's emulator hands one element to user space per exit (``em_out``)."""
+STRING_IN_BYTES_PER_EXIT = 1024
+"""``rep ins``: KVM reads ahead up to its 1 KiB ``read_cache`` per exit
+(``pio_in_emulated``)."""
 MAX_REQUEST_BYTES = 1 << 24
+PAGE_BYTES = 4096
 
-STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device")
+DEFAULTS = dict(request_bytes=4096, data_mode="dma", direction="read",
+                accesses_per_request=3, dma_setup_accesses=2, handler_accesses=0,
+                mmio=False, busy_wait_ns=0, interrupts=True, interrupt_mode="posted",
+                irq_trigger="edge", halt_poll=True)
+"""One register-programmed device's defaults: a read by DMA with three accesses to start
+it, two to program the transfer, an edge-triggered interrupt on a host with posted
+interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
+
+LIMITS = dict(accesses_per_request=256, dma_setup_accesses=64, handler_accesses=64,
+              busy_wait_ns=10_000_000)
+"""The largest value each count takes (all start at 0)."""
+
+STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device",
+          "polling")
 """Where time goes, in the words of the source's section 2.3 (exits and entries, context
-switches, copies) plus the work that is not overhead (guest, device)."""
+switches, copies), plus the work that is not overhead (guest, device) and the CPU spent
+polling (KVM's halt polling, a guest or back end spinning on a ring)."""
 _S = {s: i for i, s in enumerate(STAGES)}
 
 
 class Step(NamedTuple):
-    """One step of a request's path; ``count`` identical repetitions of ``ns`` each."""
+    """One step of a request's path; ``count`` identical repetitions of ``ns`` each.
+    A ``concurrent`` step runs beside the one before it (it adds CPU time, not latency)."""
 
     actor: str  # "guest", "cpu", "kvm", "qemu", "device"
     stage: str  # one of STAGES
     ns: float
     count: int
     what: str
+    concurrent: bool = False
 
 
 class TrapCounts(NamedTuple):
     """Exact per-request counts of the trap-and-emulate path."""
 
-    register_accesses: int  # trapping accesses that program the device
+    register_accesses: int  # trapping accesses that program the device or serve its IRQ
     data_exits: int  # exits that carry data through the sharing page
-    exits: int  # all VM exits (register, data and the EOI)
+    exits: int  # all VM exits
     user_exits: int  # exits that went on to QEMU in user space
+    io_exits: int  # trapping port/MMIO accesses (registers and data)
+    eoi_exits: int
+    hlt_exits: int
+    decoded: int  # exits whose instruction KVM decoded (MMIO, string PIO)
     context_switches: int  # kernel <-> user transitions (two per user exit)
     copies: int  # separate copy operations of request data
     copied_bytes: int
     interrupts: int
     dma_pages: int
 
-
-def check_request_bytes(request_bytes) -> int:
-    """The request size as an int in 0..MAX_REQUEST_BYTES (every path's size check)."""
-    return _int_in(request_bytes, "request_bytes", 0, MAX_REQUEST_BYTES)
-
-
-def check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses):
-    """Validated (request_bytes, accesses_per_request, dma_setup_accesses)."""
-    s = check_request_bytes(request_bytes)
-    if data_mode not in DATA_MODES:
-        raise ValueError(f"data_mode must be one of {DATA_MODES}, got {data_mode!r}")
-    return (s, _int_in(accesses_per_request, "accesses_per_request", 1, 64),
-            _int_in(dma_setup_accesses, "dma_setup_accesses", 0, 16))
+    @property
+    def exits_by_reason(self) -> dict:
+        return {"io": self.io_exits, "eoi": self.eoi_exits, "hlt": self.hlt_exits,
+                "interrupt": 0, "other": 0}
 
 
-def counts(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
-           dma_setup_accesses: int = 2, interrupts: bool = True) -> TrapCounts:
-    """Exact counts for one request; they follow from the mechanism in the module docstring.
-
-    ``accesses_per_request`` register accesses start the request (e.g. address, length,
-    doorbell); with ``dma`` the guest also makes ``dma_setup_accesses`` accesses to program
-    the transfer.  The completion interrupt's EOI is one more, kernel-handled, exit (none
-    with ``interrupts=False``).
-    """
-    s, a, d = check_params(request_bytes, data_mode, accesses_per_request, dma_setup_accesses)
-    if data_mode == "dma":
-        regs, data_exits = a + d, 0
-        pages = math.ceil(s / PAGE_SIZE)
-        copies, copied = (1 if s else 0), s
-    else:
-        per = PIO_BYTES_PER_EXIT if data_mode == "pio" else STRING_PIO_BYTES_PER_EXIT
-        regs, data_exits, pages = a, math.ceil(s / per), 0
-        copies, copied = 2 * data_exits, 2 * s
-    user = regs + data_exits
-    irq = 1 if interrupts else 0
-    return TrapCounts(regs, data_exits, user + irq, user, 2 * user, copies, copied, irq, pages)
+def _params(kw: dict) -> dict:
+    unknown = set(kw) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown parameter {', '.join(sorted(unknown))}; the trap path "
+                         f"takes {', '.join(DEFAULTS)}")
+    p = {**DEFAULTS, **kw}
+    p["request_bytes"] = check_int(p["request_bytes"], "request_bytes", 0, MAX_REQUEST_BYTES)
+    for name, hi in LIMITS.items():
+        p[name] = check_int(p[name], name, 0, hi)
+    for name, allowed in (("data_mode", DATA_MODES), ("direction", DIRECTIONS),
+                          ("interrupt_mode", INTERRUPT_MODES), ("irq_trigger", TRIGGERS)):
+        if p[name] not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {p[name]!r}")
+    return p
 
 
-def steps(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
-          dma_setup_accesses: int = 2, interrupts: bool = True,
-          profile: CostProfile | str = "published") -> list[Step]:
-    """The request's path as an ordered list of :class:`Step` (repeated groups collapsed)."""
-    p = get_profile(profile)
-    c = counts(request_bytes, data_mode, accesses_per_request, dma_setup_accesses, interrupts)
-    s = int(request_bytes)
-    out = [Step("guest", "guest", p.guest_ns_per_request, 1, "driver prepares the request")]
+def bytes_per_data_exit(data_mode: str, direction: str) -> int:
+    """Bytes one exit carries through the sharing page (0: DMA, no data exits)."""
+    if data_mode == "pio":
+        return PIO_BYTES_PER_EXIT
+    if data_mode == "string-pio":
+        return STRING_IN_BYTES_PER_EXIT if direction == "read" else STRING_OUT_BYTES_PER_EXIT
+    return 0
 
-    def trap(n, what, chunk_bytes=0):
-        if n == 0:
-            return
-        out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, f"VM exit: {what}"))
-        out.append(Step("kvm", "kvm", p.kvm_exit_ns, n,
-                        "KVM decodes the access, fills kvm_run (the I/O sharing page)"))
-        if chunk_bytes:
-            out.append(Step("kvm", "copy", chunk_bytes * p.copy_ns_per_byte, n,
-                            f"KVM copies {chunk_bytes} B of guest data into kvm_run"))
-        out.append(Step("kvm", "context_switch", p.user_exit_ns / 2, n,
-                        "ioctl(KVM_RUN) returns to QEMU"))
-        out.append(Step("qemu", "qemu", p.emulate_access_ns, n, "QEMU emulates the access"))
-        if chunk_bytes:
-            out.append(Step("qemu", "copy", chunk_bytes * p.copy_ns_per_byte, n,
-                            f"QEMU copies {chunk_bytes} B out of kvm_run"))
-        out.append(Step("qemu", "context_switch", p.user_exit_ns / 2, n,
-                        "QEMU calls ioctl(KVM_RUN) again"))
-        out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, "VM entry"))
 
-    trap(accesses_per_request, "register access (program the device)")
-    if data_mode == "dma":
-        trap(dma_setup_accesses, "register access (DMA address/length/start)")
-    if p.notify_ns:  # zero in profiles that count it inside emulate_access_ns
-        out.append(Step("qemu", "qemu", p.notify_ns, 1,
+def _data_exits(s: int, mode: str, direction: str) -> int:
+    per = bytes_per_data_exit(mode, direction)
+    return math.ceil(s / per) if per else 0
+
+
+def _eoi_exit(p: dict) -> bool:
+    return p["irq_trigger"] == "level" or p["interrupt_mode"] == "legacy"
+
+
+def counts(request_bytes: int = DEFAULTS["request_bytes"],
+           data_mode: str = DEFAULTS["data_mode"], **kw) -> TrapCounts:
+    """Exact counts for one request (keywords as :data:`DEFAULTS`); they follow from the
+    mechanism in the module docstring.  The halt while the device works is one HLT exit
+    (none with ``interrupts=False``: the device is done before the exit returns)."""
+    p = _params(dict(kw, request_bytes=request_bytes, data_mode=data_mode))
+    s = int(p["request_bytes"])
+    dma = p["data_mode"] == "dma"
+    irq = bool(p["interrupts"])
+    regs = (p["accesses_per_request"] + (p["dma_setup_accesses"] if dma else 0)
+            + (p["handler_accesses"] if irq else 0))
+    data = _data_exits(s, p["data_mode"], p["direction"])
+    user = regs + data
+    eoi = int(irq and _eoi_exit(p))
+    hlt = int(irq)
+    decoded = (regs if p["mmio"] else 0) + (data if p["data_mode"] == "string-pio" else 0)
+    if dma:
+        copies, copied = 0, 0
+    else:  # guest <-> sharing page (KVM) and sharing page <-> device buffer (QEMU)
+        copies, copied = 2 * data, 2 * s
+    pages = math.ceil(s / PAGE_BYTES) if dma else 0
+    return TrapCounts(regs, data, user + eoi + hlt, user, user, eoi, hlt, decoded, 2 * user,
+                      copies, copied, int(irq), pages)
+
+
+def _access_steps(out: list, p: CostProfile, n: int, what: str, decode: bool,
+                  chunk_bytes: int = 0) -> None:
+    """``n`` identical trapping accesses, each to QEMU and back."""
+    if n == 0:
+        return
+    out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, f"VM exit: {what}"))
+    out.append(Step("kvm", "kvm", p.kvm_exit_ns + (p.mmio_decode_ns if decode else 0.0), n,
+                    "KVM " + ("fetches and decodes the instruction, " if decode else "")
+                    + "fills kvm_run (the I/O sharing page)"))
+    if chunk_bytes:
+        out.append(Step("kvm", "copy", chunk_bytes * p.copy_ns_per_byte, n,
+                        f"KVM copies {chunk_bytes} B between the guest and kvm_run"))
+    out.append(Step("kvm", "context_switch", p.user_exit_ns / 2, n,
+                    "ioctl(KVM_RUN) returns to QEMU"))
+    out.append(Step("qemu", "qemu", p.emulate_access_ns, n, "QEMU emulates the access"))
+    if chunk_bytes:
+        out.append(Step("qemu", "copy", chunk_bytes * p.copy_ns_per_byte, n,
+                        f"QEMU copies {chunk_bytes} B between kvm_run and its buffer"))
+    out.append(Step("qemu", "context_switch", p.user_exit_ns / 2, n,
+                    "QEMU calls ioctl(KVM_RUN) again"))
+    out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, "VM entry"))
+
+
+def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAULTS["data_mode"],
+          profile: CostProfile | str = "modern", wait: str = "auto", **kw) -> list[Step]:
+    """The request's path as an ordered list of :class:`Step` (repeated groups collapsed;
+    keywords as :data:`DEFAULTS`).  ``wait`` says how the halted vCPU waits for the
+    interrupt: ``"poll"`` (KVM halt-polls), ``"sleep"`` (its thread sleeps and is woken) or
+    ``"auto"``: polled when halt polling is on and the device's time fits the profile's
+    window (the steady state of KVM's adaptive window at one request at a time)."""
+    if wait not in ("auto", "poll", "sleep"):
+        raise ValueError(f"wait must be 'auto', 'poll' or 'sleep', got {wait!r}")
+    prof = get_profile(profile)
+    p = _params(dict(kw, request_bytes=request_bytes, data_mode=data_mode))
+    c = counts(**p)
+    s = int(p["request_bytes"])
+    mode = p["data_mode"]
+    out = [Step("guest", "guest", prof.guest_ns_per_request, 1, "driver prepares the request")]
+    if p["busy_wait_ns"]:
+        out.append(Step("guest", "guest", float(p["busy_wait_ns"]), 1,
+                        "driver busy-waits between register accesses (udelay)"))
+    reg = "MMIO" if p["mmio"] else "port"
+    _access_steps(out, prof, p["accesses_per_request"], f"{reg} register access (start)",
+                  p["mmio"])
+    if mode == "dma":
+        _access_steps(out, prof, p["dma_setup_accesses"],
+                      f"{reg} register access (DMA address/length/start)", p["mmio"])
+    if prof.notify_ns:
+        out.append(Step("qemu", "qemu", prof.notify_ns, 1,
                         "the device model takes the doorbell and starts the request"))
-    if data_mode == "dma":
+    if mode == "dma":
         if s:
-            out.append(Step("qemu", "qemu", p.dma_map_ns_per_page, c.dma_pages,
-                            "QEMU maps a guest page"))
-            out.append(Step("qemu", "copy", s * p.copy_ns_per_byte, 1,
-                            "QEMU moves the data straight to/from guest memory (DMA)"))
+            out.append(Step("qemu", "qemu", prof.dma_map_ns_per_page, c.dma_pages,
+                            "QEMU maps a guest page for the host's I/O (no copy)"))
     else:
-        per = PIO_BYTES_PER_EXIT if data_mode == "pio" else STRING_PIO_BYTES_PER_EXIT
+        per = bytes_per_data_exit(mode, p["direction"])
         full, rest = divmod(s, per)
-        trap(full, f"{data_mode} data exit", per)
-        trap(1 if rest else 0, f"{data_mode} data exit (last chunk)", rest)
-    out.append(Step("device", "device",
-                    p.device_ns_per_request + s * p.device_ns_per_byte, 1,
-                    "host driver and physical device do the I/O (vCPU waits)"))
-    if interrupts:
-        out.append(Step("kvm", "kvm", p.irq_inject_ns, 1,
-                        "KVM injects the completion interrupt"))
-        out.append(Step("cpu", "exit_entry", p.eoi_ns, 1,
-                        "guest EOI traps (kernel-handled exit)"))
+        what = f"{mode} {p['direction']} data exit"
+        _access_steps(out, prof, full, what, mode == "string-pio", per)
+        _access_steps(out, prof, 1 if rest else 0, what + " (last chunk)",
+                      mode == "string-pio", rest)
+    dev = prof.device_ns_per_request + s * prof.device_ns_per_byte
+    out.append(Step("device", "device", dev, 1, "host I/O and the physical device serve it"))
+    if p["interrupts"]:
+        out.append(Step("cpu", "exit_entry", prof.vmexit_ns, 1,
+                        "the vCPU has nothing to do: HLT exits", concurrent=True))
+        out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT",
+                        concurrent=True))
+        if wait == "auto":
+            wait = "poll" if p["halt_poll"] and dev <= prof.halt_poll_ns else "sleep"
+        if wait == "poll":
+            out.append(Step("kvm", "polling", dev, 1, "KVM halt-polls until the interrupt "
+                            "(the window has grown past the device's time)",
+                            concurrent=True))
+        else:
+            out.append(Step("kvm", "context_switch", prof.wakeup_ns, 1,
+                            "the vCPU thread slept; the interrupt wakes it"))
+        out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
+        if p["interrupt_mode"] != "posted":
+            out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
+                            "KVM injects the interrupt on entry"))
+        out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
+        _access_steps(out, prof, p["handler_accesses"],
+                      f"{reg} register access in the interrupt handler", p["mmio"])
+        if c.eoi_exits:
+            out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
     return out
 
 
 def stage_ns(step_list: list[Step]) -> np.ndarray:
-    """Total ns per stage (ordered as :data:`STAGES`) of a list of steps."""
+    """Total ns per stage (ordered as :data:`STAGES`) of a list of steps (CPU time and
+    device time, concurrent steps included)."""
     out = np.zeros(len(STAGES))
     for st in step_list:
         out[_S[st.stage]] += st.ns * st.count
     return out
 
 
-def request_ns(request_bytes: int = 4096, data_mode: str = "dma", accesses_per_request: int = 3,
-               dma_setup_accesses: int = 2, interrupts: bool = True,
-               profile: CostProfile | str = "published") -> float:
-    """Time of one request on this path, start to finish (the sum of its steps, no jitter)."""
-    return float(stage_ns(steps(request_bytes, data_mode, accesses_per_request,
-                                dma_setup_accesses, interrupts, profile)).sum())
+def elapsed_ns(step_list: list[Step]) -> float:
+    """Start to finish: the steps that do not run beside another."""
+    return float(sum(st.ns * st.count for st in step_list if not st.concurrent))
 
 
-def crossover_bytes(sizes, slow: str = "string-pio", fast: str = "dma", **params):
-    """The smallest of ``sizes`` (ascending) from which ``fast`` takes no longer than
-    ``slow`` at that size and every larger one; None if there is none.  ``params`` go to
-    :func:`request_ns` (accesses, setup accesses, profile)."""
+def request_ns(request_bytes: int = DEFAULTS["request_bytes"],
+               data_mode: str = DEFAULTS["data_mode"], profile: CostProfile | str = "modern",
+               **kw) -> float:
+    """Time of one request on this path, start to finish (no jitter)."""
+    return elapsed_ns(steps(request_bytes, data_mode, profile=profile, **kw))
+
+
+def crossover_bytes(sizes, slow: dict | None = None, fast: dict | None = None, **common):
+    """The smallest of ``sizes`` (ascending) from which the ``fast`` way takes no longer than
+    the ``slow`` one at that size and every larger one; None if there is none.  ``slow`` and
+    ``fast`` are :func:`request_ns` keywords of each way (default: string PIO and DMA);
+    ``common`` go to both (direction, accesses, profile, ...)."""
     sizes = [int(s) for s in sizes]
     if sizes != sorted(sizes):
         raise ValueError("sizes must be ascending")
-    wins = [request_ns(s, fast, **params) <= request_ns(s, slow, **params) for s in sizes]
+    slow = {"data_mode": "string-pio", **(slow or {})}
+    fast = {"data_mode": "dma", **(fast or {})}
+    wins = [request_ns(s, **{**common, **fast}) <= request_ns(s, **{**common, **slow})
+            for s in sizes]
     at = None
     for s, w in zip(reversed(sizes), reversed(wins)):
         if not w:

@@ -14,8 +14,12 @@ The book's build sets ``VIRTMODEL_STATIC`` (``book/_ext/virtmodel_static.py``); 
 else gets the live form.  Both forms draw with the same function, so the frames on the site
 are exactly what the live explorer draws for those values.
 
-Every explorer records what it drew in :attr:`Explorer.data` (the Results behind the
+Every explorer records what it drew in ``Explorer.data`` (the Results behind the
 figure), so tests can check a redraw against :func:`virtmodel.paths.simulate`.
+
+Each ``explore_*`` function takes ``profile``, the costs (a
+:class:`~virtmodel.costs.CostProfile`, a name in ``costs.PROFILES`` or a .json file), and
+returns an :class:`Explorer`; its docstring names the knobs, the main one first.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import base64
 import html
 import itertools
 import os
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
@@ -32,10 +35,10 @@ from typing import Any, Callable
 import matplotlib
 from matplotlib.figure import Figure
 
-from . import canvas, exit_tax, plots, trap
+from . import canvas, exit_tax, plots, registers, trap
 from .costs import get as get_profile
-from .devices import catalogue
-from .paths import simulate
+from .hardware import catalogue
+from .paths import get as get_path, names, simulate
 from .sweep import Curve, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
@@ -77,8 +80,11 @@ def run(path: str, **params):
 
 
 def curve(path: str, over: str, values, **params) -> Curve:
-    """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`."""
-    return sweep(path, over, values, runner=run, **params)
+    """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`, with the parameters
+    ``path`` takes (an explorer sets knobs some paths do not have)."""
+    takes = get_path(path).param_names
+    return sweep(path, over, values, runner=run,
+                 **{k: v for k, v in params.items() if k in takes})
 
 
 @dataclass
@@ -96,7 +102,6 @@ class Explorer:
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
     controls: dict = field(init=False, repr=False, default_factory=dict)
-    redraw_s: float = field(init=False, default=0.0)
 
     def __post_init__(self):
         # Live redraws skip matplotlib's constrained layout, which is about half of a
@@ -128,7 +133,6 @@ class Explorer:
                 raise ValueError(f"{name} must be one of {', '.join(map(k.fmt, k.values))}; "
                                  f"got {v!r}")
         self.state.update(values)
-        t0 = time.perf_counter()
         fig = self.figure
         live = self._image is not None
         if live and fig.get_layout_engine() is not None:  # see _live_png
@@ -136,7 +140,6 @@ class Explorer:
         self.data = self.draw(fig, **self.state) or {}
         if live:
             self._image.value = self._live_png()
-        self.redraw_s = time.perf_counter() - t0
         return fig
 
     def _live_png(self) -> bytes:
@@ -260,8 +263,8 @@ SIZES = tuple(1 << k for k in range(6, 21))  # 64 B .. 1 MiB
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
-def explore_exit_tax(profile="published") -> Explorer:
-    """Chapter 1: how much of a vCPU exits take, by cost per exit and exit rate."""
+def explore_exit_tax(profile="modern") -> Explorer:
+    """Chapter 1: how much of a vCPU exits take.  Knobs: cost per exit, exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
 
@@ -287,14 +290,15 @@ def explore_exit_tax(profile="published") -> Explorer:
         draw, figsize=(9, 3.8))
 
 
-def explore_trap_path(profile="published") -> Explorer:
-    """Chapter 2.1: one emulated request, step by step, by data mode and size."""
+def explore_trap_path(profile="modern") -> Explorer:
+    """Chapter 2.1: one emulated request, step by step.  Knobs: data mode, request size,
+    direction."""
     prof = get_profile(profile)
 
-    def draw(fig, data_mode, request_bytes):
-        st = trap.steps(request_bytes, data_mode, profile=prof)
-        c = trap.counts(request_bytes, data_mode)
-        total = trap.stage_ns(st).sum() / 1e3
+    def draw(fig, data_mode, request_bytes, direction):
+        st = trap.steps(request_bytes, data_mode, profile=prof, direction=direction)
+        c = trap.counts(request_bytes, data_mode, direction=direction)
+        total = trap.elapsed_ns(st) / 1e3
         plots.timeline(st, fig, title=(
             f"{data_mode}, {fmt_bytes(request_bytes)}: {c.exits} VM exits ({c.user_exits} to "
             f"QEMU), {c.context_switches} context switches, {c.copies} copies, {total:.1f} µs"))
@@ -304,28 +308,45 @@ def explore_trap_path(profile="published") -> Explorer:
         "One emulated request", (
             Knob("data_mode", "data moved by", trap.DATA_MODES, "dma"),
             Knob("request_bytes", "request size", (64, 512, 4096, 16384, 65536), 4096,
-                 fmt_bytes)), draw, figsize=(11, 3.2))
+                 fmt_bytes),
+            Knob("direction", "direction", trap.DIRECTIONS, "read")),
+        draw, figsize=(11, 3.2))
 
 
-def explore_dma_size(profile="published") -> Explorer:
-    """Chapter 2.1: sharing-page chunks vs DMA as the transfer grows; the crossover."""
+DATA_MODE_COLORS = {"pio": "#e67e22", "string-pio": "#c0392b", "dma": "#2471a3"}
+
+
+def ide_sequence(data_mode: str) -> dict:
+    """The ``"emulated"`` path's register accesses of an IDE read or write by ``data_mode``:
+    libata's PIO sequence for port I/O, its bus-master DMA sequence for DMA."""
+    seq = registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ
+    return dict(accesses_per_request=seq.issue, dma_setup_accesses=seq.dma_setup,
+                handler_accesses=seq.handler, busy_wait_ns=seq.busy_wait_ns)
+
+
+def explore_dma_size(profile="modern") -> Explorer:
+    """Chapter 2.1: data through the sharing page vs DMA as the transfer grows, with the
+    register sequences of an IDE disk under Linux's libata; the crossover.  Knobs:
+    transfer size, direction."""
     prof = get_profile(profile)
 
-    def draw(fig, request_bytes, dma_setup_accesses):
+    def draw(fig, request_bytes, direction):
         curves = {m: curve("emulated", "request_bytes", SIZES, data_mode=m, profile=prof,
-                           dma_setup_accesses=dma_setup_accesses, requests=REQUESTS)
+                           direction=direction, requests=REQUESTS, **ide_sequence(m))
                   for m in trap.DATA_MODES}
         plots.curves(curves, ("exits_per_request", "us_per_request"), fig,
-                     marker=request_bytes, colors={"pio": "#e67e22", "string-pio": "#c0392b",
-                                                   "dma": "#2471a3"})
-        x = trap.crossover_bytes(SIZES, dma_setup_accesses=dma_setup_accesses, profile=prof)
+                     marker=request_bytes, colors=DATA_MODE_COLORS)
+        x = trap.crossover_bytes(SIZES, slow=dict(data_mode="string-pio",
+                                                  **ide_sequence("string-pio")),
+                                 fast=dict(data_mode="dma", **ide_sequence("dma")),
+                                 direction=direction, profile=prof)
         if x:
             for ax in fig.axes:
-                ax.axvline(x, color="#2471a3", ls="--", lw=0.8)
+                ax.axvline(x, color=DATA_MODE_COLORS["dma"], ls="--", lw=0.8)
         i = SIZES.index(request_bytes)
         at = {m: c.results[i] for m, c in curves.items()}
         fig.suptitle(
-            f"{fmt_bytes(request_bytes)}: " + "; ".join(
+            f"IDE {direction} of {fmt_bytes(request_bytes)}: " + "; ".join(
                 f"{m} {r.exits_per_request:,.0f} exits {r.us_per_request:,.1f} µs"
                 for m, r in at.items())
             + (f"   |  DMA wins from {fmt_bytes(x)} (dashed)" if x else ""), fontsize=9)
@@ -333,28 +354,34 @@ def explore_dma_size(profile="published") -> Explorer:
 
     return Explorer(
         "Sharing page or DMA?", (
-            Knob("request_bytes", "DMA size", SIZES, 4096, fmt_bytes),
-            Knob("dma_setup_accesses", "extra register writes to set up DMA",
-                 (0, 1, 2, 4, 8), 2)), draw, figsize=(10, 3.8))
+            Knob("request_bytes", "transfer size", SIZES, 4096, fmt_bytes),
+            Knob("direction", "direction", trap.DIRECTIONS, "read",
+                 {"read": "read (rep ins: 1 KiB per exit)",
+                  "write": "write (rep outs: 4 B per exit)"}.get)),
+        draw, figsize=(10, 3.8))
 
 
-def device_catalogue(profile="published"):
-    """Chapter 2.2: a table of what typical operations of emulated devices cost."""
+def device_catalogue(profile="modern"):
+    """Chapter 2.2: a table of what typical operations of emulated devices cost (and, for
+    contrast, the same transfers on the other paths)."""
     return Table(catalogue(profile, requests=REQUESTS), {
-        "device": "device", "operation": "operation", "registers": "trapping accesses",
+        "hardware": "device", "operation": "operation", "accesses": "trapping accesses",
         "exits": "VM exits", "user_exits": "to QEMU", "copied_bytes": "bytes copied",
         "us_per_request": "µs / op"})
 
 
-def explore_breakdown(profile="published") -> Explorer:
-    """Chapter 2.3: where a request's time goes, stage by stage, path by path."""
+def explore_breakdown(profile="modern") -> Explorer:
+    """Chapter 2.3: where a request's time goes, stage by stage, path by path.  Knobs:
+    request size, batch (the ring paths)."""
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, batch):
         common = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof)
-        res = {"emulated, string PIO": run("emulated", data_mode="string-pio", **common),
-               "emulated, DMA": run("emulated", data_mode="dma", **common),
-               f"virtio, {batch} per kick": run("virtio", batch=batch, **common),
+        ide = registers.params(registers.IDE_DMA_READ)
+        res = {"IDE, bus-master DMA": run("emulated", **{**ide, **common}),
+               f"emulated NVMe, {batch} per doorbell": run("nvme", batch=batch, **common),
+               f"virtio-blk, {batch} per kick": run("virtio", batch=batch, **common),
+               f"vhost, {batch} per kick": run("vhost", batch=batch, **common),
                f"native, {batch} per doorbell": run("native", batch=batch, **common)}
         notes = {k: f"{r.exits_per_request:.2f} exits, {r.context_switches_per_request:.2f} "
                     f"ctx sw, {r.copied_bytes_per_request / max(request_bytes, 1):.0f}x copied"
@@ -370,7 +397,8 @@ def explore_breakdown(profile="published") -> Explorer:
 
 
 def vring_tour(queue_size: int = 8) -> Explorer:
-    """Chapter 3: the split ring's three parts, one real operation per step."""
+    """Chapter 3: the split ring's three parts, one real operation per step on a queue of
+    ``queue_size`` entries.  Knobs: step, VIRTIO_F_EVENT_IDX."""
     n = len(ring_tour(queue_size, False))
 
     def draw(fig, step, event_idx):
@@ -385,49 +413,60 @@ def vring_tour(queue_size: int = 8) -> Explorer:
              lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
 
 
-def explore_batching(profile="published") -> Explorer:
-    """Chapter 3: exits, time and latency per request as the batch grows."""
+WORKLOADS = {"batch": "closed-loop batches", "iodepth": "fio iodepth"}
+INTERRUPT_MODES = {"posted": "posted (APICv/AVIC)", "pv-eoi": "PV EOI", "legacy": "legacy"}
+
+
+def explore_batching(profile="modern") -> Explorer:
+    """Chapter 3: exits, time and latency per request as more requests are in flight, as
+    closed-loop batches or as fio's iodepth, every path.  Knobs: requests in flight,
+    workload, interrupt mode, VIRTIO_F_EVENT_IDX, queue size."""
     prof = get_profile(profile)
 
-    def draw(fig, batch, queue_size, event_idx, request_bytes):
-        if batch > queue_size:
-            plots.message(fig, f"A batch of {batch} does not fit a queue of {queue_size}: the "
-                               f"driver can have at most {queue_size} one-descriptor requests "
-                               "available at once. Choose a smaller batch or a larger queue.")
-            return {"error": "batch > queue_size"}
+    def draw(fig, depth, workload, interrupt_mode, event_idx, queue_size):
+        if depth > queue_size:
+            plots.message(fig, f"{depth} requests in flight do not fit a queue of "
+                               f"{queue_size}: the driver can have at most {queue_size} "
+                               "one-descriptor requests available at once. Choose fewer or "
+                               "a larger queue.")
+            return {"error": "depth > queue_size"}
         xs = tuple(b for b in BATCHES if b <= queue_size)
-        common = dict(queue_size=queue_size, event_idx=event_idx,
-                      request_bytes=request_bytes, requests=REQUESTS, profile=prof)
-        curves = {p: curve(p, "batch", xs, **common) for p in ("emulated", "virtio", "native")}
+        common = dict(queue_size=queue_size, event_idx=event_idx, request_bytes=4096,
+                      interrupt_mode=interrupt_mode, requests=REQUESTS, profile=prof)
+        curves = {p: curve(p, workload, xs, **common) for p in names()}
         plots.curves(curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig,
-                     marker=batch)
-        v = curves["virtio"].results[xs.index(batch)]
-        fig.suptitle(f"virtio at batch {batch}: {v.exits_per_request:.2f} exits "
-                     f"({v.kicks_per_request:.2f} kicks, {v.interrupts_per_request:.2f} "
-                     f"interrupts), {v.us_per_request:.2f} µs, p99 "
-                     f"{v.p99_latency_ns / 1e3:.1f} µs per request", fontsize=9)
+                     marker=depth)
+        v = curves["virtio"].results[xs.index(depth)]
+        why = ", ".join(f"{n:.2f} {k}" for k, n in v.exits_by_reason.items() if n)
+        fig.suptitle(f"virtio, {WORKLOADS[workload]} of {depth}, 4 KiB: "
+                     f"{v.exits_per_request:.2f} exits per request ({why or 'none'}), "
+                     f"{v.us_per_request:.2f} µs, p99 {v.p99_latency_ns / 1e3:.1f} µs",
+                     fontsize=9)
         return {"curves": curves, "virtio": v}
 
     return Explorer("Batching", (
-        Knob("batch", "batch size", BATCHES, 1),
-        Knob("queue_size", "queue size", (16, 64, 256, 1024), 256),
+        Knob("depth", "requests in flight", BATCHES, 1),
+        Knob("workload", "workload", tuple(WORKLOADS), "batch", WORKLOADS.get),
+        Knob("interrupt_mode", "interrupts", tuple(INTERRUPT_MODES), "posted",
+             INTERRUPT_MODES.get),
         Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True,
              lambda v: "on" if v else "off"),
-        Knob("request_bytes", "request size", (512, 4096, 65536), 4096, fmt_bytes)),
+        Knob("queue_size", "queue size", (64, 256), 256)),
         draw, figsize=(12, 3.6))
 
 
-def explore_request_size(profile="published") -> Explorer:
-    """Chapter 3: emulated vs virtio vs native across request sizes ("close to native")."""
+def explore_request_size(profile="modern") -> Explorer:
+    """Chapter 3: every path across request sizes ("close to native").  Knob: batch."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
     def draw(fig, batch):
         curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=REQUESTS,
-                           profile=prof) for p in ("emulated", "virtio", "native")}
+                           profile=prof) for p in names()}
         plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
-        slow = {p: curves[p].field("us_per_request") / curves["native"].field("us_per_request")
-                for p in ("emulated", "virtio")}
+        native = curves["native"].field("us_per_request")
+        slow = {p: c.field("us_per_request") / native for p, c in curves.items()
+                if p != "native"}
         fig.suptitle(f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
                      f"{slow['virtio'].max():.2f}x native time per request, emulated "
                      f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
@@ -460,7 +499,7 @@ class Table:
         return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
 
 
-def profile_table(profile="published") -> Table:
+def profile_table(profile="modern") -> Table:
     """Every cost of a profile with its unit, status and source (the calibration appendix)."""
     return Table(get_profile(profile).table(), {
         "name": "cost", "value": "value", "unit": "unit", "status": "status",
@@ -472,18 +511,19 @@ def profile_table(profile="published") -> Table:
 # ---------------------------------------------------------------------------------------
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 COSTS_FROM = {"calibrated": "calibrated in this measurement",
-              "published": "published costs"}
+              "modern": "the modern host's published costs"}
 
 
 def explore_lab(measurement, label: str) -> Explorer:
     """A lab measurement beside the model's predictions, one request size at a time; the
-    model's costs either calibrated in the same measurement or the published ones."""
+    model's costs either calibrated in the same measurement or the modern host's published
+    ones."""
     from .lab import validate
 
     sizes = tuple(sorted({r.params["request_bytes"] for r in measurement.results}))
 
     def draw(fig, request_bytes, costs_from):
-        prof = measurement.profile if costs_from == "calibrated" else get_profile("published")
+        prof = measurement.profile if costs_from == "calibrated" else get_profile("modern")
         at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
         rows = validate.compare(at, prof)
         path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))
@@ -507,7 +547,7 @@ def lab_error_table(rows) -> Table:
                  size=fmt_bytes(r.request_bytes), measured=r.measured_us,
                  range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
                  predicted=r.predicted_us, error=f"{r.error:+.1%}",
-                 exits=f"{r.measured_exits:.4f} / {r.predicted_exits:.4f}")
+                 exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}")
             for r in rows]
     return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
                         "measured": "measured µs", "range": "runs (min–max)",
@@ -543,12 +583,11 @@ class LabReport:
     and shows the result in its place.  On the static site there is no button."""
 
     def __init__(self, repeats: int = 5, **measure_kw):
-        from . import costs
-        from .lab import probe
+        from .lab import probe, validate
 
         self.probe = probe()
         self.measure_kw = dict(repeats=repeats, **measure_kw)
-        self._show(*costs.shipped_measurement(), here=False)
+        self._show(*validate.shipped(), here=False)
         self._out = None
 
     def _show(self, measurement, header: dict, here: bool) -> None:
@@ -637,5 +676,6 @@ class LabReport:
 
 
 def measure_your_machine(**measure_kw) -> LabReport:
-    """The lab chapter's demo (see :class:`LabReport`)."""
+    """The lab chapter's demo: a :class:`LabReport` (``measure_kw`` go to
+    :func:`virtmodel.lab.validate.measure` when this machine is measured)."""
     return LabReport(**measure_kw)

@@ -17,11 +17,11 @@ Without KVM everything raises :class:`KVMUnavailable` with the reason.
 from __future__ import annotations
 
 from ..ring import broken_reason  # noqa: F401 (re-exported for the lab's users)
-from . import device, guests  # noqa: F401
+from . import backends, guests  # noqa: F401
 from .experiments import (DONE_PORT, EMU_PORT, NOTIFY_PORT, LabResult,  # noqa: F401
-                          predicted_exits_per_request, run_emulated, run_virtio)
+                          predicted_user_exits_per_request, run_emulated, run_virtio)
 from .kvm import GuestError, GuestTimeout, KVMUnavailable, Machine, Probe, probe  # noqa: F401
 from .microbench import microbench
 
 __all__ = ["probe", "Probe", "run_virtio", "run_emulated", "microbench", "LabResult",
-           "KVMUnavailable", "GuestError", "GuestTimeout", "predicted_exits_per_request"]
+           "KVMUnavailable", "GuestError", "GuestTimeout", "predicted_user_exits_per_request"]

@@ -6,7 +6,7 @@ calibrated model must then predict, :mod:`virtmodel.lab.validate`):
 * the guest ones of :func:`virtmodel.lab.microbench` (an exit to user space, an exit KVM
   handles itself, an ioeventfd write, the run loop's own cost);
 * the host ones of :func:`device_bench`, which need no KVM: the lab's devices
-  (:mod:`virtmodel.lab.device`) driven by :func:`~virtmodel.lab.device.fill_ring` from the
+  (:mod:`virtmodel.lab.backends`) driven by :func:`~virtmodel.lab.backends.fill_ring` from the
   host -- the fixed cost of a notification, the ring work and the copy cost per request,
   a register write, and a thread wake-up through an eventfd.
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import costs
 from ..ring import make_virtqueue
-from . import device
+from . import backends
 from .experiments import EMU_PORT
 from .microbench import medians, microbench
 
@@ -42,12 +42,12 @@ def _ring_drain_us(queue_size: int, nbytes: int, laps: int) -> list[float]:
     notification that drains them all.  Returns µs per lap."""
     q = queue_size
     ram = np.zeros(q * nbytes + 4096, np.uint8)
-    device.prefill(ram, 0, q, nbytes)
+    backends.prefill(ram, 0, q, nbytes)
     vq = make_virtqueue(q)
-    dev = device.RingDevice(vq, ram, nbytes)
+    dev = backends.RingBackend(vq, ram, nbytes)
     out = []
     for lap in range(laps + 1):
-        if device.fill_ring(vq, ram, 0, nbytes, lap * q, q) != q:
+        if backends.fill_ring(vq, ram, 0, nbytes, lap * q, q) != q:
             raise RuntimeError("the host driver could not fill the ring")
         t0 = time.perf_counter()
         ok = dev.notify()
@@ -117,17 +117,17 @@ def device_once(ops: int = 20_000, queue_size: int = QUEUE_SIZE) -> dict:
     laps = max(4, ops // q)
     out = {}
     vq = make_virtqueue(q)
-    empty = device.RingDevice(vq, np.zeros(4096, np.uint8), 8)
+    empty = backends.RingBackend(vq, np.zeros(4096, np.uint8), 8)
     empty.notify()
     out["notify_empty"] = _per_call_us(empty.notify, ops)
     small = statistics.median(_ring_drain_us(q, 8, laps))
     large = statistics.median(_ring_drain_us(q, LARGE_BYTES, max(4, laps // 8)))
     out["ring_request"] = (small - out["notify_empty"]) / q
     out["copy_ns_per_byte"] = (large - small) / q / (LARGE_BYTES - 8) * 1e3
-    reg = device.RegisterDevice(np.zeros(4096, np.uint8), 8, EMU_PORT, 0, 1, False)
+    reg = backends.RegisterBackend(np.zeros(4096, np.uint8), 8, EMU_PORT, 0, 1, False)
     out["register_write"] = _per_call_us(lambda: reg.write(EMU_PORT, 0), ops)
     ids = np.arange(ops + 1, dtype=np.int64)  # request k's buffer holds its id k
-    bell = device.RegisterDevice(ids.view(np.uint8), 8, EMU_PORT, 0, ops + 1, True)
+    bell = backends.RegisterBackend(ids.view(np.uint8), 8, EMU_PORT, 0, ops + 1, True)
     k = iter(range(ops + 1))
     bell.write(EMU_PORT + 2, next(k))  # compile
     out["doorbell"] = _per_call_us(lambda: bell.write(EMU_PORT + 2, next(k)), ops)
@@ -148,7 +148,7 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SI
     ``repeats`` in µs (``copy_ns_per_byte`` in ns/B), with ``spread`` per key:
 
     ``notify_empty``
-        :meth:`RingDevice.notify` on an empty ring: a notification's fixed cost (the call
+        :meth:`RingBackend.notify` on an empty ring: a notification's fixed cost (the call
         into the device's kernel, the look at the ring).
     ``ring_request``
         per request of a full drain of 8-byte requests, beyond ``notify_empty``: pop,
@@ -156,9 +156,9 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SI
     ``copy_ns_per_byte``
         the extra cost per byte of a drain of 64 KiB requests over one of 8-byte ones.
     ``register_write``
-        :meth:`RegisterDevice.write` to its address register.
+        :meth:`RegisterBackend.write` to its address register.
     ``doorbell``
-        :meth:`RegisterDevice.write` to its doorbell, serving an 8-byte request.
+        :meth:`RegisterBackend.write` to its doorbell, serving an 8-byte request.
     ``thread_wake``
         waking a thread blocked on an eventfd (half a ping-pong).
     """
@@ -217,9 +217,9 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         return {"status": "measured", "source": f"{note} (virtmodel.lab, {flavour}, {date})"}
 
     def pub(field):
-        s = costs.PUBLISHED.sources[field]
+        s = costs.MODERN.sources[field]
         return {"status": s["status"],
-                "source": "not measured by the lab; from the published profile: "
+                "source": "not measured by the lab; from the modern profile: "
                           + s["source"]}
 
     ghz = _host_ghz()
@@ -234,14 +234,21 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         emulate_access_ns=((loop + dev["register_write"]) * us, m(
             f"python_loop {loop:.3f} + register_write {dev['register_write']:.3f} µs: "
             f"the VMM decoding the exit and the device taking a register write")),
+        mmio_decode_ns=(max(0.0, micro["mmio_user"] - pio) * us, m(
+            f"mmio_user {micro['mmio_user']:.3f} - pio_user {pio:.3f} µs: what an MMIO "
+            f"exit adds to a port exit (the decode)")),
+        signal_ns=(costs.MODERN.signal_ns, pub("signal_ns")),
+        halt_poll_ns=(costs.MODERN.halt_poll_ns, pub("halt_poll_ns")),
+        device_parallelism=(1, {"status": "derived", "source":
+                                "the lab's back end serves one request at a time"}),
         notify_ns=(dev["notify_empty"] * us, m(
             f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
             f"empty ring")),
         wakeup_ns=(dev["thread_wake"] * us, m(
             f"thread_wake {dev['thread_wake']:.3f} µs: half an eventfd ping-pong between "
             f"Python threads")),
-        irq_inject_ns=(costs.PUBLISHED.irq_inject_ns, pub("irq_inject_ns")),
-        eoi_ns=(costs.PUBLISHED.eoi_ns, pub("eoi_ns")),
+        irq_inject_ns=(costs.MODERN.irq_inject_ns, pub("irq_inject_ns")),
+        eoi_ns=(costs.MODERN.eoi_ns, pub("eoi_ns")),
         copy_ns_per_byte=(dev["copy_ns_per_byte"], m(
             f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "
             f"per byte")),
@@ -255,16 +262,18 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         virtio_ns_per_request=(dev["ring_request"] * us, m(
             f"ring_request {dev['ring_request']:.4f} µs: pop, checks, push used, per "
             f"request of a full drain")),
+        host_io_ns_per_request=(0.0, {"status": "derived", "source":
+                                      "the lab's back end does no host I/O"}),
         device_ns_per_request=(0.0, {"status": "derived", "source":
                                      "no physical device behind the lab's back end"}),
         device_ns_per_byte=(0.0, {"status": "derived", "source":
                                   "no physical device behind the lab's back end"}),
-        doorbell_ns=(costs.PUBLISHED.doorbell_ns, pub("doorbell_ns")),
-        native_irq_ns=(costs.PUBLISHED.native_irq_ns, pub("native_irq_ns")),
+        doorbell_ns=(costs.MODERN.doorbell_ns, pub("doorbell_ns")),
+        native_irq_ns=(costs.MODERN.native_irq_ns, pub("native_irq_ns")),
         jitter_cv=(0.0, {"status": "assumption", "source":
                          "the lab reports medians of whole runs; per-request jitter is not "
                          "measured"}),
-        cpu_ghz=(ghz or costs.PUBLISHED.cpu_ghz,
+        cpu_ghz=(ghz or costs.MODERN.cpu_ghz,
                  m("cpu MHz in /proc/cpuinfo (no cycle counts are converted)") if ghz
                  else pub("cpu_ghz")),
     )

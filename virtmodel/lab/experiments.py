@@ -2,10 +2,10 @@
 
 * :func:`run_virtio` (experiment a): the guest is a virtio driver writing a real split ring
   in its memory and kicking every ``batch`` requests; the device
-  (:class:`~virtmodel.lab.device.RingDevice`) serves the ring during the kick's exit, or, with
+  (:class:`~virtmodel.lab.backends.RingBackend`) serves the ring during the kick's exit, or, with
   ``ioeventfd=True``, in a separate I/O thread woken by an eventfd (the vhost-like path).
 * :func:`run_emulated` (experiment b): the same requests made by 1 or 3 trapping port
-  writes each to a :class:`~virtmodel.lab.device.RegisterDevice`.
+  writes each to a :class:`~virtmodel.lab.backends.RegisterBackend`.
 
 ``virtio_once`` and ``emulated_once`` are one run each (what
 :func:`virtmodel.lab.validate.measure` interleaves); the public functions repeat them and
@@ -16,7 +16,6 @@ faults) and is dropped.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import statistics
 import threading
@@ -25,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..ring import make_virtqueue
-from ..spec import check_queue_size, split_ring_size
-from . import device, guests
+from ..spec import check_int, check_queue_size, split_ring_size
+from . import backends, guests
 from .kvm import BUFFERS, RING, GuestError, Machine
 
 NOTIFY_PORT = 0x10
@@ -46,7 +45,8 @@ class LabResult:
     flavour: str
     us_per_request: float  # median over the runs of (run time / requests)
     spread: float  # (max - min) / median of the runs' us_per_request
-    exits_per_request: float  # exits to user space per request (the final "done" excluded)
+    user_exits_per_request: float  # exits to user space per request (the final "done"
+    #                                excluded)
     kicks_per_request: float
     runs_us: tuple = field(repr=False)
     eventfd_count: int = 0  # ioeventfd: signals the I/O thread read (= kicks)
@@ -66,12 +66,6 @@ def median_spread(values) -> tuple[float, float]:
     """The median of ``values`` and their spread, (max - min) / median (0 if it is 0)."""
     med = statistics.median(values)
     return med, (max(values) - min(values)) / med if med else 0.0
-
-
-def _check(name, v, lo, hi):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
-    return int(v)
 
 
 def _mem_for(slots: int, request_bytes: int) -> int:
@@ -113,9 +107,9 @@ def virtio_params(batch=1, request_bytes=4096, requests=20_000, queue_size=256,
         raise ValueError(f"queue_size must be at most 4096 here, got {q}")
     if not isinstance(ioeventfd, bool):
         raise ValueError(f"ioeventfd must be True or False, got {ioeventfd!r}")
-    return dict(batch=_check("batch", batch, 1, q),
-                request_bytes=_check("request_bytes", request_bytes, 8, MAX_REQUEST_BYTES),
-                requests=_check("requests", requests, 1, MAX_REQUESTS), queue_size=q,
+    return dict(batch=check_int(batch, "batch", 1, q),
+                request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
+                requests=check_int(requests, "requests", 1, MAX_REQUESTS), queue_size=q,
                 ioeventfd=ioeventfd)
 
 
@@ -124,8 +118,8 @@ def emulated_params(registers=1, request_bytes=4096, requests=5000) -> dict:
     if registers not in (1, 3) or isinstance(registers, bool):
         raise ValueError(f"registers must be 1 or 3, got {registers!r}")
     return dict(registers=int(registers),
-                request_bytes=_check("request_bytes", request_bytes, 8, MAX_REQUEST_BYTES),
-                requests=_check("requests", requests, 1, MAX_REQUESTS))
+                request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
+                requests=check_int(requests, "requests", 1, MAX_REQUESTS))
 
 
 def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
@@ -133,8 +127,8 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
     q, b, s, n = p["queue_size"], p["batch"], p["request_bytes"], p["requests"]
     with Machine(_mem_for(q, s)) as m:
         vq = make_virtqueue(q, mem=m.mem[RING:])
-        device.prefill(m.mem, BUFFERS, q, s)
-        dev = device.RingDevice(vq, m.mem, s)
+        backends.prefill(m.mem, BUFFERS, q, s)
+        dev = backends.RingBackend(vq, m.mem, s)
         kicks = [0]
         errors = []
 
@@ -147,7 +141,7 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
             return False
 
         m.load(guests.CODE["virtio_driver"])
-        m.set_regs(rdi=RING, r11=RING + vq.avail_off, r14=RING + vq.used_off, rsi=q,
+        m.set_regs(rdi=RING, r11=RING + vq.driver_off, r14=RING + vq.device_off, rsi=q,
                    rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
         thread = None
         if p["ioeventfd"]:
@@ -178,8 +172,8 @@ def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
     """One run of experiment (b) with validated parameters ``p``."""
     r, s, n = p["registers"], p["request_bytes"], p["requests"]
     with Machine(_mem_for(EMULATED_SLOTS, s)) as m:
-        device.prefill(m.mem, BUFFERS, EMULATED_SLOTS, s)
-        dev = device.RegisterDevice(m.mem, s, EMU_PORT, BUFFERS, EMULATED_SLOTS,
+        backends.prefill(m.mem, BUFFERS, EMULATED_SLOTS, s)
+        dev = backends.RegisterBackend(m.mem, s, EMU_PORT, BUFFERS, EMULATED_SLOTS,
                                     implicit_address=r == 1)
         m.load(guests.CODE["emulated_driver"])
         m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS,
@@ -201,7 +195,7 @@ def summarize(experiment: str, p: dict, runs: list) -> LabResult:
 
 
 def _repeat(experiment, once, p, repeats, timeout_s):
-    _check("repeats", repeats, 1, 100)
+    check_int(repeats, "repeats", 1, 100)
     runs = [once(p, timeout_s) for _ in range(repeats + 1)][1:]  # the first warms up
     return summarize(experiment, p, runs)
 
@@ -222,6 +216,6 @@ def run_emulated(registers: int = 1, request_bytes: int = 4096, requests: int = 
     return _repeat("emulated", emulated_once, p, repeats, timeout_s)
 
 
-def predicted_exits_per_request(batch: int, requests: int) -> float:
+def predicted_user_exits_per_request(batch: int, requests: int) -> float:
     """Kicks (= exits to user space) per request of :func:`run_virtio`: ceil(N/B)/N."""
     return math.ceil(requests / batch) / requests

@@ -22,8 +22,9 @@ import os
 import struct
 import time
 
+from ..spec import check_int
 from . import guests
-from .experiments import DONE_PORT, NOTIFY_PORT, _check, median_spread
+from .experiments import DONE_PORT, NOTIFY_PORT, median_spread
 from .kvm import EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
 
 KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop")
@@ -66,7 +67,7 @@ def _python_loop(ops: int) -> float:
 
 def micro_once(ops: int = 20_000) -> dict:
     """One sample of every kind (µs per operation), plus the KVM flavour."""
-    _check("ops", ops, 100, 10_000_000)
+    check_int(ops, "ops", 100, 10_000_000)
     out = {}
     for key in KINDS[:-1]:
         out[key], out["flavour"] = _exit_kind(key, ops)
@@ -90,5 +91,5 @@ def summary(samples: list[dict], ops: int) -> dict:
 def microbench(ops: int = 20_000, repeats: int = 5) -> dict:
     """Per-operation costs in µs, medians over ``repeats`` samples (see the module
     docstring), with ``spread``, ``flavour``, ``ops`` and ``repeats``."""
-    _check("repeats", repeats, 1, 100)
+    check_int(repeats, "repeats", 1, 100)
     return summary([micro_once(ops) for _ in range(repeats)], ops)

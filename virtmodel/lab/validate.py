@@ -34,7 +34,8 @@ from pathlib import Path
 from .. import costs
 from ..paths import Result, simulate
 from .calibrate import device_once, device_summary, host_cpu, profile_from
-from .experiments import (LabResult, _check, emulated_once, emulated_params, summarize,
+from ..spec import check_int
+from .experiments import (LabResult, emulated_once, emulated_params, summarize,
                           virtio_once, virtio_params)
 from .microbench import micro_once, summary as micro_summary
 
@@ -48,9 +49,12 @@ def model_params(lab_result) -> tuple[str, dict]:
     """The ``simulate`` path and parameters that model one lab experiment."""
     p = lab_result.params
     if lab_result.experiment == "virtio":
+        # the lab's guest kicks with a port write and polls the used ring; its back end
+        # copies every request out of guest memory, as a network back end does
         return "virtio", dict(batch=p["batch"], request_bytes=p["request_bytes"],
                               requests=p["requests"], queue_size=p["queue_size"],
-                              ioeventfd=p["ioeventfd"], interrupts=False, event_idx=False)
+                              ioeventfd=p["ioeventfd"], interrupts=False, event_idx=False,
+                              notify_by="pio", device_type="net")
     if lab_result.experiment == "emulated":
         return "emulated", dict(accesses_per_request=p["registers"],
                                 request_bytes=p["request_bytes"], requests=p["requests"],
@@ -59,8 +63,21 @@ def model_params(lab_result) -> tuple[str, dict]:
 
 
 def predict(lab_result, profile) -> Result:
-    """The model's run of ``lab_result``'s experiment with ``profile``; its
-    ``us_per_request`` is the prediction."""
+    """The model's run of a lab experiment (its twin: :func:`model_params`).
+
+    Parameters
+    ----------
+    lab_result : LabResult
+        A measured experiment (its ``experiment`` and ``params`` are used).
+    profile : CostProfile or str
+        The costs (see :func:`virtmodel.costs.get`).
+
+    Returns
+    -------
+    Result
+        Its ``us_per_request`` is the prediction, its ``user_exits_per_request`` the
+        predicted exits to user space.
+    """
     path, params = model_params(lab_result)
     return simulate(path, profile=costs.get(profile), seed=0, **params)
 
@@ -75,8 +92,8 @@ class Row:
     measured_us: float
     spread: float
     predicted_us: float
-    measured_exits: float  # exits to user space per request
-    predicted_exits: float
+    measured_user_exits: float  # exits to user space per request
+    predicted_user_exits: float
     measured_min: float  # fastest and slowest run, µs per request
     measured_max: float
 
@@ -100,7 +117,7 @@ def compare(results, profile) -> list[Row]:
         pred = predict(r, profile)
         knob = r.params["batch"] if r.experiment == "virtio" else r.params["registers"]
         rows.append(Row(r.experiment, knob, r.params["request_bytes"], r.us_per_request,
-                        r.spread, pred.us_per_request, r.exits_per_request,
+                        r.spread, pred.us_per_request, r.user_exits_per_request,
                         pred.user_exits_per_request, min(r.runs_us), max(r.runs_us)))
     return rows
 
@@ -144,7 +161,7 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
     ran on.  Here every repeat takes one sample of every micro-benchmark and one run of
     every cell, in a shuffled order; the medians of both therefore sample the same span of
     time.  One warm-up run of each cell comes first and is dropped."""
-    _check("repeats", repeats, 1, 100)
+    check_int(repeats, "repeats", 1, 100)
     t0 = time.perf_counter()
     cells = grid_cells(batches, sizes, registers, requests, emulated_requests)
     once = {"virtio": virtio_once, "emulated": emulated_once}
@@ -191,26 +208,59 @@ def save(m: Measurement, path, command: str = "") -> None:
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
+def _renamed(result: dict) -> dict:
+    """A saved LabResult with the names of today (files before 2026-12 called the exits to
+    user space ``exits_per_request``)."""
+    if "exits_per_request" in result:
+        result["user_exits_per_request"] = result.pop("exits_per_request")
+    return result
+
+
 def load(path) -> tuple[Measurement, dict]:
     """Read a measurement written by :func:`save`; returns it and the file's header (host
     CPU, flavour, date, kernel, command)."""
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lab measurement ({FORMAT})")
-    results = [LabResult(**dict(d, runs_us=tuple(d["runs_us"]))) for d in data["results"]]
+    results = [LabResult(**_renamed(dict(d, runs_us=tuple(d["runs_us"]))))
+               for d in data["results"]]
     m = Measurement(data["micro"], data["device"], results,
                     costs.CostProfile(**data["profile"]), data["seconds"], data["date"])
     return m, {k: data[k] for k in HEADER}
 
 
+def shipped(name: str | None = None) -> tuple[Measurement, dict]:
+    """The shipped lab measurement behind profile ``name`` (default
+    :data:`virtmodel.costs.MEASURED`), read from its file in ``virtmodel/data``.  Needs no
+    KVM.
+
+    Returns
+    -------
+    tuple of (Measurement, dict)
+        The measurement and its header: host CPU, KVM flavour, date, kernel, Python and
+        the command that made it.
+
+    Raises
+    ------
+    ValueError
+        No shipped measurement has that name.
+    """
+    name = name or costs.MEASURED
+    if name not in costs.SHIPPED:
+        raise ValueError(f"no shipped lab measurement named {name!r}; shipped: "
+                         f"{sorted(costs.SHIPPED)}")
+    return load(costs.SHIPPED[name])
+
+
 def table_text(rows) -> str:
     """The error table as fixed-width text (for the CLI)."""
     lines = [f"{'experiment':<10}{'B/regs':>7}{'bytes':>8}{'measured µs':>13}{'spread':>8}"
-             f"{'model µs':>10}{'error':>8}{'exits (lab/model)':>20}"]
+             f"{'model µs':>10}{'error':>8}{'user exits (lab/model)':>25}"]
     for r in rows:
         lines.append(f"{r.experiment:<10}{r.knob:>7}{r.request_bytes:>8}"
                      f"{r.measured_us:>13.3f}{r.spread:>8.0%}{r.predicted_us:>10.3f}"
-                     f"{r.error:>+8.1%}{r.measured_exits:>11.4f} / {r.predicted_exits:.4f}")
+                     f"{r.error:>+8.1%}{r.measured_user_exits:>16.4f} / "
+                     f"{r.predicted_user_exits:.4f}")
     lines.append(f"median |error| {median_abs_error(rows):.1%} over {len(rows)} cells "
                  f"(target {TARGET_MEDIAN_ERROR:.0%})")
     return "\n".join(lines)

@@ -1,17 +1,20 @@
-"""The lab's devices: numba kernels over guest memory, as QEMU's device models are.
+"""The lab's back ends: numba kernels over guest memory, as QEMU's device models are.
 
-* :class:`RingDevice` is the virtio back end.  On a notification (:meth:`RingDevice.notify`:
+(In the rest of the package "device" means the ring's device side, as in the virtio spec;
+a lab back end is one such device, and more: it also checks and copies the payloads.)
+
+* :class:`RingBackend` is the virtio back end.  On a notification (:meth:`RingBackend.notify`:
   a kick) it drains the split ring the guest wrote, with :mod:`virtmodel.ring`'s own device
   half (so the ring is validated exactly as in the models), copies each request's bytes out
   of guest memory and returns the chain used.
-* :class:`RegisterDevice` is the emulated device: port writes set its address and length
+* :class:`RegisterBackend` is the emulated device: port writes set its address and length
   registers; a write to its doorbell makes it serve one request at that address.
 
 Both verify every request's id (its first 8 bytes) and byte count, and both reach their
 kernel through one call of the same shape (a handful of arrays and integers), so that "what
 a notification costs the back end" is one measurable number for both (see
 :mod:`virtmodel.lab.calibrate`).  :func:`fill_ring` is the guest driver's loop written for
-the host: it lets the devices be benchmarked and tested without KVM.
+the host: it lets the back ends be benchmarked and tested without KVM.
 """
 
 from __future__ import annotations
@@ -19,10 +22,22 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import njit
-from ..ring import (BROKEN, CHAIN_READABLE, EMPTY, Virtqueue, _device_pop, _device_push_used,
-                    _driver_add, _driver_get_used, _ld32, broken_reason)
+from ..ring import (
+    BROKEN,
+    EMPTY,
+    Virtqueue,
+    _chain_addr,
+    _chain_readable,
+    _device_pop,
+    _device_push_used,
+    _driver_add,
+    _driver_get_used,
+    broken_reason,
+)
 
-BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -1, -2, -3, -4
+# The back ends' error codes: a range of their own, apart from the ring's return codes
+# (ring.EMPTY -1, ring.BROKEN -2), so that one is never read as the other.
+BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -101, -102, -103, -104
 ERRORS = {BAD_RING: "the ring is broken", BAD_ID: "a request carried the wrong id",
           BAD_LENGTH: "a request had the wrong byte count",
           BAD_ADDRESS: "a buffer lies outside guest memory"}
@@ -53,10 +68,10 @@ def _copy_checked(ram, addr, nbytes, dst, expect_id):
 
 
 @njit(nogil=True)
-def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
+def _serve_ring(mem, st, q, driver_off, device_off, kind, ram, dst, nbytes, state):
     """Drain the ring: the number of requests served, or a negative error.
     ``state[0]`` is the id expected next (advanced), ``state[1]`` the bytes copied."""
-    vq = Virtqueue(mem, st, q, avail_off, used_off)
+    vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     n = 0
     while True:
         head = _device_pop(vq)
@@ -64,11 +79,9 @@ def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
             return n
         if head == BROKEN:
             return BAD_RING
-        if vq.st[CHAIN_READABLE] != nbytes:
+        if _chain_readable(vq) != nbytes:
             return BAD_LENGTH
-        d = head * 16
-        addr = _ld32(vq, d) | (_ld32(vq, d + 4) << 32)
-        rc = _copy_checked(ram, addr, nbytes, dst, state[0])
+        rc = _copy_checked(ram, _chain_addr(vq), nbytes, dst, state[0])
         if rc < 0:
             return rc
         state[0] += 1
@@ -77,7 +90,7 @@ def _serve_ring(mem, st, q, avail_off, used_off, ram, dst, nbytes, state):
         n += 1
 
 
-# RegisterDevice.regs slots
+# RegisterBackend.regs slots
 R_ADDR, R_LEN, R_BASE, R_SLOTS, R_IMPLICIT = 0, 1, 2, 3, 4
 
 
@@ -99,8 +112,8 @@ def _serve_doorbell(ram, regs, dst, state, value):
     return 1
 
 
-class _Device:
-    """What both devices keep: the payload buffer, progress, the first error."""
+class _Backend:
+    """What both back ends keep: the payload buffer, progress, the first error."""
 
     def __init__(self, ram: np.ndarray, nbytes: int):
         self.ram = ram
@@ -122,14 +135,13 @@ class _Device:
         return False
 
 
-class RingDevice(_Device):
+class RingBackend(_Backend):
     """The virtio back end over ``vq`` (a ring laid out in ``ram``)."""
 
     def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int):
         super().__init__(ram, nbytes)
         self.vq = vq
-        self._args = (vq.mem, vq.st, vq.queue_size, vq.avail_off, vq.used_off, ram, self.dst,
-                      nbytes, self.state)
+        self._args = (*vq, ram, self.dst, nbytes, self.state)
 
     def notify(self) -> bool:
         """A kick: drain the ring.  False (and :attr:`error` set) if the ring or a request
@@ -145,7 +157,7 @@ class RingDevice(_Device):
         return True
 
 
-class RegisterDevice(_Device):
+class RegisterBackend(_Backend):
     """The emulated device: ports ``base`` (address), ``base + 1`` (length), ``base + 2``
     (doorbell).  With ``implicit_address`` the guest writes only the doorbell and request
     k's buffer is ``buffers + (k % slots) * nbytes`` (a device with a fixed buffer ring)."""
@@ -174,9 +186,9 @@ class RegisterDevice(_Device):
 
 
 @njit
-def _fill(mem, st, q, avail_off, used_off, ram, base, slots, nbytes, first_id, count, addrs,
-          lens, writable):
-    vq = Virtqueue(mem, st, q, avail_off, used_off)
+def _fill(mem, st, q, driver_off, device_off, kind, ram, base, slots, nbytes, first_id, count,
+          addrs, lens, writable):
+    vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     while _driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
         pass
     for i in range(count):
@@ -196,6 +208,5 @@ def fill_ring(vq: Virtqueue, ram: np.ndarray, base: int, nbytes: int, first_id: 
     driver does (request k: one descriptor, buffer ``base + (k % queue_size) * nbytes`` with
     k in its first 8 bytes).  Returns how many were added (fewer if the ring filled)."""
     q = vq.queue_size
-    return int(_fill(vq.mem, vq.st, q, vq.avail_off, vq.used_off, ram, base, q, nbytes,
-                     first_id, count, np.zeros(1, np.int64), np.full(1, nbytes, np.int64),
-                     np.zeros(1, np.bool_)))
+    return int(_fill(*vq, ram, base, q, nbytes, first_id, count, np.zeros(1, np.int64),
+                     np.full(1, nbytes, np.int64), np.zeros(1, np.bool_)))

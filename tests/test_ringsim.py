@@ -1,0 +1,67 @@
+"""The event loop's failure statuses, reached by calling simulate_ring directly: a ring
+broken before the run, a step limit, and two sides waiting for each other."""
+
+import numpy as np
+import pytest
+
+from virtmodel import costs, ring, ringsim, split
+from virtmodel.paths import virtio
+from virtmodel.trap import STAGES
+
+PROFILE = "modern"
+
+
+def _run(vq, n=8, batch=1, descriptors=1, poll=False, max_steps=None):
+    """simulate_ring with the inputs ringpath builds (virtio's action costs, no jitter,
+    closed-loop batches); returns (status, counters, done_t)."""
+    prof = costs.get(PROFILE)
+    st = virtio.setup(4096, True, "mmio", "posted", "blk", prof)
+    lens = np.full(descriptors, 4096 // descriptors, dtype=np.int64)
+    submit_t, done_t = np.zeros(n), np.zeros(n)
+    stage_ns = np.zeros(len(STAGES))
+    times = np.zeros(ringsim.N_TIMES)
+    counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
+    ringsim.simulate_ring(vq, n, batch, True, batch, lens,
+                          np.zeros(descriptors, dtype=np.bool_), 0, st.cost, st.exits, False,
+                          poll, True, True, int(prof.device_parallelism), prof.halt_poll_ns,
+                          np.random.default_rng(0), 0.0, submit_t, done_t, stage_ns, times,
+                          counters, 64 * n + 1024 if max_steps is None else max_steps)
+    return int(counters[ringsim.C_STATUS]), counters, done_t
+
+
+def test_a_healthy_run_is_ok():
+    status, counters, done_t = _run(ring.make_virtqueue(8))
+    assert status == ringsim.OK and (done_t > 0).all() and counters[ringsim.C_KICKS] == 8
+
+
+def test_a_ring_corrupted_before_the_run_stops_it_broken():
+    vq = ring.make_virtqueue(4)
+    # the driver's free list loops on descriptor 0: the second chain reuses the first's
+    # head, and when both come back used the second is no longer an outstanding head
+    split.views(vq)["chain_next"][0] = 0
+    status, counters, _ = _run(vq, batch=2, descriptors=2)
+    assert status == ringsim.RING_BROKEN
+    assert ring.broken_reason(vq) == ("driver: used ring returns id 0 that is not an "
+                                      "outstanding head")
+    assert "ring broke" in ringsim.STATUS_TEXT[status]
+
+
+def test_interrupts_off_and_no_polling_is_a_deadlock():
+    vq = ring.make_virtqueue(8, event_idx=False)
+    ring.driver_disable_interrupts(vq)  # and never re-enabled: nobody reaps
+    status, counters, done_t = _run(vq, n=4, batch=1)
+    assert status == ringsim.DEADLOCK
+    assert counters[ringsim.C_IRQS] == 0 and (done_t == 0).all()
+    assert counters[ringsim.C_KICKS] == 1  # the first request went out; then both wait
+    # the same ring, polled: the driver reaps without interrupts and all complete
+    vq = ring.make_virtqueue(8, event_idx=False)
+    ring.driver_disable_interrupts(vq)
+    status, _, done_t = _run(vq, n=4, batch=1, poll=True)
+    assert status == ringsim.OK and (done_t > 0).all()
+
+
+def test_a_step_limit_stops_the_run():
+    vq = ring.make_virtqueue(8)
+    status, counters, done_t = _run(vq, n=100, max_steps=10)
+    assert status == ringsim.STEP_LIMIT
+    assert 10 <= counters[ringsim.C_STEPS] <= 11 and (done_t == 0).sum() > 90

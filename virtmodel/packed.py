@@ -1,0 +1,524 @@
+"""The virtio packed virtqueue (spec section "Packed Virtqueues", virtio 1.1+), one layout
+behind :mod:`virtmodel.ring`, laid out byte for byte.
+
+One ``uint8`` buffer, ``mem``, holds what a guest would place in memory (little-endian):
+
+=========================  =================================================================
+descriptor ring (0)        ``queue_size`` descriptors of 16 bytes: ``addr`` (le64), ``len``
+                           (le32), ``id`` (le16), ``flags`` (le16)
+driver event suppression   ``off_wrap`` (le16: offset in bits 0..14, wrap counter in bit 15),
+(``driver_off = 16*q``)    ``flags`` (le16: ENABLE 0, DISABLE 1, DESC 2); the driver writes
+                           it, the device reads it (it controls interrupts)
+device event suppression   the same two fields, written by the device, read by the driver
+(``device_off = 16*q+4``)  (they control kicks)
+=========================  =================================================================
+
+There are no indices in shared memory.  The driver and the device each keep a position in
+the descriptor ring and a one-bit *wrap counter* (both start at 1, each side flips its own
+when its position passes the ring's end).  The driver makes a descriptor available by
+writing its flags with AVAIL equal to its wrap counter and USED the inverse; the device
+marks one used by writing AVAIL and USED both equal to its own wrap counter.  Each side
+polls only the next descriptor in ring order, so the queue size need not be a power of two.
+
+A chain occupies consecutive descriptors (NEXT on all but the last); the driver writes the
+head's flags last, so a device never sees part of a chain.  Each chain carries a *buffer
+id* (the driver writes it in every descriptor, as Linux does; the device takes it from the
+last one, where the spec puts it).  The device writes one used descriptor per chain, at its
+own used position, and both sides then skip the chain's descriptor count: the driver
+remembers it per id, and so does the device (``st[DEV_HELD + id]``).
+
+Private state in ``st`` (besides :mod:`virtmodel.ringmem`'s common slots): the driver's
+next available position and wrap counter, its next used position and wrap counter, its
+id free list (Linux's ``desc_extra[].next``), each id's descriptor count and token, and its
+shadow of the driver event flags; the device's next available and next used positions and
+wrap counters, descriptors it holds, and the interrupt decision's ``signalled_used``.
+
+The driver half follows Linux ``drivers/virtio/virtio_ring.c`` (``virtqueue_add_packed``,
+``virtqueue_kick_prepare_packed``, ``virtqueue_get_buf_ctx_packed``,
+``virtqueue_disable_cb_packed``, ``virtqueue_enable_cb_prepare_packed``); the device half
+follows the spec and QEMU ``hw/virtio/virtio.c`` (``virtqueue_packed_pop``,
+``virtqueue_packed_fill_desc``/``flush``, ``virtio_packed_should_notify``,
+``virtio_queue_packed_set_notification``).  Differences, on purpose: the device checks
+that every descriptor of a chain is available and that an id is not already held (QEMU
+does neither); a used descriptor carries VIRTQ_DESC_F_WRITE when the device wrote bytes,
+as the spec says (QEMU writes only AVAIL/USED).  Indirect descriptors are not modelled: a
+device that meets one breaks the queue (the feature is never negotiated here).
+
+Kept from QEMU although it costs interrupts: its device forgets its last interrupt decision
+whenever its used position wraps, so with EVENT_IDX the first decision after each lap says
+yes even if the driver's event descriptor was already signalled.  In closed-loop batches
+this gives at most one interrupt per lap more than the split ring (whose 16-bit indices
+wrap every 65536 buffers); without EVENT_IDX both rings decide alike.
+
+A malformed ring marks the queue broken with a reason (:data:`REASONS`); no kernel loops
+unbounded or indexes out of range.  Every 16-bit and wrap computation is masked, so the
+kernels also run as plain Python (``NUMBA_DISABLE_JIT=1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import njit
+from .ringmem import (
+    BROKEN,
+    CHAIN_ADDR,
+    CHAIN_DESCS,
+    CHAIN_READABLE,
+    CHAIN_WRITABLE,
+    DEV_BROKEN,
+    DEV_EVENT_IDX,
+    DRV_BROKEN,
+    DRV_EVENT_IDX,
+    DRV_LAST_LEN,
+    EMPTY,
+    NUM_FREE,
+    PACKED,
+    Virtqueue,
+    _break,
+    _ld16,
+    _ld32,
+    _ld64,
+    _st16,
+    _st32,
+    _st64,
+)
+from .spec import (
+    DESC_SIZE,
+    PACKED_EVENT_SIZE,
+    VRING_DESC_F_INDIRECT,
+    VRING_DESC_F_NEXT,
+    VRING_DESC_F_WRITE,
+    VRING_PACKED_DESC_F_AVAIL,
+    VRING_PACKED_DESC_F_USED,
+    VRING_PACKED_EVENT_F_WRAP_CTR,
+    VRING_PACKED_EVENT_FLAG_DESC,
+    VRING_PACKED_EVENT_FLAG_DISABLE,
+    VRING_PACKED_EVENT_FLAG_ENABLE,
+    vring_need_event,
+    check_packed_queue_size,
+    packed_ring_size,
+)
+
+# --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
+# driver
+FREE_HEAD = 0  # first id on the driver's id free list
+NUM_ADDED = 2  # descriptors made available since the last kick decision (Linux num_added)
+LAST_USED = 3  # ring position of the next used descriptor the driver will read
+USED_WRAP = 4  # the driver's used wrap counter (Linux: bit 15 of last_used_idx)
+EVENT_FLAGS_SHADOW = 5  # the driver's copy of the driver event suppression flags
+NEXT_AVAIL = 10  # ring position of the next descriptor the driver will make available
+AVAIL_WRAP = 11  # the Driver Ring Wrap Counter
+# device
+DEV_NEXT_AVAIL = 16  # ring position of the next descriptor the device will read
+DEV_AVAIL_WRAP = 17  # wrap counter the device expects there (QEMU last_avail_wrap_counter)
+DEV_NEXT_USED = 18  # ring position of the next used descriptor the device will write
+DEV_USED_WRAP = 19  # the Device Ring Wrap Counter
+SIGNALLED_USED = 20  # DEV_NEXT_USED at the last interrupt decision
+SIGNALLED_VALID = 28  # 0 until the first decision and after each used wrap (as QEMU)
+DEV_IN_USE = 29  # descriptors the device has popped and not yet returned
+FREE_NEXT = 32  # private arrays follow: free_next[q], chain_len[q], token[q], held[q]
+
+# --- reasons a queue breaks ---------------------------------------------------------------
+ID_OUT_OF_RANGE = 1
+ID_ALREADY_HELD = 2
+CHAIN_TOO_LONG = 3
+CHAIN_OVERRUNS = 4
+DESC_NOT_AVAILABLE = 5
+INDIRECT_NOT_NEGOTIATED = 6
+READABLE_AFTER_WRITABLE = 7
+PUSH_NOT_HELD = 8
+USED_ID_OUT_OF_RANGE = 9
+USED_ID_NOT_OUTSTANDING = 10
+
+REASONS = {
+    ID_OUT_OF_RANGE: "device: an available chain carries buffer id {} >= queue size",
+    ID_ALREADY_HELD: "device: an available chain carries buffer id {}, which the device "
+                     "already holds",
+    CHAIN_TOO_LONG: "device: the chain at descriptor {} is longer than the queue (no "
+                    "descriptor ends it)",
+    CHAIN_OVERRUNS: "device: the chain at descriptor {} runs into descriptors the device "
+                    "has not returned yet",
+    DESC_NOT_AVAILABLE: "device: descriptor {} continues a chain but is not available",
+    INDIRECT_NOT_NEGOTIATED: "device: descriptor {} is INDIRECT but the feature is off",
+    READABLE_AFTER_WRITABLE: "device: readable descriptor {} follows a writable one",
+    PUSH_NOT_HELD: "device: push_used of buffer id {}, which the device does not hold",
+    USED_ID_OUT_OF_RANGE: "driver: a used descriptor returns id {} >= queue size",
+    USED_ID_NOT_OUTSTANDING: "driver: a used descriptor returns id {} that is not "
+                             "outstanding",
+}
+
+_WRAP_BIT = 1 << VRING_PACKED_EVENT_F_WRAP_CTR
+_OFF_MASK = _WRAP_BIT - 1
+
+
+def make(queue_size: int, event_idx: bool = False, mem=None) -> Virtqueue:
+    """Lay out a packed ring of ``queue_size`` (1..32768, any size) entries in ``mem`` (a
+    writable contiguous uint8 array of at least ``packed_ring_size(queue_size)`` bytes; a
+    zeroed one is made if None).  The ring must start zeroed, as the spec requires."""
+    q = check_packed_queue_size(queue_size)
+    if not isinstance(event_idx, (bool, np.bool_)):
+        raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
+    size = packed_ring_size(q)
+    if mem is None:
+        mem = np.zeros(size, dtype=np.uint8)
+    elif not (isinstance(mem, np.ndarray) and mem.dtype == np.uint8 and mem.ndim == 1
+              and mem.flags.writeable and mem.flags.c_contiguous and mem.size >= size):
+        raise ValueError(
+            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes")
+    elif mem[:size].any():
+        raise ValueError("mem must be zeroed: the spec says the descriptor ring and the "
+                         "event suppression structures start zero-initialized")
+    st = np.zeros(FREE_NEXT + 4 * q, dtype=np.int64)
+    st[NUM_FREE] = q
+    st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
+    st[USED_WRAP] = st[AVAIL_WRAP] = st[DEV_AVAIL_WRAP] = st[DEV_USED_WRAP] = 1
+    st[FREE_NEXT: FREE_NEXT + q] = (np.arange(q) + 1) % q
+    st[FREE_NEXT + 2 * q: FREE_NEXT + 3 * q] = -1  # no tokens outstanding
+    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, DESC_SIZE * q + PACKED_EVENT_SIZE,
+                     PACKED)
+
+
+def views(vq: Virtqueue) -> dict:
+    """Named numpy views of every field of the shared ring and of the private arrays
+    (writing to a view writes the ring: tests use this to corrupt it on purpose)."""
+    q, m = vq.queue_size, vq.mem
+    d = m[: DESC_SIZE * q]
+    drv = m[vq.driver_off: vq.driver_off + PACKED_EVENT_SIZE].view("<u2")
+    dev = m[vq.device_off: vq.device_off + PACKED_EVENT_SIZE].view("<u2")
+    return {
+        "desc_addr": d.view("<u8").reshape(q, 2)[:, 0],
+        "desc_len": d.view("<u4").reshape(q, 4)[:, 2],
+        "desc_id": d.view("<u2").reshape(q, 8)[:, 6],
+        "desc_flags": d.view("<u2").reshape(q, 8)[:, 7],
+        "driver_event_off_wrap": drv[0:1], "driver_event_flags": drv[1:2],
+        "device_event_off_wrap": dev[0:1], "device_event_flags": dev[1:2],
+        "free_next": vq.st[FREE_NEXT: FREE_NEXT + q],
+        "chain_len": vq.st[FREE_NEXT + q: FREE_NEXT + 2 * q],
+        "token": vq.st[FREE_NEXT + 2 * q: FREE_NEXT + 3 * q],
+        "device_held": vq.st[FREE_NEXT + 3 * q: FREE_NEXT + 4 * q],
+    }
+
+
+@njit(inline="always")
+def _is_avail(flags, wrap):
+    """An available descriptor for a side expecting wrap counter ``wrap``: AVAIL == wrap
+    and USED != AVAIL (QEMU ``is_desc_avail``)."""
+    avail = (flags >> 7) & 1
+    used = (flags >> 15) & 1
+    return avail != used and avail == wrap
+
+
+@njit(inline="always")
+def _is_used(flags, wrap):
+    """A used descriptor for a driver expecting wrap counter ``wrap``: AVAIL == USED ==
+    wrap (Linux ``is_used_desc_packed``)."""
+    avail = (flags >> 7) & 1
+    used = (flags >> 15) & 1
+    return avail == used and used == wrap
+
+
+@njit(inline="always")
+def _event_offset(off_wrap, wrap, q):
+    """The event offset of ``off_wrap`` on the 16-bit scale of positions of the current lap
+    (wrap counter ``wrap``): an offset from the other lap is moved back by ``q``, as Linux
+    and QEMU do before ``vring_need_event``."""
+    off = off_wrap & _OFF_MASK
+    if (off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR) != wrap:
+        off = (off - q) & 0xFFFF
+    return off
+
+
+# =========================================================================================
+# Driver half (the guest's front end)
+# =========================================================================================
+@njit(inline="always")
+def _driver_add(vq, addrs, lens, writable, token):
+    """Make a chain of ``len(lens)`` descriptors available at the driver's position; return
+    its buffer id, EMPTY if fewer descriptors are free, BROKEN if the queue is broken.
+    Device-readable segments come before device-writable ones (the caller orders them)."""
+    n = lens.shape[0]
+    if vq.st[DRV_BROKEN] != 0:
+        return BROKEN
+    if n == 0 or vq.st[NUM_FREE] < n:
+        return EMPTY
+    q = vq.queue_size
+    buf_id = vq.st[FREE_HEAD]
+    head = vq.st[NEXT_AVAIL]
+    wrap = vq.st[AVAIL_WRAP]
+    i = head
+    cur = buf_id
+    head_flags = 0
+    for k in range(n):
+        # AVAIL = the wrap counter, USED = its inverse
+        flags = VRING_PACKED_DESC_F_AVAIL if wrap else VRING_PACKED_DESC_F_USED
+        if k < n - 1:
+            flags |= VRING_DESC_F_NEXT
+        if writable[k]:
+            flags |= VRING_DESC_F_WRITE
+        o = DESC_SIZE * i
+        _st64(vq, o, np.int64(addrs[k]))
+        _st32(vq, o + 8, np.int64(lens[k]))
+        _st16(vq, o + 12, buf_id)
+        if k == 0:
+            head_flags = flags  # published last, below
+        else:
+            _st16(vq, o + 14, flags)
+        cur = vq.st[FREE_NEXT + cur]
+        i += 1
+        if i == q:
+            i = 0
+            wrap ^= 1
+    vq.st[NEXT_AVAIL] = i
+    vq.st[AVAIL_WRAP] = wrap
+    vq.st[FREE_HEAD] = cur
+    vq.st[NUM_FREE] -= n
+    vq.st[FREE_NEXT + q + buf_id] = n
+    vq.st[FREE_NEXT + 2 * q + buf_id] = token
+    vq.st[NUM_ADDED] += n
+    # the head's flags make the whole chain visible (a write barrier precedes it in C)
+    _st16(vq, DESC_SIZE * head + 14, head_flags)
+    return buf_id
+
+
+@njit(inline="always")
+def _driver_kick_prepare(vq):
+    """Does the device want a kick for the descriptors added since the last decision?
+    (Linux: the device event flags decide, unless they are DESC: then the event offset,
+    moved onto this lap's scale, must lie in [old, new).)"""
+    q = vq.queue_size
+    new = vq.st[NEXT_AVAIL]
+    old = (new - vq.st[NUM_ADDED]) & 0xFFFF
+    vq.st[NUM_ADDED] = 0
+    flags = _ld16(vq, vq.device_off + 2)
+    if flags != VRING_PACKED_EVENT_FLAG_DESC:
+        return flags != VRING_PACKED_EVENT_FLAG_DISABLE
+    event = _event_offset(_ld16(vq, vq.device_off), vq.st[AVAIL_WRAP], q)
+    return vring_need_event(event, new, old)
+
+
+@njit(inline="always")
+def _driver_get_used(vq):
+    """Reap one used buffer: return its token (>= 0), EMPTY or BROKEN; its len goes to
+    ``st[DRV_LAST_LEN]``.  The id goes back on the free list and the driver's position
+    skips the chain's descriptor count."""
+    if vq.st[DRV_BROKEN] != 0:
+        return BROKEN
+    q = vq.queue_size
+    pos = vq.st[LAST_USED]
+    wrap = vq.st[USED_WRAP]
+    o = DESC_SIZE * pos
+    if not _is_used(_ld16(vq, o + 14), wrap):
+        return EMPTY
+    buf_id = _ld16(vq, o + 12)
+    if buf_id >= q:
+        return _break(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, buf_id)
+    token = vq.st[FREE_NEXT + 2 * q + buf_id]
+    if token < 0:
+        return _break(vq, DRV_BROKEN, USED_ID_NOT_OUTSTANDING, buf_id)
+    n = vq.st[FREE_NEXT + q + buf_id]
+    last = buf_id
+    for _ in range(n - 1):
+        last = vq.st[FREE_NEXT + last]
+    vq.st[FREE_NEXT + last] = vq.st[FREE_HEAD]
+    vq.st[FREE_HEAD] = buf_id
+    vq.st[NUM_FREE] += n
+    vq.st[FREE_NEXT + 2 * q + buf_id] = -1
+    vq.st[FREE_NEXT + q + buf_id] = 0
+    vq.st[DRV_LAST_LEN] = _ld32(vq, o + 8)
+    pos += n
+    if pos >= q:
+        pos -= q
+        wrap ^= 1
+    vq.st[LAST_USED] = pos
+    vq.st[USED_WRAP] = wrap
+    if vq.st[EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DESC:
+        # "interrupt me when the next one is used"
+        _st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+    return token
+
+
+@njit(inline="always")
+def _driver_disable_interrupts(vq):
+    if vq.st[EVENT_FLAGS_SHADOW] != VRING_PACKED_EVENT_FLAG_DISABLE:
+        vq.st[EVENT_FLAGS_SHADOW] = VRING_PACKED_EVENT_FLAG_DISABLE
+        _st16(vq, vq.driver_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
+
+
+@njit(inline="always")
+def _driver_enable_interrupts(vq):
+    """Ask for interrupts again (with EVENT_IDX: for the next used descriptor, at the
+    driver's position); return True if a used buffer is already waiting (the caller must
+    reap it: no interrupt will come for it)."""
+    pos = vq.st[LAST_USED]
+    wrap = vq.st[USED_WRAP]
+    if vq.st[DRV_EVENT_IDX]:
+        _st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+    if vq.st[EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DISABLE:
+        flags = (VRING_PACKED_EVENT_FLAG_DESC if vq.st[DRV_EVENT_IDX]
+                 else VRING_PACKED_EVENT_FLAG_ENABLE)
+        vq.st[EVENT_FLAGS_SHADOW] = flags
+        _st16(vq, vq.driver_off + 2, flags)
+    return _is_used(_ld16(vq, DESC_SIZE * pos + 14), wrap)
+
+
+# =========================================================================================
+# Device half (the back end: QEMU's I/O thread, or hardware)
+# =========================================================================================
+@njit(inline="always")
+def _device_pop(vq):
+    """Take the chain at the device's position: return its buffer id, EMPTY or BROKEN.  Its
+    readable/writable bytes, descriptor count and first address go to ``st[CHAIN_*]``."""
+    if vq.st[DEV_BROKEN] != 0:
+        return BROKEN
+    q = vq.queue_size
+    pos = vq.st[DEV_NEXT_AVAIL]
+    wrap = vq.st[DEV_AVAIL_WRAP]
+    flags = _ld16(vq, DESC_SIZE * pos + 14)
+    if not _is_avail(flags, wrap):
+        return EMPTY
+    room = q - vq.st[DEV_IN_USE]  # descriptors the driver can have made available
+    i = pos
+    n = 0
+    readable = 0
+    writable = 0
+    seen_writable = False
+    while True:
+        n += 1
+        if n > room:
+            if n > q:
+                return _break(vq, DEV_BROKEN, CHAIN_TOO_LONG, pos)
+            return _break(vq, DEV_BROKEN, CHAIN_OVERRUNS, pos)
+        o = DESC_SIZE * i
+        if n > 1:
+            flags = _ld16(vq, o + 14)
+            if not _is_avail(flags, wrap):
+                return _break(vq, DEV_BROKEN, DESC_NOT_AVAILABLE, i)
+        if flags & VRING_DESC_F_INDIRECT:
+            return _break(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
+        if flags & VRING_DESC_F_WRITE:
+            writable += _ld32(vq, o + 8)
+            seen_writable = True
+        elif seen_writable:
+            return _break(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
+        else:
+            readable += _ld32(vq, o + 8)
+        i += 1
+        if i == q:
+            i = 0
+            wrap ^= 1
+        if (flags & VRING_DESC_F_NEXT) == 0:
+            break
+    buf_id = _ld16(vq, o + 12)  # the id in the chain's last descriptor
+    if buf_id >= q:
+        return _break(vq, DEV_BROKEN, ID_OUT_OF_RANGE, buf_id)
+    if vq.st[FREE_NEXT + 3 * q + buf_id] != 0:
+        return _break(vq, DEV_BROKEN, ID_ALREADY_HELD, buf_id)
+    vq.st[FREE_NEXT + 3 * q + buf_id] = n
+    vq.st[DEV_IN_USE] += n
+    vq.st[DEV_NEXT_AVAIL] = i
+    vq.st[DEV_AVAIL_WRAP] = wrap
+    vq.st[CHAIN_ADDR] = _ld64(vq, DESC_SIZE * pos)
+    vq.st[CHAIN_READABLE] = readable
+    vq.st[CHAIN_WRITABLE] = writable
+    vq.st[CHAIN_DESCS] = n
+    return buf_id
+
+
+@njit(inline="always")
+def _device_push_used(vq, buf_id, written):
+    """Return chain ``buf_id``: one used descriptor (id, len, then flags with AVAIL = USED =
+    the device's wrap counter, and WRITE if bytes were written) at the device's used
+    position, which then skips the chain's descriptor count."""
+    q = vq.queue_size
+    if vq.st[DEV_BROKEN] != 0:
+        return
+    if buf_id < 0 or buf_id >= q or vq.st[FREE_NEXT + 3 * q + buf_id] == 0:
+        _break(vq, DEV_BROKEN, PUSH_NOT_HELD, buf_id)
+        return
+    n = vq.st[FREE_NEXT + 3 * q + buf_id]
+    pos = vq.st[DEV_NEXT_USED]
+    wrap = vq.st[DEV_USED_WRAP]
+    o = DESC_SIZE * pos
+    _st32(vq, o + 8, written)
+    _st16(vq, o + 12, buf_id)
+    flags = (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED) if wrap else 0
+    if written > 0:
+        flags |= VRING_DESC_F_WRITE
+    _st16(vq, o + 14, flags)  # published last (a write barrier precedes it in C)
+    vq.st[FREE_NEXT + 3 * q + buf_id] = 0
+    vq.st[DEV_IN_USE] -= n
+    pos += n
+    if pos >= q:
+        pos -= q
+        vq.st[DEV_USED_WRAP] = wrap ^ 1
+        vq.st[SIGNALLED_VALID] = 0  # QEMU: the next decision after a wrap interrupts
+    vq.st[DEV_NEXT_USED] = pos
+
+
+@njit(inline="always")
+def _device_should_interrupt(vq):
+    """Does the driver want an interrupt for the buffers used since the last decision?
+    (QEMU: DISABLE no, ENABLE yes, else DESC: yes on the first decision or after a wrap,
+    else iff the event offset lies in [old, new) on this lap's scale.)"""
+    flags = _ld16(vq, vq.driver_off + 2)
+    old = vq.st[SIGNALLED_USED]
+    new = vq.st[DEV_NEXT_USED]
+    valid = vq.st[SIGNALLED_VALID]
+    vq.st[SIGNALLED_USED] = new
+    vq.st[SIGNALLED_VALID] = 1
+    if flags == VRING_PACKED_EVENT_FLAG_DISABLE:
+        return False
+    if flags == VRING_PACKED_EVENT_FLAG_ENABLE:
+        return True
+    if valid == 0:
+        return True
+    event = _event_offset(_ld16(vq, vq.driver_off), vq.st[DEV_USED_WRAP], vq.queue_size)
+    return vring_need_event(event, new, old)
+
+
+@njit(inline="always")
+def _device_disable_kicks(vq):
+    _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
+
+
+@njit(inline="always")
+def _device_enable_kicks(vq):
+    """Ask for kicks again (with EVENT_IDX: for the descriptor at the device's position);
+    return True if a chain is already waiting there (look again: no kick will come)."""
+    pos = vq.st[DEV_NEXT_AVAIL]
+    wrap = vq.st[DEV_AVAIL_WRAP]
+    if vq.st[DEV_EVENT_IDX]:
+        _st16(vq, vq.device_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+        _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DESC)
+    else:
+        _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_ENABLE)
+    return _is_avail(_ld16(vq, DESC_SIZE * pos + 14), wrap)
+
+
+def broken_reason(vq: Virtqueue) -> str | None:
+    """Why the queue is broken (first reason found by either side), or None."""
+    for slot in (DEV_BROKEN, DRV_BROKEN):
+        if vq.st[slot]:
+            return REASONS[int(vq.st[slot])].format(int(vq.st[slot + 1]))
+    return None
+
+
+def snapshot(vq: Virtqueue) -> dict:
+    """Plain-Python copy of the shared ring and both sides' state (for drawing): every field
+    of :func:`views` (lists for the ring and the private arrays, ints for the event
+    suppression fields), both sides' positions and wrap counters, and the ids outstanding."""
+    st = vq.st
+    snap = {k: (int(v[0]) if k.startswith(("driver_event", "device_event")) else v.tolist())
+            for k, v in views(vq).items()}
+    snap.update(
+        free_head=int(st[FREE_HEAD]), num_free=int(st[NUM_FREE]),
+        driver_next_avail=int(st[NEXT_AVAIL]), driver_avail_wrap=int(st[AVAIL_WRAP]),
+        driver_last_used=int(st[LAST_USED]), driver_used_wrap=int(st[USED_WRAP]),
+        driver_event_flags_shadow=int(st[EVENT_FLAGS_SHADOW]),
+        device_next_avail=int(st[DEV_NEXT_AVAIL]), device_avail_wrap=int(st[DEV_AVAIL_WRAP]),
+        device_next_used=int(st[DEV_NEXT_USED]), device_used_wrap=int(st[DEV_USED_WRAP]),
+        device_in_use=int(st[DEV_IN_USE]),
+        device_decided_since_used_wrap=int(st[SIGNALLED_VALID]),
+        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0])
+    return snap

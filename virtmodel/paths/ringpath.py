@@ -1,0 +1,156 @@
+"""What every path over a shared ring does the same way: turn the path's costs into the
+event loop's inputs, run :func:`virtmodel.ringsim.simulate_ring`, read its counters.
+
+A ring path describes itself with a :class:`RingSetup`: what each of the event loop's
+actions costs (ns per stage, rows ``ringsim.A_*``) and which exits it takes (columns
+``ringsim.X_*``), and how its back end behaves.  :func:`interrupt_rows` fills the rows that
+depend on how interrupts reach the vCPU (``interrupt_mode``), which every virtualized ring
+path shares.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import ring, ringsim as rs
+from ..costs import CostProfile
+from ..trap import STAGES
+from .result import Outcome, sigma
+
+MAX_STEPS_PER_REQUEST = 64
+
+
+class RingSetup(NamedTuple):
+    """How a ring path runs: action costs and exits, and its back end's behaviour."""
+
+    cost: np.ndarray  # ns per stage of each action (N_ACTIONS x len(STAGES))
+    exits: np.ndarray  # exits of each action by reason, and to user space
+    kick_sync: bool  # a kick drains the ring inside its exit (no back-end thread)
+    suppress_kicks: bool  # the back end disables kicks while it drains
+    suppress_interrupts: bool  # the back end asks the ring before raising an interrupt
+    halt_poll_ns: float  # KVM's maximum halt-poll window (0: none)
+    copied: float  # bytes copied by a CPU per request
+    software_backend: bool  # waking the back end is a thread switch
+    backend_polls: bool = False  # the back end busy-polls: no kicks, one core spent
+
+
+def stage_vec(**ns) -> np.ndarray:
+    """ns per stage (ordered as STAGES) from keyword amounts."""
+    v = np.zeros(len(STAGES))
+    for k, x in ns.items():
+        v[STAGES.index(k)] += x
+    return v
+
+
+def exit_vec(user: int = 0, **reasons) -> np.ndarray:
+    """One action's exits: counts by reason (io, eoi, hlt, interrupt, other) and how many
+    of them return to user space."""
+    v = np.zeros(rs.N_EXIT_COLS, dtype=np.int64)
+    for k, n in reasons.items():
+        v[rs.EXIT_REASONS.index(k)] = n
+    v[rs.X_USER] = user
+    return v
+
+
+def action_matrices():
+    """Empty cost matrix (ns per stage) and exit matrix of the loop's actions."""
+    return (np.zeros((rs.N_ACTIONS, len(STAGES))),
+            np.zeros((rs.N_ACTIONS, rs.N_EXIT_COLS), dtype=np.int64))
+
+
+INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
+
+
+def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = False,
+                   handler_ns: float = 0.0, handler_exits=None) -> None:
+    """Fill the vCPU's interrupt and idle rows for ``interrupt_mode`` ``mode``.
+
+    * delivery to a running vCPU: ``legacy`` and ``pv-eoi`` need an exit (an IPI kicks the
+      vCPU out, KVM injects on entry); ``posted`` (APICv/AVIC) none;
+    * the EOI: an exit with ``legacy``; none with ``pv-eoi`` (an edge vector delivered alone)
+      or ``posted`` (virtual-interrupt delivery), except for a ``level``-triggered vector,
+      which is in the EOI-exit bitmap and always exits;
+    * idle: an HLT exit; a wake-up inside the halt-poll window costs nothing more, one after
+      the thread slept costs a thread wake-up (plus the software injection without posting).
+
+    ``handler_ns`` and ``handler_exits`` add the guest handler's own work and register
+    accesses (e.g. an NVMe CQ-head doorbell)."""
+    sv = stage_vec
+    software = mode != "posted"
+    if software:
+        cost[rs.A_IRQ_RUNNING] = sv(exit_entry=prof.vmexit_ns,
+                                    kvm=prof.kvm_exit_ns + prof.irq_inject_ns)
+        exits[rs.A_IRQ_RUNNING] = exit_vec(interrupt=1)
+    eoi_exit = level or mode == "legacy"
+    cost[rs.A_HANDLER] = sv(guest=prof.native_irq_ns) + (sv(exit_entry=prof.eoi_ns)
+                                                         if eoi_exit else 0.0)
+    exits[rs.A_HANDLER] = exit_vec(eoi=int(eoi_exit))
+    if handler_exits is not None:
+        cost[rs.A_HANDLER] += handler_ns
+        exits[rs.A_HANDLER] += handler_exits
+    cost[rs.A_HLT] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
+    exits[rs.A_HLT] = exit_vec(hlt=1)
+    cost[rs.A_WAKE_SLEPT] = sv(context_switch=prof.wakeup_ns,
+                               kvm=prof.irq_inject_ns if software else 0.0)
+
+
+def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
+        queues: int = 1) -> Outcome:
+    """Run ``p["requests"]`` requests of path ``name`` with ``setup`` (on a virtqueue of
+    layout ``p["ring"]``, split if the path has no such parameter).
+
+    With ``queues`` > 1 each of that many vCPUs drives its own queue with its own back end
+    and interrupt, the same workload on each, sharing the device's parallelism: one queue
+    is simulated with its share of the device, and the ``requests`` spread over all
+    queues complete ``queues`` times as fast (latencies are one queue's)."""
+    n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
+    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"],
+                             ring=p.get("ring", "split"))
+    # the request's bytes spread over its descriptors, all device-readable
+    lens = np.full(n_desc, s // n_desc, dtype=np.int64)
+    lens[: s % n_desc] += 1
+    chain_write = np.zeros(n_desc, dtype=np.bool_)
+    batch, iodepth = p["batch"], p.get("iodepth", 1)
+    if iodepth > 1:  # fio iodepth: keep iodepth in flight, submit (and kick) one by one
+        kick_every, closed, depth = 1, False, iodepth
+    else:  # closed-loop batches
+        kick_every, closed, depth = batch, True, batch
+    parallelism = p.get("device_parallelism") or int(prof.device_parallelism)
+    parallelism = max(1, parallelism // queues)
+    halt_poll = setup.halt_poll_ns if p.get("halt_poll", True) else 0.0
+    submit_t = np.zeros(n)
+    done_t = np.zeros(n)
+    stage_ns = np.zeros(len(STAGES))
+    times = np.zeros(rs.N_TIMES)
+    counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
+    rs.simulate_ring(vq, n, kick_every, closed, depth, lens, chain_write, 0, setup.cost,
+                     setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
+                     setup.suppress_interrupts, setup.backend_polls, parallelism, halt_poll, rng, sigma(prof.jitter_cv), submit_t, done_t,
+                     stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
+    status = int(counters[rs.C_STATUS])
+    if status != rs.OK:
+        why = ring.broken_reason(vq) or ""
+        raise RuntimeError(f"{name} simulation failed: {rs.STATUS_TEXT[status]} {why}")
+    stage_ns[STAGES.index("polling")] += times[rs.T_HALT_POLL] + times[rs.T_GUEST_POLL]
+    if setup.backend_polls:  # its core spins from the first request to the last
+        stage_ns[STAGES.index("polling")] += max(0.0, done_t.max() - times[rs.T_BACKEND_BUSY])
+    by_reason = {r: counters[rs.C_EXITS + k] / n for k, r in enumerate(rs.EXIT_REASONS)}
+    user = counters[rs.C_EXITS + rs.X_USER]
+    wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
+    # a halt that outlived the poll window scheduled the vCPU thread out and back in
+    slept = (counters[rs.C_HALTS] - counters[rs.C_POLL_HITS]
+             if setup.exits[rs.A_HLT, rs.X_HLT] else 0)
+    return Outcome(
+        elapsed_ns=float(done_t.max()) / queues,
+        latencies=done_t - submit_t,
+        exits=sum(by_reason.values()),
+        user_exits=user / n,
+        interrupts=counters[rs.C_IRQS] / n,
+        kicks=counters[rs.C_KICKS] / n,
+        context_switches=(wakes + slept + 2 * user) / n,
+        copied=setup.copied,
+        stage_ns=stage_ns / n,
+        exits_by_reason=by_reason,
+    )

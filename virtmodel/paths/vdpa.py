@@ -1,0 +1,61 @@
+"""``"vdpa"``: a virtio ring consumed by hardware (vhost-vdpa).  The guest runs the plain
+virtio driver; the device's own data path reads the ring and the buffers by DMA; there is
+no software back end per request.
+
+A kick goes to the device's notification area.  When the device lets its notification
+area be mapped into the guest (``notify_mapped``, QEMU's host notifiers), the write
+reaches the device without an exit; otherwise it is an ioeventfd exit that vhost-vdpa
+forwards to the device.  Interrupts come from the device's MSI-X through the irqfd the
+vDPA driver signals, or posted directly to the vCPU (IRQ bypass) with
+``interrupt_mode="posted"``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import ringsim as rs
+from ..costs import CostProfile
+from . import params as P
+from . import ringpath
+from .registry import Example, Param, Path, register
+from .ringpath import RingSetup, exit_vec, stage_vec as sv
+
+
+@lru_cache(maxsize=256)
+def setup(s: int, mapped: bool, mode: str, prof: CostProfile):
+    """The event loop's inputs (shared: do not modify)."""
+    cost, exits = ringpath.action_matrices()
+    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
+    if mapped:
+        cost[rs.A_KICK] = sv(guest=prof.doorbell_ns)
+    else:  # an ioeventfd; the vhost-vdpa driver rings the device's doorbell
+        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns
+                             + prof.notify_ns + prof.doorbell_ns)
+        exits[rs.A_KICK] = exit_vec(io=1)
+    cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
+    if mode != "posted":  # the vDPA driver's IRQ handler signals KVM's irqfd
+        cost[rs.A_SIGNAL] = sv(kvm=prof.native_irq_ns + prof.signal_ns)
+    ringpath.interrupt_rows(cost, exits, prof, mode)
+    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,
+                     software_backend=False)
+
+
+def _run(p: dict, prof: CostProfile, rng):
+    return ringpath.run("vdpa", p, prof, rng,
+                        setup(p["request_bytes"], p["notify_mapped"], p["interrupt_mode"],
+                              prof), queues=p["queues"])
+
+
+NOTIFY_MAPPED = Param("notify_mapped", True, "", "the device's notification area is mapped "
+                      "into the guest (a kick reaches the device without an exit); else a "
+                      "kick is an ioeventfd exit the vhost-vdpa driver forwards", kind="bool")
+
+PATH = register(Path(
+    name="vdpa", label="vDPA (ring in hardware)", color="#7d3c98",
+    doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
+    params=(*P.RING, NOTIFY_MAPPED, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE,
+            P.SEED), run=_run,
+    examples=(Example("virtio-net vDPA NIC", "send 1500 B, notify area mapped", "none",
+                      dict(request_bytes=1500)),)))

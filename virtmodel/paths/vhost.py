@@ -1,0 +1,58 @@
+"""``"vhost"``: the virtio back end in the host kernel (Linux drivers/vhost).
+
+The guest's driver and ring are those of ``"virtio"``.  A kick is always an ioeventfd (an
+exit handled in the kernel, no decode) that wakes vhost's worker thread; the worker drains
+the ring with notifications disabled (``vhost_disable_notify``), re-enables them and looks
+again (``vhost_enable_notify``), and signals the guest through an irqfd after a batch
+(``vhost_add_used_and_signal_n``).  Nothing goes to user space: no exit to QEMU, no QEMU
+memory mapping per page.  vhost-net transmits by copying the packet into an skb (its
+zero-copy mode is off by default); a block back end passes the request to the device.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import ringsim as rs
+from ..costs import CostProfile
+from . import params as P
+from . import ringpath
+from .registry import Example, Path, register
+from .ringpath import RingSetup, exit_vec, stage_vec as sv
+
+
+@lru_cache(maxsize=512)
+def setup(s: int, mode: str, device_type: str, prof: CostProfile):
+    """The event loop's inputs for these parameters (shared: do not modify)."""
+    cost, exits = ringpath.action_matrices()
+    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
+    cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
+    exits[rs.A_KICK] = exit_vec(io=1)
+    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, kvm=prof.notify_ns)
+    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
+    net = device_type == "net"
+    cost[rs.A_POP] = sv(kvm=prof.virtio_ns_per_request,
+                        copy=s * prof.copy_ns_per_byte if net else 0.0)
+    if not net:  # a block back end submits to the host's I/O stack
+        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
+    if not net:
+        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
+    cost[rs.A_SIGNAL] = sv(kvm=prof.signal_ns)
+    ringpath.interrupt_rows(cost, exits, prof, mode)
+    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
+                     copied=float(s) if net else 0.0, software_backend=True)
+
+
+def _run(p: dict, prof: CostProfile, rng):
+    return ringpath.run("vhost", p, prof, rng, setup(
+        p["request_bytes"], p["interrupt_mode"], p["device_type"], prof))
+
+
+PATH = register(Path(
+    name="vhost", label="vhost (in-kernel)", color="#17a589",
+    doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
+        "to user space",
+    params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED), run=_run,
+    examples=(Example("vhost-net", "send 1500 B, 1 per kick", "kick (ioeventfd)",
+                      dict(request_bytes=1500, device_type="net")),)))

@@ -1,0 +1,65 @@
+"""``"vhost-user"``: the virtio back end in another user-space process (SPDK, DPDK or a
+libvhost-user daemon), sharing guest memory with QEMU's help.
+
+The guest's driver and ring are those of ``"virtio"``.  A kick is an ioeventfd (an exit
+handled in the kernel) whose eventfd the back-end process waits on; completions go back
+through an irqfd.  Nothing exits to QEMU.  With ``backend_poll`` the process busy-polls
+the ring instead: it never asks for a kick (so the guest's driver, asking the ring, does
+not kick: with EVENT_IDX once per 65536 requests, when its index passes the stale
+``avail_event``), sees each request at once, and spends a whole core doing so.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .. import ringsim as rs
+from ..costs import CostProfile
+from . import params as P
+from . import ringpath
+from .registry import Example, Param, Path, register
+from .ringpath import RingSetup, exit_vec, stage_vec as sv
+
+
+@lru_cache(maxsize=512)
+def setup(s: int, poll: bool, mode: str, device_type: str, prof: CostProfile):
+    """The event loop's inputs for these parameters (shared: do not modify)."""
+    cost, exits = ringpath.action_matrices()
+    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
+    cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
+    exits[rs.A_KICK] = exit_vec(io=1)
+    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, qemu=prof.notify_ns)
+    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
+    net = device_type == "net"
+    cost[rs.A_POP] = sv(qemu=prof.virtio_ns_per_request,
+                        copy=s * prof.copy_ns_per_byte if net else 0.0)
+    if not net:
+        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
+        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
+    cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
+    ringpath.interrupt_rows(cost, exits, prof, mode)
+    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
+                     copied=float(s) if net else 0.0, software_backend=not poll,
+                     backend_polls=poll)
+
+
+def _run(p: dict, prof: CostProfile, rng):
+    return ringpath.run("vhost-user", p, prof, rng, setup(
+        p["request_bytes"], p["backend_poll"], p["interrupt_mode"], p["device_type"], prof),
+        queues=p["queues"])
+
+
+BACKEND_POLL = Param("backend_poll", False, "", "the back-end process busy-polls the ring: "
+                     "no kicks and no wake-ups, one host core spent", kind="bool")
+
+PATH = register(Path(
+    name="vhost-user", label="vhost-user (user-space back end)", color="#d35400",
+    doc="the virtio back end in another user-space process; optionally busy-polling",
+    params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+    run=_run,
+    examples=tuple(Example("vhost-user-blk (SPDK)", f"read 4 KiB, back end "
+                           f"{'polling' if poll else 'woken by kicks'}",
+                           "none" if poll else "kick (ioeventfd)",
+                           dict(request_bytes=4096, backend_poll=poll))
+                   for poll in (False, True))))

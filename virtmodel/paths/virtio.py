@@ -1,0 +1,82 @@
+"""``"virtio"``: a virtio driver and QEMU's virtio back end share a split ring.
+
+:mod:`virtmodel.ringsim` runs :mod:`virtmodel.ring`: kicks, interrupts and halts happen when
+the ring's suppression logic and the actors' states ask for them.
+
+* The kick is a write to the queue's notify address (``notify_by="mmio"``, virtio-pci 1.0;
+  legacy virtio-pci's notify register is a port, ``"pio"``).  With ``ioeventfd`` (QEMU's
+  default for virtio-pci) KVM matches it in the kernel (an MMIO notify on the fast-MMIO bus)
+  with no instruction decode and signals an eventfd that wakes QEMU's I/O thread (an
+  IOThread or the main loop).  Without, the exit goes to user space (an MMIO write decoded
+  first), and QEMU drains the ring in the vCPU thread before the exit returns.
+* QEMU disables notifications while it drains (virtio-blk and virtio-scsi since QEMU 5.0),
+  re-enables them and looks once more when the ring looks empty.
+* ``device_type="blk"``: the popped buffers go to the host block layer as they are (mapped
+  guest memory, no copy with cache=none); the physical device serves them.  ``"net"``: the
+  packet is written to a tap device, which copies it into the host's network stack.
+* Completions return used in passes; QEMU defers the irqfd write to the end of the pass and
+  writes it at most once (QEMU 8.2's defer_call; the used ring's suppression decides).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from .. import ringsim as rs
+from ..costs import CostProfile
+from ..spec import PAGE_SIZE
+from . import params as P
+from . import ringpath
+from .registry import Example, Path, register
+from .ringpath import RingSetup, exit_vec, stage_vec as sv
+
+
+@lru_cache(maxsize=512)
+def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str,
+          prof: CostProfile):
+    """The event loop's inputs for these parameters (shared: do not modify)."""
+    cost, exits = ringpath.action_matrices()
+    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
+    if ioeventfd:
+        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
+        exits[rs.A_KICK] = exit_vec(io=1)
+    else:
+        decode = prof.mmio_decode_ns if notify_by == "mmio" else 0.0
+        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode,
+                             context_switch=prof.user_exit_ns,
+                             qemu=prof.emulate_access_ns + prof.notify_ns)
+        exits[rs.A_KICK] = exit_vec(io=1, user=1)
+    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, qemu=prof.notify_ns)
+    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
+    net = device_type == "net"
+    cost[rs.A_POP] = sv(qemu=prof.virtio_ns_per_request
+                        + math.ceil(s / PAGE_SIZE) * prof.dma_map_ns_per_page,
+                        copy=s * prof.copy_ns_per_byte if net else 0.0)
+    if not net:  # the request goes through the host's I/O stack (linux-aio, io_uring)
+        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
+    if not net:
+        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
+    cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
+    ringpath.interrupt_rows(cost, exits, prof, mode)
+    return RingSetup(cost, exits, kick_sync=not ioeventfd, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
+                     copied=float(s) if net else 0.0, software_backend=True)
+
+
+def _run(p: dict, prof: CostProfile, rng):
+    return ringpath.run("virtio", p, prof, rng, setup(
+        p["request_bytes"], p["ioeventfd"], p["notify_by"], p["interrupt_mode"],
+        p["device_type"], prof))
+
+
+PATH = register(Path(
+    name="virtio", label="virtio (QEMU)", color="#2471a3",
+    doc="a virtio driver and QEMU's back end share a split ring",
+    params=(*P.VIRTQUEUE, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+    run=_run,
+    examples=tuple(Example(what, f"{size} B, {batch} per kick", "kick (ioeventfd)",
+                           dict(request_bytes=size, batch=batch, device_type=kind))
+                   for size, what, kind in ((4096, "virtio-blk", "blk"),
+                                            (1500, "virtio-net", "net"))
+                   for batch in (1, 16))))

@@ -1,0 +1,260 @@
+"""How close is the model to real systems?  Published end-to-end results beside the
+model's predictions.
+
+``virtmodel/data/published_results.json`` holds end-to-end results from real KVM/QEMU
+systems (mailing-list benchmark reports, commit messages, papers), each with its workload,
+host and source.  They never set a cost: the costs come from micro-benchmarks
+(:mod:`virtmodel.costs`).  Each :class:`Case` here says how the model reproduces one
+result (the path, the parameters the source states, the profile of the host the source
+ran on) and, where the model misses, why.
+
+:func:`table` computes every prediction; :func:`summary` checks the targets: counts per
+I/O within 15 % (or 0.1 absolute) on at least 80 % of the count points; ratios (a feature
+on vs off, one path vs another) within 30 % median.  Absolute rates and latencies are
+shown too, but are not held to a target: they depend on every absolute cost at once.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from . import costs
+from .paths import simulate
+
+DATA = Path(__file__).parent / "data" / "published_results.json"
+COUNT_TOLERANCE = 0.15
+COUNT_ABSOLUTE = 0.1
+COUNT_SHARE = 0.80
+RATIO_MEDIAN = 0.30
+REQUESTS = 20_000
+
+
+@lru_cache(maxsize=1)
+def published() -> dict:
+    """The published results, by id."""
+    return {e["id"]: e for e in json.loads(DATA.read_text())["entries"]}
+
+
+def null_device(profile=costs.MODERN) -> costs.CostProfile:
+    """``profile`` with QEMU's null-co block driver behind the back end: no service time,
+    and no host I/O stack (null-co completes without a system call)."""
+    return profile.replace(device_ns_per_request=0.0, device_ns_per_byte=0.0,
+                           host_io_ns_per_request=0.0,
+                           description=profile.description + " With a null device (null-co).")
+
+
+def _run(path: str, **kw):
+    return simulate(path, requests=REQUESTS, **kw)
+
+
+def _iops_ratio(path_a: str, kw_a: dict, path_b: str, kw_b: dict) -> float:
+    return _run(path_a, **kw_a).throughput_rps / _run(path_b, **kw_b).throughput_rps
+
+
+@dataclass(frozen=True)
+class Case:
+    """One published result and how the model reproduces it."""
+
+    id: str  # the entry in published_results.json
+    setup: str  # the model's run, in words
+    predict: Callable[[], float]
+    raw_key: str = ""  # a value from the entry's ``raw`` instead of its ``value``
+    miss: str = ""  # where the model misses, and why
+
+    @property
+    def entry(self) -> dict:
+        return published()[self.id]
+
+    @property
+    def kind(self) -> str:
+        return self.entry["kind"]
+
+    @property
+    def reported(self) -> float:
+        return float(self.entry["raw"][self.raw_key] if self.raw_key else self.entry["value"])
+
+    @property
+    def label(self) -> str:
+        return self.id + (f" ({self.raw_key})" if self.raw_key else "")
+
+
+# --- Jinhao Fan's emulated-NVMe measurements (QEMU 7.1 development, June-Aug 2022) -------
+# Host: Xeon Gold 6248R, the modern profile's CPU; device: null-co.  The shadow-doorbell
+# series of that time never updated the CQ EventIdx (fixed in QEMU 7.2, fa5db2aa168b).
+_FAN = dict(profile=null_device(), request_bytes=4096, cq_eventidx=False)
+_FAN_MISS = ("QEMU's NVMe of 2022 took ~40 µs per I/O at queue depth 1 on this host (25 k "
+             "IOPS), four times the model's exits and wake-ups; without shadow doorbells its "
+             "IOPS stayed flat from QD1 to QD8, so each I/O was served alone with its own "
+             "interrupt. The model does not have what serialised it (QEMU's big lock held by "
+             "the vCPU thread's MMIO emulation and the main loop; SQ processing from a 500 ns "
+             "timer); its faster host batches completions into one interrupt.")
+
+
+def _nvme_io(qd: int, shadow: bool) -> Callable[[], float]:
+    return lambda: _run("nvme", iodepth=qd, shadow_doorbell=shadow, **_FAN
+                        ).exits_by_reason["io"]
+
+
+def _nvme_dbbuf_ratio(qd: int) -> Callable[[], float]:
+    return lambda: _iops_ratio("nvme", dict(iodepth=qd, shadow_doorbell=True, **_FAN),
+                               "nvme", dict(iodepth=qd, shadow_doorbell=False, **_FAN))
+
+
+def _nvme_ioeventfd_ratio(qd: int) -> Callable[[], float]:
+    return lambda: _iops_ratio("nvme", dict(iodepth=qd, ioeventfd=True, **_FAN),
+                               "nvme", dict(iodepth=qd, ioeventfd=False, **_FAN))
+
+
+def _nvme_vs_virtio(qd: int) -> Callable[[], float]:
+    return lambda: _iops_ratio(
+        "nvme", dict(iodepth=qd, ioeventfd=True, **_FAN),
+        "virtio", dict(iodepth=qd, profile=_FAN["profile"], request_bytes=4096))
+
+
+# --- Stefan Hajnoczi's virtio-blk on a host NVMe SSD (QEMU 8.0+, 2023) -------------------
+_STEFAN_MISS = ("The modern profile's back-end costs per request (virtio_ns_per_request, "
+                "host_io_ns_per_request) are assumptions: no micro-benchmark was found. The "
+                "measured IOThread saturates at ~230 k IOPS, about 4.3 µs of CPU per request; "
+                "the model's assumed back end is about twice as fast, and its device (the "
+                "P4800X's measured QD1 latency) makes QD1 faster than measured.")
+
+
+def _virtio_iops(qd: int) -> Callable[[], float]:
+    return lambda: _run("virtio", iodepth=qd, request_bytes=4096).throughput_rps
+
+
+CASES = (
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd1", "nvme, shadow doorbells, QD1, null device",
+         _nvme_io(1, True)),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd2", "the same at QD2", _nvme_io(2, True)),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd4", "the same at QD4", _nvme_io(4, True)),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd8", "the same at QD8", _nvme_io(8, True),
+         miss="The published count rises again at QD8 (0.46 after 0.27 at QD4): the "
+              "controller then caught up between submissions more often. The model's faster "
+              "controller stays behind, and EventIdx keeps suppressing doorbells. " + _FAN_MISS),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd1", "nvme without shadow doorbells, QD1",
+         _nvme_io(1, False), raw_key="without_dbbuf"),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd2", "the same at QD2", _nvme_io(2, False),
+         raw_key="without_dbbuf", miss=_FAN_MISS),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd4", "the same at QD4", _nvme_io(4, False),
+         raw_key="without_dbbuf", miss=_FAN_MISS),
+    Case("qemu-nvme-dbbuf-mmio-per-io-qd8", "the same at QD8", _nvme_io(8, False),
+         raw_key="without_dbbuf", miss=_FAN_MISS),
+    Case("qemu-nvme-dbbuf-iops-ratio-qd1", "nvme IOPS, shadow doorbells on / off, QD1",
+         _nvme_dbbuf_ratio(1)),
+    Case("qemu-nvme-dbbuf-iops-ratio-qd2", "the same at QD2", _nvme_dbbuf_ratio(2),
+         miss=_FAN_MISS),
+    Case("qemu-nvme-dbbuf-iops-ratio-qd4", "the same at QD4", _nvme_dbbuf_ratio(4),
+         miss=_FAN_MISS),
+    Case("qemu-nvme-dbbuf-iops-ratio-qd8", "the same at QD8", _nvme_dbbuf_ratio(8)),
+    Case("qemu-nvme-ioeventfd-iops-ratio-qd1", "nvme IOPS, doorbell ioeventfds on / off, "
+         "shadow doorbells on, QD1", _nvme_ioeventfd_ratio(1)),
+    Case("qemu-nvme-ioeventfd-iops-ratio-qd16", "the same at QD16", _nvme_ioeventfd_ratio(16)),
+    Case("qemu-nvme-ioeventfd-iops-ratio-qd64", "the same at QD64", _nvme_ioeventfd_ratio(64),
+         miss="Without ioeventfd the measured IOPS fell from QD16 to QD64 (176 k to 153 k): "
+              "the vCPU thread emulating doorbells in user space, under QEMU's big lock, "
+              "was the bottleneck, and ioeventfd removed it. The model has no lock "
+              "contention, and its user-space exit (a 2024 figure) is cheaper than that "
+              "host's (see the QD1 latency row), so moving the doorbell into the kernel "
+              "gains less."),
+    Case("qemu-nvme-vs-virtio-blk-iops-qd1", "IOPS of nvme (shadow doorbells, ioeventfd) / "
+         "virtio-blk, QD1, null device", _nvme_vs_virtio(1)),
+    Case("qemu-nvme-vs-virtio-blk-iops-qd64", "the same at QD64", _nvme_vs_virtio(64),
+         miss="The measured NVMe ran in an IOThread with irqfd (the series under test); "
+              "virtio-blk's configuration is not stated and peaked at 260 k. In the model the "
+              "NVMe guest still rings the CQ-head doorbell, decoded, once per interrupt, "
+              "which virtio's ring does not need; the measured NVMe must have taken fewer of "
+              "them (the CQ EventIdx of that QEMU never asked for them)."),
+    Case("virtio-blk-guest-poll-queues", "virtio, 512 B, iodepth 64: the guest polls the used "
+         "ring / takes interrupts (IOPS)",
+         lambda: _iops_ratio("virtio", dict(iodepth=64, request_bytes=512, interrupts=False),
+                             "virtio", dict(iodepth=64, request_bytes=512))),
+    Case("kvm-halt-poll-tcp-rr-latency", "vhost-net, one 64 B request at a time: mean "
+         "latency without / with halt polling",
+         lambda: (_run("vhost", request_bytes=64, device_type="net", halt_poll=False)
+                  .mean_latency_ns / _run("vhost", request_bytes=64, device_type="net")
+                  .mean_latency_ns),
+         miss="A TCP_RR transaction also waits for the peer; the model's request has only "
+              "the back end's work, so the vCPU's wake-up is a larger share of it."),
+    Case("apicv-inl-from-qemu", "one port read emulated by QEMU: time with APICv off / on",
+         lambda: (_run("emulated", accesses_per_request=1, dma_setup_accesses=0,
+                       interrupts=False, interrupt_mode="legacy").us_per_request
+                  / _run("emulated", accesses_per_request=1, dma_setup_accesses=0,
+                         interrupts=False).us_per_request)),
+    Case("virtio-blk-iothread-host-nvme-iops-qd1", "virtio-blk, 4 KiB, QD1, modern host",
+         _virtio_iops(1), miss=_STEFAN_MISS),
+    Case("virtio-blk-iothread-host-nvme-iops-qd8", "the same at QD8", _virtio_iops(8),
+         miss=_STEFAN_MISS),
+    Case("virtio-blk-iothread-host-nvme-iops-qd128", "the same at QD128", _virtio_iops(128),
+         miss=_STEFAN_MISS),
+    Case("virtio-blk-iothread-host-nvme-qd1-latency", "the same at QD1: mean latency (µs)",
+         lambda: _run("virtio", request_bytes=4096).mean_latency_ns / 1e3, miss=_STEFAN_MISS),
+    Case("qemu-nvme-qd1-latency-no-dbbuf", "nvme without shadow doorbells, QD1: mean latency "
+         "(µs)", lambda: _run("nvme", shadow_doorbell=False, **_FAN).mean_latency_ns / 1e3,
+         miss=_FAN_MISS),
+)
+
+
+class Row(NamedTuple):
+    """One published result beside the model."""
+
+    case: Case
+    reported: float
+    model: float
+    error: float  # (model - reported) / reported
+    within: bool | None  # held to its target (None: absolute values have none)
+
+
+def _within(kind: str, reported: float, model: float) -> bool | None:
+    err = abs(model - reported)
+    if kind == "count":
+        return err <= max(COUNT_TOLERANCE * abs(reported), COUNT_ABSOLUTE)
+    if kind == "ratio":
+        return err <= RATIO_MEDIAN * abs(reported)
+    return None
+
+
+@lru_cache(maxsize=1)
+def table() -> tuple[Row, ...]:
+    """Every case's prediction and error (computed once)."""
+    rows = []
+    for c in CASES:
+        m = float(c.predict())
+        rows.append(Row(c, c.reported, m, (m - c.reported) / c.reported,
+                        _within(c.kind, c.reported, m)))
+    return tuple(rows)
+
+
+class Summary(NamedTuple):
+    count_points: int
+    counts_within: int
+    ratio_points: int
+    ratio_median_error: float
+    sources: int
+
+    @property
+    def counts_ok(self) -> bool:
+        return self.counts_within >= COUNT_SHARE * self.count_points
+
+    @property
+    def ratios_ok(self) -> bool:
+        return self.ratio_median_error <= RATIO_MEDIAN
+
+
+def _source_key(entry: dict) -> str:
+    return entry["source"].split(",")[0].strip()
+
+
+def summary(rows=None) -> Summary:
+    """The targets' figures."""
+    rows = table() if rows is None else rows
+    counts = [r for r in rows if r.case.kind == "count"]
+    ratios = [r for r in rows if r.case.kind == "ratio"]
+    return Summary(len(counts), sum(bool(r.within) for r in counts), len(ratios),
+                   statistics.median(abs(r.error) for r in ratios),
+                   len({_source_key(r.case.entry) for r in rows}))
