@@ -13,7 +13,15 @@ Targets (issue 2): the virtio simulation >= 100x a plain-Python run of the same 
 the same costs and jitter, checked to finish at exactly the numba run's simulated time (an
 indices-only SimPy model is reported beside it for scale); a 32-point curve of 10,000 requests each
 <= 20 ms median after warm-up; import + first simulate in a fresh process with a warm cache
-<= 2 s.  Prints each figure, its target and PASS/MISS; exits 0 either way (figures, not
+<= 2 s.
+
+Targets (issue 13, the static site; benchmarks/static_site.py): a clean book build, every
+player's whole grid rendered, <= 4 min on this 2-core machine; each page's own payload
+(HTML + the images it loads at first) <= 600 KB; the frames' total size is reported.
+``--site DIR`` measures an existing build (``jupyter-book build --path-output DIR``)
+instead of building afresh.
+
+Prints each figure, its target and PASS/MISS; exits 0 either way (figures, not
 tests: a 2-core machine is noisy).
 """
 
@@ -33,6 +41,7 @@ from virtmodel.costs import MODERN  # noqa: E402
 from virtmodel.sweep import sweep  # noqa: E402
 
 import simpy_virtio  # noqa: E402
+import static_site  # noqa: E402
 
 results = {}
 
@@ -202,6 +211,9 @@ def main():
                "every_knob_median_ms": statistics.median(every[name]),
                "every_knob_worst_ms": max(every[name])} for name in EXPLORERS}
     results["live redraw, load average"] = load
+    print("\nstatic site")
+    site = sys.argv[sys.argv.index("--site") + 1] if "--site" in sys.argv else None
+    static_site.measure(report, Path(site) / "_build" / "html" if site else None)
     out = HERE / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {out}")

@@ -50,7 +50,7 @@ def test_every_explorer_is_a_player_not_a_widget(built_site):
         page = (site / "book" / chapter.replace(".md", ".html")).read_text()
         n = len(EXPLORER_CALLS.findall(src))
         assert page.count('class="vm-player"') == n, chapter
-        assert page.count('class="vm-player-slider"') == n, chapter
+        assert page.count('class="vm-player-data"') == n, chapter
         # no stored widget state, so no inert ipywidgets and no widget JS from a CDN
         assert "widget-state+json" not in page and "widget-view+json" not in page
         assert "cdn.jsdelivr.net" not in page

@@ -1,12 +1,17 @@
 """The built site in real headless Chromium (Debian's chromium, driven by playwright).
 
-Every page loads with no JavaScript error and no request leaving the machine; every figure
-has rendered pixels; moving a player's slider with the keyboard shows another frame; every
-internal link (and its #anchor) resolves.  In CI a missing browser fails the run.
+Every page loads with no JavaScript error and no request leaving the machine, and its own
+payload (the HTML and the images it loads at first) stays within 600 KB; every figure has
+rendered pixels; every control of every player, moved through all its values, shows other
+frames that load; at a phone's width (390 px) no player overflows the page and the vring
+tour shows its narrow frames; every internal link (and its #anchor) resolves.  In CI a
+missing browser fails the run.
 """
 
 import functools
 import http.server
+import itertools
+import json
 import os
 import shutil
 import threading
@@ -22,6 +27,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+PAGE_BUDGET = 600 * 1024  # bytes: a page's HTML plus the images it loads at first
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +66,11 @@ def _pages(site):
     return sorted(str(p.relative_to(site)) for p in (site / "book").glob("*.html"))
 
 
-def _open(browser, url):
-    """Load ``url``; return (page, JS errors, console errors, requests to other hosts)."""
-    page = browser.new_page()
-    errors, console, outside = [], [], []
+def _open(browser, url, viewport=None):
+    """Load ``url``; return (page, JS errors, console errors, requests to other hosts,
+    bytes of the page's own payload: its HTML and images)."""
+    page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+    errors, console, outside, own = [], [], [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
 
@@ -73,20 +81,29 @@ def _open(browser, url):
         outside.append(r.request.url)
         return r.abort()
 
+    def response(r):
+        if r.request.resource_type in ("document", "image") and \
+                not r.url.startswith("data:"):
+            own.append((r.url, len(r.body())))
+
     page.route("**/*", route)
+    page.on("response", response)
     page.goto(url, wait_until="load")
     page.wait_for_timeout(300)
-    return page, errors, console, outside
+    return page, errors, console, outside, own
 
 
 def test_every_page_loads_clean_and_renders_its_figures(browser, server):
     base, site = server
     seen_players = 0
     for rel in _pages(site):
-        page, errors, console, outside = _open(browser, base + rel)
+        page, errors, console, outside, own = _open(browser, base + rel)
         assert errors == [], (rel, errors)
         assert console == [], (rel, console)
         assert outside == [], (rel, outside)  # the page needs no network beyond the site
+        assert own and own[0][0] == base + rel  # the HTML itself was measured
+        weight = sum(n for _, n in own)
+        assert weight <= PAGE_BUDGET, (rel, weight, sorted(own, key=lambda x: -x[1])[:5])
         imgs = page.eval_on_selector_all(
             "main img", "els => els.filter(e => e.offsetParent !== null)"
                         ".map(e => [e.currentSrc.slice(0, 40), e.complete, e.naturalWidth])")
@@ -95,30 +112,153 @@ def test_every_page_loads_clean_and_renders_its_figures(browser, server):
         players = page.locator(".vm-player")
         seen_players += players.count()
         for i in range(players.count()):
-            visible = players.nth(i).locator("img.vm-frame:visible")
-            assert visible.count() == 1, (rel, i)
+            shown = players.nth(i).locator("img.vm-frame")
+            assert shown.count() == 1, (rel, i)  # one frame in the page, the default
+            assert not shown.get_attribute("src").startswith("data:"), (rel, i)
         page.close()
     assert seen_players >= 7
 
 
-def test_player_slider_changes_the_frame(browser, server):
-    base, _ = server
-    page, errors, _, _ = _open(browser, base + "book/virtio.html")
-    for i in range(page.locator(".vm-player").count()):
-        player = page.locator(".vm-player").nth(i)
-        slider = player.locator("input.vm-player-slider")
-        before_src = player.locator("img.vm-frame:visible").get_attribute("src")
-        before_label = player.locator("output").inner_text()
+_LOADED = """img => new Promise(done => {
+  const ok = () => done([img.currentSrc, img.naturalWidth]);
+  if (img.complete) return ok();
+  img.addEventListener("load", ok, {once: true});
+  img.addEventListener("error", ok, {once: true});
+})"""
+
+
+def _shown(player):
+    return player.locator("img.vm-frame").evaluate(_LOADED)
+
+
+def _where_it_matters(data, k):
+    """Positions of the knobs (one per knob) from which moving knob ``k`` through its
+    values shows more than one frame (a knob can be inert at some settings of the others:
+    EVENT_IDX changes nothing at the tour's first step).  None if there are none."""
+    sizes = [len(knob["labels"]) for knob in data["knobs"]]
+    others = [range(n) if j != k else [0] for j, n in enumerate(sizes)]
+    for pos in itertools.product(*others):
+        frames = set()
+        for v in range(sizes[k]):
+            i = 0
+            for j, n in enumerate(sizes):
+                i = i * n + (v if j == k else pos[j])
+            frames.add(data["frames"][i])
+        if len(frames) > 1:
+            return list(pos)
+    return None
+
+
+def _set(page, knob, j):
+    """Move a player's control to its ``j``-th value as a reader would."""
+    slider = knob.locator("input[type=range]")
+    if slider.count():
         slider.focus()
-        key = "ArrowLeft" if slider.input_value() == slider.get_attribute("max") else "ArrowRight"
-        page.keyboard.press(key)
-        after = player.locator("img.vm-frame:visible")
-        assert after.count() == 1
-        assert after.get_attribute("src") != before_src, i
-        assert player.locator("output").inner_text() != before_label, i
-        assert player.locator("output").inner_text() == after.get_attribute("data-label")
-    assert errors == []
-    page.close()
+        page.keyboard.press("Home")
+        for _ in range(j):
+            page.keyboard.press("ArrowRight")
+    else:
+        knob.locator("button").nth(j).click()
+
+
+def test_every_control_of_every_player_shows_other_frames(browser, server):
+    """Each control moved through all its values (keyboard for sliders, clicks for
+    buttons), from a setting of the other controls where it matters: the frame's address
+    changes, every frame loads, the control's label follows; no JS error and nothing
+    fetched from elsewhere.  No control is inert at every setting of the others."""
+    base, site = server
+    controls = 0
+    for rel in _pages(site):
+        page, errors, console, outside, _ = _open(browser, base + rel)
+        players = page.locator(".vm-player")
+        for i in range(players.count()):
+            player = players.nth(i)
+            data = json.loads(player.locator("script.vm-player-data").text_content())
+            knobs = player.locator(".vm-knob")
+            assert knobs.count() == len(data["knobs"]), (rel, i)
+            for k in range(knobs.count()):
+                knob, labels = knobs.nth(k), data["knobs"][k]["labels"]
+                pos = _where_it_matters(data, k)
+                assert pos is not None, (rel, i, data["knobs"][k]["label"], "never matters")
+                for j, p in enumerate(pos):
+                    if j != k:
+                        _set(page, knobs.nth(j), p)
+                seen = set()
+                slider = knob.locator("input[type=range]")
+                if slider.count():
+                    slider.focus()
+                    page.keyboard.press("Home")
+                    for j in range(len(labels)):
+                        if j:
+                            page.keyboard.press("ArrowRight")
+                        src, width = _shown(player)
+                        assert width > 0, (rel, i, k, j, src)
+                        assert knob.locator("output").inner_text() == labels[j]
+                        seen.add(src)
+                else:
+                    buttons = knob.locator("button")
+                    assert [b.strip() for b in buttons.all_inner_texts()] == labels
+                    for j in list(range(1, len(labels))) + [0]:
+                        buttons.nth(j).click()
+                        src, width = _shown(player)
+                        assert width > 0, (rel, i, k, j, src)
+                        assert buttons.nth(j).get_attribute("aria-pressed") == "true"
+                        seen.add(src)
+                assert len(seen) > 1, (rel, i, data["knobs"][k]["label"])
+                controls += 1
+        assert errors == [] and console == [] and outside == [], (rel, errors, console,
+                                                                  outside)
+        page.close()
+    assert controls >= 15
+
+
+def test_on_a_phone_players_fit_and_show_their_narrow_frames(browser, server):
+    """At 390 px wide: no player is wider than the screen (nor scrolls sideways inside),
+    and each shows its narrow frame (drawn 4.4 inches wide at 1.5 times the dpi, panels
+    stacked; the vring tour's tables stacked with larger type): shown at (nearly) the
+    screen's width and scaled down no more than the doubled dpi, so its text is as large
+    as on a desktop; the narrow set follows the controls."""
+    from virtmodel import player as vm_player
+
+    base, site = server
+    players = tours = 0
+    for rel in _pages(site):
+        page, errors, _, _, own = _open(browser, base + rel, viewport=PHONE)
+        assert errors == [], (rel, errors)
+        assert sum(n for _, n in own) <= PAGE_BUDGET, rel
+        boxes = page.eval_on_selector_all(".vm-player", """els => els.map(e => {
+            const r = e.getBoundingClientRect();
+            return [r.left, r.right, e.scrollWidth, e.clientWidth]; })""")
+        for left, right, scroll_w, client_w in boxes:
+            assert left >= 0 and right <= PHONE["width"], (rel, left, right)
+            assert scroll_w <= client_w, (rel, scroll_w, client_w)
+        for i in range(page.locator(".vm-player").count()):
+            player = page.locator(".vm-player").nth(i)
+            data = json.loads(player.locator("script.vm-player-data").text_content())
+            narrow = {data["names"][j] for j in data["narrow"]}
+            src, _ = _shown(player)
+            assert src.split("/")[-1] in narrow, (rel, i, src)
+            img = player.locator("img.vm-frame")
+            nat_w, nat_h, shown_w = img.evaluate(
+                "e => [e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width]")
+            assert shown_w >= 0.8 * PHONE["width"], (rel, i, shown_w)
+            assert nat_w <= vm_player.NARROW_DPI_SCALE * shown_w * 1.1, (rel, i, nat_w)
+            players += 1
+            if data["title"] == "The vring, step by step":
+                tours += 1
+                assert nat_h > nat_w  # the tables stacked
+            knob = player.locator(".vm-knob").first
+            if knob.locator("input").count():
+                slider = knob.locator("input")
+                slider.focus()
+                at_end = slider.input_value() == slider.get_attribute("max")
+                page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+            else:
+                knob.locator("button[aria-pressed=false]").first.click()
+            src2, width2 = _shown(player)
+            assert src2 != src and width2 > 0 and src2.split("/")[-1] in narrow, (rel, i)
+        page.close()
+    assert players >= 7 and tours == 1
 
 
 def test_internal_links_resolve(browser, server):

@@ -4,13 +4,15 @@ Setting an ipywidgets control's ``value`` runs its observers synchronously, with
 kernel, so these tests exercise exactly the callback a reader's slider triggers.
 """
 
+import io
+import json
 import re
 
 import numpy as np
 import pytest
 
 from figures import assert_same_figure
-from virtmodel import beyond, exit_tax, trap, widgets
+from virtmodel import beyond, exit_tax, player, trap, widgets
 from virtmodel.paths import simulate
 from virtmodel.widgets import REQUESTS
 
@@ -162,21 +164,166 @@ def test_knob_values_are_checked():
         ex.update(queue_size=64)
 
 
-def test_player_has_one_frame_per_value_and_shows_the_default(monkeypatch):
+def _rgb(png: bytes):
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
+    """The grid of all knobs, rendered in forked workers: one frame per combination, each
+    the explorer's drawing of that state (pixel for pixel as a new figure draws it; what
+    ``update(**state)`` draws, artist by artist: a reused figure's layout can wander by a
+    pixel), stored once per distinct frame."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ex = widgets.explore_trap_path()
+    store = player.FrameStore(tmp_path / "frames", "../_frames/")
+    m = player.render(ex, store, processes=2)
+    combos = player.combinations(ex.knobs)
+    assert len(combos) == len(set(combos)) == len(m.frames) == 3 * 5
+    assert combos[0] == ("pio", 64) and combos[-1] == ("dma", 65536)  # first knob slowest
+    assert len(m.narrow) == len(combos) and not set(m.narrow) & set(m.frames)
+    assert ex.state == {"data_mode": "dma", "request_bytes": 4096}  # left as it was
+    for combo in combos:
+        state = dict(zip(("data_mode", "request_bytes"), combo))
+        assert m.frames[m.index(state)] == m.frame(**state)
+        fresh = Figure(figsize=ex.figsize, dpi=ex.dpi, layout="constrained")
+        FigureCanvasAgg(fresh)
+        ex.draw(fresh, **state)
+        fresh.canvas.draw()
+        rgb = np.asarray(fresh.canvas.buffer_rgba())[..., :3].copy()
+        assert store.get(m.frame(**state)) == player.encode(rgb), state
+        ex.update(**state)
+        assert_same_figure(ex.figure, fresh, state)
+    assert sorted(p.name for p in store.folder.iterdir()) == sorted(set(m.frames + m.narrow))
+    assert set(m.sizes) == {(ex.figsize[0] * ex.dpi, ex.figsize[1] * ex.dpi)}
+    # the phone's frames: the same drawing 4.4 inches wide at 1.5 times the dpi
+    assert {w for w, _ in m.narrow_sizes} == {4.4 * 1.5 * ex.dpi}
+    narrow = player.decode(store.get(m.narrow[0]))
+    assert narrow.shape[1] == 4.4 * 1.5 * ex.dpi
+
+
+def test_identical_frames_are_stored_once(tmp_path):
+    """Knob values that draw the same picture share one file (content-addressed)."""
+    def draw(fig, a, b):
+        ax = fig.axes[0] if fig.axes else fig.subplots()
+        ax.clear()
+        ax.set_title(f"a={a}")  # b does not change the picture
+        return {}
+
+    ex = widgets.Explorer("t", (widgets.Knob("a", "a", (1, 2, 3), 1),
+                                widgets.Knob("b", "b", ("x", "y"), "x")), draw,
+                          figsize=(2, 1))
+    store = player.FrameStore(tmp_path, "")
+    m = player.render(ex, store, processes=1)
+    assert len(m.frames) == 6 and len(set(m.frames)) == 3 and len(set(m.narrow)) == 3
+    assert m.frame(a=2, b="x") == m.frame(a=2, b="y") != m.frame(a=3, b="x")
+    assert len(list(tmp_path.iterdir())) == 3 + 3
+
+
+def test_frames_are_a_256_colour_palette_close_to_the_drawing():
+    ex = widgets.explore_batching()
+    rgb = _rgb(ex.png())
+    data = player.encode(rgb)
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    back = player.decode(data)
+    assert back.shape == rgb.shape
+    assert len(np.unique(back.reshape(-1, 3), axis=0)) <= 256
+    assert np.abs(back.astype(int) - rgb).mean() < 0.5  # antialiasing snapped, no more
+    assert player.encode(rgb) == data and player.frame_name(data).endswith(".webp")
+    with pytest.raises(ValueError, match="rgb must be a height x width x 3 uint8 array"):
+        player.encode(rgb[..., 0])
+
+
+def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
+    """Same labels and values as the ipywidgets form, same choice of slider or buttons;
+    the default frame is a real <img src>, the rest are looked up in the frame table."""
+    ex = widgets.explore_breakdown()
+    live = ex.widget()
+    html = ex.player_html(player.FrameStore(tmp_path, "@@x@@/"))
+    root = html[html.index('<div class="vm-player"'):]
+    knobs = re.findall(r'<div class="vm-knob" data-knob="(\d)">(.*?)</div>', root)
+    assert [int(k[0]) for k in knobs] == [0, 1]
+    size, batch = knobs[0][1], knobs[1][1]
+    assert 'type="range"' in size and 'max="4"' in size and 'value="1"' in size  # 4 KiB
+    assert "<output" in size and ">4 KiB</output>" in size and "<button" not in size
+    assert re.findall(r"<button[^>]*>([^<]*)</button>", batch) == ["1", "4", "16", "64"]
+    assert 'aria-pressed="true">1</button>' in batch and 'type="range"' not in batch
+    assert [c.description for c in live.children[1:-1]] == [k.label for k in ex.knobs]
+    assert [type(c).__name__ for c in live.children[1:-1]] == ["SelectionSlider",
+                                                              "ToggleButtons"]
+    data = json.loads(re.search(r'class="vm-player-data">(.*?)</script>', root).group(1))
+    assert [k["labels"] for k in data["knobs"]] == [[k.fmt(v) for v in k.values]
+                                                    for k in ex.knobs]
+    assert [k["label"] for k in data["knobs"]] == ["request size", "virtio/native batch"]
+    assert len(data["frames"]) == 5 * 4 and data["url"] == "@@x@@/"
+    assert data["start"] == [1, 0]
+    default = data["names"][data["frames"][1 * 4 + 0]]
+    assert re.search(rf'<img class="vm-frame" src="@@x@@/{default}"', root)
+    assert "data:image" not in html  # frames are files, fetched when asked for
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(data["names"])
+    assert len(data["narrow"]) == 5 * 4
+    assert re.search(rf'<source media="{re.escape(player.NARROW_MEDIA)}" srcset="@@x@@/'
+                     rf'{data["names"][data["narrow"][4]]}"', root)
+    assert ex.state == {"request_bytes": 4096, "batch": 1}
+
+
+def test_narrow_frames_stack_panels_and_wrap_titles():
+    """A phone's frame of a three-panel explorer: the panels one under another, each the
+    figure's full width, the long title wrapped within it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ex = widgets.explore_batching()
+    fig = Figure(figsize=player.NARROW_FIGSIZE, layout="constrained")
+    FigureCanvasAgg(fig)
+    ex.draw(fig, **ex.state)
+    title = fig.get_suptitle()
+    player.fit_narrow(fig)
+    fig.canvas.draw()
+    boxes = [ax.get_position() for ax in fig.axes]
+    assert len(boxes) == 3
+    assert all(b.width > 0.7 for b in boxes)  # each panel nearly the figure's width
+    assert boxes[0].y0 > boxes[1].y1 and boxes[1].y0 > boxes[2].y1  # stacked, in order
+    assert fig.get_suptitle().replace("\n", " ") == title and "\n" in fig.get_suptitle()
+    assert fig.get_figheight() >= 3 * player.PANEL_HEIGHT
+    sup = fig._suptitle.get_window_extent()
+    assert sup.x0 >= 0 and sup.x1 <= fig.bbox.width  # the wrapped title fits
+
+
+def test_tour_draws_its_own_narrow_layout(tmp_path):
+    ex = widgets.vring_tour()
+    m = player.render(ex, player.FrameStore(tmp_path, ""), processes=2)
+    assert len(m.narrow) == len(m.frames) == len(ex.knobs[0].values) * 2
+    w, h = m.narrow_sizes[0]
+    assert w < h and (w, h) == (ex.narrow[0] * ex.dpi * 1.5, ex.narrow[1] * ex.dpi * 1.5)
+    assert not set(m.narrow) & set(m.frames)
+    fig = player.Figure(figsize=ex.narrow, layout="constrained")
+    ex.draw(fig, step=3, event_idx=False)
+    desc, avail, used = fig.axes  # the descriptor table above the two rings
+    assert desc.get_position().y0 > avail.get_position().y1
+    assert abs(avail.get_position().y0 - used.get_position().y0) < 1e-9
+
+
+def test_player_outside_a_build_inlines_its_frames(monkeypatch):
+    monkeypatch.delenv(player.FRAMES_DIR_ENV, raising=False)
     ex = widgets.explore_request_size()
     html = ex.player_html()
-    frames = re.findall(r'<img class="vm-frame" data-label="([^"]+)"[^>]*src="([^"]+)"'
-                        r' style="([^"]*)"', html)
-    assert [f[0] for f in frames] == ["1", "4", "16", "64"]
-    assert len({f[1] for f in frames}) == 4  # every frame differs
-    visible = [f[0] for f in frames if "display:none" not in f[2]]
-    assert visible == ["16"]  # the default
-    assert 'max="3"' in html and 'value="2"' in html
-    assert ex.state == {"batch": 16}  # rendering frames leaves the explorer as it was
+    assert re.search(r'<img class="vm-frame" src="data:image/webp;base64,', html)
+    assert ex.state == {"batch": 16}
     monkeypatch.setenv("VIRTMODEL_STATIC", "1")
     assert set(ex._repr_mimebundle_()) == {"text/html", "text/plain"}
     monkeypatch.delenv("VIRTMODEL_STATIC")
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+
+
+@pytest.mark.parametrize("raw", ["0", "two", "-1"])
+def test_frame_workers_setting_is_checked(monkeypatch, raw):
+    monkeypatch.setenv(player.WORKERS_ENV, raw)
+    with pytest.raises(ValueError, match=rf"VIRTMODEL_FRAME_WORKERS must be a whole number "
+                                         rf">= 1, got '{raw}'"):
+        player.workers()
 
 
 def test_device_catalogue_counts_follow_the_registers():

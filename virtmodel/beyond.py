@@ -173,6 +173,8 @@ def explore_packed(profile="modern") -> Explorer:
     the back end's cores per request, and the simulated run."""
     prof = get_profile(profile)
     batches = (1, 2, 4, 8, 16, 32, 64)
+    for ev in (True, False):  # trace once here (cached): the static player's workers share it
+        cachelines.table(("split", "packed"), 256, ev, batches)
 
     def draw(fig, batch, event_idx):
         rows = cachelines.table(("split", "packed"), 256, event_idx, batches)

@@ -652,13 +652,28 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
           title: str = "") -> Figure:
     """The three parts of a split virtqueue from :meth:`SplitQueue.snapshot`: descriptor
     table, available ring, used ring, plus each side's private indices.  Descriptors of
-    the same outstanding request share a colour; free descriptors are grey."""
+    the same outstanding request share a colour; free descriptors are grey.
+
+    A figure taller than wide (a phone's screen) gets the narrow layout: the descriptor
+    table above the two rings, larger type, the captions wrapped short."""
     from .spec import VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
 
     q = len(snap["desc_addr"])
     fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
-    axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
-    row_height = 1 / (q + 5)  # the rings' rows: header, flags, idx, q slots, event index
+    narrow = fig.get_figwidth() < fig.get_figheight()
+    if narrow:
+        fig.clear()
+        fig.__dict__.pop("_virtmodel_kept", None)
+        grid = fig.add_gridspec(2, 2, height_ratios=(q + 1, q + 4), width_ratios=(2.5, 3))
+        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]),
+                fig.add_subplot(grid[1, 1])]
+        kept = Kept("vring", axes)  # new axes: nothing kept
+        # each table fills its axes: header + q rows; header, flags, idx, q slots, event
+        heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), 8.5, 50
+    else:
+        axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
+        # the rings' rows: header, flags, idx, q slots, event index (and room below)
+        heights, fontsize, wrap = (1 / (q + 5),) * 3, 7.5, 130
     # which request each descriptor belongs to: walk each outstanding chain privately
     owner = [None] * q
     for head in snap["outstanding"]:
@@ -680,7 +695,8 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
              flags(snap["desc_flags"][i]), str(snap["desc_next"][i]),
              "free" if owner[i] is None else f"req {owner[i]}"] for i in range(q)]
     _table(kept, axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
-           [[color(owner[i])] * 6 for i in range(q)], "descriptor table", row_height)
+           [[color(owner[i])] * 6 for i in range(q)], "descriptor table", heights[0],
+           fontsize)
     av_idx = snap["avail_idx"]
     rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
     colors = []
@@ -694,7 +710,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
         [["used_event", str(snap["used_event"])]]
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
     _table(kept, axes[1], ["available ring", ""], rows, colors, "driver -> device",
-           row_height)
+           heights[1], fontsize)
     u_idx = snap["used_idx"]
     rows, colors = [], []
     live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
@@ -706,19 +722,19 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
         [["avail_event", str(snap["avail_event"]), ""]]
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
     _table(kept, axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver",
-           row_height)
+           heights[2], fontsize)
     state = (f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
-             f"last_used_idx={snap['last_used_idx']}      device: "
-             f"next_avail={snap['next_avail']}  next_used={snap['next_used']}")
+             f"last_used_idx={snap['last_used_idx']}" + ("\n" if narrow else "      ")
+             + f"device: next_avail={snap['next_avail']}  next_used={snap['next_used']}")
     fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
     if caption:
         import textwrap
-        fig.supxlabel(textwrap.fill(caption, 130), fontsize=9)
+        fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
     kept.done()
     return fig
 
 
-def _table(kept, ax, header, rows, colors, title, row_height):
+def _table(kept, ax, header, rows, colors, title, row_height, fontsize=7.5):
     """A grid of cells from the top of ``ax``: the header, then ``rows`` over their
     background ``colors``; each row ``row_height`` high (a fraction of the axes).  One
     collection of cell boxes and one text per cell: matplotlib's ``Table`` re-measures
@@ -738,7 +754,7 @@ def _table(kept, ax, header, rows, colors, title, row_height):
             if text:
                 kept.text(ax, (title, r, c), x + width / 2, y + row_height / 2, text,
                           transform=ax.transAxes, ha="center", va="center_baseline",
-                          fontsize=7.5)
+                          fontsize=fontsize)
     kept.polys(ax, (title, "cells"), boxes, faces, edgecolors="#333333", linewidths=0.5,
                transform=ax.transAxes)
     ax.set_title(title, fontsize=9)

@@ -180,11 +180,55 @@ def _earliest(slot_t):
     return k
 
 
+# slots of the device's queues' state (dq)
+_W_HEAD = 0  # requests waiting for a device slot: a FIFO in ``waiting``
+_W_LEN = 1
+_R_HEAD = 2  # served requests waiting to be returned used: a FIFO in ``ready``
+_R_LEN = 3
+_BUSY = 4  # device slots in use
+
+
+@njit(inline="always")
+def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units):
+    """Hand a popped request to the device at ``t``: served at once when it has no service
+    time, in a free slot, or queued for one.  Returns when the device next finishes."""
+    q = ready.shape[0]
+    if svc_ns == 0.0:
+        ready[(dq[_R_HEAD] + dq[_R_LEN]) % q] = head
+        dq[_R_LEN] += 1
+    elif dq[_BUSY] < slot_t.shape[0]:
+        k = _free_slot(slot_t)
+        js = _lognormal(rng, sigma)
+        units[A_SERVICE] += js
+        slot_t[k] = t + svc_ns * js
+        slot_h[k] = head
+        dq[_BUSY] += 1
+    else:
+        waiting[(dq[_W_HEAD] + dq[_W_LEN]) % q] = head
+        dq[_W_LEN] += 1
+    return slot_t[_earliest(slot_t)]
+
+
+@njit(inline="always")
+def _return_used(vq, ready, dq, written):
+    """Return the oldest served request used."""
+    head = ready[dq[_R_HEAD]]
+    dq[_R_HEAD] = (dq[_R_HEAD] + 1) % ready.shape[0]
+    dq[_R_LEN] -= 1
+    _device_push_used(vq, head, written)
+
+
+@njit(inline="always")
+def _wants_interrupt(vq, poll, suppress_interrupts):
+    """At the end of a pass of completions: raise an interrupt?"""
+    return not poll and (not suppress_interrupts or _device_should_interrupt(vq))
+
+
 @njit
 def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                   cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
-                  backend_polls, parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t, stage_ns, times,
-                  counters, max_steps):
+                  backend_polls, parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t,
+                  stage_ns, times, counters, max_steps):
     """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
     ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
     CPU) and ``counters`` (``C_STATUS`` says whether it finished: OK, or why not).
@@ -204,11 +248,12 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     slot_h = np.zeros(parallelism, dtype=np.int64)
     waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
     ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
+    dq = np.zeros(5, dtype=np.int64)  # the two FIFOs' heads and lengths, slots in use
     _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
          halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
-         slot_h, waiting, ready)
+         slot_h, waiting, ready, dq)
 
 
 @njit(_nrt=False)
@@ -216,7 +261,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
          halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
-         slot_h, waiting, ready):
+         slot_h, waiting, ready, dq):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
 
     Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
@@ -227,7 +272,6 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     q = vq.queue_size
     n_desc = chain_lens.shape[0]
     svc_ns = c_row[A_SERVICE]
-    parallelism = slot_t.shape[0]
 
     # vCPU
     t_v = 0.0
@@ -247,13 +291,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     draining = False
     in_pass = False  # completions returned since the last interrupt decision
     v_pass = False  # the same, for completions returned inside a kick_sync exit
-    # device
+    # device (its queues' state in dq)
     d_next = inf
-    busy = 0
-    w_head = 0
-    w_len = 0
-    r_head = 0
-    r_len = 0
 
     if backend_polls:  # it never asks for a kick: it watches the ring
         _device_disable_kicks(vq)
@@ -399,11 +438,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 continue
             # _IN_EXIT: the vCPU drains the ring (kick_sync), requests with no service time
             # complete inline; the exit returns when the ring is empty
-            if r_len > 0 and svc_ns == 0.0:
-                head = ready[r_head]
-                r_head = (r_head + 1) % q
-                r_len -= 1
-                _device_push_used(vq, head, written)
+            if dq[_R_LEN] > 0 and svc_ns == 0.0:
+                _return_used(vq, ready, dq, written)
                 _take(counters, exits, A_COMPLETE, units, 1.0)
                 t_v += c_row[A_COMPLETE]
                 v_pass = True
@@ -417,20 +453,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             if head != EMPTY:
                 _take(counters, exits, A_POP, units, 1.0)
                 t_v += c_row[A_POP]
-                if svc_ns == 0.0:
-                    ready[(r_head + r_len) % q] = head
-                    r_len += 1
-                elif busy < parallelism:
-                    k = _free_slot(slot_t)
-                    js = _lognormal(rng, sigma)
-                    units[A_SERVICE] += js
-                    slot_t[k] = t_v + svc_ns * js
-                    slot_h[k] = head
-                    busy += 1
-                    d_next = slot_t[_earliest(slot_t)]
-                else:
-                    waiting[(w_head + w_len) % q] = head
-                    w_len += 1
+                d_next = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready, dq,
+                                    rng, sigma, units)
                 continue
             if suppress_kicks and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
@@ -438,8 +462,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             v_phase = _READY
             if v_pass:
                 v_pass = False
-                if not poll and (not suppress_interrupts
-                                 or _device_should_interrupt(vq)):
+                if _wants_interrupt(vq, poll, suppress_interrupts):
                     counters[C_SIGNALS] += 1
                     _take(counters, exits, A_SIGNAL, units, 1.0)
                     t_v += c_row[A_SIGNAL]
@@ -450,18 +473,18 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
         if d_next <= b_time:
             k = _earliest(slot_t)
             tf = slot_t[k]
-            ready[(r_head + r_len) % q] = slot_h[k]
-            r_len += 1
-            if w_len > 0:
+            ready[(dq[_R_HEAD] + dq[_R_LEN]) % q] = slot_h[k]
+            dq[_R_LEN] += 1
+            if dq[_W_LEN] > 0:
                 js = _lognormal(rng, sigma)
                 units[A_SERVICE] += js
                 slot_t[k] = tf + svc_ns * js
-                slot_h[k] = waiting[w_head]
-                w_head = (w_head + 1) % q
-                w_len -= 1
+                slot_h[k] = waiting[dq[_W_HEAD]]
+                dq[_W_HEAD] = (dq[_W_HEAD] + 1) % q
+                dq[_W_LEN] -= 1
             else:
                 slot_t[k] = inf
-                busy -= 1
+                dq[_BUSY] -= 1
             d_next = slot_t[_earliest(slot_t)]
             if not b_awake and wake_at == inf:
                 if backend_polls:
@@ -477,11 +500,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             wake_at = inf
             b_awake = True
             counters[C_BACKEND_WAKES] += 1
-        if r_len > 0:  # return a served request
-            head = ready[r_head]
-            r_head = (r_head + 1) % q
-            r_len -= 1
-            _device_push_used(vq, head, written)
+        if dq[_R_LEN] > 0:  # return a served request
+            _return_used(vq, ready, dq, written)
             _take(counters, exits, A_COMPLETE, units, 1.0)
             t_b += c_row[A_COMPLETE]
             times[T_BACKEND_BUSY] += c_row[A_COMPLETE]
@@ -491,7 +511,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             continue
         if in_pass:  # one interrupt decision per pass of completions
             in_pass = False
-            if not poll and (not suppress_interrupts or _device_should_interrupt(vq)):
+            if _wants_interrupt(vq, poll, suppress_interrupts):
                 counters[C_SIGNALS] += 1
                 _take(counters, exits, A_SIGNAL, units, 1.0)
                 t_b += c_row[A_SIGNAL]
@@ -513,20 +533,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 _take(counters, exits, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
                 times[T_BACKEND_BUSY] += c_row[A_POP]
-                if svc_ns == 0.0:
-                    ready[(r_head + r_len) % q] = head
-                    r_len += 1
-                elif busy < parallelism:
-                    k = _free_slot(slot_t)
-                    js = _lognormal(rng, sigma)
-                    units[A_SERVICE] += js
-                    slot_t[k] = t_b + svc_ns * js
-                    slot_h[k] = head
-                    busy += 1
-                    d_next = slot_t[_earliest(slot_t)]
-                else:
-                    waiting[(w_head + w_len) % q] = head
-                    w_len += 1
+                d_next = _to_device(head, t_b, svc_ns, slot_t, slot_h, waiting, ready, dq,
+                                    rng, sigma, units)
                 continue
             if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)

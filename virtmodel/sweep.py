@@ -40,6 +40,17 @@ def _pool():
     return _POOL
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist (a map on it would wait forever):
+    the child makes its own when it first needs one."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     """Simulate ``path`` at each value of parameter ``over`` (other parameters fixed).
 

@@ -5,10 +5,10 @@ size, ...), each knob with a fixed grid of allowed values.  It shows itself two 
 
 * **live** (Jupyter, Binder, Thebe): ipywidgets controls for every knob; moving one
   recomputes with the models and redraws the figure (a PNG in an ``Image`` widget);
-* **static** (the book's build, ``VIRTMODEL_STATIC=1``): a self-contained HTML player with
-  one pre-rendered frame per value of the first (*main*) knob and a range slider that
-  switches frames with a few lines of inline JavaScript.  No kernel, no network, no widget
-  state, so no control on the static site is ever dead.
+* **static** (the book's build, ``VIRTMODEL_STATIC=1``): a kernel-free HTML player
+  (:mod:`virtmodel.player`) with the same controls over frames pre-rendered for every
+  combination of the knobs, fetched as files when a control asks for them.  No kernel, no
+  widget state, so no control on the static site is ever dead.
 
 The book's build sets ``VIRTMODEL_STATIC`` (``book/_ext/virtmodel_static.py``); anything
 else gets the live form.  Both forms draw with the same function, so the frames on the site
@@ -24,9 +24,7 @@ returns an :class:`Explorer`; its docstring names the knobs, the main one first.
 
 from __future__ import annotations
 
-import base64
 import html
-import itertools
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,8 +53,9 @@ def is_static() -> bool:
 
 @dataclass(frozen=True)
 class Knob:
-    """One control: ``values`` is the grid it can take (the static player's frames for the
-    main knob); ``fmt`` turns a value into its label."""
+    """One control: ``values`` is the grid it can take (the static player has a frame for
+    every combination of its explorer's knobs' values); ``fmt`` turns a value into its
+    label."""
 
     name: str
     label: str
@@ -90,7 +89,7 @@ def curve(path: str, over: str, values, **params) -> Curve:
 @dataclass
 class Explorer:
     """A figure of a few knobs.  ``draw(fig, **values)`` draws it and returns the data it
-    drew (a dict).  The first knob is the main one (the static player's axis)."""
+    drew (a dict).  The first knob is the main one."""
 
     title: str
     knobs: tuple
@@ -98,6 +97,10 @@ class Explorer:
     figsize: tuple = (11, 3.6)
     note: str = ""
     dpi: int = 80
+    narrow: tuple | None = None
+    """Figure size (inches) of the static player's frames for phones, for a drawing that
+    lays itself out for a tall figure (the vring tour).  None: the player fits the wide
+    drawing to a phone by itself (:func:`virtmodel.player.fit_narrow`)."""
     state: dict = field(init=False)
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
@@ -165,48 +168,13 @@ class Explorer:
         """The figure as a PNG (drawn at the explorer's dpi; see :mod:`virtmodel.canvas`)."""
         return canvas.png(self.figure.canvas.rgb())
 
-    # -- static: a kernel-free player ------------------------------------------------------
-    def player_html(self) -> str:
-        """An HTML frame player over the main knob (other knobs at their current values)."""
-        saved = dict(self.state)
-        k = self.main
-        frames = []
-        for v in k.values:
-            self.update(**{k.name: v})
-            frames.append((k.fmt(v), base64.b64encode(self.png()).decode()))
-        self.update(**saved)
-        start = k.values.index(saved[k.name])
-        uid = f"vmp-{next(_ids)}"
-        others = ", ".join(f"{o.label} {o.fmt(saved[o.name])}" for o in self.knobs[1:])
-        imgs = "\n".join(
-            f'<img class="vm-frame" data-label="{html.escape(label)}" '
-            f'alt="{html.escape(self.title)}: {html.escape(k.label)} {html.escape(label)}" '
-            f'src="data:image/png;base64,{b64}" style="max-width:100%;'
-            f'{"" if i == start else "display:none"}">'
-            for i, (label, b64) in enumerate(frames))
-        note = (f"Pre-computed frames, one per value of {html.escape(k.label)}"
-                + (f"; {html.escape(others)}" if others else "")
-                + ". Open the page live (launch button, top right) to move every knob.")
-        return f"""<div class="vm-player" id="{uid}">
-<div class="vm-player-controls" style="display:flex;gap:.8em;align-items:center">
-<label for="{uid}-s"><b>{html.escape(k.label)}</b></label>
-<input type="range" class="vm-player-slider" id="{uid}-s" min="0" max="{len(frames) - 1}"
- step="1" value="{start}" aria-label="{html.escape(k.label)}" style="flex:1;max-width:26em">
-<output class="vm-player-value" for="{uid}-s">{html.escape(frames[start][0])}</output>
-</div>
-{imgs}
-<p class="vm-player-note" style="font-size:.8em;color:#666">{note}</p>
-</div>
-<script>(function () {{
-  var root = document.getElementById("{uid}"), s = root.querySelector("input");
-  var imgs = root.querySelectorAll("img.vm-frame"), out = root.querySelector("output");
-  function show() {{
-    var i = +s.value;
-    imgs.forEach(function (im, k) {{ im.style.display = k === i ? "" : "none"; }});
-    out.textContent = imgs[i].dataset.label;
-  }}
-  s.addEventListener("input", show);
-}})();</script>"""
+    # -- static: a kernel-free player (virtmodel.player) ---------------------------------
+    def player_html(self, store=None) -> str:
+        """A kernel-free player over every combination of the knobs (see
+        :mod:`virtmodel.player`); the explorer is left as it was."""
+        from . import player
+
+        return player.player_html(self, store)
 
     # -- live: ipywidgets ------------------------------------------------------------------
     def widget(self):
@@ -242,9 +210,6 @@ class Explorer:
     def __repr__(self):
         return f"<Explorer {self.title!r}: " + ", ".join(
             f"{k.name}={k.fmt(self.state[k.name])}" for k in self.knobs) + ">"
-
-
-_ids = itertools.count(1)
 
 
 def _no_layout_engine(fig: Figure) -> None:
@@ -410,7 +375,8 @@ def vring_tour(queue_size: int = 8) -> Explorer:
     return Explorer("The vring, step by step", (
         Knob("step", "step", tuple(range(n)), 0),
         Knob("event_idx", "VIRTIO_F_EVENT_IDX", (False, True), False,
-             lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80)
+             lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80,
+        narrow=(4.2, 6.4))
 
 
 WORKLOADS = {"batch": "closed-loop batches", "iodepth": "fio iodepth"}

@@ -59,4 +59,5 @@ def simulate(path: str, **params) -> Result:
 
 
 # the paths, each registering itself (order: how they appear in tables and legends)
-from . import emulated, nvme, virtio, vhost, vhost_user, vdpa, passthrough, native  # noqa: E402,F401,E501
+from . import emulated, nvme, virtio  # noqa: E402,F401,I001
+from . import vhost, vhost_user, vdpa, passthrough, native  # noqa: E402,F401,I001

@@ -29,9 +29,7 @@ def setup(s: int, mode: str, prof: CostProfile):
     cost, exits = ringpath.action_matrices()
     cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
     cost[rs.A_KICK] = sv(guest=prof.doorbell_ns)
-    cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
-    if mode != "posted":  # the host's IRQ handler (VFIO), then the irqfd signal
-        cost[rs.A_SIGNAL] = sv(kvm=prof.native_irq_ns + prof.signal_ns)
+    ringpath.hardware_rows(cost, prof, s, mode)
     ringpath.interrupt_rows(cost, exits, prof, mode)
     return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
                      suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,

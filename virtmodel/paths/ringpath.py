@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ring, ringsim as rs
 from ..costs import CostProfile
+from ..spec import PAGE_SIZE
 from ..trap import STAGES
 from .result import Outcome, sigma
 
@@ -96,6 +97,38 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
                                kvm=prof.irq_inject_ns if software else 0.0)
 
 
+def software_backend_rows(cost, prof: CostProfile, s: int, device_type: str, stage: str,
+                          maps_pages: bool) -> float:
+    """Fill the rows of a software back end (QEMU, vhost, a vhost-user process) whose CPU
+    time counts in ``stage``: woken by a kick (plus its per-notification work) or by a
+    completion; per request its ring work, QEMU's mapping of each guest page
+    (``maps_pages``), the tap copy for ``"net"`` or the host I/O stack and the physical
+    device for ``"blk"``; an irqfd write per interrupt.  Returns the bytes it copies."""
+    sv = stage_vec
+    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, **{stage: prof.notify_ns})
+    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
+    work = prof.virtio_ns_per_request
+    if maps_pages:
+        work += -(-s // PAGE_SIZE) * prof.dma_map_ns_per_page
+    if device_type == "net":
+        cost[rs.A_POP] = sv(copy=s * prof.copy_ns_per_byte, **{stage: work})
+    else:
+        cost[rs.A_POP] = sv(kvm=prof.host_io_ns_per_request) + sv(**{stage: work})
+        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
+    cost[rs.A_SIGNAL] = sv(**{stage: prof.signal_ns})
+    return float(s) if device_type == "net" else 0.0
+
+
+def hardware_rows(cost, prof: CostProfile, s: int, mode: str) -> None:
+    """Fill the rows of a hardware back end (an assigned device, a vDPA device): the device
+    serves each request; without posted interrupts its MSI goes through the host's IRQ
+    handler, which signals KVM's irqfd."""
+    cost[rs.A_SERVICE] = stage_vec(device=prof.device_ns_per_request
+                                   + s * prof.device_ns_per_byte)
+    if mode != "posted":
+        cost[rs.A_SIGNAL] = stage_vec(kvm=prof.native_irq_ns + prof.signal_ns)
+
+
 def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
         queues: int = 1) -> Outcome:
     """Run ``p["requests"]`` requests of path ``name`` with ``setup`` (on a virtqueue of
@@ -127,7 +160,8 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
     rs.simulate_ring(vq, n, kick_every, closed, depth, lens, chain_write, 0, setup.cost,
                      setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
-                     setup.suppress_interrupts, setup.backend_polls, parallelism, halt_poll, rng, sigma(prof.jitter_cv), submit_t, done_t,
+                     setup.suppress_interrupts, setup.backend_polls, parallelism, halt_poll,
+                     rng, sigma(prof.jitter_cv), submit_t, done_t,
                      stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:

@@ -33,9 +33,7 @@ def setup(s: int, mapped: bool, mode: str, prof: CostProfile):
         cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns
                              + prof.notify_ns + prof.doorbell_ns)
         exits[rs.A_KICK] = exit_vec(io=1)
-    cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
-    if mode != "posted":  # the vDPA driver's IRQ handler signals KVM's irqfd
-        cost[rs.A_SIGNAL] = sv(kvm=prof.native_irq_ns + prof.signal_ns)
+    ringpath.hardware_rows(cost, prof, s, mode)
     ringpath.interrupt_rows(cost, exits, prof, mode)
     return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
                      suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,

@@ -28,19 +28,12 @@ def setup(s: int, poll: bool, mode: str, device_type: str, prof: CostProfile):
     cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
     cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
     exits[rs.A_KICK] = exit_vec(io=1)
-    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, qemu=prof.notify_ns)
-    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
-    net = device_type == "net"
-    cost[rs.A_POP] = sv(qemu=prof.virtio_ns_per_request,
-                        copy=s * prof.copy_ns_per_byte if net else 0.0)
-    if not net:
-        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
-        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
-    cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
+    copied = ringpath.software_backend_rows(cost, prof, s, device_type, "qemu",
+                                            maps_pages=False)
     ringpath.interrupt_rows(cost, exits, prof, mode)
     return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
                      suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
-                     copied=float(s) if net else 0.0, software_backend=not poll,
+                     copied=copied, software_backend=not poll,
                      backend_polls=poll)
 
 

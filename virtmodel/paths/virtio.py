@@ -20,12 +20,10 @@ the ring's suppression logic and the actors' states ask for them.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 from .. import ringsim as rs
 from ..costs import CostProfile
-from ..spec import PAGE_SIZE
 from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
@@ -47,21 +45,12 @@ def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str,
                              context_switch=prof.user_exit_ns,
                              qemu=prof.emulate_access_ns + prof.notify_ns)
         exits[rs.A_KICK] = exit_vec(io=1, user=1)
-    cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, qemu=prof.notify_ns)
-    cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
-    net = device_type == "net"
-    cost[rs.A_POP] = sv(qemu=prof.virtio_ns_per_request
-                        + math.ceil(s / PAGE_SIZE) * prof.dma_map_ns_per_page,
-                        copy=s * prof.copy_ns_per_byte if net else 0.0)
-    if not net:  # the request goes through the host's I/O stack (linux-aio, io_uring)
-        cost[rs.A_POP] += sv(kvm=prof.host_io_ns_per_request)
-    if not net:
-        cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
-    cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
+    copied = ringpath.software_backend_rows(cost, prof, s, device_type, "qemu",
+                                            maps_pages=True)
     ringpath.interrupt_rows(cost, exits, prof, mode)
     return RingSetup(cost, exits, kick_sync=not ioeventfd, suppress_kicks=True,
                      suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
-                     copied=float(s) if net else 0.0, software_backend=True)
+                     copied=copied, software_backend=True)
 
 
 def _run(p: dict, prof: CostProfile, rng):

@@ -1,0 +1,431 @@
+"""The static player: an explorer's every knob combination, pre-rendered, on a kernel-free page.
+
+While the book is built (``VIRTMODEL_STATIC=1``), an :class:`~virtmodel.widgets.Explorer`
+shows itself as a *player*: one control per knob (the same labels and values as the live
+ipywidgets form, the same choice of slider or buttons) over frames rendered for **every**
+combination of the knobs' values, so every control on the static site works.
+
+Frames are files, fetched when a control asks for them: only the default frame is in the page
+(as a real ``<img src>``).  Each is a 256-colour palette image stored as lossless WebP
+(smaller than the same pixels as palette PNG, see ``benchmarks/static_site.py``), named by
+a hash of its bytes, so a frame two combinations share (or two explorers, or two builds) is
+stored once.
+
+Where frames go is the build's business (``book/_ext/virtmodel_static.py``): it sets
+``VIRTMODEL_FRAMES_DIR`` (a folder it copies into the site) and ``VIRTMODEL_FRAMES_URL`` (the
+frames' URL as the page sees it; the extension may put a placeholder there and resolve it per
+page).  Without them the frames are inlined as ``data:`` URLs, so a player rendered anywhere
+else is still self-contained.
+
+Each combination also gets a *narrow* frame for phones, which the page shows on narrow
+screens (``<picture>`` with a media query): the same drawing on a figure 4.4 inches wide,
+its panels stacked and its titles wrapped (:func:`fit_narrow`), rendered at 1.5 times the dpi; or,
+for an explorer that names a narrow figure size (the vring tour), its own drawing at that
+size, which it lays out for a tall figure by itself.
+
+Rendering is spread over worker processes forked from the kernel (``VIRTMODEL_FRAME_WORKERS``,
+default: one per core); each frame is drawn on a new figure of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import itertools
+import json
+import multiprocessing
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .widgets import Explorer
+
+FRAMES_DIR_ENV = "VIRTMODEL_FRAMES_DIR"
+FRAMES_URL_ENV = "VIRTMODEL_FRAMES_URL"
+WORKERS_ENV = "VIRTMODEL_FRAME_WORKERS"
+NARROW_MEDIA = "(max-width: 640px)"
+"""Screens this narrow get the narrow frames."""
+NARROW_DPI_SCALE = 1.5
+"""Narrow frames are drawn at this multiple of the explorer's dpi: a phone's screen has 2-3
+device pixels per CSS pixel, and a narrow frame is shown about its own width in CSS pixels
+divided by this (so its type is as large as on a desktop, and sharper).  2 would be
+sharper still, at a seventh more rendering time for these frames."""
+FRAME_MIME = "image/webp"
+FRAME_EXT = ".webp"
+COLOURS = 256
+
+
+# -- frames: pixels -> compact, content-addressed files -----------------------------------
+def encode(rgb: np.ndarray) -> bytes:
+    """A frame's pixels (height x width x 3, uint8) as a 256-colour palette, stored as
+    lossless WebP.  The palette is the only loss (antialiased edges snap to the nearest of
+    256 colours); the same pixels always give the same bytes."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be a height x width x 3 uint8 array, got {rgb.shape} "
+                         f"{rgb.dtype}")
+    img = Image.fromarray(rgb, "RGB").quantize(COLOURS, method=Image.Quantize.MAXCOVERAGE)
+    buf = io.BytesIO()
+    img.save(buf, format="WEBP", lossless=True)
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> np.ndarray:
+    """A stored frame's pixels (height x width x 3)."""
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def frame_name(data: bytes) -> str:
+    """The file name of a frame: a hash of its bytes (identical frames share one file)."""
+    return hashlib.sha256(data).hexdigest()[:20] + FRAME_EXT
+
+
+class FrameStore:
+    """Frames written into ``folder`` and addressed as ``url + name`` by the page."""
+
+    def __init__(self, folder, url: str):
+        self.folder, self.url = Path(folder), url
+
+    def put(self, data: bytes) -> str:
+        name = frame_name(data)
+        path = self.folder / name
+        if not path.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # atomic: two workers may write the same frame
+        return name
+
+    def get(self, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+    def src(self, name: str) -> str:
+        return self.url + name
+
+
+class InlineStore:
+    """Frames kept in memory and addressed by ``data:`` URLs (no build to put files in)."""
+
+    url = ""
+
+    def __init__(self):
+        self.frames: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        name = frame_name(data)
+        self.frames[name] = data
+        return name
+
+    def get(self, name: str) -> bytes:
+        return self.frames[name]
+
+    def src(self, name: str) -> str:
+        return f"data:{FRAME_MIME};base64," + base64.b64encode(self.frames[name]).decode()
+
+
+def default_store():
+    """The build's frame folder when the build named one, else inline frames."""
+    folder = os.environ.get(FRAMES_DIR_ENV, "")
+    if folder:
+        return FrameStore(folder, os.environ.get(FRAMES_URL_ENV, ""))
+    return InlineStore()
+
+
+# -- the grid ------------------------------------------------------------------------------
+def combinations(knobs) -> list[tuple]:
+    """Every combination of the knobs' values, the first knob varying slowest (the order
+    of the player's frame table: index = mixed-radix number of the values' positions)."""
+    return list(itertools.product(*(k.values for k in knobs)))
+
+
+@dataclass
+class Manifest:
+    """What a player shows: for each combination of knob values (in :func:`combinations`
+    order), the name of its frame and of its narrow frame, with their sizes in pixels
+    (width, height; a narrow frame's height follows its wrapped text)."""
+
+    knobs: tuple
+    frames: list[str]
+    narrow: list[str]
+    sizes: list[tuple[int, int]]
+    narrow_sizes: list[tuple[int, int]]
+
+    def frame(self, **state) -> str:
+        return self.frames[self.index(state)]
+
+    def index(self, state: dict) -> int:
+        i = 0
+        for k in self.knobs:
+            i = i * len(k.values) + k.values.index(state[k.name])
+        return i
+
+
+def pixels(explorer: Explorer, state: dict, narrow: bool = False) -> np.ndarray:
+    """The picture of ``state``: ``explorer``'s drawing on a new figure, laid out and
+    rendered once (height x width x 3); ``narrow``: the phone-sized picture
+    (:func:`fit_narrow`), at :data:`NARROW_DPI_SCALE` times the dpi.
+
+    A new figure each time, because constrained layout starts from where the axes were:
+    on a reused figure the same state can land a pixel or two elsewhere (even two saves in
+    a row can differ), so a frame would depend on the frames drawn before it.  One pass:
+    ``savefig`` would lay the figure out twice and draw it twice (a dry run first), nearly
+    doubling the build's rendering time for the same picture give or take a pixel."""
+    if narrow:
+        size, dpi = explorer.narrow or NARROW_FIGSIZE, explorer.dpi * NARROW_DPI_SCALE
+    else:
+        size, dpi = explorer.figsize, explorer.dpi
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    explorer.draw(fig, **state)
+    if narrow and not explorer.narrow:
+        fit_narrow(fig)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+NARROW_FIGSIZE = (4.4, 6.0)
+"""A narrow frame's figure (inches), before :func:`fit_narrow` sets its height; taller
+than wide, so a drawing that has a narrow layout of its own (the vring) picks it."""
+PANEL_HEIGHT = 2.6  # inches of a panel in a narrow frame
+_CHAR_EM = 0.56  # a character's mean width in DejaVu Sans, in ems (for wrapping)
+
+
+def fit_narrow(fig: Figure) -> None:
+    """Turn a drawing made for a wide screen into one for a phone's: panels side by side
+    are stacked one under another (each the figure's full width), a figure's one legend
+    moved under the panels (in as many columns as fit), long titles and labels wrapped to
+    the width (a panel's title to its part of it), notes inside a panel to under a third of it,
+    and the figure made as tall as its panels and text need.  Works on any explorer's
+    drawing, without its help."""
+    width_pt = fig.get_figwidth() * 72
+    specs = [ax.get_subplotspec() for ax in fig.axes]
+    grids = {id(ss.get_gridspec()) for ss in specs if ss is not None}
+    rows = 1
+    if specs and None not in specs and len(grids) == 1:
+        nrows, ncols = specs[0].get_gridspec().get_geometry()
+        if nrows == 1 and ncols > 1:  # a row of panels (twin axes share a panel's spec)
+            column = fig.add_gridspec(ncols, 1)
+            for ax, ss in zip(fig.axes, specs):
+                ax.set_subplotspec(column[ss.colspan.start, 0])
+            rows = ncols
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    legend_pt = 0.0
+    if len(legends) == 1:
+        old = legends[0]
+        labels = [t.get_text() for t in old.get_texts()]
+        size = old.get_texts()[0].get_fontsize() if labels else 8
+        widest = max((len(t) for t in labels), default=0) * size * _CHAR_EM + 3 * size
+        ncols = max(1, min(len(labels), int(width_pt // max(widest, 1))))
+        handles = old.legend_handles
+        old.remove()
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=size,
+                   frameon=False)
+        legend_pt = -(-len(labels) // ncols) * size * 1.5
+    lines = 0
+    for t, share in [(fig._suptitle, 1), (fig._supxlabel, 1), *[(t, 1) for t in fig.texts],
+                     *[(t, 0.7) for ax in fig.axes  # over a panel, beside its labels
+                       for t in (ax.title, ax._left_title, ax._right_title)],
+                     *[(t, 0.3) for ax in fig.axes for t in ax.texts]]:
+        if t is None or not t.get_text():
+            continue
+        chars = max(12, int(share * width_pt / (t.get_fontsize() * _CHAR_EM)))
+        wrapped = "\n".join(textwrap.fill(line, chars) for line in t.get_text().split("\n"))
+        t.set_text(wrapped)
+        if t is fig._suptitle or t is fig._supxlabel:
+            lines += wrapped.count("\n") + 1
+    fig.set_figheight(rows * PANEL_HEIGHT + 0.4 + lines * 0.18 + legend_pt / 72)
+
+
+_JOB = None  # (explorer, store) of the grid being rendered, inherited by forked workers
+
+
+def _render_chunk(task) -> list[tuple[int, str, tuple]]:
+    narrow, indices = task
+    explorer, store = _JOB
+    combos = combinations(explorer.knobs)
+    names = [k.name for k in explorer.knobs]
+    out = []
+    for i in indices:
+        rgb = pixels(explorer, dict(zip(names, combos[i])), narrow)
+        out.append((i, store.put(encode(rgb)), (rgb.shape[1], rgb.shape[0])))
+    return out
+
+
+def workers() -> int:
+    """Processes to render frames with: ``VIRTMODEL_FRAME_WORKERS``, else every core."""
+    raw = os.environ.get(WORKERS_ENV, "")
+    if not raw:
+        return os.cpu_count() or 1
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{WORKERS_ENV} must be a whole number >= 1, got {raw!r}")
+    return n
+
+
+def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
+    """Render every combination of ``explorer``'s knobs, and their narrow frames, into
+    ``store``; the explorer itself is left as it was.
+
+    Narrow frames are drawn once per distinct wide frame: combinations whose wide pictures
+    are identical pixel for pixel drew the same thing, so they share a narrow picture too
+    (a third fewer narrow frames to draw in the batching explorer)."""
+    n = len(combinations(explorer.knobs))
+    processes = workers() if processes is None else processes
+    wide = _render_set(explorer, store, False, list(range(n)), processes)
+    first: dict[str, int] = {}  # a wide frame -> the first combination that shows it
+    for i in range(n):
+        first.setdefault(wide[i][0], i)
+    narrow = _render_set(explorer, store, True, sorted(first.values()), processes)
+    narrow = [narrow[first[wide[i][0]]] for i in range(n)]
+    wide = [wide[i] for i in range(n)]
+    return Manifest(explorer.knobs, [w[0] for w in wide], [w[0] for w in narrow],
+                    [w[1] for w in wide], [w[1] for w in narrow])
+
+
+def _render_set(explorer, store, narrow: bool, indices: list[int],
+                processes: int) -> dict[int, tuple[str, tuple[int, int]]]:
+    """Frames of the combinations ``indices``: {index: (name, (width, height))}."""
+    global _JOB
+    share = max(1, -(-len(indices) // processes))
+    tasks = [(narrow, indices[s:s + share]) for s in range(0, len(indices), share)]
+    _JOB = (explorer, store)
+    try:
+        if len(tasks) > 1 and isinstance(store, FrameStore) and \
+                "fork" in multiprocessing.get_all_start_methods():
+            # forked workers inherit the explorer (its drawing function is a closure: it
+            # could not be sent to a spawned process) and write into the shared folder
+            with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
+                done = pool.map(_render_chunk, tasks, chunksize=1)
+        else:
+            done = [_render_chunk(t) for t in tasks]
+    finally:
+        _JOB = None
+    return {i: (name, size) for chunk in done for i, name, size in chunk}
+
+
+# -- the page ------------------------------------------------------------------------------
+_ids = itertools.count(1)
+
+_SCRIPT = """<script>(function () {
+  if (!window.vmPlayer) window.vmPlayer = function (root) {
+    var d = JSON.parse(root.querySelector("script.vm-player-data").textContent);
+    var img = root.querySelector("img.vm-frame"), src = root.querySelector("source");
+    var pos = d.start.slice();
+    function show() {
+      var i = 0;
+      for (var k = 0; k < d.knobs.length; k++) i = i * d.knobs[k].labels.length + pos[k];
+      img.src = d.url + d.names[d.frames[i]];
+      src.srcset = d.url + d.names[d.narrow[i]];
+      img.alt = d.title + ": " + d.knobs.map(function (k, j) {
+        return k.label + " " + k.labels[pos[j]]; }).join(", ");
+      root.querySelectorAll(".vm-knob").forEach(function (el, k) {
+        var out = el.querySelector("output");
+        if (out) out.textContent = d.knobs[k].labels[pos[k]];
+        el.querySelectorAll("button").forEach(function (b, j) {
+          b.setAttribute("aria-pressed", j === pos[k] ? "true" : "false"); });
+      });
+    }
+    root.querySelectorAll(".vm-knob").forEach(function (el, k) {
+      var s = el.querySelector("input");
+      if (s) s.addEventListener("input", function () { pos[k] = +s.value; show(); });
+      el.querySelectorAll("button").forEach(function (b, j) {
+        b.addEventListener("click", function () { pos[k] = j; show(); }); });
+    });
+  };
+  window.vmPlayer(document.getElementById("%s"));
+})();</script>"""
+
+_STYLE = """<style>
+.vm-player{max-width:100%;overflow:hidden}
+.vm-player-controls{display:flex;flex-wrap:wrap;gap:.3em 1.4em;margin:.3em 0}
+.vm-knob{display:flex;flex-wrap:wrap;align-items:center;gap:.4em;min-width:0;max-width:100%}
+.vm-knob input[type=range]{width:16em;max-width:60vw}
+.vm-knob output{min-width:4.5em;font-variant-numeric:tabular-nums}
+.vm-knob-buttons{display:flex;flex-wrap:wrap;gap:2px}
+.vm-knob button{font:inherit;font-size:.85em;padding:.1em .6em;border:1px solid #aaa;
+ border-radius:3px;background:#f5f5f5;color:#222;cursor:pointer}
+.vm-knob button[aria-pressed=true]{background:#2471a3;border-color:#2471a3;color:#fff}
+.vm-player img.vm-frame{max-width:100%;height:auto;display:block}
+.vm-player-note{font-size:.8em;color:#666}
+</style>"""
+
+
+def _knob_html(uid: str, j: int, knob, start: int) -> str:
+    label = html.escape(knob.label)
+    labels = [html.escape(knob.fmt(v)) for v in knob.values]
+    if _as_buttons(knob):
+        buttons = "".join(
+            f'<button type="button" class="vm-player-button" aria-pressed='
+            f'"{"true" if i == start else "false"}">{t}</button>' for i, t in enumerate(labels))
+        return (f'<div class="vm-knob" data-knob="{j}"><span class="vm-knob-label"><b>{label}'
+                f'</b></span><span class="vm-knob-buttons" role="group" aria-label="{label}">'
+                f'{buttons}</span></div>')
+    sid = f"{uid}-k{j}"
+    return (f'<div class="vm-knob" data-knob="{j}"><label for="{sid}"><b>{label}</b></label>'
+            f'<input type="range" class="vm-player-slider" id="{sid}" min="0" '
+            f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{label}">'
+            f'<output for="{sid}">{labels[start]}</output></div>')
+
+
+def _as_buttons(knob) -> bool:
+    """The live form's choice (:meth:`Explorer.widget`): buttons for a few values or for
+    names and switches, a slider for a longer ordered scale."""
+    return len(knob.values) <= 4 or all(isinstance(v, (str, bool)) for v in knob.values)
+
+
+def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
+    """The player's HTML: controls, the frame for the explorer's current state, and the
+    frame table the controls look frames up in."""
+    uid = f"vmp-{next(_ids)}"
+    knobs, state = explorer.knobs, explorer.state
+    start = [k.values.index(state[k.name]) for k in knobs]
+    names = sorted(set(manifest.frames) | set(manifest.narrow))
+    number = {n: i for i, n in enumerate(names)}
+    inline = not isinstance(store, FrameStore)
+    data = {"title": explorer.title, "start": start,
+            "url": "" if inline else store.url,
+            "names": [store.src(n) for n in names] if inline else names,
+            "knobs": [{"label": k.label, "labels": [k.fmt(v) for v in k.values]}
+                      for k in knobs],
+            "frames": [number[n] for n in manifest.frames],
+            "narrow": [number[n] for n in manifest.narrow]}
+    i = manifest.index(state)
+    alt = html.escape(f"{explorer.title}: " + ", ".join(
+        f"{k.label} {k.fmt(state[k.name])}" for k in knobs))
+    w, h = manifest.sizes[i]
+    nw, nh = manifest.narrow_sizes[i]
+    source = (f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
+              f'width="{nw}" height="{nh}">')
+    controls = "".join(_knob_html(uid, j, k, start[j]) for j, k in enumerate(knobs))
+    combos = len(manifest.frames)
+    note = (f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
+            f"{len(set(manifest.frames))} distinct frames. Open the page live (launch "
+            "button, top right) to run the models yourself.")
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    return (f'{_STYLE}<div class="vm-player" id="{uid}">'
+            f'<div class="vm-player-title"><b>{html.escape(explorer.title)}</b></div>'
+            f'<div class="vm-player-controls">{controls}</div>'
+            f'<picture>{source}<img class="vm-frame" src="{store.src(manifest.frames[i])}" '
+            f'alt="{alt}" width="{w}" height="{h}"></picture>'
+            f'<p class="vm-player-note">{html.escape(note)}</p>'
+            f'<script type="application/json" class="vm-player-data">{payload}</script>'
+            f'</div>' + _SCRIPT % uid)
+
+
+def player_html(explorer: Explorer, store=None, processes: int | None = None) -> str:
+    """Render ``explorer``'s whole grid into ``store`` (default: :func:`default_store`) and
+    return its player."""
+    store = default_store() if store is None else store
+    return page_html(explorer, render(explorer, store, processes), store)
