@@ -15,8 +15,10 @@ def signature(fig):
                 for t in axis.get_major_ticks()[:len(axis.get_majorticklocs())]
                 if lo - 1e-9 * abs(lo) <= t.get_loc() <= hi + 1e-9 * abs(hi)]
 
-    def rounded(seq):
-        return [round(float(v), 9) for v in seq]
+    def rounded(seq):  # to 9 significant digits: a redraw that updates artists in place
+        # may land a limit in another last bit (1703416.7375232754 vs ...712) than a
+        # fresh figure, which computed its transforms in another order
+        return [float(f"{float(v):.9g}") for v in seq]
 
     sig = [fig.get_suptitle(), fig.get_supxlabel()]
     for ax in fig.axes:
@@ -28,12 +30,13 @@ def signature(fig):
             grid=(any(g.get_visible() for g in ax.get_xgridlines()),
                   any(g.get_visible() for g in ax.get_ygridlines())),
             ticks=(ticks(ax.xaxis), ticks(ax.yaxis)) if ax.axison else None,
-            lines=[(ln.get_label(), rounded(ln.get_xdata()), rounded(ln.get_ydata()),
+            lines=[(_label(ln), rounded(ln.get_xdata()), rounded(ln.get_ydata()),
                     to_hex(ln.get_color()), ln.get_linestyle(), str(ln.get_marker()))
                    for ln in ax.lines],
             patches=[(type(p).__name__, rounded(p.get_bbox().bounds),
                       to_hex(p.get_facecolor())) for p in ax.patches],
-            texts=[(t.get_text(), rounded(t.get_position())) for t in ax.texts],
+            texts=[(t.get_text(), rounded(t.get_position()), rounded(getattr(t, "xy", ())))
+                   for t in ax.texts],  # an annotation's position is an offset from xy
             tables=[sorted((k, c.get_text().get_text(), to_hex(c.get_facecolor()))
                            for k, c in t.get_celld().items()) for t in ax.tables],
             collections=[(rounded(np.ravel(c.get_offsets())),
@@ -41,6 +44,14 @@ def signature(fig):
                           [to_hex(f) for f in c.get_facecolors()]) for c in ax.collections],
             legend=None if leg is None else [t.get_text() for t in leg.get_texts()]))
     return sig
+
+
+def _label(artist):
+    """An artist's label as a reader could see it (in a legend); labels starting with an
+    underscore are hidden, and matplotlib numbers unlabelled lines by when they were
+    added ("_child3"), which says nothing about the picture."""
+    label = artist.get_label()
+    return "_" if label.startswith("_") else label
 
 
 def assert_same_figure(got_fig, want_fig, context=""):
@@ -52,3 +63,27 @@ def assert_same_figure(got_fig, want_fig, context=""):
     for i, (g, w) in enumerate(zip(got[2:], want[2:])):
         bad = {k: (g[k], w[k]) for k in w if g[k] != w[k]}
         assert not bad, (context, f"axes {i}", bad)
+
+
+def plain_pixels(fig):
+    """The figure drawn as it stands by matplotlib's own Agg renderer (none of
+    virtmodel.canvas's kept glyphs or axis layers), RGB."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    w, h = (int(round(v)) for v in fig.bbox.size)
+    renderer = RendererAgg(w, h, fig.dpi)
+    fig.draw(renderer)
+    return np.asarray(renderer.buffer_rgba())[..., :3].copy()
+
+
+def assert_same_pixels(got, want, context=""):
+    """Two RGB images the same up to 2/255 per channel (an axis or legend composited
+    from the canvas's kept layer is blended twice where it is antialiased or
+    translucent, rounding each time): a stale layer or text shows as differences of up
+    to 255."""
+    assert got.shape == want.shape, (context, got.shape, want.shape)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    bad = np.argwhere(diff.max(axis=2) > 2)
+    assert not len(bad), (context, f"{len(bad)} pixels differ by more than 2, first at "
+                                   f"(row, col) {tuple(bad[0])}: {got[tuple(bad[0])]} vs "
+                                   f"{want[tuple(bad[0])]}")

@@ -58,3 +58,23 @@ def test_a_different_arrangement_gets_new_axes():
     two = list(fig.axes)
     plots.curves(cs, ("us_per_request", "exits_per_request", "p99_latency_ns"), fig)
     assert len(fig.axes) == 3 and not set(two) & set(fig.axes)
+
+
+def test_titles_sit_where_matplotlib_would_place_them():
+    """panels fixes each title at the top of its axes (matplotlib's automatic placement
+    re-measures the y axis at every draw); for these plots that is the same place."""
+    cs = compare("request_bytes", [512, 8192, 131072], requests=200)
+    res = {p: c.results[1] for p, c in cs.items()}
+    for draw in (lambda f: plots.breakdown(res, f, title="a title"),
+                 lambda f: plots.timeline(trap.steps(4096, "dma"), f, title="a title"),
+                 lambda f: plots.curves(cs, fig=f) and f.axes[1].set_title("a title")):
+        fig = _fresh()
+        draw(fig)
+        ax = next(a for a in fig.axes if a.get_title())
+        fig.canvas.draw()
+        fixed = ax.title.get_position(), ax.title.get_window_extent().y0 - ax.bbox.y1
+        ax._autotitlepos = None  # matplotlib's automatic placement, as on a new axes
+        fig.canvas.draw()
+        assert (ax.title.get_position(), ax.title.get_window_extent().y0 - ax.bbox.y1) \
+            == fixed
+        assert ax._autotitlepos is None  # it did run (and found nothing above the axes)

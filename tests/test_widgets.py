@@ -181,7 +181,7 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
     store = player.FrameStore(tmp_path / "frames", "../_frames/")
     m = player.render(ex, store, processes=2)
     combos = player.combinations(ex.knobs)
-    assert len(combos) == len(set(combos)) == len(m.frames) == 3 * 5
+    assert len(combos) == len(set(combos)) == len(m.frames) == 3 * 5 * 2  # mode, size, direction
     assert combos[0] == ("pio", 64) and combos[-1] == ("dma", 65536)  # first knob slowest
     assert len(m.narrow) == len(combos) and not set(m.narrow) & set(m.frames)
     assert ex.state == {"data_mode": "dma", "request_bytes": 4096}  # left as it was
@@ -334,7 +334,7 @@ def test_device_catalogue_counts_follow_the_registers():
     assert ide["copied_bytes"] == 2 * 4096
     e1000 = next(r for r in rows if r["operation"].startswith("send one 1500 B frame"))
     assert e1000["user_exits"] == 6  # TDT, ICR, IMC, STATUS, IMS, STATUS
-    nvme = [r for r in rows if r["hardware"].startswith("NVMe")]
+    nvme = [r for r in rows if r["path"] == "nvme"]
     assert [r["user_exits"] for r in nvme] == [2, 2]  # QD1: both doorbells, shadow or not
     html = widgets.device_catalogue()._repr_html_()
     assert html.count("<tr>") == len(rows) + 1
@@ -408,13 +408,21 @@ EXPLORERS = {
 
 @pytest.mark.parametrize("name", EXPLORERS)
 def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
-    """Live redraws reuse the figure's axes (plots.panels): every value of every knob,
-    reached from another value, must draw what a brand-new figure draws for it."""
+    """Live redraws reuse the figure's axes and update its artists in place (plots.panels,
+    plots.Kept) and draw through kept glyphs and axis layers (virtmodel.canvas): every
+    value of every knob, reached from another value, must draw what a brand-new figure
+    draws for it, and the image the reader gets must be what matplotlib's own Agg draws
+    for the live figure."""
+    import io
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from PIL import Image
+
+    from figures import assert_same_pixels, plain_pixels
 
     ex = EXPLORERS[name]()
-    ex.widget()
+    box = ex.widget()
     moves = [(k.name, v) for k in ex.knobs for v in k.values[1:] + k.values[:1]]
     if name == "batching":  # into the "does not fit" message and back out again
         moves += [("queue_size", 64), ("depth", 128), ("depth", 16), ("queue_size", 256)]
@@ -422,6 +430,8 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
         moves = moves[::3] + [("step", 0)]
     for knob, v in moves:
         ex.controls[knob].value = v
+        shown = np.asarray(Image.open(io.BytesIO(box.children[-1].value)).convert("RGB"))
+        assert_same_pixels(shown, plain_pixels(ex.figure), (knob, v, ex.state))
         fresh = Figure(figsize=ex.figsize, layout="constrained")
         FigureCanvasAgg(fresh)
         ex.draw(fresh, **ex.state)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.collections import PolyCollection
+from matplotlib.artist import Artist
+from matplotlib.collections import Collection, PolyCollection
+from matplotlib.colors import to_rgba_array
+from matplotlib.container import Container
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from .units import fmt_bytes
 
@@ -72,17 +79,371 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     every default the plots here change (artists, legend, titles, labels, scales, limits,
     inversion, grid, axis on), so a redrawn figure shows what a fresh one would; the
     widget tests compare the two explorer by explorer."""
+    fig.__dict__.pop("_virtmodel_kept", None)  # whatever a plot kept is gone now
     ratios = tuple(width_ratios or (1,) * n)
-    if arrangement(fig) == tuple(((1, n), ratios, i, i) for i in range(n)):
+    if arrangement(fig) == _side_by_side(n, ratios):
         for ax in fig.axes:
             _empty(ax)
-        for text, setter in ((fig.get_suptitle(), fig.suptitle),
-                             (fig.get_supxlabel(), fig.supxlabel)):
-            if text:
-                setter("")
+        _no_figure_titles(fig)
         return list(fig.axes)
     fig.clear()
-    return list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
+    axes = list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
+    for ax in axes:
+        ax.set_title("", y=1.0)  # see _empty
+    return axes
+
+
+def _side_by_side(n: int, ratios: tuple) -> tuple:
+    return tuple(((1, n), ratios, i, i) for i in range(n))
+
+
+def _no_figure_titles(fig: Figure) -> None:
+    for text, setter in ((fig.get_suptitle(), fig.suptitle),
+                         (fig.get_supxlabel(), fig.supxlabel)):
+        if text:
+            setter("")
+
+
+def kept_panels(fig: Figure, plot: str, n: int = 1, width_ratios=None):
+    """``(axes, kept)``: the figure's ``n`` side-by-side axes and a :class:`Kept` of the
+    artists the plot function named ``plot`` drew on them last time, when it was the last
+    to draw on this figure with this arrangement (a live redraw): the plot then updates
+    those artists in place (their data, texts, geometry) instead of removing and
+    recreating them.  Otherwise the axes are :func:`panels`' empty ones and nothing is
+    kept yet.  Either way the plot draws through ``kept``'s methods and calls
+    :meth:`Kept.done` at the end."""
+    k = fig.__dict__.get("_virtmodel_kept")
+    ratios = tuple(width_ratios or (1,) * n)
+    if (k is not None and k.plot == plot and k.axes == fig.axes
+            and arrangement(fig) == _side_by_side(n, ratios)):
+        k.again()
+        _no_figure_titles(fig)
+        return list(k.axes), k
+    axes = panels(fig, n, width_ratios)
+    k = fig._virtmodel_kept = Kept(plot, axes)
+    return axes, k
+
+
+class Kept:
+    """The artists one plot function drew on a figure's axes, each under a key the
+    function chooses (a curve's path and metric, a table cell, ...), so that its next call
+    on the same figure updates them where it would otherwise create them.
+
+    The function calls the same methods on both paths (:meth:`line`, :meth:`text`,
+    :meth:`bars`, ...): the first call creates each artist with matplotlib's own call, a
+    later one with the same key and the same style sets the new data on the kept artist.
+    Everything else the function sets on an axes (scales, grid, limits, ticks, titles) it
+    sets on every call, through :func:`_scale` and :meth:`grid` for the two that are
+    dear to set again.  Between calls, :meth:`again` removes what anyone else added to the
+    axes and puts back the defaults that are cheap to put back (titles, labels, autoscaled
+    limits, no inversion, axis on); :meth:`done` removes what this call did not draw
+    again, puts the artists in this call's drawing order and recomputes the data limits,
+    so the figure shows what a fresh one would (tests/test_widgets.py compares them)."""
+
+    def __init__(self, plot: str, axes):
+        self.plot, self.axes = plot, list(axes)
+        self.fresh = True
+        self._artists: dict = {}  # key -> (artist, style)
+        self._legends: dict = {}  # axes -> (legend, what it was made from)
+        self._grids: dict = {}  # axes -> its grid settings
+        self._used: list = []
+        self._keys: set = set()  # keys drawn in this call
+
+    # -- between calls -------------------------------------------------------------------
+    def again(self) -> None:
+        self.fresh = False
+        self._used = []
+        self._keys = set()
+        mine = set()
+        for a, _ in self._artists.values():
+            mine.add(id(a))
+            if isinstance(a, Container):
+                mine.update(id(p) for p in _flat(a))
+        legends = {id(leg) for leg, _ in self._legends.values()}
+        for ax in self.axes:
+            for c in list(ax.containers):  # first: removing one removes its bars
+                if id(c) not in mine:
+                    c.remove()
+            for a in list(ax._children):
+                if id(a) not in mine:
+                    a.remove()
+            leg = ax.get_legend()
+            if leg is not None and id(leg) not in legends:
+                leg.remove()
+            for loc in ("center", "left", "right"):
+                if ax.get_title(loc):
+                    ax.set_title("", loc=loc)
+            if ax.get_xlabel():
+                ax.set_xlabel("")
+            if ax.get_ylabel():
+                ax.set_ylabel("")
+            ax.set_autoscale_on(True)
+            for axis in (ax.xaxis, ax.yaxis):
+                if axis.get_inverted():
+                    axis.set_inverted(False)
+            if not ax.axison:
+                ax.set_axis_on()
+
+    def done(self) -> None:
+        """End of the plot function's call (see the class)."""
+        used = {id(a) for a in self._used}
+        for key, (a, _) in list(self._artists.items()):
+            if id(a) not in used:
+                a.remove()
+                del self._artists[key]
+        for ax, (leg, _) in list(self._legends.items()):
+            if leg not in self._used:
+                leg.remove()
+                del self._legends[ax]
+        if self.fresh:
+            return  # created in order, limits accumulated as they were added
+        for ax in self.axes:
+            order = {id(a): i for i, a in enumerate(self._used)}
+            ax._children.sort(key=lambda a: order.get(id(a), -1))
+            ax.containers.sort(key=lambda a: order.get(id(a), -1))
+            _relim(ax)
+            for name, (lo, hi) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
+                if np.isfinite(lo) and np.isfinite(hi):  # as adding data would have
+                    ax._request_autoscale_view(name)
+
+    # -- drawing -------------------------------------------------------------------------
+    def _get(self, key, style):
+        """The artist kept under ``key`` if it was drawn with the same ``style``; a kept
+        artist of another style is removed (the caller makes a new one)."""
+        got = self._artists.get(key)
+        if got is None:
+            return None
+        if got[1] != style:
+            got[0].remove()
+            del self._artists[key]
+            return None
+        return got[0]
+
+    def _keep(self, key, artist, style):
+        if key in self._keys:
+            raise ValueError(f"{self.plot}: two artists drawn under the key {key!r}")
+        self._keys.add(key)
+        self._artists[key] = (artist, style)
+        self._used.append(artist)
+        return artist
+
+    def line(self, ax, key, x, y, fmt: str = "-", label=None, **style):
+        """``ax.plot(x, y, fmt, label=label, **style)``, kept under ``key``."""
+        st = (ax, fmt, style)
+        ln = self._get(key, st)
+        if ln is None:
+            kw = {} if label is None else {"label": label}
+            (ln,) = ax.plot(x, y, fmt, **kw, **style)
+        else:
+            ln.set_data(np.asarray(x), np.asarray(y))
+            if label is not None and ln.get_label() != label:
+                ln.set_label(label)
+        return self._keep(key, ln, st)
+
+    def vline(self, ax, key, x, **style):
+        """``ax.axvline(x, **style)``, kept under ``key``."""
+        st = (ax, style)
+        ln = self._get(key, st)
+        if ln is None:
+            ln = ax.axvline(x, **style)
+        else:
+            ln.set_xdata([x, x])
+        return self._keep(key, ln, st)
+
+    def text(self, ax, key, x, y, s: str, **style):
+        """``ax.text(x, y, s, **style)``, kept under ``key``."""
+        st = (ax, style)
+        t = self._get(key, st)
+        if t is None:
+            t = ax.text(x, y, s, **style)
+        else:
+            t.set_position((x, y))
+            t.set_text(s)
+        return self._keep(key, t, st)
+
+    def bars(self, ax, key, horizontal: bool, where, length, base=0.0, thickness=0.8,
+             yerr=None, **style):
+        """``ax.barh(where, length, thickness, left=base, **style)`` (or ``ax.bar`` when
+        not ``horizontal``, with error bars ``yerr`` = (below, above) if given), kept
+        under ``key`` with its bar container: a kept one of as many bars gets the new
+        geometry as barh/bar would set it."""
+        where, length, base = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float))
+                                                    for v in (where, length, base)))
+        color = style.pop("color", None)  # set anew on kept bars, as barh would
+        if yerr is not None and horizontal:
+            raise ValueError("yerr is for vertical bars")
+        st = (ax, horizontal, len(where), thickness, yerr is None, style)
+        c = self._get(key, st)
+        if c is None:
+            make = ax.barh if horizontal else ax.bar
+            extra = {} if yerr is None else {"yerr": yerr}
+            c = make(where, length, thickness, base, color=color, **extra, **style)
+        else:
+            # the geometry bar() gives: sizes measured from the first position, as its
+            # unit conversion does (so (0.2 + 0.4) - 0.2, not 0.4), bars centred
+            first = where[0] + thickness - where[0]
+            size = base[0] + length - base[0]
+            start = where - first / 2
+            for r, a, n, b in zip(c.patches, start, size, base):
+                if horizontal:
+                    r.set_bounds(b, a, n, first)
+                    r.sticky_edges.x[:] = [b]
+                else:
+                    r.set_bounds(a, b, first, n)
+                    r.sticky_edges.y[:] = [b]
+            c.datavalues = length
+            if color is not None:  # one colour for all, or one per bar
+                colors = to_rgba_array(color)
+                for i, r in enumerate(c.patches):
+                    r.set_facecolor(colors[i % len(colors)])
+            if yerr is not None:  # on the middle of each bar's end
+                below, above = (base[0] + np.asarray(v, float) - base[0] for v in yerr)
+                _move_errorbar(c.errorbar, start + first / 2, base + size, below, above)
+        self._keep(key, c, st)
+        self._used.extend(c.patches)
+        if c.errorbar is not None:
+            self._used.extend(a for a in [*c.errorbar.lines[1], *c.errorbar.lines[2]])
+        return c
+
+    def errorbar(self, ax, key, x, y, yerr, **style):
+        """``ax.errorbar(x, y, yerr=yerr, **style)`` (``yerr`` = (below, above)), kept
+        under ``key``: a kept one gets the new points, caps and bars."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        below, above = (np.asarray(v, float) for v in yerr)
+        label = style.pop("label", None)
+        st = (ax, len(x), style)
+        c = self._get(key, st)
+        if c is None:
+            c = ax.errorbar(x, y, yerr=[below, above], label=label, **style)
+        else:
+            c.lines[0].set_data(x, y)
+            _move_errorbar(c, x, y, below, above)
+            if label is not None:
+                c.set_label(label)
+        self._keep(key, c, st)
+        self._used.extend(a for a in [c.lines[0], *c.lines[1], *c.lines[2]] if a is not None)
+        return c
+
+    def annotate(self, ax, key, text: str, xy, **style):
+        """``ax.annotate(text, xy, **style)``, kept under ``key``."""
+        st = (ax, style)
+        a = self._get(key, st)
+        if a is None:
+            a = ax.annotate(text, xy, **style)
+        else:
+            a.xy = xy
+            a.set_text(text)
+        return self._keep(key, a, st)
+
+    def polys(self, ax, key, verts, facecolors, **style):
+        """``ax.add_collection(PolyCollection(verts, facecolors=..., **style),
+        autolim=False)``, kept under ``key``."""
+        st = (ax, style)
+        pc = self._get(key, st)
+        if pc is None:
+            pc = ax.add_collection(PolyCollection(verts, facecolors=facecolors, **style),
+                                   autolim=False)
+        else:
+            pc.set_verts(verts)
+            pc.set_facecolor(facecolors)
+        return self._keep(key, pc, st)
+
+    def legend(self, ax, handles=None, **style):
+        """``ax.legend(handles=handles, **style)``; the kept legend stays when it was made
+        from the same (kept) handles with the same style, with the labels set anew."""
+        if handles is None:  # as ax.legend() would find them, in this call's order
+            handles, labels = ax.get_legend_handles_labels()
+            order = {id(a): i for i, a in enumerate(self._used)}
+            pairs = sorted(zip(handles, labels), key=lambda hl: order.get(id(hl[0]), -1))
+            handles, labels = [h for h, _ in pairs], [lb for _, lb in pairs]
+        else:
+            labels = [h.get_label() for h in handles]
+        made_from = (tuple(id(h) for h in handles), style)
+        got = self._legends.get(ax)
+        if got is not None and got[1] == made_from and ax.get_legend() is got[0]:
+            leg = got[0]
+            for t, label in zip(leg.get_texts(), labels):
+                if t.get_text() != label:
+                    t.set_text(label)
+        else:
+            if got is not None:
+                got[0].remove()
+            leg = ax.legend(handles, labels, **style)
+            self._legends[ax] = (leg, made_from)
+        self._used.append(leg)
+        return leg
+
+    def grid(self, ax, visible: bool = True, which="major", axis="both", **style):
+        """``ax.grid(...)``, skipped when this axes' grid was last set the same way here
+        (setting it restyles every tick)."""
+        want = (visible, which, axis, style)
+        if self._grids.get(ax) != want:
+            ax.grid(visible, which=which, axis=axis, **style)
+            self._grids[ax] = want
+
+
+def _flat(container) -> list:
+    """A container's artists, including those of containers inside it (a bar chart's
+    error bars)."""
+    out = []
+    for a in container:
+        if isinstance(a, (tuple, list)):
+            out += _flat(a)
+        elif isinstance(a, Container):
+            out += _flat(a) + [a]
+        elif a is not None:
+            out.append(a)
+    if getattr(container, "errorbar", None) is not None:
+        out += _flat(container.errorbar) + [container.errorbar]
+    return out
+
+
+def _move_errorbar(c, x, y, below, above) -> None:
+    """Put the caps and bars of an errorbar container (y errors only, no limits) where
+    ``errorbar`` would draw them for points (x, y)."""
+    low, high = y - below, y + above
+    caps, (bars,) = c.lines[1], c.lines[2]
+    if caps:
+        caps[0].set_data(x, low)
+        caps[1].set_data(x, high)
+    bars.set_segments([[(a, lo), (a, hi)] for a, lo, hi in zip(x, low, high)])
+
+
+def _relim(ax) -> None:
+    """``ax.relim()``, with the data limits of plain rectangles in data coordinates (bars)
+    taken from their corners at once: matplotlib walks each one's path as Bezier curves,
+    most of a bar chart's redraw.  The same limits (up to the last bit)."""
+    ax.dataLim.ignore(True)
+    ax.dataLim.set_points(Bbox.null().get_points())
+    ax.ignore_existing_data_limits = True
+    corners = []
+    for a in ax._children:
+        if not a._get_in_autoscale():
+            continue
+        if (type(a) is Rectangle and Artist.get_transform(a) is ax.transData
+                and a.get_angle() == 0 and ax.name == "rectilinear"):
+            if a.get_width() or a.get_height():  # matplotlib skips empty ones too
+                (x0, y0), (x1, y1) = a.get_bbox().get_points()
+                corners += [(x0, y0), (x1, y1)]
+        elif isinstance(a, Line2D):
+            ax._update_line_limits(a)
+        elif isinstance(a, Patch):
+            ax._update_patch_limits(a)
+        elif isinstance(a, AxesImage):
+            ax._update_image_limits(a)
+        elif isinstance(a, Collection):
+            ax._update_collection_limits(a)
+    if corners:
+        ax.update_datalim(corners)
+
+
+def _scale(axis, name: str, **kw) -> None:
+    """``axis``'s scale set to ``name`` (with e.g. ``base``), only when it is not that
+    already: setting a scale replaces the axis' locators, formatters and transforms."""
+    current = axis._scale
+    if current.name == name and all(getattr(current, k, None) == v for k, v in kw.items()):
+        return
+    (axis.axes.set_xscale if axis.axis_name == "x" else axis.axes.set_yscale)(name, **kw)
 
 
 def _empty(ax) -> None:
@@ -94,7 +455,11 @@ def _empty(ax) -> None:
         a.remove()
     if ax.get_legend() is not None:
         ax.get_legend().remove()
-    ax.set_title("")
+    # Titles stay at the top of their axes, where matplotlib's automatic placement puts
+    # them when nothing (top ticks, an offset text) sits above an axes, as in every plot
+    # here: the automatic placement measures the y axis again at every draw, even when
+    # it is not shown (tests/test_plots.py checks the place is the same).
+    ax.set_title("", y=1.0)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_xscale("linear")  # also puts back the default locators and formatters
@@ -114,36 +479,41 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
     there; ``colors`` overrides the line colours by key."""
     colors = colors or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
-    axes = panels(fig, len(metrics))
+    axes, kept = kept_panels(fig, "curves", len(metrics))
     for ax, m in zip(axes, metrics):
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            ax.plot(x, c.field(m) * scale, "o-", ms=3,
-                    color=colors.get(path) or path_color(path), label=path_label(path))
+            kept.line(ax, (m, path), x, c.field(m) * scale, "o-", label=path_label(path),
+                      ms=3, color=colors.get(path) or path_color(path))
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
-            ax.set_xscale("log", base=2)
+            _scale(ax.xaxis, "log", base=2)
             ticks = x if len(x) <= 8 else x[::2]
             ax.set_xticks(ticks)
             ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
             # cost time on every redraw
             ax.xaxis.set_major_formatter(FuncFormatter(
                 (lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num))
+        else:
+            _scale(ax.xaxis, "linear")
         ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
         ys = ys[ys > 0]
         if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
                 ys.size and ys.max() / ys.min() >= 100):
-            ax.set_yscale("log")
+            _scale(ax.yaxis, "log", base=10)
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
             ax.yaxis.set_minor_locator(NullLocator())
+        else:
+            _scale(ax.yaxis, "linear")
         if marker is not None:
-            ax.axvline(marker, color="k", lw=0.8, ls=":")
+            kept.vline(ax, (m, "marker"), marker, color="k", lw=0.8, ls=":")
         ax.set_xlabel(LABELS.get(over, over))
         ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].legend(frameon=False)
+        kept.grid(ax, alpha=0.3)
+    kept.legend(axes[0], frameon=False)
+    kept.done()
     return fig
 
 
@@ -152,19 +522,20 @@ def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
     Result), each bar in its path's colour and labelled with its value."""
     fig = fig or Figure(figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)),
                         layout="constrained")
-    axes = panels(fig, len(metrics))
+    axes, kept = kept_panels(fig, "path_bars", len(metrics))
     keys = list(results)
     rows = np.arange(len(keys))
     for i, (ax, m) in enumerate(zip(axes, metrics)):
         label, scale = METRICS[m]
         vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
-        ax.barh(rows, vals, color=[path_color(k) for k in keys])
+        kept.bars(ax, (m, "bars"), True, rows, vals, color=[path_color(k) for k in keys])
         for r, v in zip(rows, vals):
-            ax.text(v, r, f" {_num(v)}", va="center", fontsize=7)
+            kept.text(ax, (m, r), v, r, f" {_num(v)}", va="center", fontsize=7)
         ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
         ax.set_ylim(len(keys) - 0.5, -0.5)
         ax.set_xlabel(label)
-        ax.grid(alpha=0.3, axis="x")
+        kept.grid(ax, alpha=0.3, axis="x")
+    kept.done()
     return fig
 
 
@@ -178,25 +549,26 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "",
     """Stacked bars: where each request's time goes, per stage (ns of work per request).
     ``notes`` (label -> text) are written at the end of each bar."""
     fig = fig or Figure(figsize=(7, 0.6 + 0.55 * len(results)), layout="constrained")
-    (ax,) = panels(fig)
+    (ax,), kept = kept_panels(fig, "breakdown")
     labels = list(results)
     left = np.zeros(len(labels))
     rows = np.arange(len(labels))
     for stage in STAGES:
         w = np.array([results[k].breakdown_ns[stage] for k in labels]) / 1e3
-        ax.barh(rows, w, left=left, color=STAGE_COLORS[stage], label=stage)
+        kept.bars(ax, stage, True, rows, w, left, color=STAGE_COLORS[stage], label=stage)
         left += w
     ax.set_yticks(rows, labels)
     for i, k in enumerate(labels):
         if notes and k in notes:
-            ax.text(left[i], i, "  " + notes[k], va="center", fontsize=8)
+            kept.text(ax, ("note", i), left[i], i, "  " + notes[k], va="center", fontsize=8)
     ax.set_xlim(0, left.max() * (1.45 if notes else 1.05))
-    ax.invert_yaxis()
+    ax.yaxis.set_inverted(True)
     ax.set_xlabel("work per request (µs, all threads)")
-    ax.legend(ncol=7, fontsize=8, frameon=False, loc="upper center",
-              bbox_to_anchor=(0.5, -0.22))
+    kept.legend(ax, ncol=7, fontsize=8, frameon=False, loc="upper center",
+                bbox_to_anchor=(0.5, -0.22))
     if title:
         ax.set_title(title)
+    kept.done()
     return fig
 
 
@@ -206,25 +578,27 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     drawn from where the step before it started, beside it."""
     actors = ["guest", "cpu", "kvm", "qemu", "device"]
     fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
-    (ax,) = panels(fig)
+    (ax,), kept = kept_panels(fig, "timeline")
     t = start = 0.0
-    for s in steps:
+    for i, s in enumerate(steps):
         w = s.ns * s.count / 1e3
         left = start if s.concurrent else t
-        ax.barh(actors.index(s.actor), w, left=left, color=STAGE_COLORS[s.stage],
-                edgecolor="white", linewidth=0.3)
+        kept.bars(ax, ("step", i), True, actors.index(s.actor), w, left,
+                  color=STAGE_COLORS[s.stage], edgecolor="white", linewidth=0.3)
         if not s.concurrent:
             start, t = t, t + w
         else:
             start = left + w
     ax.set_yticks(range(len(actors)), ["guest", "CPU (exit/entry)", "KVM", "QEMU", "device"])
-    ax.invert_yaxis()
+    ax.yaxis.set_inverted(True)
     ax.set_xlabel("time (µs)")
-    handles = [ax.bar(0, 0, color=STAGE_COLORS[s], label=s) for s in STAGES]
-    ax.legend(handles=handles, ncol=len(STAGES), fontsize=7, frameon=False, loc="upper center",
-              bbox_to_anchor=(0.5, -0.28))
+    handles = [kept.bars(ax, ("key", s), False, 0, 0, color=STAGE_COLORS[s], label=s)
+               for s in STAGES]
+    kept.legend(ax, handles=handles, ncol=len(STAGES), fontsize=7, frameon=False,
+                loc="upper center", bbox_to_anchor=(0.5, -0.28))
     if title:
         ax.set_title(title)
+    kept.done()
     return fig
 
 
@@ -244,26 +618,29 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
     from .exit_tax import guest_speed
 
     fig = fig or Figure(figsize=(8, 3.6), layout="constrained")
-    (ax,) = panels(fig)
+    (ax,), kept = kept_panels(fig, "exit_tax")
     r = np.logspace(2, 7.5, 300)
     for c in others:
-        ax.plot(r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
+        kept.line(ax, ("other", c), r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
         i = np.searchsorted(-guest_speed(r, c), -0.5)
         if i < r.size:
-            ax.text(r[i], 50, f"{c / 1e3:g} µs", fontsize=7, color="#888888", rotation=-60)
-    ax.plot(r, 100 * guest_speed(r, ns_per_exit), color="#c0392b", lw=2.2,
-            label=f"{ns_per_exit / 1e3:g} µs per exit")
-    for (label, rate), (color, shape) in zip(markers, (("#c0392b", "o"), ("#2471a3", "s"),
-                                                       ("#1a5276", "D"), ("#555555", "^"))):
+            kept.text(ax, ("other label", c), r[i], 50, f"{c / 1e3:g} µs", fontsize=7,
+                      color="#888888", rotation=-60)
+    kept.line(ax, "cost", r, 100 * guest_speed(r, ns_per_exit), color="#c0392b", lw=2.2,
+              label=f"{ns_per_exit / 1e3:g} µs per exit")
+    for i, ((label, rate), (color, shape)) in enumerate(zip(
+            markers, (("#c0392b", "o"), ("#2471a3", "s"), ("#1a5276", "D"),
+                      ("#555555", "^")))):
         y = 100 * guest_speed(rate, ns_per_exit)
-        ax.plot([rate], [y], shape, color=color, ms=8, mec="white",
-                label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%")
-    ax.set_xscale("log")
+        kept.line(ax, ("marker", i), [rate], [y], shape, color=color, ms=8, mec="white",
+                  label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%")
+    _scale(ax.xaxis, "log", base=10)
     ax.set_ylim(0, 105)
     ax.set_xlabel("VM exits per second (one vCPU)")
     ax.set_ylabel("guest speed (% of native)")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=True, loc="lower left", fontsize=8)
+    kept.grid(ax, alpha=0.3)
+    kept.legend(ax, frameon=True, loc="lower left", fontsize=8)
+    kept.done()
     return fig
 
 
@@ -286,13 +663,15 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     narrow = fig.get_figwidth() < fig.get_figheight()
     if narrow:
         fig.clear()
+        fig.__dict__.pop("_virtmodel_kept", None)
         grid = fig.add_gridspec(2, 2, height_ratios=(q + 1, q + 4), width_ratios=(2.5, 3))
         axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]),
                 fig.add_subplot(grid[1, 1])]
+        kept = Kept("vring", axes)  # new axes: nothing kept
         # each table fills its axes: header + q rows; header, flags, idx, q slots, event
         heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), 8.5, 50
     else:
-        axes = panels(fig, 3, width_ratios=(2.2, 1.2, 1.5))
+        axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
         # the rings' rows: header, flags, idx, q slots, event index (and room below)
         heights, fontsize, wrap = (1 / (q + 5),) * 3, 7.5, 130
     # which request each descriptor belongs to: walk each outstanding chain privately
@@ -315,7 +694,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     rows = [[str(i), f"{snap['desc_addr'][i]:#x}", str(snap["desc_len"][i]),
              flags(snap["desc_flags"][i]), str(snap["desc_next"][i]),
              "free" if owner[i] is None else f"req {owner[i]}"] for i in range(q)]
-    _table(axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
+    _table(kept, axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
            [[color(owner[i])] * 6 for i in range(q)], "descriptor table", heights[0],
            fontsize)
     av_idx = snap["avail_idx"]
@@ -330,8 +709,8 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     rows = [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]] + rows + \
         [["used_event", str(snap["used_event"])]]
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
-    _table(axes[1], ["available ring", ""], rows, colors, "driver -> device", heights[1],
-           fontsize)
+    _table(kept, axes[1], ["available ring", ""], rows, colors, "driver -> device",
+           heights[1], fontsize)
     u_idx = snap["used_idx"]
     rows, colors = [], []
     live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
@@ -342,8 +721,8 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     rows = [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]] + rows + \
         [["avail_event", str(snap["avail_event"]), ""]]
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
-    _table(axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver", heights[2],
-           fontsize)
+    _table(kept, axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver",
+           heights[2], fontsize)
     state = (f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
              f"last_used_idx={snap['last_used_idx']}" + ("\n" if narrow else "      ")
              + f"device: next_avail={snap['next_avail']}  next_used={snap['next_used']}")
@@ -351,14 +730,16 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
     if caption:
         import textwrap
         fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
+    kept.done()
     return fig
 
 
-def _table(ax, header, rows, colors, title, row_height, fontsize=7.5):
+def _table(kept, ax, header, rows, colors, title, row_height, fontsize=7.5):
     """A grid of cells from the top of ``ax``: the header, then ``rows`` over their
     background ``colors``; each row ``row_height`` high (a fraction of the axes).  One
     collection of cell boxes and one text per cell: matplotlib's ``Table`` re-measures
-    every cell at every draw, which made it the slowest part of a live redraw."""
+    every cell at every draw, which made it the slowest part of a live redraw.  Drawn
+    through ``kept`` (:class:`Kept`): a redraw sets the cells' new texts and colours."""
     ax.axis("off")
     width = 1 / len(header)
     boxes, faces = [], []
@@ -371,10 +752,11 @@ def _table(ax, header, rows, colors, title, row_height, fontsize=7.5):
                           (x, y + row_height)))
             faces.append(fill)
             if text:
-                ax.text(x + width / 2, y + row_height / 2, text, transform=ax.transAxes,
-                        ha="center", va="center_baseline", fontsize=fontsize)
-    ax.add_collection(PolyCollection(boxes, facecolors=faces, edgecolors="#333333",
-                                     linewidths=0.5, transform=ax.transAxes), autolim=False)
+                kept.text(ax, (title, r, c), x + width / 2, y + row_height / 2, text,
+                          transform=ax.transAxes, ha="center", va="center_baseline",
+                          fontsize=fontsize)
+    kept.polys(ax, (title, "cells"), boxes, faces, edgecolors="#333333", linewidths=0.5,
+               transform=ax.transAxes)
     ax.set_title(title, fontsize=9)
 
 
@@ -384,41 +766,45 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     per request against batch size (left; the model as a line over ``model_batches``), and
     the emulated device with 1 and 3 registers (right)."""
     fig = fig or Figure(figsize=(11, 3.8), layout="constrained")
-    ax, ax2 = panels(fig, 2, width_ratios=(1.6, 1))
+    (ax, ax2), kept = kept_panels(fig, "lab_validation", 2, width_ratios=(1.6, 1))
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
     c = path_color("virtio")
-    ax.plot(model_batches, model_us, "-", color=c, lw=1.5, label=f"model ({profile_name})")
-    for r in v:
+    kept.line(ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})",
+              color=c, lw=1.5)
+    for i, r in enumerate(v):
         lo, hi = r.measured_min, r.measured_max
-        ax.errorbar([r.knob], [r.measured_us], yerr=[[r.measured_us - lo], [hi - r.measured_us]],
-                    fmt="o", color="black", ms=5, capsize=3,
-                    label="measured (median, min-max of runs)" if r is v[0] else None)
-        ax.annotate(f"{r.error:+.0%}", (r.knob, r.measured_us), textcoords="offset points",
-                    xytext=(6, 6), fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+        kept.errorbar(ax, ("measured", i), [r.knob], [r.measured_us],
+                      ([r.measured_us - lo], [hi - r.measured_us]), fmt="o", color="black",
+                      ms=5, capsize=3,
+                      label="measured (median, min-max of runs)" if i == 0 else None)
+        kept.annotate(ax, ("error", i), f"{r.error:+.0%}", (r.knob, r.measured_us),
+                      textcoords="offset points", xytext=(6, 6), fontsize=8)
+    _scale(ax.xaxis, "log", base=2)
+    _scale(ax.yaxis, "log", base=10)
     ax.xaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(LABELS["batch"])
     ax.set_ylabel("time per request (µs)")
     ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
-    ax.grid(alpha=0.3, which="both")
+    kept.legend(ax, fontsize=8, loc="upper right")
+    kept.grid(ax, alpha=0.3, which="both")
     x = np.arange(len(e))
-    ax2.bar(x - 0.2, [r.measured_us for r in e], 0.4, color="#bbbbbb", label="measured",
-            yerr=[[r.measured_us - r.measured_min for r in e],
-                  [r.measured_max - r.measured_us for r in e]], capsize=3)
-    ax2.bar(x + 0.2, [r.predicted_us for r in e], 0.4, color=path_color("emulated"),
-            label="model")
+    kept.bars(ax2, "measured bars", False, x - 0.2, [r.measured_us for r in e], 0, 0.4,
+              yerr=([r.measured_us - r.measured_min for r in e],
+                    [r.measured_max - r.measured_us for r in e]),
+              color="#bbbbbb", label="measured", capsize=3)
+    kept.bars(ax2, "model bars", False, x + 0.2, [r.predicted_us for r in e], 0, 0.4,
+              color=path_color("emulated"), label="model")
     for i, r in enumerate(e):
-        ax2.annotate(f"{r.error:+.0%}", (i + 0.2, r.predicted_us), ha="center",
-                     textcoords="offset points", xytext=(0, 3), fontsize=8)
+        kept.annotate(ax2, ("emulated error", i), f"{r.error:+.0%}", (i + 0.2, r.predicted_us),
+                      ha="center", textcoords="offset points", xytext=(0, 3), fontsize=8)
     ax2.set_xticks(x, [r.knob_label for r in e])
     ax2.set_ylabel("time per request (µs)")
     ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)
-    ax2.legend(fontsize=8, loc="upper left")
-    ax2.grid(alpha=0.3, axis="y")
+    kept.legend(ax2, fontsize=8, loc="upper left")
+    kept.grid(ax2, alpha=0.3, axis="y")
     fig.suptitle(label, fontsize=9, color="#555555")
+    kept.done()
     return fig

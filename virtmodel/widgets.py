@@ -25,17 +25,15 @@ returns an :class:`Explorer`; its docstring names the knobs, the main one first.
 from __future__ import annotations
 
 import html
-import io
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
 import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import exit_tax, plots, registers, trap
+from . import canvas, exit_tax, plots, registers, trap
 from .costs import get as get_profile
 from .hardware import catalogue
 from .paths import get as get_path, names, simulate
@@ -114,8 +112,8 @@ class Explorer:
         # axes are reused (the static player's frames are each laid out in full).
         self._layouts: dict[tuple, list] = {}
         self.state = {k.name: k.default for k in self.knobs}
-        self.figure = Figure(figsize=self.figsize, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        canvas.Canvas(self.figure)
         self._image = None
         self.update()
 
@@ -140,27 +138,35 @@ class Explorer:
         self.state.update(values)
         fig = self.figure
         live = self._image is not None
-        if live:  # reuse the layout computed for this arrangement of axes (see _layouts)
+        if live and fig.get_layout_engine() is not None:  # see _live_png
             _no_layout_engine(fig)
         self.data = self.draw(fig, **self.state) or {}
         if live:
-            where = plots.arrangement(fig)
-            boxes = self._layouts.get(where)
-            if boxes is None:
-                fig.set_layout_engine("constrained")
-            else:
-                for ax, box in zip(fig.axes, boxes):
-                    ax.set_position(box)
-            self._image.value = self.png()
-            if boxes is None:
-                self._layouts[where] = [ax.get_position() for ax in fig.axes]
+            self._image.value = self._live_png()
         return fig
 
+    def _live_png(self) -> bytes:
+        """The figure as a PNG for the live image: laid out by constrained layout the
+        first time its arrangement of axes is seen, with the kept layout after; either
+        way the figure is left without a layout engine, so another draw of it shows
+        what the reader sees."""
+        fig = self.figure
+        where = plots.arrangement(fig)
+        boxes = self._layouts.get(where)
+        if boxes is None:
+            fig.set_layout_engine("constrained")
+        else:
+            for ax, box in zip(fig.axes, boxes):
+                ax.set_position(box)
+        png = self.png()
+        if boxes is None:
+            self._layouts[where] = [ax.get_position() for ax in fig.axes]
+            _no_layout_engine(fig)
+        return png
+
     def png(self) -> bytes:
-        buf = io.BytesIO()
-        # zlib level 1: a third of the default's encoding time, a slightly larger file
-        self.figure.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
-        return buf.getvalue()
+        """The figure as a PNG (drawn at the explorer's dpi; see :mod:`virtmodel.canvas`)."""
+        return canvas.png(self.figure.canvas.rgb())
 
     # -- static: a kernel-free player (virtmodel.player) ---------------------------------
     def player_html(self, store=None) -> str:
@@ -191,7 +197,7 @@ class Explorer:
             c.observe(lambda ch, name=k.name: self.update(**{name: ch["new"]}), names="value")
             self.controls[k.name] = c
             rows.append(c)
-        self._image = w.Image(value=self.png(), format="png",
+        self._image = w.Image(value=self._live_png(), format="png",
                               layout=w.Layout(max_width="100%"))
         self._box = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"), *rows, self._image])
         return self._box
