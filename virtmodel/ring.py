@@ -233,7 +233,7 @@ class BrokenQueueError(RuntimeError):
 class Queue:
     """A virtqueue with both halves, for step-by-step use from Python; ``ring`` is
     ``"split"`` or ``"packed"`` (the packed ring's ids are buffer ids, its ``fields`` the
-    views of :func:`virtmodel.packed.views`).
+    views of ``virtmodel.packed.views``).
 
     Every argument is checked (ValueError naming it); an operation that finds the queue
     broken raises :class:`BrokenQueueError` with the reason.

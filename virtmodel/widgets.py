@@ -6,7 +6,7 @@ size, ...), each knob with a fixed grid of allowed values.  It shows itself two 
 * **live** (Jupyter, Binder, Thebe): ipywidgets controls for every knob; moving one
   recomputes with the models and redraws the figure (a PNG in an ``Image`` widget);
 * **static** (the book's build, ``VIRTMODEL_STATIC=1``): a kernel-free HTML player
-  (:mod:`virtmodel.player`) with the same controls over frames pre-rendered for every
+  (``virtmodel.player``) with the same controls over frames pre-rendered for every
   combination of the knobs, fetched as files when a control asks for them.  No kernel, no
   widget state, so no control on the static site is ever dead.
 
@@ -100,7 +100,7 @@ class Explorer:
     narrow: tuple | None = None
     """Figure size (inches) of the static player's frames for phones, for a drawing that
     lays itself out for a tall figure (the vring tour).  None: the player fits the wide
-    drawing to a phone by itself (:func:`virtmodel.player.fit_narrow`)."""
+    drawing to a phone by itself (``virtmodel.player.fit_narrow``)."""
     state: dict = field(init=False)
     data: dict = field(init=False, repr=False)
     figure: Figure = field(init=False, repr=False)
@@ -171,7 +171,7 @@ class Explorer:
     # -- static: a kernel-free player (virtmodel.player) ---------------------------------
     def player_html(self, store=None) -> str:
         """A kernel-free player over every combination of the knobs (see
-        :mod:`virtmodel.player`); the explorer is left as it was."""
+        ``virtmodel.player``); the explorer is left as it was."""
         from . import player
 
         return player.player_html(self, store)
