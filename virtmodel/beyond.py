@@ -14,6 +14,9 @@ from .units import fmt_bytes
 from .widgets import REQUESTS, Explorer, Knob, Table, curve, run
 
 DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+"""The curves' x values (iodepth)."""
+MARKS = (1, 4, 16, 64)
+"""The iodepths a reader can mark on them (each a frame on the static site)."""
 ON_OFF = {True: "on", False: "off"}
 SIZES = (512, 4096, 65536)
 
@@ -54,7 +57,7 @@ def explore_ioeventfd(profile="modern") -> Explorer:
         return {"curves": c, "at": at}
 
     return Explorer("ioeventfd and the I/O thread", (
-        Knob("depth", "iodepth", DEPTHS, 1),
+        Knob("depth", "iodepth", MARKS, 1),
         Knob("request_bytes", "request size", SIZES, 4096, fmt_bytes)), draw, figsize=(12, 3.6))
 
 
@@ -80,7 +83,7 @@ def explore_backends(profile="modern") -> Explorer:
         return {"curves": c, "at": at}
 
     return Explorer("Back ends: QEMU, vhost, vhost-user, polling", (
-        Knob("depth", "iodepth", DEPTHS, 1),
+        Knob("depth", "iodepth", MARKS, 1),
         Knob("device_type", "device", ("blk", "net"), "blk",
              {"blk": "block (4 KiB)", "net": "network (1500 B)"}.get)), draw,
         figsize=(12, 3.6))
@@ -110,7 +113,7 @@ def explore_interrupts(profile="modern") -> Explorer:
         return {"curves": c, "at": at}
 
     return Explorer("Interrupts and idle vCPUs", (
-        Knob("depth", "iodepth", DEPTHS, 1),
+        Knob("depth", "iodepth", MARKS, 1),
         Knob("halt_poll", "KVM halt polling", (True, False), True, ON_OFF.get)), draw,
         figsize=(12, 3.6))
 
@@ -139,7 +142,7 @@ def explore_nvme(profile="modern") -> Explorer:
         return {"curves": c, "at": at}
 
     return Explorer("Emulated is not slow by nature: NVMe", (
-        Knob("depth", "iodepth", DEPTHS, 1),
+        Knob("depth", "iodepth", MARKS, 1),
         Knob("ioeventfd", "doorbell ioeventfds", (False, True), False, ON_OFF.get)), draw,
         figsize=(12, 3.6))
 
@@ -163,7 +166,7 @@ def explore_assignment(profile="modern") -> Explorer:
         return {"curves": c, "at": at, "share": share}
 
     return Explorer("Device assignment and vDPA", (
-        Knob("depth", "iodepth", DEPTHS, 1),
+        Knob("depth", "iodepth", MARKS, 1),
         Knob("interrupt_mode", "interrupts", INTERRUPT_MODES, "posted")), draw,
         figsize=(12, 3.6))
 
