@@ -257,6 +257,8 @@ def _print_micro(micro: dict, dev: dict) -> None:
           f"spread = (max-min)/median):")
     for k, (where, unit, _) in BENCHMARKS.items():
         src = micro if k in micro else dev
+        if k not in src:  # a measurement from before this benchmark existed
+            continue
         print(f"  {k:<18}{src[k]:9.4f} {unit:<4} spread {src['spread'][k]:6.1%}  ({where})")
 
 
@@ -270,7 +272,8 @@ def _lab(args) -> int:
     else:
         if not _usable_kvm():
             return 1
-        cells = (len(args.batch) + len(validate.REGISTERS)) * len(args.request_bytes)
+        cells = len(validate.grid_cells(args.batch, args.request_bytes,
+                                        requests=args.requests))
         print(f"calibrating and running the grid, interleaved ({args.repeats} repeats of "
               f"{cells} runs and the micro-benchmarks) ...", flush=True)
         m = validate.measure(args.batch, args.request_bytes, requests=args.requests,

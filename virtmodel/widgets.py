@@ -557,6 +557,8 @@ def micro_table(measurement) -> Table:
     rows = []
     for k, (where, unit, text) in BENCHMARKS.items():
         src = m if k in m else d
+        if k not in src:  # a measurement from before this benchmark existed
+            continue
         rows.append(dict(name=k, where=where, value=src[k], unit=unit,
                          spread=f"{src['spread'][k]:.0%}", what=text))
     return Table(rows, {"name": "benchmark", "where": "runs in", "value": "median",

@@ -31,6 +31,12 @@ CODE = {
         "4c89eaef498d55014489c8ef498d55024489e0ef49ffc448ffc975ce4c89faee"
         "ebbe"
     ),
+    "irq_setup": bytes.fromhex(
+        "488d053a0000004889f348c1e3044801fb66890366c74302080066c74304008e"
+        "48c1e8106689430648c1e81048894308b8f000e0fec700ff0100004c89faeeeb"
+        "bf50488b0425087100000fb740026689042512710000b8b000e0fec700000000"
+        "0048ff0425007100005848cf"
+    ),
 }
 
 # exit_loop's operation selector (register r9)

@@ -10,7 +10,18 @@ in a fresh VM:
 ``ioeventfd_kernel``
     a port write KVM matches to an eventfd (``KVM_IOEVENTFD``): no exit to user space;
 ``python_loop``
-    the run loop's own cost per exit, without a guest: a trivial ioctl and the same decoding.
+    the run loop's own cost per exit, without a guest: a trivial ioctl and the same decoding;
+``pio_irq``
+    ``pio_user`` in a VM with KVM's in-kernel interrupt controller, where the VMM answers
+    every exit by writing an irqfd (an MSI): KVM injects the interrupt on the entry and the
+    guest's CPL0 handler (``guests/irq_setup.S``) takes it, EOIs and returns;
+``irqfd_write``
+    the VMM's write to that irqfd alone, the vCPU not running (KVM delivers the MSI to the
+    local APIC in the writer's context);
+``irq_taken``
+    one interrupt taken: ``pio_irq`` less the same loop without the irqfd write (short
+    loops run alternately with it in the same VM; the median of their differences) less
+    ``irqfd_write``.
 
 ``pio_user - python_loop`` is the exit itself.  All values are µs per operation.
 """
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import statistics
 import struct
 import time
 
@@ -27,7 +39,8 @@ from . import guests
 from .experiments import DONE_PORT, NOTIFY_PORT, median_spread
 from .kvm import EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
 
-KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop")
+KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop",
+         "pio_irq", "irqfd_write", "irq_taken")
 _OPS = {"pio_user": guests.OP_PIO, "mmio_user": guests.OP_MMIO,
         "cpuid_kernel": guests.OP_CPUID, "ioeventfd_kernel": guests.OP_PIO}
 
@@ -65,13 +78,51 @@ def _python_loop(ops: int) -> float:
         return (time.perf_counter() - t0) / ops * 1e6
 
 
+def _interrupts(ops: int, chunks: int = 20) -> dict:
+    """``pio_irq``, ``irqfd_write`` and ``irq_taken`` (see the module docstring), µs per
+    operation.  One VM runs ``chunks`` pairs of short loops, each pair once with and once
+    without the irqfd write per exit; the medians over the pairs keep a pair the host
+    preempted from counting."""
+    with Machine(irqchip=True) as m:
+        irqfd = m.install_interrupt_handler(DONE_PORT)
+        write = os.eventfd_write
+        t0 = time.perf_counter()
+        for _ in range(ops):  # the vCPU is not running: the MSI waits in the APIC
+            write(irqfd, 1)
+        signal = (time.perf_counter() - t0) / ops * 1e6
+        m.load(guests.CODE["exit_loop"])
+        per = max(1, ops // chunks)
+        handlers = {True: lambda p, v: p == NOTIFY_PORT and write(irqfd, 1) is None,
+                    False: lambda p, v: p == NOTIFY_PORT}
+        with_irq, diff = [], []
+        for _ in range(chunks):
+            us = {}
+            for irq in (True, False):
+                m.set_regs(rcx=per, rdx=NOTIFY_PORT, r8=DONE_PORT, r9=guests.OP_PIO)
+                t0 = time.perf_counter()
+                exits = m.run(handlers[irq], DONE_PORT)
+                us[irq] = (time.perf_counter() - t0) / per * 1e6
+                if exits != per + 1:
+                    raise GuestError(f"pio_irq: {exits} exits to user space, expected "
+                                     f"{per + 1}")
+            with_irq.append(us[True])
+            diff.append(us[True] - us[False])
+        taken = m.interrupts_taken()  # + 1: the one the loop above left pending, taken on
+        if taken != chunks * per + 1:  # the first entry
+            raise GuestError(f"pio_irq: {taken} interrupts taken, expected "
+                             f"{chunks * per + 1}")
+        return {"pio_irq": statistics.median(with_irq), "irqfd_write": signal,
+                "irq_taken": statistics.median(diff) - signal}
+
+
 def micro_once(ops: int = 20_000) -> dict:
     """One sample of every kind (µs per operation), plus the KVM flavour."""
     check_int(ops, "ops", 100, 10_000_000)
     out = {}
-    for key in KINDS[:-1]:
+    for key in _OPS:
         out[key], out["flavour"] = _exit_kind(key, ops)
     out["python_loop"] = _python_loop(ops)
+    out.update(_interrupts(ops))
     return out
 
 
