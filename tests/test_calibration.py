@@ -51,8 +51,17 @@ def test_interrupt_and_wake_costs_come_from_their_benchmarks():
     assert p.irq_inject_ns == 0 and p.eoi_ns == 0  # measured with the handler, as one
     assert p.sources["eoi_ns"]["status"] == "derived"
     assert "included in native_irq_ns" in p.sources["irq_inject_ns"]["source"]
-    assert p.wakeup_ns == pytest.approx(3000)  # kernel_wake, not thread_wake's 20 µs
+    # no kick_wake (a file from before it): kernel_wake, not thread_wake's 20 µs
+    assert p.wakeup_ns == pytest.approx(3000)
     assert "two pthreads of a C program" in p.sources["wakeup_ns"]["source"]
+    # with it: the kick's round trip through the woken thread, less the kick's exit
+    p = calibrate.profile_from(dict(IRQ_MICRO, kick_wake=11.0), WAKE_DEV)
+    assert p.wakeup_ns == pytest.approx((11.0 - 3.0) * 1e3)
+    assert "kick_wake 11.000 - ioeventfd_kernel 3.000 µs" in p.sources["wakeup_ns"]["source"]
+    assert "kernel_wake, is 3.000 µs" in p.sources["wakeup_ns"]["source"]
+    with pytest.raises(ValueError, match=r"kick_wake 2\.000 µs is not more than "
+                                         r"ioeventfd_kernel 3\.000 µs"):
+        calibrate.profile_from(dict(IRQ_MICRO, kick_wake=2.0), WAKE_DEV)
     # without a C compiler there is no kernel_wake: the Python ping-pong, and it says so
     p = calibrate.profile_from(IRQ_MICRO, dict(WAKE_DEV, kernel_wake=math.nan))
     assert p.wakeup_ns == pytest.approx(20_000)

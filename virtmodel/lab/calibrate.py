@@ -115,6 +115,8 @@ BENCHMARKS = {
                                "the guest's CPL0 handler on the entry"),
     "irqfd_write": ("host", "µs", "the VMM's write to an irqfd (MSI to a vCPU not "
                                   "running)"),
+    "kick_wake": ("guest", "µs", "an ioeventfd kick answered by a thread blocked on "
+                                 "its eventfd: the round trip"),
     "irq_taken": ("guest", "µs", "one interrupt injected on an entry and handled: pio_irq "
                                  "less the same loop without it, less irqfd_write"),
     "notify_empty": ("host", "µs", "a notification to the virtio device, empty ring"),
@@ -126,7 +128,7 @@ BENCHMARKS = {
     "thread_wake": ("host", "µs", "waking a Python thread blocked on an eventfd, GIL "
                                   "hand-off included (a cross-check; not used)"),
     "kernel_wake": ("host", "µs", "waking a thread blocked on an eventfd, timed in C "
-                                  "(half a pthread ping-pong)"),
+                                  "(half a pthread ping-pong; a cross-check of kick_wake)"),
 }
 """Every micro-benchmark (guest ones from :mod:`~virtmodel.lab.microbench`, host ones from
 :func:`device_bench`): where it runs, its unit, what it times."""
@@ -224,9 +226,21 @@ GUEST_NS_PER_REQUEST = 10.0
 stores (descriptor, available entry, request id); below what the lab can resolve."""
 
 
-def _wakeup(dev: dict, m) -> tuple:
-    """wakeup_ns: the kernel's wake-up of a blocked thread (kernel_wake); measurements
-    without it (no C compiler, or files from before 2026-11-25) fall back on thread_wake."""
+def _wakeup(micro: dict, dev: dict, m) -> tuple:
+    """wakeup_ns: waking the back end's thread by a kick, beyond the kick's own exit
+    (kick_wake - ioeventfd_kernel).  Measurements without kick_wake (files from before
+    2026-11-25) fall back on kernel_wake, then on thread_wake."""
+    if "kick_wake" in micro:
+        kw, kern = micro["kick_wake"], micro["ioeventfd_kernel"]
+        if kw <= kern:
+            raise ValueError(f"micro-benchmarks inconsistent: kick_wake {kw:.3f} µs is not "
+                             f"more than ioeventfd_kernel {kern:.3f} µs")
+        cross = dev.get("kernel_wake", math.nan)
+        return (kw - kern) * 1e3, m(
+            f"kick_wake {kw:.3f} - ioeventfd_kernel {kern:.3f} µs: a thread blocked on the "
+            f"kick's eventfd woken and answering, next to the running vCPU (the kernel's "
+            f"wake-up alone, kernel_wake, is {cross:.3f} µs: where the woken thread lands "
+            f"on the vCPU's CPU it preempts the vCPU thread, which costs more)")
     wake = dev.get("kernel_wake", math.nan)
     if not math.isnan(wake):
         return wake * 1e3, m(f"kernel_wake {wake:.3f} µs: half an eventfd ping-pong between "
@@ -306,7 +320,7 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         notify_ns=(dev["notify_empty"] * us, m(
             f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
             f"empty ring")),
-        wakeup_ns=_wakeup(dev, m),
+        wakeup_ns=_wakeup(micro, dev, m),
         **_interrupt_costs(micro, m, pub),
         copy_ns_per_byte=(dev["copy_ns_per_byte"], m(
             f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "

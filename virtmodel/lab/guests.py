@@ -17,8 +17,9 @@ SOURCES = Path(__file__).resolve().parent / "guests"
 
 CODE = {
     "exit_loop": bytes.fromhex(
-        "4989ca4983f901740e4983f9027411ee49ffca75faeb12890749ffca75f9eb09"
-        "31c00fa249ffca75f74c89c2eeebfa"
+        "4989ca4983f90174144983f90274174983f903741cee49ffca75faeb24890749"
+        "ffca75f9eb1b31c00fa249ffca75f7eb10488b07eef39048390774f949ffca75"
+        "f04c89c2eeebfa"
     ),
     "virtio_driver": bytes.fromhex(
         "4531e44531ed488d5eff4c89e04821d86641894443044889c5490fafe94c01d5"
@@ -40,7 +41,7 @@ CODE = {
 }
 
 # exit_loop's operation selector (register r9)
-OP_PIO, OP_MMIO, OP_CPUID = 0, 1, 2
+OP_PIO, OP_MMIO, OP_CPUID, OP_KICK_WAIT = 0, 1, 2, 3
 
 
 def assemble(name: str) -> bytes:

@@ -23,6 +23,12 @@ in a fresh VM:
     loops run alternately with it in the same VM; the median of their differences) less
     ``irqfd_write``.
 
+``kick_wake``
+    a round trip through a back-end thread: the guest kicks through an ioeventfd and spins
+    until a thread blocked on that eventfd (woken by KVM, placed by the scheduler) answers
+    with a store to guest memory -- what the I/O thread's wake-up costs next to a running
+    vCPU.
+
 ``pio_user - python_loop`` is the exit itself.  All values are µs per operation.
 """
 
@@ -32,15 +38,18 @@ import fcntl
 import os
 import statistics
 import struct
+import threading
 import time
+
+import numpy as np
 
 from ..spec import check_int
 from . import guests
 from .experiments import DONE_PORT, NOTIFY_PORT, median_spread
-from .kvm import EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
+from .kvm import BUFFERS, EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
 
 KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop",
-         "pio_irq", "irqfd_write", "irq_taken")
+         "pio_irq", "irqfd_write", "irq_taken", "kick_wake")
 _OPS = {"pio_user": guests.OP_PIO, "mmio_user": guests.OP_MMIO,
         "cpuid_kernel": guests.OP_CPUID, "ioeventfd_kernel": guests.OP_PIO}
 
@@ -115,6 +124,39 @@ def _interrupts(ops: int, chunks: int = 20) -> dict:
                 "irq_taken": statistics.median(diff) - signal}
 
 
+def _kick_wake(ops: int) -> float:
+    """``kick_wake`` (see the module docstring), µs per round trip."""
+    with Machine() as m:
+        efd = m.ioeventfd(NOTIFY_PORT)
+        os.set_blocking(efd, True)
+        answer = m.mem[BUFFERS: BUFFERS + 8].view(np.uint64)
+        woken = [0]
+
+        def back_end():
+            while woken[0] < ops:
+                woken[0] += os.eventfd_read(efd)
+                answer[0] += 1
+
+        m.load(guests.CODE["exit_loop"])
+        m.set_regs(rcx=ops, rdx=NOTIFY_PORT, rdi=BUFFERS, r8=DONE_PORT,
+                   r9=guests.OP_KICK_WAIT)
+        thread = threading.Thread(target=back_end, daemon=True)
+        thread.start()
+        try:
+            t0 = time.perf_counter()
+            exits = m.run(lambda p, v: False, DONE_PORT)
+            dt = time.perf_counter() - t0
+        finally:
+            if thread.is_alive():  # the guest failed: release the thread
+                woken[0] = ops
+                os.eventfd_write(efd, 1)
+            thread.join(5)
+        if exits != 1 or int(answer[0]) != ops:
+            raise GuestError(f"kick_wake: {exits} exits to user space and {int(answer[0])} "
+                             f"answers, expected 1 and {ops}")
+        return dt / ops * 1e6
+
+
 def micro_once(ops: int = 20_000) -> dict:
     """One sample of every kind (µs per operation), plus the KVM flavour."""
     check_int(ops, "ops", 100, 10_000_000)
@@ -123,6 +165,7 @@ def micro_once(ops: int = 20_000) -> dict:
         out[key], out["flavour"] = _exit_kind(key, ops)
     out["python_loop"] = _python_loop(ops)
     out.update(_interrupts(ops))
+    out["kick_wake"] = _kick_wake(max(100, ops // 4))
     return out
 
 
