@@ -273,12 +273,12 @@ def _lab(args) -> int:
         if not _usable_kvm():
             return 1
         cells = len(validate.grid_cells(args.batch, args.request_bytes,
-                                        requests=args.requests))
+                                        requests=args.requests, variants=args.variants))
         print(f"calibrating and running the grid, interleaved ({args.repeats} repeats of "
               f"{cells} runs and the micro-benchmarks) ...", flush=True)
         m = validate.measure(args.batch, args.request_bytes, requests=args.requests,
                              emulated_requests=max(500, args.requests // 4),
-                             repeats=args.repeats, ops=args.ops,
+                             repeats=args.repeats, ops=args.ops, variants=args.variants,
                              progress=lambda r, n: print(f"  repeat {r}/{n} done"
                                                          if r else "  warm-up done",
                                                          flush=True))
@@ -343,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "virtio / emulated grid")
     lb.add_argument("--batch", type=_list(int), default=[1, 4, 16, 64])
     lb.add_argument("--request-bytes", type=_list(int), default=[64, 1500, 4096, 65536])
+    lb.add_argument("--variants", type=_list(str),
+                    default=["virtio", "virtio+irq", "virtio+iothread"],
+                    help="virtio variants of the grid: virtio (the kick's exit drains the "
+                         "ring, the guest polls), virtio+irq (completions by an MSI through "
+                         "an irqfd), virtio+iothread (ioeventfd kick, an I/O thread "
+                         "drains), virtio+iothread+irq")
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
