@@ -131,6 +131,18 @@ def test_kvm_counts_each_trapping_write_once():
     assert d["exits"] - d["irq_exits"] - d["pf_taken"] == 301
 
 
+@pytest.mark.kvm
+@needs_kvm
+def test_port_writes_do_not_depend_on_what_lies_at_guest_address_zero():
+    """PVM drops RFLAGS.IOPL: a CPL3 OUT passes only through the TSS's I/O bitmap.  A TSS
+    at address 0 would take its bitmap offset from RAM bytes 0x66..0x67 (it did once)."""
+    with kvm.Machine() as m:
+        m.mem[0x66], m.mem[0x67] = 0x00, 0x10  # a bitmap offset far beyond any TSS limit
+        m.load(guests.CODE["exit_loop"])
+        m.set_regs(rcx=3, rdx=lab.NOTIFY_PORT, r8=lab.DONE_PORT, r9=guests.OP_PIO)
+        assert m.run(lambda p, v: True, lab.DONE_PORT, timeout_s=5) == 4
+
+
 def test_this_hosts_interrupt_mode_follows_its_kvm():
     assert kvm.interrupt_mode("pvm") == "legacy"  # no APICv or AVIC under PVM
     assert kvm.interrupt_mode(None if PROBE.flavour is None else PROBE.flavour) in (

@@ -57,14 +57,14 @@ STACK_TOP = 0xF000
 RING = 0x100000
 BUFFERS = 0x200000
 MMIO_ADDR = 0x3000_0000  # mapped by the page tables, not backed by a memory slot
-# with an interrupt controller (Machine(irqchip=True)): the local APIC's page mapped by a
-# second page directory, descriptor tables, the CPL0 stack interrupts switch to, and the
-# interrupt handler's data (see guests/irq_setup.S)
+# descriptor tables (a TSS with an I/O bitmap: see Machine._descriptor_tables); with an
+# interrupt controller (Machine(irqchip=True)) also the local APIC's page mapped by a second
+# page directory, the CPL0 stack interrupts switch to, and the interrupt handler's data
+# (see guests/irq_setup.S)
 APIC_BASE = 0xFEE0_0000
 APIC_PD = 0x4000  # page directory of guest-physical 3..4 GiB (only the APIC's 2 MiB)
 GDT, IDT, TSS = 0x5000, 0x6000, 0x7000
-TSS_LIMIT = 0x68 + 0x100 // 8  # the 64-bit TSS, then an I/O bitmap for ports 0..0xFF (PVM
-#                                checks it at CPL3 even with IOPL 3) and its 0xFF end byte
+TSS_LIMIT = 0x68 + 0x100 // 8  # the 64-bit TSS, an I/O bitmap for ports 0..0xFF, 0xFF
 IRQ_DATA = 0x7100  # u64 interrupts taken; u64 address of the used ring; its shadow (4 B)
 IRQ_COUNT, IRQ_USED_RING, IRQ_SHADOW = IRQ_DATA, IRQ_DATA + 8, IRQ_DATA + 16
 KERNEL_STACK_TOP = 0x9000
@@ -224,8 +224,7 @@ class Machine:
                                       mmap.PROT_READ | mmap.PROT_WRITE)
             self._maps.append(self.run_page)
             self._page_tables()
-            if irqchip:
-                self._descriptor_tables()
+            self._descriptor_tables()
             self._long_mode()
         except BaseException:
             self.close()
@@ -250,9 +249,11 @@ class Machine:
             m[slot: slot + 8] = np.frombuffer(struct.pack("<Q", APIC_BASE | 0x97), np.uint8)
 
     def _descriptor_tables(self):
-        """What an interrupt needs in guest memory: a GDT with CPL0 and CPL3 segments and a
-        64-bit TSS whose rsp0 is the stack the CPU switches to on an interrupt from CPL3,
-        and an empty IDT (the guest fills its gate: guests/irq_setup.S)."""
+        """A GDT with CPL0 and CPL3 segments, a 64-bit TSS and an empty IDT.  The TSS's I/O
+        bitmap lets the CPL3 program use ports 0..0xFF: PVM does not keep RFLAGS.IOPL (it
+        reads back 0), so IN/OUT at CPL3 pass only through the bitmap (a TSS without one
+        makes every OUT triple-fault).  Its rsp0 is the stack the CPU switches to on an
+        interrupt from CPL3; the guest fills its IDT gate (guests/irq_setup.S)."""
         tss_low = (TSS_LIMIT | (TSS & 0xFFFFFF) << 16 | 0x8B << 40  # present, busy TSS
                    | (TSS >> 24 & 0xFF) << 56)
         gdt = (0,
@@ -276,16 +277,13 @@ class Machine:
         fcntl.ioctl(self.vcpu, KVM_GET_SREGS, buf)
         code = (0, 0xFFFFFFFF, 0x33, 11, 1, 3, 0, 1, 1, 1, 0, 0)
         data = (0, 0xFFFFFFFF, 0x2B, 3, 1, 3, 1, 1, 0, 1, 0, 0)
-        tss = TSS if self.irqchip else 0
         segs = {"cs": code, "ds": data, "es": data, "fs": data, "gs": data, "ss": data,
-                "tr": (tss, TSS_LIMIT if self.irqchip else 0x67, 0x18, 11, 1, 0, 0, 0, 0, 0,
-                       0, 0),
+                "tr": (TSS, TSS_LIMIT, 0x18, 11, 1, 0, 0, 0, 0, 0, 0, 0),
                 "ldt": (0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1)}
         for i, name in enumerate(_SEG_NAMES):
             _SEG.pack_into(buf, 24 * i, *segs[name])
-        if self.irqchip:  # GDTR and IDTR: base u64, limit u16
-            struct.pack_into("<QH", buf, 192, GDT, 7 * 8 - 1)
-            struct.pack_into("<QH", buf, 208, IDT, 256 * 16 - 1)
+        struct.pack_into("<QH", buf, 192, GDT, 7 * 8 - 1)  # GDTR, IDTR: base u64, limit u16
+        struct.pack_into("<QH", buf, 208, IDT, 256 * 16 - 1)
         cr0 = 0x80000000 | 0x20 | 0x10 | 0x2 | 0x1  # PG NE ET MP PE
         struct.pack_into("<QQQQQQ", buf, 224, cr0, 0, PAGE_TABLES, 0x20, 0, 0x500)
         fcntl.ioctl(self.vcpu, KVM_SET_SREGS, bytes(buf))
