@@ -638,7 +638,7 @@ class LabReport:
         import ipywidgets as w
 
         self._out = w.VBox()
-        self.button = w.Button(description="Measure this machine (about a minute)",
+        self.button = w.Button(description="Measure this machine (a few minutes)",
                                layout=w.Layout(width="24em"), disabled=not self.live)
         self.progress = w.HTML()
 
