@@ -121,11 +121,18 @@ def test() -> int:
     rc = run([PY, "-m", "pytest", "tests"], env=env)
     if rc != 0:
         return rc
-    print("\n=== again with NUMBA_DISABLE_JIT=1 (plain Python: a missing 16-bit mask shows)",
-          flush=True)
+    print("\n=== the model's tests again with NUMBA_DISABLE_JIT=1 (plain Python: a missing "
+          "16-bit mask shows): " + ", ".join(JIT_OFF_TESTS), flush=True)
     env["NUMBA_DISABLE_JIT"] = "1"
-    return run([PY, "-m", "pytest", "tests", "-m", "not slow", "-p", "no:cacheprovider"],
-               env=env)
+    return run([PY, "-m", "pytest", *JIT_OFF_TESTS, "-m", "not slow", "-p",
+                "no:cacheprovider"], env=env)
+
+
+JIT_OFF_TESTS = [f"tests/test_{name}.py" for name in (
+    "spec", "ring", "ring_properties", "packed", "packed_properties", "ringsim", "trap",
+    "paths", "mechanisms", "frozen", "registry", "cachelines")]
+"""The tests of the numba kernels (rings, event loop, paths), run a second time as plain
+Python.  The lab's, the CLI's and the book's tests run once, with the JIT on."""
 
 
 def bench() -> int:

@@ -6,6 +6,7 @@ calibrated profile within the target.  (The KVM runs of the same code are in tes
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +42,53 @@ def test_profile_from_maps_each_cost_by_its_stated_arithmetic():
     assert "pvm" in p.description and "2026-11-25" in p.description
 
 
+IRQ_MICRO = dict(MICRO, pio_irq=70.0, irqfd_write=1.5, irq_taken=40.0)
+WAKE_DEV = dict(DEV, kernel_wake=3.0)
+
+
+def test_interrupt_and_wake_costs_come_from_their_benchmarks():
+    p = calibrate.profile_from(IRQ_MICRO, WAKE_DEV, name="t", date="2026-11-25")
+    assert p.signal_ns == pytest.approx(1500) and p.native_irq_ns == pytest.approx(40_000)
+    assert p.irq_inject_ns == 0 and p.eoi_ns == 0  # measured with the handler, as one
+    assert p.sources["eoi_ns"]["status"] == "derived"
+    assert "included in native_irq_ns" in p.sources["irq_inject_ns"]["source"]
+    # no kick_wake (a file from before it): kernel_wake, not thread_wake's 20 µs
+    assert p.wakeup_ns == pytest.approx(3000)
+    assert "two pthreads of a C program" in p.sources["wakeup_ns"]["source"]
+    # with it: the kick's round trip through the woken thread, less the kick's exit
+    p = calibrate.profile_from(dict(IRQ_MICRO, kick_wake=11.0), WAKE_DEV)
+    assert p.wakeup_ns == pytest.approx((11.0 - 3.0) * 1e3)
+    assert "kick_wake 11.000 - ioeventfd_kernel 3.000 µs" in p.sources["wakeup_ns"]["source"]
+    assert "kernel_wake, is 3.000 µs" in p.sources["wakeup_ns"]["source"]
+    with pytest.raises(ValueError, match=r"kick_wake 2\.000 µs is not more than "
+                                         r"ioeventfd_kernel 3\.000 µs"):
+        calibrate.profile_from(dict(IRQ_MICRO, kick_wake=2.0), WAKE_DEV)
+    # without a C compiler there is no kernel_wake: the Python ping-pong, and it says so
+    p = calibrate.profile_from(IRQ_MICRO, dict(WAKE_DEV, kernel_wake=math.nan))
+    assert p.wakeup_ns == pytest.approx(20_000)
+    assert "kernel_wake was not measured" in p.sources["wakeup_ns"]["source"]
+    with pytest.raises(ValueError, match=r"irq_taken -0\.500 µs is not positive"):
+        calibrate.profile_from(dict(IRQ_MICRO, irq_taken=-0.5), WAKE_DEV)
+
+
+def test_the_kernel_wake_benchmark_times_a_thread_wake_up_in_c(tmp_path, monkeypatch):
+    from virtmodel.lab import native
+
+    us = [calibrate._kernel_wake_us(3000) for _ in range(3)]
+    # a wake-up costs at least a system call and at most a scheduler tick, here or anywhere
+    assert all(0.05 < u < 1000 for u in us), us
+    assert native.build("wake") == native.build("wake")  # built once, then cached
+    with pytest.raises(RuntimeError, match=r"failed with status 2: usage: wake N"):
+        native.run("wake", 0)
+    with pytest.raises(ValueError, match="no native program 'nope'"):
+        native.build("nope")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing cached there
+    monkeypatch.setenv("CC", "no-such-cc")
+    with pytest.raises(native.NoCompiler, match="needs a C compiler .CC=no-such-cc."):
+        native.build("wake")
+    assert math.isnan(calibrate._kernel_wake_us(100))
+
+
 def test_inconsistent_micro_benchmarks_are_refused():
     bad = dict(MICRO, pio_user=4.0)
     with pytest.raises(ValueError, match=r"pio_user 4\.000 µs is not more than"):
@@ -57,6 +105,50 @@ def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
                               queue_size=256, ioeventfd=False), costs.MODERN)
     assert r.kicks_per_request == r.user_exits_per_request == math.ceil(n / batch) / n
     assert r.interrupts_per_request == 0
+
+
+@pytest.mark.parametrize("batch,n", [(1, 100), (4, 1000), (64, 1000), (7, 50)])
+def test_the_interrupt_twin_takes_one_interrupt_per_kick_without_a_delivery_exit(batch, n):
+    """The back end signals inside the kick's exit, from the vCPU's own thread: the model
+    injects it on the entry (no "interrupt" exit); "legacy" leaves the EOI's exit."""
+    r = validate.predict(_lab("virtio+irq", batch=batch, request_bytes=64, requests=n,
+                              queue_size=256, ioeventfd=False, interrupts=True,
+                              interrupt_mode="legacy"), costs.MODERN)
+    kicks = math.ceil(n / batch) / n
+    assert r.kicks_per_request == r.user_exits_per_request == kicks
+    assert r.interrupts_per_request == kicks
+    assert r.exits_by_reason == pytest.approx(dict(io=kicks, eoi=kicks, hlt=0, interrupt=0,
+                                                   other=0))
+    assert r.exits_per_request == pytest.approx(2 * kicks)
+
+
+def test_the_interrupt_twin_follows_the_recorded_interrupt_mode():
+    kw = dict(batch=4, request_bytes=64, requests=400, queue_size=256, ioeventfd=False,
+              interrupts=True)
+    legacy = validate.predict(_lab("virtio+irq", **kw, interrupt_mode="legacy"), "modern")
+    posted = validate.predict(_lab("virtio+irq", **kw, interrupt_mode="posted"), "modern")
+    assert legacy.exits_by_reason["eoi"] == 0.25 and posted.exits_by_reason["eoi"] == 0
+    assert validate.model_params(_lab("virtio+irq", **kw, interrupt_mode="legacy"))[1][
+        "interrupt_mode"] == "legacy"
+
+
+@pytest.mark.parametrize("batch,n", [(1, 100), (16, 1000)])
+def test_the_io_thread_twin_kicks_in_the_kernel_and_polls(batch, n):
+    r = validate.predict(_lab("virtio+iothread", batch=batch, request_bytes=1500,
+                              requests=n, queue_size=256, ioeventfd=True), costs.MODERN)
+    kicks = math.ceil(n / batch) / n
+    assert r.user_exits_per_request == 0 and r.interrupts_per_request == 0
+    assert r.kicks_per_request == r.exits_per_request == pytest.approx(kicks)
+
+
+def test_grid_variants_are_checked():
+    cells = validate.grid_cells(batches=(4,), sizes=(64,), registers=(1,), requests=10,
+                                emulated_requests=10)
+    assert [(k, p.get("ioeventfd"), p.get("interrupts")) for k, p in cells] == [
+        ("virtio", False, False), ("virtio+irq", False, True),
+        ("virtio+iothread", True, False), ("emulated", None, None)]
+    with pytest.raises(ValueError, match=r"variants must be some of \['virtio', "):
+        validate.grid_cells(variants=("virtio+nope",))
 
 
 @pytest.mark.parametrize("regs", [1, 3])
@@ -159,10 +251,15 @@ def test_the_shipped_profile_is_named_for_its_machine_and_matches_its_measuremen
 def test_the_model_predicts_the_shipped_grid_within_the_target():
     m, _ = validate.shipped()
     rows = m.rows()
-    assert len(rows) == len(validate.BATCHES) * len(validate.SIZES) + \
-        len(validate.REGISTERS) * len(validate.SIZES)
+    variants = {r.experiment for r in rows} - {"emulated"}
+    assert "virtio" in variants and variants <= set(validate.VARIANTS)
+    assert len(rows) == len(variants) * len(validate.BATCHES) * len(validate.SIZES) + len(
+        validate.REGISTERS) * len(validate.SIZES)  # every cell of the grid it ran
     for r in rows:  # exits are not a fit: they must agree exactly
         assert r.predicted_user_exits == pytest.approx(r.measured_user_exits, abs=1e-12), r
+        assert r.predicted_interrupts == pytest.approx(r.measured_interrupts, abs=1e-12), r
+        if r.measured_kvm_exits is not None:  # KVM's own count: now and then a re-injected
+            assert r.predicted_exits <= r.measured_kvm_exits <= r.predicted_exits * 1.01, r
     assert validate.median_abs_error(rows) <= validate.TARGET_MEDIAN_ERROR
 
 
@@ -189,4 +286,26 @@ def test_a_measurement_saved_before_the_user_exits_rename_still_loads(tmp_path):
     then, _ = validate.load(old)
     now, _ = validate.shipped()
     assert then.results == now.results
-    assert {r.user_exits_per_request for r in then.results} == {0.01565, 0.0625, 0.25, 1, 3}
+    kicks = {0.01565, 0.0625, 0.25, 1, 3}  # B = 64, 16, 4, 1; 3 registers (and 1)
+    assert {r.user_exits_per_request for r in then.results} - {0} == kicks
+
+
+OLD = Path(__file__).parent / "data" / "lab-before-interrupts.json"
+
+
+def test_a_measurement_from_before_the_interrupt_experiments_still_loads_and_calibrates():
+    """The measurement shipped until 2026-11-25 (no interrupt or I/O-thread cells, no
+    pio_irq, irq_taken, kick_wake or kernel_wake, no KVM exit counts)."""
+    m, head = validate.load(OLD)
+    assert head["flavour"] == "pvm" and len(m.results) == 24
+    assert {r.experiment for r in m.results} == {"virtio", "emulated"}
+    rows = m.rows()
+    assert all(r.measured_kvm_exits is None and r.measured_interrupts == 0 for r in rows)
+    assert all(r.predicted_user_exits == pytest.approx(r.measured_user_exits) for r in rows)
+    assert validate.median_abs_error(rows) <= validate.TARGET_MEDIAN_ERROR
+    assert " - / 1.0000" in validate.table_text(rows)  # no KVM count: shown as "-"
+    prof = calibrate.profile_from(m.micro, m.device, name="then", date=head["date"])
+    assert prof.wakeup_ns == pytest.approx(m.device["thread_wake"] * 1e3)
+    assert "kernel_wake was not measured" in prof.sources["wakeup_ns"]["source"]
+    assert prof.signal_ns == costs.MODERN.signal_ns
+    assert "not measured by the lab" in prof.sources["native_irq_ns"]["source"]

@@ -15,7 +15,8 @@ Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring inte
   ``kvm_vcpu_halt`` does) before it schedules the vCPU thread out; an interrupt inside the
   window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
   the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
-  posted interrupts, none with them);
+  posted interrupts, none with them); one the vCPU's own thread raises inside an exit
+  (``kick_sync``) is injected on the entry that ends it, with no exit of its own;
 * the **back end** (QEMU's I/O thread, vhost's worker, or the device's own controller on
   bare metal) sleeps until a kick or a completion wakes it.  When kicked it drains the ring
   with kicks disabled (``suppress_kicks``; an NVMe controller without shadow doorbells never
@@ -466,8 +467,15 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     counters[C_SIGNALS] += 1
                     _take(counters, exits, A_SIGNAL, units, 1.0)
                     t_v += c_row[A_SIGNAL]
-                    if irq_at == inf:
-                        irq_at = t_v
+                    # raised by the vCPU's own thread inside its exit: KVM injects it on
+                    # the entry that ends the exit, with no exit to deliver it (one that
+                    # was already pending merges with it)
+                    if irq_at <= t_v:
+                        irq_at = inf
+                    counters[C_IRQS] += 1
+                    _take(counters, exits, A_HANDLER, units, 1.0)
+                    t_v += c_row[A_HANDLER]
+                    v_phase = _HANDLER_DUE
             continue
         # ---- the device: a request finishes ----------------------------------------------
         if d_next <= b_time:

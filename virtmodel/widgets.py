@@ -530,6 +530,8 @@ def micro_table(measurement) -> Table:
     rows = []
     for k, (where, unit, text) in BENCHMARKS.items():
         src = m if k in m else d
+        if k not in src:  # a measurement from before this benchmark existed
+            continue
         rows.append(dict(name=k, where=where, value=src[k], unit=unit,
                          spread=f"{src['spread'][k]:.0%}", what=text))
     return Table(rows, {"name": "benchmark", "where": "runs in", "value": "median",
@@ -609,7 +611,7 @@ class LabReport:
         import ipywidgets as w
 
         self._out = w.VBox()
-        self.button = w.Button(description="Measure this machine (about a minute)",
+        self.button = w.Button(description="Measure this machine (a few minutes)",
                                layout=w.Layout(width="24em"), disabled=not self.live)
         self.progress = w.HTML()
 

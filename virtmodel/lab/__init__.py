@@ -5,8 +5,11 @@ Where ``/dev/kvm`` is usable (:func:`probe`), the lab runs the programs of
 
 * :func:`microbench` (:mod:`~virtmodel.lab.microbench`): what each kind of exit costs;
 * :func:`run_virtio` and :func:`run_emulated` (:mod:`~virtmodel.lab.experiments`): a mini
-  virtio over a real split ring in guest memory, and an emulated device programmed by
-  trapping port writes, both verified request by request;
+  virtio over a real split ring in guest memory (its variants: completions signalled by an
+  MSI through an irqfd to a CPL0 handler, ``interrupts=True``; kicks through an ioeventfd
+  to an I/O thread, ``ioeventfd=True``), and an emulated device programmed by trapping
+  port writes, all verified request by request, their exits counted by the VMM, by the
+  guest's handler and by KVM itself (:meth:`Machine.stats`);
 * :mod:`~virtmodel.lab.calibrate`: a cost profile from the micro-benchmarks alone;
 * :mod:`~virtmodel.lab.validate`: the calibrated model's predictions beside the
   experiments, and the error table.

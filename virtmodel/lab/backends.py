@@ -19,6 +19,8 @@ the host: it lets the back ends be benchmarked and tested without KVM.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .._jit import njit
@@ -136,16 +138,23 @@ class _Backend:
 
 
 class RingBackend(_Backend):
-    """The virtio back end over ``vq`` (a ring laid out in ``ram``)."""
+    """The virtio back end over ``vq`` (a ring laid out in ``ram``).  With ``irqfd`` (an
+    eventfd from :meth:`virtmodel.lab.kvm.Machine.irqfd`) it signals each pass that
+    returned buffers used with one write to it: an MSI, as QEMU's and vhost's deferred
+    irqfd write after a pass.  (The lab's guest never sets ``VRING_AVAIL_F_NO_INTERRUPT``,
+    so the ring never suppresses one.)"""
 
-    def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int):
+    def __init__(self, vq: Virtqueue, ram: np.ndarray, nbytes: int, irqfd: int | None = None):
         super().__init__(ram, nbytes)
         self.vq = vq
+        self.irqfd = irqfd
+        self.signals = 0  # interrupts raised
         self._args = (*vq, ram, self.dst, nbytes, self.state)
 
     def notify(self) -> bool:
-        """A kick: drain the ring.  False (and :attr:`error` set) if the ring or a request
-        is wrong; the device then stays stopped, as a real one marks itself broken."""
+        """A kick: drain the ring (and signal, see the class).  False (and :attr:`error`
+        set) if the ring or a request is wrong; the device then stays stopped, as a real one
+        marks itself broken."""
         if self.error is not None:
             return False
         rc = _serve_ring(*self._args)
@@ -154,6 +163,9 @@ class RingBackend(_Backend):
             if rc == BAD_RING:
                 why += f": {broken_reason(self.vq)}"
             return self._fail(f"device: {why}")
+        if rc and self.irqfd is not None:
+            os.eventfd_write(self.irqfd, 1)
+            self.signals += 1
         return True
 
 

@@ -8,7 +8,7 @@ calibrated model must then predict, :mod:`virtmodel.lab.validate`):
 * the host ones of :func:`device_bench`, which need no KVM: the lab's devices
   (:mod:`virtmodel.lab.backends`) driven by :func:`~virtmodel.lab.backends.fill_ring` from the
   host -- the fixed cost of a notification, the ring work and the copy cost per request,
-  a register write, and a thread wake-up through an eventfd.
+  a register write, and a thread wake-up through an eventfd (timed in C, without Python).
 
 :func:`profile_from` maps them onto the profile's fields; each field's source says which
 measurement (or which difference of two) it is, and the fields the lab cannot measure keep
@@ -18,6 +18,7 @@ the published value and say so.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import re
@@ -29,7 +30,7 @@ import numpy as np
 
 from .. import costs
 from ..ring import make_virtqueue
-from . import backends
+from . import backends, native
 from .experiments import EMU_PORT
 from .microbench import medians, microbench
 
@@ -66,8 +67,19 @@ def _per_call_us(fn, ops: int) -> float:
     return (time.perf_counter() - t0) / ops * 1e6
 
 
+def _kernel_wake_us(ops: int) -> float:
+    """Half an eventfd ping-pong between two pthreads of a small C program
+    (``native/wake.c``, compiled at first use): the kernel's wake-up of a thread blocked in
+    read(), without an interpreter.  NaN without a C compiler."""
+    try:
+        return float(native.run("wake", ops))
+    except native.NoCompiler:
+        return math.nan
+
+
 def _thread_wake_us(ops: int) -> float:
-    """Half an eventfd ping-pong between two Python threads (each side blocks in read)."""
+    """Half an eventfd ping-pong between two Python threads (each side blocks in read):
+    the kernel's wake-up plus the GIL changing hands (a cross-check of kernel_wake)."""
     a, b = os.eventfd(0), os.eventfd(0)
     try:
         def echo():
@@ -89,7 +101,7 @@ def _thread_wake_us(ops: int) -> float:
 
 
 DEVICE_KINDS = ("notify_empty", "ring_request", "copy_ns_per_byte", "register_write",
-                "doorbell", "thread_wake")
+                "doorbell", "thread_wake", "kernel_wake")
 QUEUE_SIZE = 256  # the ring of the device benchmarks, as in the experiments
 
 BENCHMARKS = {
@@ -99,13 +111,24 @@ BENCHMARKS = {
     "ioeventfd_kernel": ("guest", "µs", "port write KVM matches to an eventfd (no user "
                                         "exit)"),
     "python_loop": ("host", "µs", "the VMM's run loop per exit, without a guest"),
+    "pio_irq": ("guest", "µs", "pio_user answered with an MSI through an irqfd, taken by "
+                               "the guest's CPL0 handler on the entry"),
+    "irqfd_write": ("host", "µs", "the VMM's write to an irqfd (MSI to a vCPU not "
+                                  "running)"),
+    "kick_wake": ("guest", "µs", "an ioeventfd kick answered by a thread blocked on "
+                                 "its eventfd: the round trip"),
+    "irq_taken": ("guest", "µs", "one interrupt injected on an entry and handled: pio_irq "
+                                 "less the same loop without it, less irqfd_write"),
     "notify_empty": ("host", "µs", "a notification to the virtio device, empty ring"),
     "ring_request": ("host", "µs", "ring work per request (pop, checks, push used)"),
     "copy_ns_per_byte": ("host", "ns/B", "copying one byte out of guest memory"),
     "register_write": ("host", "µs", "the emulated device taking a register write"),
     "doorbell": ("host", "µs", "the emulated device's doorbell, 8-byte request (a "
                                "cross-check; not used in the profile)"),
-    "thread_wake": ("host", "µs", "waking a thread blocked on an eventfd"),
+    "thread_wake": ("host", "µs", "waking a Python thread blocked on an eventfd, GIL "
+                                  "hand-off included (a cross-check; not used)"),
+    "kernel_wake": ("host", "µs", "waking a thread blocked on an eventfd, timed in C "
+                                  "(half a pthread ping-pong; a cross-check of kick_wake)"),
 }
 """Every micro-benchmark (guest ones from :mod:`~virtmodel.lab.microbench`, host ones from
 :func:`device_bench`): where it runs, its unit, what it times."""
@@ -134,6 +157,7 @@ def device_once(ops: int = 20_000, queue_size: int = QUEUE_SIZE) -> dict:
     if bell.error:
         raise RuntimeError(f"device benchmark: {bell.error}")
     out["thread_wake"] = _thread_wake_us(max(1000, ops // 10))
+    out["kernel_wake"] = _kernel_wake_us(max(1000, ops // 10))
     return out
 
 
@@ -160,7 +184,11 @@ def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SI
     ``doorbell``
         :meth:`RegisterBackend.write` to its doorbell, serving an 8-byte request.
     ``thread_wake``
-        waking a thread blocked on an eventfd (half a ping-pong).
+        waking a Python thread blocked on an eventfd (half a ping-pong between two Python
+        threads: the GIL changes hands at every wake-up).
+    ``kernel_wake``
+        the same between two threads of a C program (``native/wake.c``): the kernel's
+        wake-up alone; NaN where no C compiler is found.
     """
     samples = [device_once(ops, queue_size) for _ in range(repeats)]
     return device_summary(samples, ops, queue_size)
@@ -196,6 +224,55 @@ def _host_ghz() -> float | None:
 GUEST_NS_PER_REQUEST = 10.0
 """assumption (ns): the lab guest's own work per request -- about 20 instructions and four
 stores (descriptor, available entry, request id); below what the lab can resolve."""
+
+
+def _wakeup(micro: dict, dev: dict, m) -> tuple:
+    """wakeup_ns: waking the back end's thread by a kick, beyond the kick's own exit
+    (kick_wake - ioeventfd_kernel).  Measurements without kick_wake (files from before
+    2026-11-25) fall back on kernel_wake, then on thread_wake."""
+    if "kick_wake" in micro:
+        kw, kern = micro["kick_wake"], micro["ioeventfd_kernel"]
+        if kw <= kern:
+            raise ValueError(f"micro-benchmarks inconsistent: kick_wake {kw:.3f} µs is not "
+                             f"more than ioeventfd_kernel {kern:.3f} µs")
+        cross = dev.get("kernel_wake", math.nan)
+        return (kw - kern) * 1e3, m(
+            f"kick_wake {kw:.3f} - ioeventfd_kernel {kern:.3f} µs: a thread blocked on the "
+            f"kick's eventfd woken and answering, next to the running vCPU (the kernel's "
+            f"wake-up alone, kernel_wake, is {cross:.3f} µs: where the woken thread lands "
+            f"on the vCPU's CPU it preempts the vCPU thread, which costs more)")
+    wake = dev.get("kernel_wake", math.nan)
+    if not math.isnan(wake):
+        return wake * 1e3, m(f"kernel_wake {wake:.3f} µs: half an eventfd ping-pong between "
+                             f"two pthreads of a C program (the kernel's wake-up of a "
+                             f"thread blocked in read(), no interpreter)")
+    return dev["thread_wake"] * 1e3, m(
+        f"thread_wake {dev['thread_wake']:.3f} µs: half an eventfd ping-pong between Python "
+        f"threads (a GIL hand-off included; kernel_wake was not measured)")
+
+
+def _interrupt_costs(micro: dict, m, pub) -> dict:
+    """signal_ns, irq_inject_ns, native_irq_ns, eoi_ns from pio_irq and irqfd_write, or the
+    published values where they were not measured (files from before 2026-11-25)."""
+    if "pio_irq" not in micro:
+        return {f: (getattr(costs.MODERN, f), pub(f))
+                for f in ("signal_ns", "irq_inject_ns", "native_irq_ns", "eoi_ns")}
+    taken, sig = micro["irq_taken"], micro["irqfd_write"]
+    if taken <= 0:
+        raise ValueError(f"micro-benchmarks inconsistent: irq_taken {taken:.3f} µs is not "
+                         f"positive (pio_irq {micro['pio_irq']:.3f} µs)")
+    lump = {"status": "derived", "source": "included in native_irq_ns: the lab takes the "
+            "injection, the handler, its EOI and iretq as one measurement (on PVM a CPL0 "
+            "handler runs in KVM's instruction emulator, as one exit)"}
+    return dict(
+        signal_ns=(sig * 1e3, m(f"irqfd_write {sig:.3f} µs: the back end's write to an "
+                                f"irqfd routed to an MSI (KVM delivers it to the local APIC "
+                                f"in the writer's context)")),
+        native_irq_ns=(taken * 1e3, m(
+            f"irq_taken {taken:.3f} µs (an exit answered with an irqfd write, less the same "
+            f"exit without it, less irqfd_write): one interrupt injected on the entry and "
+            f"taken by the guest's CPL0 handler, its EOI (a local APIC write) and iretq")),
+        irq_inject_ns=(0.0, lump), eoi_ns=(0.0, lump))
 
 
 def profile_from(micro: dict, dev: dict, name: str | None = None,
@@ -237,18 +314,14 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         mmio_decode_ns=(max(0.0, micro["mmio_user"] - pio) * us, m(
             f"mmio_user {micro['mmio_user']:.3f} - pio_user {pio:.3f} µs: what an MMIO "
             f"exit adds to a port exit (the decode)")),
-        signal_ns=(costs.MODERN.signal_ns, pub("signal_ns")),
         halt_poll_ns=(costs.MODERN.halt_poll_ns, pub("halt_poll_ns")),
         device_parallelism=(1, {"status": "derived", "source":
                                 "the lab's back end serves one request at a time"}),
         notify_ns=(dev["notify_empty"] * us, m(
             f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
             f"empty ring")),
-        wakeup_ns=(dev["thread_wake"] * us, m(
-            f"thread_wake {dev['thread_wake']:.3f} µs: half an eventfd ping-pong between "
-            f"Python threads")),
-        irq_inject_ns=(costs.MODERN.irq_inject_ns, pub("irq_inject_ns")),
-        eoi_ns=(costs.MODERN.eoi_ns, pub("eoi_ns")),
+        wakeup_ns=_wakeup(micro, dev, m),
+        **_interrupt_costs(micro, m, pub),
         copy_ns_per_byte=(dev["copy_ns_per_byte"], m(
             f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "
             f"per byte")),
@@ -269,7 +342,6 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
         device_ns_per_byte=(0.0, {"status": "derived", "source":
                                   "no physical device behind the lab's back end"}),
         doorbell_ns=(costs.MODERN.doorbell_ns, pub("doorbell_ns")),
-        native_irq_ns=(costs.MODERN.native_irq_ns, pub("native_irq_ns")),
         jitter_cv=(0.0, {"status": "assumption", "source":
                          "the lab reports medians of whole runs; per-request jitter is not "
                          "measured"}),

@@ -4,6 +4,10 @@
   in its memory and kicking every ``batch`` requests; the device
   (:class:`~virtmodel.lab.backends.RingBackend`) serves the ring during the kick's exit, or, with
   ``ioeventfd=True``, in a separate I/O thread woken by an eventfd (the vhost-like path).
+  With ``interrupts=True`` the VM has KVM's in-kernel interrupt controller, the guest a CPL0
+  interrupt handler (``guests/irq_setup.S``), and the back end signals each pass of
+  completions with an MSI through an irqfd; the driver waits for the handler to report
+  the used index instead of reading the used ring itself.
 * :func:`run_emulated` (experiment b): the same requests made by 1 or 3 trapping port
   writes each to a :class:`~virtmodel.lab.backends.RegisterBackend`.
 
@@ -26,7 +30,7 @@ from typing import NamedTuple
 from ..ring import make_virtqueue
 from ..spec import check_int, check_queue_size, split_ring_size
 from . import backends, guests
-from .kvm import BUFFERS, RING, GuestError, Machine
+from .kvm import BUFFERS, IRQ_SHADOW, RING, GuestError, Machine, interrupt_mode
 
 NOTIFY_PORT = 0x10
 EMU_PORT = 0x20  # address, length, doorbell at +0, +1, +2
@@ -40,7 +44,7 @@ EMULATED_SLOTS = 256  # the emulated device's buffers rotate over this many slot
 class LabResult:
     """A measured experiment: medians over ``repeats`` runs, each in a fresh VM."""
 
-    experiment: str  # "virtio" or "emulated"
+    experiment: str  # a variant of virtio (VIRTIO_VARIANTS) or "emulated"
     params: dict
     flavour: str
     us_per_request: float  # median over the runs of (run time / requests)
@@ -50,6 +54,9 @@ class LabResult:
     kicks_per_request: float
     runs_us: tuple = field(repr=False)
     eventfd_count: int = 0  # ioeventfd: signals the I/O thread read (= kicks)
+    interrupts_per_request: float = 0.0  # taken by the guest's handler (interrupts=True)
+    kvm_exits_per_request: float | None = None  # every exit KVM counted (its binary
+    #   stats, less the host's interrupts and first-touch page faults), in the last run
 
 
 class Run(NamedTuple):
@@ -60,6 +67,8 @@ class Run(NamedTuple):
     kicks: int
     eventfd_count: int
     flavour: str
+    interrupts: int = 0  # the guest's handler counted them
+    kvm_exits: int = 0  # KVM's count (see _kvm_exits)
 
 
 def median_spread(values) -> tuple[float, float]:
@@ -100,17 +109,19 @@ def _check_served(dev, errors: list, n: int, s: int) -> None:
 
 
 def virtio_params(batch=1, request_bytes=4096, requests=20_000, queue_size=256,
-                  ioeventfd=False) -> dict:
+                  ioeventfd=False, interrupts=False) -> dict:
     """Validated parameters of experiment (a)."""
     q = check_queue_size(queue_size)
     if split_ring_size(q) > BUFFERS - RING:
         raise ValueError(f"queue_size must be at most 4096 here, got {q}")
-    if not isinstance(ioeventfd, bool):
-        raise ValueError(f"ioeventfd must be True or False, got {ioeventfd!r}")
+    for name, flag in (("ioeventfd", ioeventfd), ("interrupts", interrupts)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
     return dict(batch=check_int(batch, "batch", 1, q),
                 request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
                 requests=check_int(requests, "requests", 1, MAX_REQUESTS), queue_size=q,
-                ioeventfd=ioeventfd)
+                ioeventfd=ioeventfd, interrupts=interrupts,
+                **({"interrupt_mode": interrupt_mode()} if interrupts else {}))
 
 
 def emulated_params(registers=1, request_bytes=4096, requests=5000) -> dict:
@@ -122,13 +133,29 @@ def emulated_params(registers=1, request_bytes=4096, requests=5000) -> dict:
                 requests=check_int(requests, "requests", 1, MAX_REQUESTS))
 
 
+VIRTIO_VARIANTS = {"virtio": (False, False), "virtio+irq": (False, True),
+                   "virtio+iothread": (True, False), "virtio+iothread+irq": (True, True)}
+"""Experiment (a)'s variants by name: (ioeventfd, interrupts).  "virtio": the kick's exit
+drains the ring, the guest polls the used index; "+irq": completions signalled by an MSI
+through an irqfd; "+iothread": the kick is an ioeventfd, an I/O thread drains."""
+
+
+def virtio_variant(p: dict) -> str:
+    """The name of the variant parameters ``p`` run (a key of :data:`VIRTIO_VARIANTS`)."""
+    flags = (p.get("ioeventfd", False), p.get("interrupts", False))
+    return next(k for k, v in VIRTIO_VARIANTS.items() if v == flags)
+
+
 def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
     """One run of experiment (a) with validated parameters ``p``."""
     q, b, s, n = p["queue_size"], p["batch"], p["request_bytes"], p["requests"]
-    with Machine(_mem_for(q, s)) as m:
+    irq = p.get("interrupts", False)
+    with Machine(_mem_for(q, s), irqchip=irq) as m:
         vq = make_virtqueue(q, mem=m.mem[RING:])
         backends.prefill(m.mem, BUFFERS, q, s)
-        dev = backends.RingBackend(vq, m.mem, s)
+        used = RING + vq.device_off
+        irqfd = m.install_interrupt_handler(DONE_PORT, watch=used) if irq else None
+        dev = backends.RingBackend(vq, m.mem, s, irqfd)
         kicks = [0]
         errors = []
 
@@ -141,8 +168,10 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
             return False
 
         m.load(guests.CODE["virtio_driver"])
-        m.set_regs(rdi=RING, r11=RING + vq.driver_off, r14=RING + vq.device_off, rsi=q,
-                   rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
+        # the driver waits for the used index at r14 + 2: the used ring's own, or with
+        # interrupts the copy the handler makes
+        m.set_regs(rdi=RING, r11=RING + vq.driver_off, r14=IRQ_SHADOW if irq else used,
+                   rsi=q, rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
         thread = None
         if p["ioeventfd"]:
             efd = m.ioeventfd(NOTIFY_PORT)
@@ -156,6 +185,7 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
                         return
             thread = threading.Thread(target=io_thread, daemon=True)
             thread.start()
+        before = m.stats()
         try:
             exits, dt = _run_guest(m, on_io, errors, dev, timeout_s)
         finally:
@@ -165,7 +195,12 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
                 thread.join(5)
                 kicks[0] -= 1  # the stop signal
         _check_served(dev, errors, n, s)
-        return Run(dt, exits, kicks[0], kicks[0] if p["ioeventfd"] else 0, m.flavour)
+        taken = m.interrupts_taken()
+        if taken != dev.signals:
+            raise GuestError(f"the back end raised {dev.signals} interrupts, the guest took "
+                             f"{taken}")
+        return Run(dt, exits, kicks[0], kicks[0] if p["ioeventfd"] else 0, m.flavour,
+                   taken, _kvm_exits(before, m.stats()))
 
 
 def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
@@ -179,9 +214,19 @@ def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
         m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS,
                    r15=DONE_PORT)
         errors = []
+        before = m.stats()
         exits, dt = _run_guest(m, dev.write, errors, dev, timeout_s)
         _check_served(dev, errors, n, s)
-        return Run(dt, exits, 0, 0, m.flavour)
+        return Run(dt, exits, 0, 0, m.flavour, 0, _kvm_exits(before, m.stats()))
+
+
+def _kvm_exits(before: dict, after: dict) -> int:
+    """Exits KVM counted between two :meth:`Machine.stats`, less those the model has no
+    notion of -- the host's own interrupts (timer ticks, IPIs: ``irq_exits``) and the page
+    faults of guest RAM touched the first time (``pf_taken``) -- and less the final
+    "done"."""
+    d = {k: after[k] - before[k] for k in ("exits", "irq_exits", "pf_taken")}
+    return d["exits"] - d["irq_exits"] - d["pf_taken"] - 1
 
 
 def summarize(experiment: str, p: dict, runs: list) -> LabResult:
@@ -191,7 +236,8 @@ def summarize(experiment: str, p: dict, runs: list) -> LabResult:
     med, spread = median_spread(us)
     last = runs[-1]
     return LabResult(experiment, dict(p), last.flavour, med, spread, last.exits / n,
-                     last.kicks / n, tuple(us), last.eventfd_count)
+                     last.kicks / n, tuple(us), last.eventfd_count, last.interrupts / n,
+                     last.kvm_exits / n)
 
 
 def _repeat(experiment, once, p, repeats, timeout_s):
@@ -202,10 +248,10 @@ def _repeat(experiment, once, p, repeats, timeout_s):
 
 def run_virtio(batch: int = 1, request_bytes: int = 4096, requests: int = 20_000,
                queue_size: int = 256, repeats: int = 5, ioeventfd: bool = False,
-               timeout_s: float = 30.0) -> LabResult:
+               interrupts: bool = False, timeout_s: float = 30.0) -> LabResult:
     """Experiment (a), the mini virtio (see the module docstring)."""
-    p = virtio_params(batch, request_bytes, requests, queue_size, ioeventfd)
-    return _repeat("virtio", virtio_once, p, repeats, timeout_s)
+    p = virtio_params(batch, request_bytes, requests, queue_size, ioeventfd, interrupts)
+    return _repeat(virtio_variant(p), virtio_once, p, repeats, timeout_s)
 
 
 def run_emulated(registers: int = 1, request_bytes: int = 4096, requests: int = 5000,

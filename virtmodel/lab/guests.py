@@ -17,8 +17,9 @@ SOURCES = Path(__file__).resolve().parent / "guests"
 
 CODE = {
     "exit_loop": bytes.fromhex(
-        "4989ca4983f901740e4983f9027411ee49ffca75faeb12890749ffca75f9eb09"
-        "31c00fa249ffca75f74c89c2eeebfa"
+        "4989ca4983f90174144983f90274174983f903741cee49ffca75faeb24890749"
+        "ffca75f9eb1b31c00fa249ffca75f7eb10488b07eef39048390774f949ffca75"
+        "f04c89c2eeebfa"
     ),
     "virtio_driver": bytes.fromhex(
         "4531e44531ed488d5eff4c89e04821d86641894443044889c5490fafe94c01d5"
@@ -31,10 +32,16 @@ CODE = {
         "4c89eaef498d55014489c8ef498d55024489e0ef49ffc448ffc975ce4c89faee"
         "ebbe"
     ),
+    "irq_setup": bytes.fromhex(
+        "488d053a0000004889f348c1e3044801fb66890366c74302080066c74304008e"
+        "48c1e8106689430648c1e81048894308b8f000e0fec700ff0100004c89faeeeb"
+        "bf50488b0425087100000fb740026689042512710000b8b000e0fec700000000"
+        "0048ff0425007100005848cf"
+    ),
 }
 
 # exit_loop's operation selector (register r9)
-OP_PIO, OP_MMIO, OP_CPUID = 0, 1, 2
+OP_PIO, OP_MMIO, OP_CPUID, OP_KICK_WAIT = 0, 1, 2, 3
 
 
 def assemble(name: str) -> bytes:

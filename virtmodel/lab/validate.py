@@ -2,12 +2,21 @@
 
 Each lab experiment has a model twin, given by :func:`model_params`:
 
-``run_virtio(batch=B, request_bytes=S, requests=N, queue_size=Q)``
+``run_virtio(batch=B, request_bytes=S, requests=N, queue_size=Q)`` ("virtio")
     ``simulate("virtio", batch=B, request_bytes=S, requests=N, queue_size=Q,
     ioeventfd=False, interrupts=False, event_idx=False)``: the kick is an exit to user space
     during which the device drains the ring (the lab has no I/O thread unless asked), the
     guest polls the used ring instead of taking interrupts, and it kicks after every batch
     without looking at the event index.
+``run_virtio(..., interrupts=True)`` ("virtio+irq")
+    the same with ``interrupts=True, interrupt_mode=M``: the device signals the pass with
+    an MSI through an irqfd inside the kick's exit, KVM injects it on the entry, and the
+    guest's handler (CPL0; its EOI a trapping write to the local APIC) reports the used
+    index.  M is what this host's KVM does (:func:`virtmodel.lab.kvm.interrupt_mode`,
+    recorded in the result's parameters): "legacy" on PVM, which has no posted interrupts.
+``run_virtio(..., ioeventfd=True)`` ("virtio+iothread")
+    the same as "virtio" with ``ioeventfd=True``: the kick ends in the kernel, whose
+    eventfd wakes the back end's I/O thread; the guest polls the used ring meanwhile.
 ``run_emulated(registers=R, request_bytes=S, requests=N)``
     ``simulate("emulated", accesses_per_request=R, data_mode="dma",
     dma_setup_accesses=0, interrupts=False, request_bytes=S, requests=N)``: R trapping
@@ -35,10 +44,12 @@ from .. import costs
 from ..paths import Result, simulate
 from .calibrate import device_once, device_summary, host_cpu, profile_from
 from ..spec import check_int
-from .experiments import (LabResult, emulated_once, emulated_params, summarize,
-                          virtio_once, virtio_params)
+from .experiments import (VIRTIO_VARIANTS, LabResult, emulated_once, emulated_params,
+                          summarize, virtio_once, virtio_params)
 from .microbench import micro_once, summary as micro_summary
 
+VARIANTS = ("virtio", "virtio+irq", "virtio+iothread")
+"""The virtio variants of the grid (keys of ``experiments.VIRTIO_VARIANTS``)."""
 BATCHES = (1, 4, 16, 64)
 SIZES = (64, 1500, 4096, 65536)
 REGISTERS = (1, 3)
@@ -48,13 +59,16 @@ TARGET_MEDIAN_ERROR = 0.10
 def model_params(lab_result) -> tuple[str, dict]:
     """The ``simulate`` path and parameters that model one lab experiment."""
     p = lab_result.params
-    if lab_result.experiment == "virtio":
-        # the lab's guest kicks with a port write and polls the used ring; its back end
-        # copies every request out of guest memory, as a network back end does
+    if lab_result.experiment in VIRTIO_VARIANTS:
+        # the lab's guest kicks with a port write and polls the used ring or takes an
+        # interrupt; its back end copies every request out of guest memory, as a network
+        # back end does
+        irq = p.get("interrupts", False)
         return "virtio", dict(batch=p["batch"], request_bytes=p["request_bytes"],
                               requests=p["requests"], queue_size=p["queue_size"],
-                              ioeventfd=p["ioeventfd"], interrupts=False, event_idx=False,
-                              notify_by="pio", device_type="net")
+                              ioeventfd=p["ioeventfd"], interrupts=irq, event_idx=False,
+                              notify_by="pio", device_type="net",
+                              **({"interrupt_mode": p["interrupt_mode"]} if irq else {}))
     if lab_result.experiment == "emulated":
         return "emulated", dict(accesses_per_request=p["registers"],
                                 request_bytes=p["request_bytes"], requests=p["requests"],
@@ -86,7 +100,7 @@ def predict(lab_result, profile) -> Result:
 class Row:
     """One cell of the error table."""
 
-    experiment: str  # "virtio" or "emulated"
+    experiment: str  # a virtio variant or "emulated"
     knob: int  # batch (virtio) or registers (emulated)
     request_bytes: int
     measured_us: float
@@ -96,11 +110,16 @@ class Row:
     predicted_user_exits: float
     measured_min: float  # fastest and slowest run, µs per request
     measured_max: float
+    measured_interrupts: float = 0.0  # interrupts per request: the guest's handler's count
+    predicted_interrupts: float = 0.0
+    measured_kvm_exits: float | None = None  # every exit per request, KVM's own count
+    #   (less those of the host's interrupts; None in files from before 2026-11-25)
+    predicted_exits: float = 0.0  # the model's exits_per_request
 
     @property
     def knob_label(self) -> str:
         """"batch 4", "1 register", "3 registers"."""
-        if self.experiment == "virtio":
+        if self.experiment != "emulated":
             return f"batch {self.knob}"
         return f"{self.knob} register{'s' if self.knob > 1 else ''}"
 
@@ -115,10 +134,12 @@ def compare(results, profile) -> list[Row]:
     rows = []
     for r in results:
         pred = predict(r, profile)
-        knob = r.params["batch"] if r.experiment == "virtio" else r.params["registers"]
+        knob = r.params["registers"] if r.experiment == "emulated" else r.params["batch"]
         rows.append(Row(r.experiment, knob, r.params["request_bytes"], r.us_per_request,
                         r.spread, pred.us_per_request, r.user_exits_per_request,
-                        pred.user_exits_per_request, min(r.runs_us), max(r.runs_us)))
+                        pred.user_exits_per_request, min(r.runs_us), max(r.runs_us),
+                        r.interrupts_per_request, pred.interrupts_per_request,
+                        r.kvm_exits_per_request, pred.exits_per_request))
     return rows
 
 
@@ -143,9 +164,16 @@ class Measurement:
 
 
 def grid_cells(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 20_000,
-               emulated_requests: int = 5000) -> list[tuple[str, dict]]:
-    """The validated (experiment, parameters) of every grid cell."""
-    cells = [("virtio", virtio_params(b, s, requests)) for b in batches for s in sizes]
+               emulated_requests: int = 5000, variants=VARIANTS) -> list[tuple[str, dict]]:
+    """The validated (experiment, parameters) of every grid cell: each virtio variant over
+    batches x sizes, then the emulated device over registers x sizes."""
+    unknown = [v for v in variants if v not in VIRTIO_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"variants must be some of {sorted(VIRTIO_VARIANTS)}, got "
+                         f"{list(variants)}")
+    cells = [(v, virtio_params(b, s, requests, ioeventfd=VIRTIO_VARIANTS[v][0],
+                               interrupts=VIRTIO_VARIANTS[v][1]))
+             for v in variants for b in batches for s in sizes]
     cells += [("emulated", emulated_params(r, s, emulated_requests))
               for r in registers for s in sizes]
     return cells
@@ -153,7 +181,7 @@ def grid_cells(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int 
 
 def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 20_000,
             emulated_requests: int = 5000, repeats: int = 5, ops: int = 20_000,
-            seed: int = 0, progress=None) -> Measurement:
+            seed: int = 0, progress=None, variants=VARIANTS) -> Measurement:
     """Calibrate and run the grid, interleaved.
 
     The machine drifts (on a shared 2-core host, by several percent over tens of seconds),
@@ -163,8 +191,8 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
     time.  One warm-up run of each cell comes first and is dropped."""
     check_int(repeats, "repeats", 1, 100)
     t0 = time.perf_counter()
-    cells = grid_cells(batches, sizes, registers, requests, emulated_requests)
-    once = {"virtio": virtio_once, "emulated": emulated_once}
+    cells = grid_cells(batches, sizes, registers, requests, emulated_requests, variants)
+    once = {**dict.fromkeys(VIRTIO_VARIANTS, virtio_once), "emulated": emulated_once}
     micro, dev = [], []
     runs = [[] for _ in cells]
     # each job: where its samples go, and one sample
@@ -254,13 +282,16 @@ def shipped(name: str | None = None) -> tuple[Measurement, dict]:
 
 def table_text(rows) -> str:
     """The error table as fixed-width text (for the CLI)."""
-    lines = [f"{'experiment':<10}{'B/regs':>7}{'bytes':>8}{'measured µs':>13}{'spread':>8}"
-             f"{'model µs':>10}{'error':>8}{'user exits (lab/model)':>25}"]
+    lines = [f"{'experiment':<16}{'B/regs':>7}{'bytes':>8}{'measured µs':>13}{'spread':>8}"
+             f"{'model µs':>10}{'error':>8}{'user exits (lab/model)':>25}"
+             f"{'irqs (lab/model)':>19}{'all exits (KVM/model)':>24}"]
     for r in rows:
-        lines.append(f"{r.experiment:<10}{r.knob:>7}{r.request_bytes:>8}"
+        kvm = "-" if r.measured_kvm_exits is None else f"{r.measured_kvm_exits:.4f}"
+        lines.append(f"{r.experiment:<16}{r.knob:>7}{r.request_bytes:>8}"
                      f"{r.measured_us:>13.3f}{r.spread:>8.0%}{r.predicted_us:>10.3f}"
                      f"{r.error:>+8.1%}{r.measured_user_exits:>16.4f} / "
-                     f"{r.predicted_user_exits:.4f}")
+                     f"{r.predicted_user_exits:.4f}{r.measured_interrupts:>10.4f} / "
+                     f"{r.predicted_interrupts:.4f}{kvm:>15} / {r.predicted_exits:.4f}")
     lines.append(f"median |error| {median_abs_error(rows):.1%} over {len(rows)} cells "
                  f"(target {TARGET_MEDIAN_ERROR:.0%})")
     return "\n".join(lines)
