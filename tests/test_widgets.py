@@ -88,10 +88,7 @@ def test_dma_size_slider_and_crossover():
         want = simulate("emulated", data_mode=mode, request_bytes=65536, requests=REQUESTS,
                         **seq)
         assert ex.data["at"][mode].us_per_request == want.us_per_request
-        assert ex.data["at"][mode].exits_per_request == trap.counts(
-            65536, mode, accesses_per_request=seq["accesses_per_request"],
-            dma_setup_accesses=seq["dma_setup_accesses"],
-            handler_accesses=seq["handler_accesses"]).exits
+        assert ex.data["at"][mode].exits_per_request == trap.counts(65536, mode, **seq).exits
     assert 65536.0 in _vlines(ex.figure.axes[0])
     read = ex.data["crossover"]
     ex.controls["direction"].value = "write"
@@ -182,11 +179,11 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
     m = player.render(ex, store, processes=2)
     combos = player.combinations(ex.knobs)
     assert len(combos) == len(set(combos)) == len(m.frames) == 3 * 5 * 2  # mode, size, direction
-    assert combos[0] == ("pio", 64) and combos[-1] == ("dma", 65536)  # first knob slowest
+    assert combos[0] == ("pio", 64, "read") and combos[-1] == ("dma", 65536, "write")
     assert len(m.narrow) == len(combos) and not set(m.narrow) & set(m.frames)
-    assert ex.state == {"data_mode": "dma", "request_bytes": 4096}  # left as it was
+    assert ex.state == {"data_mode": "dma", "request_bytes": 4096, "direction": "read"}
     for combo in combos:
-        state = dict(zip(("data_mode", "request_bytes"), combo))
+        state = dict(zip(("data_mode", "request_bytes", "direction"), combo))
         assert m.frames[m.index(state)] == m.frame(**state)
         fresh = Figure(figsize=ex.figsize, dpi=ex.dpi, layout="constrained")
         FigureCanvasAgg(fresh)
