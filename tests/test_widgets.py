@@ -438,9 +438,9 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
 
 def test_chapter_five_explorers_draw_the_models_numbers():
     ex = beyond.explore_backends()
-    ex.update(depth=8)
+    ex.update(depth=16)
     poll = ex.data["at"]["vhost-user, polling"]
-    assert poll == simulate("vhost-user", backend_poll=True, iodepth=8, device_type="blk",
+    assert poll == simulate("vhost-user", backend_poll=True, iodepth=16, device_type="blk",
                             request_bytes=4096, requests=REQUESTS)
     assert poll.kicks_per_request < 0.01 and "kicks per request" in ex.figure.get_suptitle()
     ex = beyond.explore_assignment()
