@@ -248,17 +248,9 @@ def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAU
     else:
         dev = prof.device_ns_per_request + s * prof.device_ns_per_byte
         out.append(Step("device", "device", dev, 1, "host I/O and the physical device serve it"))
-    if p["interrupts"] and p["served_in_exit"]:
-        out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
-        if p["interrupt_mode"] != "posted":
-            out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
-                            "KVM injects the interrupt on entry"))
-        out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
-        _access_steps(out, prof, p["handler_accesses"],
-                      f"{reg} register access in the interrupt handler", p["mmio"])
-        if c.eoi_exits:
-            out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
-    elif p["interrupts"]:
+    if not p["interrupts"]:
+        return out
+    if not p["served_in_exit"]:  # the vCPU waits for the device, halted
         out.append(Step("cpu", "exit_entry", prof.vmexit_ns, 1,
                         "the vCPU has nothing to do: HLT exits", concurrent=True))
         out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT",
@@ -272,15 +264,15 @@ def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAU
         else:
             out.append(Step("kvm", "context_switch", prof.wakeup_ns, 1,
                             "the vCPU thread slept; the interrupt wakes it"))
-        out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
-        if p["interrupt_mode"] != "posted":
-            out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
-                            "KVM injects the interrupt on entry"))
-        out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
-        _access_steps(out, prof, p["handler_accesses"],
-                      f"{reg} register access in the interrupt handler", p["mmio"])
-        if c.eoi_exits:
-            out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
+    out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
+    if p["interrupt_mode"] != "posted":
+        out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
+                        "KVM injects the interrupt on entry"))
+    out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
+    _access_steps(out, prof, p["handler_accesses"],
+                  f"{reg} register access in the interrupt handler", p["mmio"])
+    if c.eoi_exits:
+        out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
     return out
 
 
