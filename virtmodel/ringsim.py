@@ -157,11 +157,17 @@ def _reap(vq, t, done_t):
 
 
 @njit(inline="always")
-def _take(counters, exits, a, units, w):
-    """Count action ``a`` once (its exits by reason) and weigh its cost by ``w``."""
-    for k in range(N_EXIT_COLS):
-        counters[C_EXITS + k] += exits[a, k]
+def _take(taken, a, units, w):
+    """Count action ``a`` once (its exits are added up at the end, from ``taken``) and
+    weigh its cost by ``w``."""
+    taken[a] += 1
     units[a] += w
+
+
+@njit(inline="always")
+def _wrap(i, q):
+    """``i`` modulo ``q`` for 0 <= i < 2q, without a division."""
+    return i - q if i >= q else i
 
 
 @njit(inline="always")
@@ -195,7 +201,7 @@ def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, 
     time, in a free slot, or queued for one.  Returns when the device next finishes."""
     q = ready.shape[0]
     if svc_ns == 0.0:
-        ready[(dq[_R_HEAD] + dq[_R_LEN]) % q] = head
+        ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = head
         dq[_R_LEN] += 1
     elif dq[_BUSY] < slot_t.shape[0]:
         k = _free_slot(slot_t)
@@ -205,7 +211,7 @@ def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, 
         slot_h[k] = head
         dq[_BUSY] += 1
     else:
-        waiting[(dq[_W_HEAD] + dq[_W_LEN]) % q] = head
+        waiting[_wrap(dq[_W_HEAD] + dq[_W_LEN], q)] = head
         dq[_W_LEN] += 1
     return slot_t[_earliest(slot_t)]
 
@@ -214,7 +220,7 @@ def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, 
 def _return_used(vq, ready, dq, written):
     """Return the oldest served request used."""
     head = ready[dq[_R_HEAD]]
-    dq[_R_HEAD] = (dq[_R_HEAD] + 1) % ready.shape[0]
+    dq[_R_HEAD] = _wrap(dq[_R_HEAD] + 1, ready.shape[0])
     dq[_R_LEN] -= 1
     _device_push_used(vq, head, written)
 
@@ -245,6 +251,7 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
     units = np.zeros(N_ACTIONS)  # actions taken, each weighted by its jitter factor
+    taken = np.zeros(N_ACTIONS, dtype=np.int64)  # actions taken
     slot_t = np.full(parallelism, np.inf)  # when each device slot's request finishes
     slot_h = np.zeros(parallelism, dtype=np.int64)
     waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
@@ -253,16 +260,16 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
          halt_poll_max_ns, rng, sigma,
-         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
-         slot_h, waiting, ready, dq)
+         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
+         slot_t, slot_h, waiting, ready, dq)
 
 
 @njit(_nrt=False)
 def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
          halt_poll_max_ns, rng, sigma,
-         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, slot_t,
-         slot_h, waiting, ready, dq):
+         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
+         slot_t, slot_h, waiting, ready, dq):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
 
     Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
@@ -335,14 +342,14 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             if v_phase == _READY:
                 if action == A_SUBMIT:
                     submit_t[next_req] = t_v
-                    _take(counters, exits, A_SUBMIT, units, 1.0)
+                    _take(taken, A_SUBMIT, units, 1.0)
                     t_v += c_row[A_SUBMIT]
                     v_phase = _PUBLISH_DUE
                 elif action == A_IRQ_RUNNING:
                     irq_at = inf
                     counters[C_IRQS] += 1
-                    _take(counters, exits, A_IRQ_RUNNING, units, 1.0)
-                    _take(counters, exits, A_HANDLER, units, 1.0)
+                    _take(taken, A_IRQ_RUNNING, units, 1.0)
+                    _take(taken, A_HANDLER, units, 1.0)
                     t_v += c_row[A_IRQ_RUNNING] + c_row[A_HANDLER]
                     v_phase = _HANDLER_DUE
                 elif action == -2:
@@ -356,7 +363,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     done += n
                 elif action == A_HLT:
                     counters[C_HALTS] += 1
-                    _take(counters, exits, A_HLT, units, 1.0)
+                    _take(taken, A_HLT, units, 1.0)
                     t_v += c_row[A_HLT]
                     t_halt = t_v
                     v_phase = _HALTED
@@ -369,12 +376,12 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 if halted <= window:
                     counters[C_POLL_HITS] += 1
                     times[T_HALT_POLL] += halted
-                    _take(counters, exits, A_WAKE_POLLED, units, 1.0)
+                    _take(taken, A_WAKE_POLLED, units, 1.0)
                     t_v = t_halt + halted + c_row[A_WAKE_POLLED]
                 else:
                     times[T_HALT_POLL] += window
                     jw = _lognormal(rng, sigma)
-                    _take(counters, exits, A_WAKE_SLEPT, units, jw)
+                    _take(taken, A_WAKE_SLEPT, units, jw)
                     t_v = t_halt + halted + c_row[A_WAKE_SLEPT] * jw
                 # KVM's adaptive window (kvm_vcpu_halt): keep, shrink or grow
                 if halted > window:
@@ -386,7 +393,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                         window = max(HALT_POLL_GROW_START_NS, 2.0 * window)
                         window = min(window, halt_poll_max_ns)
                 counters[C_IRQS] += 1
-                _take(counters, exits, A_HANDLER, units, 1.0)
+                _take(taken, A_HANDLER, units, 1.0)
                 t_v += c_row[A_HANDLER]
                 v_phase = _HANDLER_DUE
                 continue
@@ -407,7 +414,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     in_batch = 0
                     if _driver_kick_prepare(vq):
                         counters[C_KICKS] += 1
-                        _take(counters, exits, A_KICK, units, 1.0)
+                        _take(taken, A_KICK, units, 1.0)
                         t_v += c_row[A_KICK]
                         if kick_sync:
                             v_phase = _IN_EXIT
@@ -418,7 +425,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                             if wake_at == inf:
                                 jw = _lognormal(rng, sigma)
                                 wake_at = t_v + c_row[A_WAKE_BACKEND] * jw
-                                _take(counters, exits, A_WAKE_BACKEND, units, jw)
+                                _take(taken, A_WAKE_BACKEND, units, jw)
                         else:
                             kicked = True
                 continue
@@ -441,7 +448,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             # complete inline; the exit returns when the ring is empty
             if dq[_R_LEN] > 0 and svc_ns == 0.0:
                 _return_used(vq, ready, dq, written)
-                _take(counters, exits, A_COMPLETE, units, 1.0)
+                _take(taken, A_COMPLETE, units, 1.0)
                 t_v += c_row[A_COMPLETE]
                 v_pass = True
                 if poll and unseen_at == inf:
@@ -452,7 +459,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 status = RING_BROKEN
                 break
             if head != EMPTY:
-                _take(counters, exits, A_POP, units, 1.0)
+                _take(taken, A_POP, units, 1.0)
                 t_v += c_row[A_POP]
                 d_next = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready, dq,
                                     rng, sigma, units)
@@ -465,7 +472,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 v_pass = False
                 if _wants_interrupt(vq, poll, suppress_interrupts):
                     counters[C_SIGNALS] += 1
-                    _take(counters, exits, A_SIGNAL, units, 1.0)
+                    _take(taken, A_SIGNAL, units, 1.0)
                     t_v += c_row[A_SIGNAL]
                     # raised by the vCPU's own thread inside its exit: KVM injects it on
                     # the entry that ends the exit, with no exit to deliver it (one that
@@ -473,7 +480,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     if irq_at <= t_v:
                         irq_at = inf
                     counters[C_IRQS] += 1
-                    _take(counters, exits, A_HANDLER, units, 1.0)
+                    _take(taken, A_HANDLER, units, 1.0)
                     t_v += c_row[A_HANDLER]
                     v_phase = _HANDLER_DUE
             continue
@@ -481,14 +488,14 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
         if d_next <= b_time:
             k = _earliest(slot_t)
             tf = slot_t[k]
-            ready[(dq[_R_HEAD] + dq[_R_LEN]) % q] = slot_h[k]
+            ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = slot_h[k]
             dq[_R_LEN] += 1
             if dq[_W_LEN] > 0:
                 js = _lognormal(rng, sigma)
                 units[A_SERVICE] += js
                 slot_t[k] = tf + svc_ns * js
                 slot_h[k] = waiting[dq[_W_HEAD]]
-                dq[_W_HEAD] = (dq[_W_HEAD] + 1) % q
+                dq[_W_HEAD] = _wrap(dq[_W_HEAD] + 1, q)
                 dq[_W_LEN] -= 1
             else:
                 slot_t[k] = inf
@@ -500,7 +507,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 else:
                     jw = _lognormal(rng, sigma)
                     wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
-                    _take(counters, exits, A_WAKE_FOR_COMPLETION, units, jw)
+                    _take(taken, A_WAKE_FOR_COMPLETION, units, jw)
             continue
         # ---- the back end ------------------------------------------------------------------
         if not b_awake:
@@ -510,7 +517,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             counters[C_BACKEND_WAKES] += 1
         if dq[_R_LEN] > 0:  # return a served request
             _return_used(vq, ready, dq, written)
-            _take(counters, exits, A_COMPLETE, units, 1.0)
+            _take(taken, A_COMPLETE, units, 1.0)
             t_b += c_row[A_COMPLETE]
             times[T_BACKEND_BUSY] += c_row[A_COMPLETE]
             in_pass = True
@@ -521,7 +528,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             in_pass = False
             if _wants_interrupt(vq, poll, suppress_interrupts):
                 counters[C_SIGNALS] += 1
-                _take(counters, exits, A_SIGNAL, units, 1.0)
+                _take(taken, A_SIGNAL, units, 1.0)
                 t_b += c_row[A_SIGNAL]
                 times[T_BACKEND_BUSY] += c_row[A_SIGNAL]
                 if irq_at == inf:
@@ -538,7 +545,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 status = RING_BROKEN
                 break
             if head != EMPTY:
-                _take(counters, exits, A_POP, units, 1.0)
+                _take(taken, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
                 times[T_BACKEND_BUSY] += c_row[A_POP]
                 d_next = _to_device(head, t_b, svc_ns, slot_t, slot_h, waiting, ready, dq,
@@ -553,5 +560,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     for a in range(N_ACTIONS):  # the time of each stage is exact: sum of units x cost
         for k in range(stage_ns.shape[0]):
             stage_ns[k] += units[a] * cost[a, k]
+        for k in range(N_EXIT_COLS):  # and the exits: each action's, as often as taken
+            counters[C_EXITS + k] += taken[a] * exits[a, k]
     counters[C_STATUS] = status
     counters[C_STEPS] = steps
