@@ -23,7 +23,7 @@ def _run(vq, n=8, batch=1, descriptors=1, poll=False, max_steps=None):
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
     ringsim.simulate_ring(vq, n, batch, True, batch, lens,
                           np.zeros(descriptors, dtype=np.bool_), 0, st.cost, st.exits, False,
-                          poll, True, True, False, int(prof.device_parallelism),
+                          poll, True, True, False, False, int(prof.device_parallelism),
                           prof.halt_poll_ns,
                           np.random.default_rng(0), 0.0, submit_t, done_t, stage_ns, times,
                           counters, 64 * n + 1024 if max_steps is None else max_steps)

@@ -26,7 +26,11 @@ Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring inte
   decision (QEMU's deferred irqfd write and vhost's signal after a batch both come to this;
   without ``suppress_interrupts``, as an NVMe controller, every pass raises one).  A
   ``backend_polls`` back end (a vhost-user process busy-polling its rings) never asks for a
-  kick and sees new chains and completions as they appear, at the price of a core;
+  kick and sees new chains and completions as they appear, at the price of a core.  A
+  ``doorbell_tail`` back end (an NVMe controller without shadow doorbells) takes only the
+  chains a doorbell write has announced: the submission-queue tail it knows is the value
+  last written to its doorbell register, as of the end of that write's exit (a chain
+  written to memory but not yet rung for stays where it is);
 * the **device** serves up to ``parallelism`` requests at once, each for its service time
   (jittered); the rest wait in order.  A request with no service time (a network back end
   whose work is the copy, or the KVM lab's device) completes in the thread that served it.
@@ -78,10 +82,11 @@ A_WAKE_POLLED = 9  # vCPU: woken inside KVM's halt-poll window
 A_WAKE_SLEPT = 10  # vCPU: woken after its thread was scheduled out (jittered)
 A_HANDLER = 11  # vCPU: the guest's interrupt handler, its EOI and register accesses
 A_WAKE_FOR_COMPLETION = 12  # back end: its thread is woken by a completion (jittered)
-N_ACTIONS = 13
+A_HANDLER_TAIL = 13  # vCPU: the handler's work after it reaped (an NVMe CQ-head doorbell)
+N_ACTIONS = 14
 ACTIONS = ("submit", "kick", "wake_backend", "pop", "service", "complete", "signal",
            "irq_running", "hlt", "wake_polled", "wake_slept", "handler",
-           "wake_for_completion")
+           "wake_for_completion", "handler_tail")
 
 # columns of the exit matrix: exits by reason, and how many of them go on to user space
 X_IO = 0  # trapping PIO/MMIO accesses: kicks, doorbells, register accesses
@@ -234,8 +239,8 @@ def _wants_interrupt(vq, poll, suppress_interrupts):
 @njit
 def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                   cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
-                  backend_polls, parallelism, halt_poll_max_ns, rng, sigma, submit_t, done_t,
-                  stage_ns, times, counters, max_steps):
+                  backend_polls, doorbell_tail, parallelism, halt_poll_max_ns, rng, sigma,
+                  submit_t, done_t, stage_ns, times, counters, max_steps):
     """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
     ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
     CPU) and ``counters`` (``C_STATUS`` says whether it finished: OK, or why not).
@@ -258,7 +263,7 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
     dq = np.zeros(5, dtype=np.int64)  # the two FIFOs' heads and lengths, slots in use
     _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
          halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
          slot_t, slot_h, waiting, ready, dq)
@@ -266,7 +271,7 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
 
 @njit(_nrt=False)
 def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls,
+         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
          halt_poll_max_ns, rng, sigma,
          submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
          slot_t, slot_h, waiting, ready, dq):
@@ -301,6 +306,13 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     v_pass = False  # the same, for completions returned inside a kick_sync exit
     # device (its queues' state in dq)
     d_next = inf
+    # doorbell_tail: chains taken; announced by doorbell writes that have landed; the last
+    # write's count and the time it lands (one write in flight at most: the vCPU rings
+    # again only after that write's exit ended)
+    popped = 0
+    announced = 0
+    rung = 0
+    rung_at = 0.0
 
     if backend_polls:  # it never asks for a kick: it watches the ring
         _device_disable_kicks(vq)
@@ -416,6 +428,10 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                         counters[C_KICKS] += 1
                         _take(taken, A_KICK, units, 1.0)
                         t_v += c_row[A_KICK]
+                        if doorbell_tail:  # the new tail lands as the write's exit ends
+                            announced = rung
+                            rung = next_req
+                            rung_at = t_v
                         if kick_sync:
                             v_phase = _IN_EXIT
                             if suppress_kicks:
@@ -432,8 +448,11 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             if v_phase == _HANDLER_DUE:
                 v_phase = _READY
                 _driver_disable_interrupts(vq)
+                # what it reaps, the application sees once the handler is done (its tail
+                # included); an entry that arrives during the tail waits for the next one
+                t_seen = t_v + c_row[A_HANDLER_TAIL]
                 while True:
-                    n = _reap(vq, t_v, done_t)
+                    n = _reap(vq, t_seen, done_t)
                     if n < 0:
                         status = RING_BROKEN
                         break
@@ -443,6 +462,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     _driver_disable_interrupts(vq)
                 if status != OK:
                     break
+                _take(taken, A_HANDLER_TAIL, units, 1.0)
+                t_v += c_row[A_HANDLER_TAIL]
                 continue
             # _IN_EXIT: the vCPU drains the ring (kick_sync), requests with no service time
             # complete inline; the exit returns when the ring is empty
@@ -459,6 +480,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 status = RING_BROKEN
                 break
             if head != EMPTY:
+                popped += 1
                 _take(taken, A_POP, units, 1.0)
                 t_v += c_row[A_POP]
                 d_next = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready, dq,
@@ -540,11 +562,17 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             if suppress_kicks:
                 _device_disable_kicks(vq)
         if draining:
-            head = _device_pop(vq)
+            head = EMPTY
+            if not doorbell_tail or popped < (rung if t_b >= rung_at else announced):
+                head = _device_pop(vq)
+            elif popped < rung:  # the next doorbell write has not landed yet: wait for it
+                t_b = rung_at
+                continue
             if head == BROKEN:
                 status = RING_BROKEN
                 break
             if head != EMPTY:
+                popped += 1
                 _take(taken, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
                 times[T_BACKEND_BUSY] += c_row[A_POP]

@@ -14,8 +14,14 @@ and the completion-queue head after its interrupt handler consumed the completio
   rule as virtio's ``need_event``.  An idle controller has caught up, so at queue depth 1
   both doorbells still trap; they are saved only while the controller is busy.  Without
   shadow doorbells nothing suppresses them.
+* Without shadow doorbells the controller's SQ tail is what the driver last wrote to the
+  doorbell (``nvme_process_db``), so it takes a command only once its doorbell write has
+  landed, however long the command has sat in memory (``RingSetup.doorbell_tail``).
 * Completions raise an MSI-X interrupt per pass of completions (no interrupt coalescing:
-  the controller never consults the driver's progress before interrupting).
+  the controller never consults the driver's progress before interrupting).  The driver's
+  handler reads every new completion, then rings the CQ-head doorbell
+  (``nvme_ring_cq_doorbell`` after the loop in ``nvme_poll_cq``): a completion posted
+  during that write waits for its own interrupt.
 """
 
 from __future__ import annotations
@@ -63,11 +69,14 @@ def setup(s: int, shadow: bool, cq_eventidx: bool, ioeventfd: bool, mode: str,
     # publishes the head it knows as the EventIdx when it posts; before QEMU 7.2 it never
     # updated the CQ EventIdx, which stayed 0, so the guest almost never rang it
     cq_rings = not shadow or cq_eventidx
-    ringpath.interrupt_rows(cost, exits, prof, mode, handler_ns=db_cost * cq_rings,
-                            handler_exits=db_exits * cq_rings)
+    ringpath.interrupt_rows(cost, exits, prof, mode, tail_ns=db_cost * cq_rings,
+                            tail_exits=db_exits * cq_rings)
+    # without shadow doorbells the controller knows only the SQ tail written to its
+    # doorbell register (QEMU's nvme_process_db sets sq->tail from the MMIO write, and
+    # nvme_process_sq stops there); with them it reads the tail the driver keeps in memory
     return RingSetup(cost, exits, kick_sync=False, suppress_kicks=shadow,
                      suppress_interrupts=False, halt_poll_ns=prof.halt_poll_ns,
-                     copied=0.0, software_backend=True)
+                     copied=0.0, software_backend=True, doorbell_tail=not shadow)
 
 
 def _run(p: dict, prof: CostProfile, rng):

@@ -35,6 +35,7 @@ class RingSetup(NamedTuple):
     copied: float  # bytes copied by a CPU per request
     software_backend: bool  # waking the back end is a thread switch
     backend_polls: bool = False  # the back end busy-polls: no kicks, one core spent
+    doorbell_tail: bool = False  # the back end takes only chains a doorbell write announced
 
 
 def stage_vec(**ns) -> np.ndarray:
@@ -65,7 +66,7 @@ INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
 
 
 def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = False,
-                   handler_ns: float = 0.0, handler_exits=None) -> None:
+                   tail_ns=0.0, tail_exits=None) -> None:
     """Fill the vCPU's interrupt and idle rows for ``interrupt_mode`` ``mode``.
 
     * delivery to a running vCPU: ``legacy`` and ``pv-eoi`` need an exit (an IPI kicks the
@@ -76,8 +77,9 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
     * idle: an HLT exit; a wake-up inside the halt-poll window costs nothing more, one after
       the thread slept costs a thread wake-up (plus the software injection without posting).
 
-    ``handler_ns`` and ``handler_exits`` add the guest handler's own work and register
-    accesses (e.g. an NVMe CQ-head doorbell)."""
+    ``tail_ns`` and ``tail_exits`` are the handler's work after it consumed the completions
+    (NVMe's CQ-head doorbell write, which Linux's nvme driver rings once it has read every
+    new completion-queue entry: an entry posted meanwhile waits for the next interrupt)."""
     sv = stage_vec
     software = mode != "posted"
     if software:
@@ -88,9 +90,9 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
     cost[rs.A_HANDLER] = sv(guest=prof.native_irq_ns) + (sv(exit_entry=prof.eoi_ns)
                                                          if eoi_exit else 0.0)
     exits[rs.A_HANDLER] = exit_vec(eoi=int(eoi_exit))
-    if handler_exits is not None:
-        cost[rs.A_HANDLER] += handler_ns
-        exits[rs.A_HANDLER] += handler_exits
+    if tail_exits is not None:
+        cost[rs.A_HANDLER_TAIL] += tail_ns
+        exits[rs.A_HANDLER_TAIL] += tail_exits
     cost[rs.A_HLT] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
     exits[rs.A_HLT] = exit_vec(hlt=1)
     cost[rs.A_WAKE_SLEPT] = sv(context_switch=prof.wakeup_ns,
@@ -160,7 +162,8 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
     rs.simulate_ring(vq, n, kick_every, closed, depth, lens, chain_write, 0, setup.cost,
                      setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
-                     setup.suppress_interrupts, setup.backend_polls, parallelism, halt_poll,
+                     setup.suppress_interrupts, setup.backend_polls, setup.doorbell_tail,
+                     parallelism, halt_poll,
                      rng, sigma(prof.jitter_cv), submit_t, done_t,
                      stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
     status = int(counters[rs.C_STATUS])
