@@ -99,6 +99,14 @@ def test_nvme_ioeventfd_keeps_the_doorbells_in_the_kernel():
     assert r.exits_by_reason["io"] == 2 and r.user_exits_per_request == 0
 
 
+def test_nvme_ioeventfds_need_shadow_doorbells():
+    """QEMU registers the doorbell eventfds when the driver configures the doorbell buffer
+    (nvme_dbbuf_config): without shadow doorbells, ioeventfd=on leaves them in user space."""
+    on, off = (run("nvme", shadow_doorbell=False, ioeventfd=x) for x in (True, False))
+    assert on.user_exits_per_request == off.user_exits_per_request == 2
+    assert on.mean_latency_ns == off.mean_latency_ns
+
+
 def test_the_first_shadow_doorbell_series_never_rang_the_cq_doorbell():
     r = run("nvme", shadow_doorbell=True, cq_eventidx=False)
     assert r.exits_by_reason["io"] == 1

@@ -76,7 +76,8 @@ SHADOW_DOORBELL = Param("shadow_doorbell", True, "", "NVMe 1.3 Doorbell Buffer C
                         "counterpart of VIRTIO_F_EVENT_IDX)", kind="bool")
 NVME_IOEVENTFD = Param("ioeventfd", False, "", "the doorbells are ioeventfds (QEMU's nvme "
                        "ioeventfd=on; off by default): KVM still decodes, no exit to user "
-                       "space", kind="bool")
+                       "space; QEMU registers them only with shadow doorbells, so without "
+                       "shadow_doorbell this changes nothing", kind="bool")
 DIRECTION = Param("direction", "read", "", "read (device to guest: rep ins moves up to "
                   "1 KiB per exit) or write (guest to device: rep outs, one element per "
                   "exit)", kind="choice", choices=("read", "write"))
