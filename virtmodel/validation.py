@@ -160,9 +160,9 @@ CASES = (
          "shadow doorbells on, QD1", _nvme_ioeventfd_ratio(1)),
     Case("qemu-nvme-ioeventfd-iops-ratio-qd16", "the same at QD16", _nvme_ioeventfd_ratio(16)),
     Case("qemu-nvme-ioeventfd-iops-ratio-qd64", "the same at QD64", _nvme_ioeventfd_ratio(64),
-         miss="Without ioeventfd the measured IOPS fell from QD16 to QD64 (176 k to 153 k): "
-              "the vCPU thread emulating doorbells in user space, under QEMU's big lock, "
-              "was the bottleneck, and ioeventfd removed it. The model has no lock "
+         miss="Without ioeventfd the measured IOPS fell from QD16 to QD64 (176 k to 153 k), "
+              "which suggests that the vCPU thread emulating doorbells in user space, under "
+              "QEMU's big lock, was the bottleneck ioeventfd removed. The model has no lock "
               "contention, and its user-space exit (a 2024 figure) is cheaper than that "
               "host's (see the QD1 latency row), so moving the doorbell into the kernel "
               "gains less."),
