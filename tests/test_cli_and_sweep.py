@@ -179,7 +179,14 @@ def _link_or_copy(src, dst):
 
 
 def test_numba_cache_falls_back_when_nothing_is_writable():
-    """A read-only package folder and a read-only home: import and simulate still work.
+    """A read-only package folder and a read-only home: import works and a kernel compiles
+    and is cached in the fallback folder.
+
+    Importing ``virtmodel.paths`` decorates every kernel of the event loop and the paths
+    (``cache=True`` needs a cache locator at decoration time: without the fallback, that
+    import fails with "no locator available").  One small kernel, ``latency_stats``, is
+    then compiled and called, and its index and object files must lie in the forced
+    folder.  (Compiling the whole event loop here would check the same fallback at ~80 s.)
 
     As root the test drops to nobody, who must be able to read what it imports even when
     the checkout (and so .venv) lies in a private folder (``mktemp -d`` is 0700): the
@@ -195,6 +202,7 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
     else:
         user = []
     base = Path(tempfile.mkdtemp(prefix="virtmodel-ro-"))
+    cache_path = None
     try:
         base.chmod(0o755)
         pkg = base / "site"
@@ -210,21 +218,31 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
         for p in (pkg / "virtmodel").rglob("*"):
             if p.is_file():
                 p.chmod(0o444)
-        code = ("import virtmodel._jit as j, virtmodel.paths as p; "
-                "r = p.simulate('virtio', requests=50); "
-                "print(j.CACHE_DIR_FORCED, r.requests, j.__file__)")
+        code = ("import numpy as np, virtmodel._jit as j, virtmodel.paths as p; "
+                "k = p.latency_stats; m, p99 = k(np.arange(1001.0)); "
+                "print(j.CACHE_DIR_FORCED, m, p99, k.stats.cache_misses.get(k.signatures[0], 0), "
+                "k._cache._cache_path, j.__file__)")
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
         env.update(HOME="/nonexistent-home", PYTHONPATH=str(pkg))
         python = os.path.realpath(sys.executable)  # the base interpreter, not .venv's
         out = subprocess.run(user + [python, "-s", "-c", code], env=env, capture_output=True,
                              text=True, timeout=300, cwd="/")
+        assert out.returncode == 0, out.stderr
+        forced, mean, p99, misses, cache_path, where = out.stdout.split()
+        cached = sorted(f.name for f in Path(cache_path).iterdir())
     finally:
         for p in [base, *base.rglob("*")]:
             if p.is_dir():
                 p.chmod(0o755)
         shutil.rmtree(base)
-    assert out.returncode == 0, out.stderr
-    forced, n, where = out.stdout.split()
+        if cache_path and Path(cache_path).is_relative_to(tempfile.gettempdir()):
+            shutil.rmtree(cache_path, ignore_errors=True)  # this run's own subfolder
     assert where.startswith(str(pkg / "virtmodel"))  # the read-only copy, nothing else
-    assert "virtmodel-numba-cache" in forced and n == "50"
+    assert "virtmodel-numba-cache" in forced
+    assert (float(mean), float(p99)) == (500.0, 990.0)
+    assert misses == "1"  # compiled here (this copy's path is new to every cache)
+    assert Path(cache_path).is_relative_to(forced)  # written to the fallback folder
+    index = [n for n in cached if n.startswith("result.latency_stats-") and n.endswith(".nbi")]
+    data = [n for n in cached if n.startswith("result.latency_stats-") and n.endswith(".nbc")]
+    assert len(index) == 1 and len(data) == 1, cached

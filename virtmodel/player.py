@@ -24,7 +24,11 @@ for an explorer that names a narrow figure size (the vring tour), its own drawin
 size, which it lays out for a tall figure by itself.
 
 Rendering is spread over worker processes forked from the kernel (``VIRTMODEL_FRAME_WORKERS``,
-default: one per core); each frame is drawn on a new figure of its own.
+default: one per core).  Each worker draws its frames one after another on one figure
+(:class:`Painter`), through the live explorers' in-place redraw (reused axes, kept artists,
+:mod:`virtmodel.canvas`'s kept glyphs and axis layers), and every frame is laid out in full
+from where a new figure would start: so a frame is the same pixels whichever frames the
+worker drew before it (tests/test_widgets.py compares each with a new figure's).
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from . import canvas
 
 if TYPE_CHECKING:  # pragma: no cover
     from .widgets import Explorer
@@ -169,27 +174,52 @@ class Manifest:
         return i
 
 
-def pixels(explorer: Explorer, state: dict, narrow: bool = False) -> np.ndarray:
-    """The picture of ``state``: ``explorer``'s drawing on a new figure, laid out and
-    rendered once (height x width x 3); ``narrow``: the phone-sized picture
-    (:func:`fit_narrow`), at :data:`NARROW_DPI_SCALE` times the dpi.
+class Painter:
+    """Draws ``explorer``'s pictures (``narrow``: the phone-sized ones, :func:`fit_narrow`,
+    at :data:`NARROW_DPI_SCALE` times the dpi) one after another on one figure.
 
-    A new figure each time, because constrained layout starts from where the axes were:
-    on a reused figure the same state can land a pixel or two elsewhere (even two saves in
-    a row can differ), so a frame would depend on the frames drawn before it.  One pass:
-    ``savefig`` would lay the figure out twice and draw it twice (a dry run first), nearly
-    doubling the build's rendering time for the same picture give or take a pixel."""
-    if narrow:
-        size, dpi = explorer.narrow or NARROW_FIGSIZE, explorer.dpi * NARROW_DPI_SCALE
-    else:
-        size, dpi = explorer.figsize, explorer.dpi
-    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
-    explorer.draw(fig, **state)
-    if narrow and not explorer.narrow:
-        fit_narrow(fig)
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    The figure is reused the way a live explorer reuses its own (the explorer's drawing
+    function empties and refills its axes, or updates the artists it kept), drawn by
+    :class:`virtmodel.canvas.Canvas`, and laid out by constrained layout at every frame.
+    Constrained layout starts from where the axes are, and on a reused figure that is where
+    the last frame's layout put them (the same state could land a pixel or two elsewhere
+    depending on the frames before it), so each axes in a grid is first put back where a
+    new figure puts it (its grid cell): every frame is laid out from the same start, as on a
+    new figure.  A narrow frame that :func:`fit_narrow` rearranged starts from an empty
+    figure of the narrow size (the rearrangement is not something a redraw undoes).  One
+    drawing pass per frame: ``savefig`` would lay the figure out and draw it twice."""
+
+    def __init__(self, explorer: Explorer, narrow: bool = False):
+        if narrow:
+            size, dpi = explorer.narrow or NARROW_FIGSIZE, explorer.dpi * NARROW_DPI_SCALE
+        else:
+            size, dpi = explorer.figsize, explorer.dpi
+        self.explorer, self.size = explorer, size
+        self.fits = narrow and not explorer.narrow  # fit_narrow rearranges the drawing
+        self.figure = Figure(figsize=size, dpi=dpi, layout="constrained")
+        canvas.Canvas(self.figure)
+
+    def __call__(self, state: dict) -> np.ndarray:
+        """The picture of ``state`` (height x width x 3 uint8)."""
+        fig = self.figure
+        if self.fits:
+            fig.clear()
+            fig.set_size_inches(self.size)
+        self.explorer.draw(fig, **state)
+        if self.fits:
+            fit_narrow(fig)
+        for ax in fig.axes:  # where a new figure puts them: the layout's starting point
+            spec = ax.get_subplotspec()
+            if spec is not None:
+                ax._set_position(spec.get_position(fig))
+        return fig.canvas.rgb().copy()
+
+
+def pixels(explorer: Explorer, state: dict, narrow: bool = False) -> np.ndarray:
+    """The picture of ``state`` drawn on a new figure (height x width x 3); ``narrow``:
+    the phone-sized picture.  The player's frames are these pixels (see :class:`Painter`,
+    which draws them on a reused figure)."""
+    return Painter(explorer, narrow)(state)
 
 
 NARROW_FIGSIZE = (4.4, 6.0)
@@ -253,9 +283,10 @@ def _render_chunk(task) -> list[tuple[int, str, tuple]]:
     explorer, store = _JOB
     combos = combinations(explorer.knobs)
     names = [k.name for k in explorer.knobs]
+    paint = Painter(explorer, narrow)  # one figure for the whole chunk
     out = []
     for i in indices:
-        rgb = pixels(explorer, dict(zip(names, combos[i])), narrow)
+        rgb = paint(dict(zip(names, combos[i])))
         out.append((i, store.put(encode(rgb)), (rgb.shape[1], rgb.shape[0])))
     return out
 
