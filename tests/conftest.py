@@ -62,3 +62,14 @@ def built_site(tmp_path_factory):
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-6000:]
     return out_dir / "_build" / "html", log
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _canvas_text_hinting():
+    """Reference pictures (plain Agg, fresh figures) are drawn with the text hinting that
+    virtmodel's canvas draws the explorers with, so that pixels can be compared."""
+    import matplotlib
+
+    from virtmodel import canvas
+
+    matplotlib.rcParams["text.hinting"] = canvas.HINTING

@@ -36,6 +36,7 @@ import struct
 import zlib
 from collections import OrderedDict
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.font_manager import fontManager, get_font
@@ -47,6 +48,12 @@ try:  # matplotlib >= 3.11 renders text glyph by glyph in Python, which can be k
 except ImportError:  # an older one renders each text in C: drawn as it draws it
     GLYPHS = False
 
+HINTING = "no_hinting"
+"""FreeType hinting of the explorers' texts (matplotlib's ``text.hinting``), set while a
+:class:`Canvas` draws.  matplotlib's default (the autohinter) lays out and rasterises a
+new text about twice as slowly, and a redraw's new texts (titles, legends and labels with
+the new numbers) are most of what it cannot keep; at the explorers' dpi the unhinted
+glyphs are as legible."""
 GLYPH_CACHE_SIZE = 20_000
 """Texts kept per renderer (an explorer draws a few hundred per frame)."""
 LAYER_CACHE_SIZE = 64
@@ -318,7 +325,12 @@ class Canvas(FigureCanvasAgg):
             legend = ax.get_legend()
             if legend is not None and "draw" not in vars(legend):
                 legend.draw = functools.partial(_draw_kept, legend, Renderer.draw_legend)
-        super().draw()
+        was = matplotlib.rcParams["text.hinting"]
+        matplotlib.rcParams["text.hinting"] = HINTING
+        try:
+            super().draw()
+        finally:
+            matplotlib.rcParams["text.hinting"] = was
 
     def get_renderer(self):
         w, h = self.get_width_height(physical=True)
