@@ -462,6 +462,21 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
         assert_same_figure(ex.figure, fresh, (knob, v, ex.state))
 
 
+def test_the_request_size_explorer_simulates_fewer_requests_for_the_same_figure():
+    """It shows only means, so it runs MEAN_REQUESTS per point: every value it draws is
+    within 0.5 % of the same point run with REQUESTS."""
+    ex = widgets.explore_request_size()
+    for batch in (1, 64):
+        ex.update(batch=batch)
+        shown = [r for c in ex.data["curves"].values() for r in c.results]
+        assert shown and all(r.requests == widgets.MEAN_REQUESTS for r in shown)
+        for r in shown:
+            full = simulate(r.path, **{**r.params, "requests": REQUESTS})
+            for m in ("us_per_request", "bytes_per_s"):
+                assert getattr(r, m) == pytest.approx(getattr(full, m), rel=0.005), (
+                    r.path, r.params, m)
+
+
 def test_chapter_five_explorers_draw_the_models_numbers():
     ex = beyond.explore_backends()
     ex.update(depth=16)

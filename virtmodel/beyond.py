@@ -11,6 +11,7 @@ from . import cachelines, plots
 from .costs import get as get_profile
 from .paths import REGISTRY, names
 from .units import fmt_bytes
+from .sweep import points
 from .widgets import REQUESTS, Explorer, Knob, Table, curve, run
 
 DEPTHS = (1, 2, 4, 8, 16, 32, 64)
@@ -217,12 +218,11 @@ def explore_which_path(profile="modern") -> Explorer:
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, depth, device_type):
-        res = {}
-        for name in names():
-            takes = REGISTRY[name].param_names
-            kw = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof,
-                      iodepth=depth, device_type=device_type)
-            res[name] = run(name, **{k: v for k, v in kw.items() if k in takes})
+        kw = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof,
+                  iodepth=depth, device_type=device_type)
+        res = dict(zip(names(), points(
+            [(name, {k: v for k, v in kw.items() if k in REGISTRY[name].param_names})
+             for name in names()], runner=run)))
         plots.path_bars(res, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), fig)
         fig.suptitle(f"{fmt_bytes(request_bytes)}, iodepth {depth}, {device_type}",
                      fontsize=9)

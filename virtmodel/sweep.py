@@ -87,14 +87,17 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     if not values:
         raise ValueError("values must not be empty")
 
-    def one(v) -> Result:
-        return runner(path, **{**params, over: v})
-
-    if len(values) > 1:
-        results = tuple(_pool().map(one, values))
-    else:
-        results = (one(values[0]),)
+    results = points([(path, {**params, over: v}) for v in values], runner=runner)
     return Curve(path, over, values, results)
+
+
+def points(runs, *, runner=simulate) -> tuple[Result, ...]:
+    """Simulate each ``(path, params)`` of ``runs``, at once on every core (the kernels
+    release the GIL); the results in the same order."""
+    runs = list(runs)
+    if len(runs) > 1:
+        return tuple(_pool().map(lambda run: runner(run[0], **run[1]), runs))
+    return tuple(runner(path, **params) for path, params in runs)
 
 
 def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:

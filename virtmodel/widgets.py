@@ -37,12 +37,16 @@ from . import canvas, exit_tax, plots, registers, trap
 from .costs import get as get_profile
 from .hardware import catalogue
 from .paths import get as get_path, names, simulate
-from .sweep import Curve, sweep
+from .sweep import Curve, points, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
 
 REQUESTS = 4000
 """Requests per simulated point in the explorers (enough for a stable p99)."""
+MEAN_REQUESTS = 1500
+"""Requests per point where an explorer shows only means (time per request, throughput,
+CPU per request): they come within 0.5 % of what :data:`REQUESTS` gives
+(tests/test_widgets.py), in under half the time."""
 STATIC_ENV = "VIRTMODEL_STATIC"
 
 
@@ -428,7 +432,7 @@ def explore_request_size(profile="modern") -> Explorer:
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
     def draw(fig, batch):
-        curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=REQUESTS,
+        curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=MEAN_REQUESTS,
                            profile=prof) for p in names()}
         plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
         native = curves["native"].field("us_per_request")
@@ -494,8 +498,9 @@ def explore_lab(measurement, label: str) -> Explorer:
         at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
         rows = validate.compare(at, prof)
         path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))
-        model = [run(path, **{**params, "batch": b, "profile": prof}).us_per_request
-                 for b in MODEL_BATCHES]
+        model = [r.us_per_request for r in points(
+            [(path, {**params, "batch": b, "profile": prof}) for b in MODEL_BATCHES],
+            runner=run)]
         plots.lab_validation(rows, MODEL_BATCHES, model, request_bytes, label,
                              COSTS_FROM[costs_from], fig)
         return {"rows": rows, "model_us": model, "profile": prof}

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from .. import costs
 from ..paths import Result, simulate
+from ..sweep import points
 from .calibrate import device_once, device_summary, host_cpu, profile_from
 from ..spec import check_int
 from .experiments import (VIRTIO_VARIANTS, LabResult, emulated_once, emulated_params,
@@ -92,8 +93,14 @@ def predict(lab_result, profile) -> Result:
         Its ``us_per_request`` is the prediction, its ``user_exits_per_request`` the
         predicted exits to user space.
     """
+    path, params = _twin(lab_result, profile)
+    return simulate(path, **params)
+
+
+def _twin(lab_result, profile) -> tuple[str, dict]:
+    """The model's run of a lab experiment with ``profile``: (path, parameters)."""
     path, params = model_params(lab_result)
-    return simulate(path, profile=costs.get(profile), seed=0, **params)
+    return path, dict(params, profile=costs.get(profile), seed=0)
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,7 @@ class Row:
 def compare(results, profile) -> list[Row]:
     """Predicted beside measured for each lab result."""
     rows = []
-    for r in results:
-        pred = predict(r, profile)
+    for r, pred in zip(results, points([_twin(r, profile) for r in results])):
         knob = r.params["registers"] if r.experiment == "emulated" else r.params["batch"]
         rows.append(Row(r.experiment, knob, r.params["request_bytes"], r.us_per_request,
                         r.spread, pred.us_per_request, r.user_exits_per_request,
