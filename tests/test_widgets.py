@@ -134,7 +134,8 @@ def test_breakdown_and_request_size_match_simulate():
     ex2.widget()
     ex2.controls["batch"].value = 64
     c = ex2.data["curves"]["virtio"]
-    assert c.results[0] == simulate("virtio", request_bytes=256, batch=64, requests=REQUESTS)
+    assert c.results[0] == simulate("virtio", request_bytes=256, batch=64,
+                                    requests=widgets.MEAN_REQUESTS)
 
 
 def test_vring_tour_steps_and_event_idx():
