@@ -11,6 +11,7 @@ from . import cachelines, plots
 from .costs import get as get_profile
 from .paths import REGISTRY, names
 from .units import fmt_bytes
+from .trap import INTERRUPT_MODES
 from .sweep import points
 from .widgets import REQUESTS, Explorer, Knob, Table, curve, run
 
@@ -22,19 +23,15 @@ ON_OFF = {True: "on", False: "off"}
 SIZES = (512, 4096, 65536)
 
 
-def _variants(fig, variants: dict, metrics, depth: int, title: str, prof):
-    """Curves of each variant (label -> (path, params)) over ``DEPTHS``; returns them."""
+def _variants(fig, variants: dict, metrics, depth: int, prof):
+    """Curves of each variant (label -> (path, params)) over ``DEPTHS``, drawn with
+    ``depth`` marked; returns them and each variant's result at ``depth``."""
     curves = {label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
               for label, (path, kw) in variants.items()}
     plots.curves(curves, metrics, fig, marker=depth,
                  colors={label: plots.path_color(path)
                          for label, (path, _) in variants.items()})
-    fig.suptitle(title, fontsize=9)
-    return curves
-
-
-def _at(curves, depth):
-    return {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
+    return curves, {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
 
 
 def explore_ioeventfd(profile="modern") -> Explorer:
@@ -48,9 +45,8 @@ def explore_ioeventfd(profile="modern") -> Explorer:
              "emulated NVMe, doorbells to QEMU": ("nvme", dict(ioeventfd=False)),
              "emulated NVMe, doorbell ioeventfds": ("nvme", dict(ioeventfd=True))}
         v = {k: (p, dict(kw, request_bytes=request_bytes)) for k, (p, kw) in v.items()}
-        c = _variants(fig, v, ("user_exits_per_request", "throughput_rps", "mean_latency_ns"),
-                      depth, "", prof)
-        at = _at(c, depth)
+        c, at = _variants(fig, v, ("user_exits_per_request", "throughput_rps", "mean_latency_ns"),
+                      depth, prof)
         fig.suptitle(f"iodepth {depth}, {fmt_bytes(request_bytes)}: " + "; ".join(
             f"{k.split(',')[0]}{',' + k.split(',')[1] if ',' in k else ''}: "
             f"{r.user_exits_per_request:.2f} to QEMU" for k, r in list(at.items())[:2]),
@@ -73,9 +69,8 @@ def explore_backends(profile="modern") -> Explorer:
         size = 1500 if device_type == "net" else 4096
         v = {k: (p, dict(kw, device_type=device_type, request_bytes=size))
              for k, (p, kw) in v.items()}
-        c = _variants(fig, v, ("exits_per_request", "cpu_ns_per_request", "mean_latency_ns"),
-                      depth, "", prof)
-        at = _at(c, depth)
+        c, at = _variants(fig, v, ("exits_per_request", "cpu_ns_per_request", "mean_latency_ns"),
+                      depth, prof)
         poll, woken = at["vhost-user, polling"], at["vhost-user, woken by kicks"]
         fig.suptitle(f"iodepth {depth}, {device_type}: polling takes "
                      f"{poll.kicks_per_request:.3f} kicks per request (woken: "
@@ -90,9 +85,6 @@ def explore_backends(profile="modern") -> Explorer:
         figsize=(12, 3.6))
 
 
-INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
-
-
 def explore_interrupts(profile="modern") -> Explorer:
     """Interrupt virtualization and halt polling: exits per request and tail latency."""
     prof = get_profile(profile)
@@ -101,9 +93,8 @@ def explore_interrupts(profile="modern") -> Explorer:
         v = {f"virtio, {m}": ("virtio", dict(interrupt_mode=m, halt_poll=halt_poll))
              for m in INTERRUPT_MODES}
         v["virtio, guest polls"] = ("virtio", dict(interrupts=False))
-        c = _variants(fig, v, ("exits_per_request", "p99_latency_ns", "cpu_ns_per_request"),
-                      depth, "", prof)
-        at = _at(c, depth)
+        c, at = _variants(fig, v, ("exits_per_request", "p99_latency_ns", "cpu_ns_per_request"),
+                      depth, prof)
         legacy, posted = at["virtio, legacy"], at["virtio, posted"]
         fig.suptitle(f"iodepth {depth}, halt polling {ON_OFF[halt_poll]}: legacy "
                      f"{legacy.exits_per_request:.2f} exits per request (EOI "
@@ -132,9 +123,8 @@ def explore_nvme(profile="modern") -> Explorer:
                                                      ioeventfd=ioeventfd)),
              "virtio-blk": ("virtio", {}),
              "IDE disk (DMA)": ("emulated", registers.params(registers.IDE_DMA_READ))}
-        c = _variants(fig, v, ("exits_per_request", "throughput_rps", "mean_latency_ns"),
-                      depth, "", prof)
-        at = _at(c, depth)
+        c, at = _variants(fig, v, ("exits_per_request", "throughput_rps", "mean_latency_ns"),
+                      depth, prof)
         fig.suptitle(f"iodepth {depth}, doorbell ioeventfds {ON_OFF[ioeventfd]}: NVMe "
                      f"{at['NVMe, shadow doorbells'].exits_per_request:.2f} exits per I/O "
                      f"with shadow doorbells, "
@@ -158,9 +148,8 @@ def explore_assignment(profile="modern") -> Explorer:
              "vDPA": ("vdpa", dict(interrupt_mode=interrupt_mode)),
              "vhost": ("vhost", dict(interrupt_mode=interrupt_mode)),
              "virtio (QEMU)": ("virtio", dict(interrupt_mode=interrupt_mode))}
-        c = _variants(fig, v, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"),
-                      depth, "", prof)
-        at = _at(c, depth)
+        c, at = _variants(fig, v, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"),
+                      depth, prof)
         share = at["passthrough (VFIO)"].throughput_rps / at["native"].throughput_rps
         fig.suptitle(f"iodepth {depth}, {interrupt_mode} interrupts: passthrough at "
                      f"{share:.0%} of native throughput", fontsize=9)

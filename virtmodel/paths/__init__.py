@@ -17,8 +17,8 @@ from .registry import (REGISTRY, Example, Param, Path, get, names, register, tak
                        unregister)
 from .result import Outcome, Result, latency_stats, result
 
-__all__ = ["REGISTRY", "Example", "Param", "Path", "Outcome", "Result", "check_params", "get", "names",
-           "register", "simulate", "taking", "unregister", "latency_stats"]
+__all__ = ["REGISTRY", "Example", "Param", "Path", "Outcome", "Result", "check_params", "get",
+           "names", "register", "simulate", "taking", "unregister", "latency_stats"]
 
 
 def check_params(path: str, params: dict) -> dict:
@@ -33,8 +33,8 @@ def simulate(path: str, **params) -> Result:
     Parameters
     ----------
     path : str
-        A registered path name (:func:`~virtmodel.paths.registry.names`): ``"emulated"``, ``"virtio"``, ``"native"``,
-        ...
+        A registered path name (:func:`~virtmodel.paths.registry.names`): ``"emulated"``,
+        ``"nvme"``, ``"virtio"``, ``"vhost"``, ... ``"native"``.
     **params
         Keywords the path declares (``python -m virtmodel paths`` lists them with their
         defaults, units and allowed ranges), e.g. ``request_bytes`` (bytes per request),

@@ -6,7 +6,6 @@ from .. import trap
 from ..costs import MAX_PARALLELISM
 from ..spec import MAX_QUEUE_SIZE, check_packed_queue_size, check_queue_size
 from .registry import Param
-from .ringpath import INTERRUPT_MODES
 
 MAX_REQUESTS = 10_000_000
 
@@ -56,7 +55,7 @@ DMA_SETUP = Param("dma_setup_accesses", 2, "accesses",
 INTERRUPT_MODE = Param("interrupt_mode", "posted", "", "how interrupts reach the vCPU: "
                        "posted (APICv/AVIC: no exit to deliver an MSI or for its EOI), "
                        "pv-eoi (an exit to deliver; the EOI needs none), legacy (an exit to "
-                       "deliver, one for the EOI)", kind="choice", choices=INTERRUPT_MODES)
+                       "deliver, one for the EOI)", kind="choice", choices=trap.INTERRUPT_MODES)
 HALT_POLL = Param("halt_poll", True, "", "KVM polls a halted vCPU for up to the profile's "
                   "halt_poll_ns before its thread sleeps (the window adapts as KVM's does)",
                   kind="bool")

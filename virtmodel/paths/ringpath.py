@@ -62,9 +62,6 @@ def action_matrices():
             np.zeros((rs.N_ACTIONS, rs.N_EXIT_COLS), dtype=np.int64))
 
 
-INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
-
-
 def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = False,
                    tail_ns=0.0, tail_exits=None) -> None:
     """Fill the vCPU's interrupt and idle rows for ``interrupt_mode`` ``mode``.
@@ -99,14 +96,36 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
                                kvm=prof.irq_inject_ns if software else 0.0)
 
 
-def software_backend_rows(cost, prof: CostProfile, s: int, device_type: str, stage: str,
-                          maps_pages: bool) -> float:
-    """Fill the rows of a software back end (QEMU, vhost, a vhost-user process) whose CPU
-    time counts in ``stage``: woken by a kick (plus its per-notification work) or by a
-    completion; per request its ring work, QEMU's mapping of each guest page
-    (``maps_pages``), the tap copy for ``"net"`` or the host I/O stack and the physical
-    device for ``"blk"``; an irqfd write per interrupt.  Returns the bytes it copies."""
+def ioeventfd_kick(prof: CostProfile) -> tuple:
+    """A kick KVM matches to an ioeventfd (``kvm_fast_pio``, the fast-MMIO bus): an exit
+    that signals the eventfd and re-enters, no decode, nothing in user space.  (cost,
+    exits) of the kick row."""
+    return stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns), exit_vec(io=1)
+
+
+def _virtqueue_rows(prof: CostProfile, mode: str, kick: tuple):
+    """The rows every virtqueue path fills the same way: the guest prepares a request, kicks
+    with ``kick`` ((cost, exits) of the kick row), takes interrupts as ``mode`` says."""
+    cost, exits = action_matrices()
+    cost[rs.A_SUBMIT] = stage_vec(guest=prof.guest_ns_per_request)
+    cost[rs.A_KICK], exits[rs.A_KICK] = kick
+    interrupt_rows(cost, exits, prof, mode)
+    return cost, exits
+
+
+def software_setup(prof: CostProfile, s: int, mode: str, kick: tuple, device_type: str,
+                   stage: str, *, maps_pages: bool, kick_sync: bool = False,
+                   polls: bool = False) -> RingSetup:
+    """A virtqueue served by a software back end (QEMU, vhost, a vhost-user process) whose
+    CPU time counts in ``stage``: woken by a kick (plus its per-notification work) or by a
+    completion, or busy-polling the ring (``polls``); per request its ring work, QEMU's
+    mapping of each guest page (``maps_pages``), the tap copy for ``"net"`` or the host I/O
+    stack and the physical device for ``"blk"``; an irqfd write per interrupt.  With
+    ``kick_sync`` the kick's exit drains the ring (QEMU without ioeventfd).  Like every
+    virtio back end it disables kicks while it drains and asks the ring before it
+    interrupts."""
     sv = stage_vec
+    cost, exits = _virtqueue_rows(prof, mode, kick)
     cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, **{stage: prof.notify_ns})
     cost[rs.A_WAKE_FOR_COMPLETION] = sv(context_switch=prof.wakeup_ns)
     work = prof.virtio_ns_per_request
@@ -118,17 +137,24 @@ def software_backend_rows(cost, prof: CostProfile, s: int, device_type: str, sta
         cost[rs.A_POP] = sv(kvm=prof.host_io_ns_per_request) + sv(**{stage: work})
         cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_SIGNAL] = sv(**{stage: prof.signal_ns})
-    return float(s) if device_type == "net" else 0.0
+    return RingSetup(cost, exits, kick_sync=kick_sync, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
+                     copied=float(s) if device_type == "net" else 0.0,
+                     software_backend=not polls, backend_polls=polls)
 
 
-def hardware_rows(cost, prof: CostProfile, s: int, mode: str) -> None:
-    """Fill the rows of a hardware back end (an assigned device, a vDPA device): the device
-    serves each request; without posted interrupts its MSI goes through the host's IRQ
-    handler, which signals KVM's irqfd."""
+def hardware_setup(prof: CostProfile, s: int, mode: str, kick: tuple) -> RingSetup:
+    """A virtqueue (or a device's own queue) served by hardware (an assigned device, a vDPA
+    device): the device serves each request; without posted interrupts its MSI goes
+    through the host's IRQ handler, which signals KVM's irqfd."""
+    cost, exits = _virtqueue_rows(prof, mode, kick)
     cost[rs.A_SERVICE] = stage_vec(device=prof.device_ns_per_request
                                    + s * prof.device_ns_per_byte)
     if mode != "posted":
         cost[rs.A_SIGNAL] = stage_vec(kvm=prof.native_irq_ns + prof.signal_ns)
+    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
+                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,
+                     software_backend=False)
 
 
 def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,

@@ -14,30 +14,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import ringsim as rs
 from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Param, Path, register
-from .ringpath import RingSetup, exit_vec, stage_vec as sv
+from .ringpath import exit_vec, stage_vec as sv
 
 
 @lru_cache(maxsize=256)
 def setup(s: int, mapped: bool, mode: str, prof: CostProfile):
     """The event loop's inputs (shared: do not modify)."""
-    cost, exits = ringpath.action_matrices()
-    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
     if mapped:
-        cost[rs.A_KICK] = sv(guest=prof.doorbell_ns)
+        kick = sv(guest=prof.doorbell_ns), exit_vec()
     else:  # an ioeventfd; the vhost-vdpa driver rings the device's doorbell
-        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns
-                             + prof.notify_ns + prof.doorbell_ns)
-        exits[rs.A_KICK] = exit_vec(io=1)
-    ringpath.hardware_rows(cost, prof, s, mode)
-    ringpath.interrupt_rows(cost, exits, prof, mode)
-    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,
-                     software_backend=False)
+        kick = (sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + prof.notify_ns
+                   + prof.doorbell_ns), exit_vec(io=1))
+    return ringpath.hardware_setup(prof, s, mode, kick)
 
 
 def _run(p: dict, prof: CostProfile, rng):

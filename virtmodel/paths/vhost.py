@@ -13,27 +13,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import ringsim as rs
 from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
-from .ringpath import RingSetup, exit_vec, stage_vec as sv
 
 
 @lru_cache(maxsize=512)
 def setup(s: int, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
-    cost, exits = ringpath.action_matrices()
-    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
-    cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
-    exits[rs.A_KICK] = exit_vec(io=1)
-    copied = ringpath.software_backend_rows(cost, prof, s, device_type, "kvm",
-                                            maps_pages=False)
-    ringpath.interrupt_rows(cost, exits, prof, mode)
-    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
-                     copied=copied, software_backend=True)
+    return ringpath.software_setup(prof, s, mode, ringpath.ioeventfd_kick(prof), device_type,
+                                   "kvm", maps_pages=False)
 
 
 def _run(p: dict, prof: CostProfile, rng):

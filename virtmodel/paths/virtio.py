@@ -22,35 +22,26 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import ringsim as rs
 from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
-from .ringpath import RingSetup, exit_vec, stage_vec as sv
+from .ringpath import exit_vec, stage_vec as sv
 
 
 @lru_cache(maxsize=512)
 def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str,
           prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
-    cost, exits = ringpath.action_matrices()
-    cost[rs.A_SUBMIT] = sv(guest=prof.guest_ns_per_request)
     if ioeventfd:
-        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
-        exits[rs.A_KICK] = exit_vec(io=1)
-    else:
+        kick = ringpath.ioeventfd_kick(prof)
+    else:  # to QEMU in user space, which drains the ring inside the exit
         decode = prof.mmio_decode_ns if notify_by == "mmio" else 0.0
-        cost[rs.A_KICK] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode,
-                             context_switch=prof.user_exit_ns,
-                             qemu=prof.emulate_access_ns + prof.notify_ns)
-        exits[rs.A_KICK] = exit_vec(io=1, user=1)
-    copied = ringpath.software_backend_rows(cost, prof, s, device_type, "qemu",
-                                            maps_pages=True)
-    ringpath.interrupt_rows(cost, exits, prof, mode)
-    return RingSetup(cost, exits, kick_sync=not ioeventfd, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
-                     copied=copied, software_backend=True)
+        kick = (sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode,
+                   context_switch=prof.user_exit_ns,
+                   qemu=prof.emulate_access_ns + prof.notify_ns), exit_vec(io=1, user=1))
+    return ringpath.software_setup(prof, s, mode, kick, device_type, "qemu", maps_pages=True,
+                                   kick_sync=not ioeventfd)
 
 
 def _run(p: dict, prof: CostProfile, rng):
