@@ -72,10 +72,13 @@ from .ringmem import (
     DRV_EVENT_IDX,
     DRV_LAST_LEN,
     EMPTY,
+    FREE_HEAD,
+    FREE_LIST,
     NUM_FREE,
     PACKED,
     Virtqueue,
     _break,
+    _free_chain,
     _ld16,
     _ld32,
     _ld64,
@@ -102,7 +105,6 @@ from .spec import (
 
 # --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
 # driver
-FREE_HEAD = 0  # first id on the driver's id free list
 NUM_ADDED = 2  # descriptors made available since the last kick decision (Linux num_added)
 LAST_USED = 3  # ring position of the next used descriptor the driver will read
 USED_WRAP = 4  # the driver's used wrap counter (Linux: bit 15 of last_used_idx)
@@ -117,7 +119,7 @@ DEV_USED_WRAP = 19  # the Device Ring Wrap Counter
 SIGNALLED_USED = 20  # DEV_NEXT_USED at the last interrupt decision
 SIGNALLED_VALID = 28  # 0 until the first decision and after each used wrap (as QEMU)
 DEV_IN_USE = 29  # descriptors the device has popped and not yet returned
-FREE_NEXT = 32  # private arrays follow: free_next[q], chain_len[q], token[q], held[q]
+FREE_NEXT = FREE_LIST  # private arrays: free_next[q], chain_len[q], token[q], held[q]
 
 # --- reasons a queue breaks ---------------------------------------------------------------
 ID_OUT_OF_RANGE = 1
@@ -316,15 +318,7 @@ def _driver_get_used(vq):
     token = vq.st[FREE_NEXT + 2 * q + buf_id]
     if token < 0:
         return _break(vq, DRV_BROKEN, USED_ID_NOT_OUTSTANDING, buf_id)
-    n = vq.st[FREE_NEXT + q + buf_id]
-    last = buf_id
-    for _ in range(n - 1):
-        last = vq.st[FREE_NEXT + last]
-    vq.st[FREE_NEXT + last] = vq.st[FREE_HEAD]
-    vq.st[FREE_HEAD] = buf_id
-    vq.st[NUM_FREE] += n
-    vq.st[FREE_NEXT + 2 * q + buf_id] = -1
-    vq.st[FREE_NEXT + q + buf_id] = 0
+    n = _free_chain(vq, buf_id)
     vq.st[DRV_LAST_LEN] = _ld32(vq, o + 8)
     pos += n
     if pos >= q:

@@ -43,9 +43,10 @@ CHAIN_READABLE = 24  # device, of the last popped chain: device-readable bytes
 CHAIN_WRITABLE = 25  # ... device-writable bytes
 CHAIN_DESCS = 26  # ... number of descriptors
 CHAIN_ADDR = 27  # ... guest address of its first descriptor's buffer
-COMMON_SLOTS = (NUM_FREE, DRV_EVENT_IDX, DRV_BROKEN, DRV_BROKEN + 1, DRV_LAST_LEN,
-                DEV_EVENT_IDX, DEV_BROKEN, DEV_BROKEN + 1, CHAIN_READABLE, CHAIN_WRITABLE,
-                CHAIN_DESCS, CHAIN_ADDR)
+FREE_HEAD = 0  # driver: first entry of its free list (a descriptor, or a buffer id)
+FREE_LIST = 32  # driver-private arrays from here: next[q] (its free list and chains'
+#                 links), chain_len[q] and token[q] (each at a chain's head; token -1 when
+#                 the head is not outstanding); a layout may keep more arrays after them
 
 
 class Virtqueue(NamedTuple):
@@ -95,6 +96,24 @@ def _st32(vq, o, v):
 def _st64(vq, o, v):
     _st32(vq, o, v & 0xFFFFFFFF)
     _st32(vq, o + 4, (v >> 32) & 0xFFFFFFFF)
+
+
+@njit(inline="always")
+def _free_chain(vq, head):
+    """Give the outstanding chain that starts at ``head`` back to the driver's free list,
+    walking the driver's own links (never the shared descriptors, which the device may
+    have changed): return its length."""
+    q = vq.queue_size
+    n = vq.st[FREE_LIST + q + head]
+    last = head
+    for _ in range(n - 1):
+        last = vq.st[FREE_LIST + last]
+    vq.st[FREE_LIST + last] = vq.st[FREE_HEAD]
+    vq.st[FREE_HEAD] = head
+    vq.st[NUM_FREE] += n
+    vq.st[FREE_LIST + 2 * q + head] = -1
+    vq.st[FREE_LIST + q + head] = 0
+    return n
 
 
 @njit(inline="always")

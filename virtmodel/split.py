@@ -50,10 +50,13 @@ from .ringmem import (
     DRV_EVENT_IDX,
     DRV_LAST_LEN,
     EMPTY,
+    FREE_HEAD,
+    FREE_LIST,
     NUM_FREE,
     SPLIT,
     Virtqueue,
     _break,
+    _free_chain,
     _ld16,
     _ld32,
     _st16,
@@ -77,7 +80,6 @@ from .spec import (
 
 # --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
 # driver
-FREE_HEAD = 0  # first descriptor of the driver's free list
 NUM_ADDED = 2  # chains made available since the last kick decision
 LAST_USED_IDX = 3  # next used-ring entry the driver will read (free-running u16)
 AVAIL_IDX_SHADOW = 4  # the driver's copy of avail_idx
@@ -88,7 +90,7 @@ NEXT_USED = 17  # the device's used_idx (free-running u16)
 SIGNALLED_USED = 18  # used idx at the last interrupt decision (EVENT_IDX)
 SIGNALLED_VALID = 19  # 0 until the first interrupt decision
 SHADOW_AVAIL = 20  # last avail_idx the device read and validated
-CHAIN_NEXT = 32  # driver-private arrays follow: chain_next[q], chain_len[q], token[q]
+CHAIN_NEXT = FREE_LIST  # driver-private arrays: chain_next[q], chain_len[q], token[q]
 
 # --- reasons a queue breaks ---------------------------------------------------------------
 HEAD_OUT_OF_RANGE = 1
@@ -238,16 +240,7 @@ def _driver_get_used(vq):
     token = vq.st[CHAIN_NEXT + 2 * q + head]
     if token < 0:
         return _break(vq, DRV_BROKEN, USED_ID_NOT_A_HEAD, head)
-    # detach: walk the driver's private links, never the shared desc_next
-    n = vq.st[CHAIN_NEXT + q + head]
-    i = head
-    for _ in range(n - 1):
-        i = vq.st[CHAIN_NEXT + i]
-    vq.st[CHAIN_NEXT + i] = vq.st[FREE_HEAD]
-    vq.st[FREE_HEAD] = head
-    vq.st[NUM_FREE] += n
-    vq.st[CHAIN_NEXT + 2 * q + head] = -1
-    vq.st[CHAIN_NEXT + q + head] = 0
+    _free_chain(vq, head)
     last = (last + 1) & U16_MASK
     vq.st[LAST_USED_IDX] = last
     vq.st[DRV_LAST_LEN] = _ld32(vq, o + 4)
