@@ -15,13 +15,14 @@ and the completion-queue head after its interrupt handler consumed the completio
   both doorbells still trap; they are saved only while the controller is busy.  Without
   shadow doorbells nothing suppresses them.
 * Without shadow doorbells the controller's SQ tail is what the driver last wrote to the
-  doorbell (``nvme_process_db``), so it takes a command only once its doorbell write has
-  landed, however long the command has sat in memory (``RingSetup.doorbell_tail``).
+  doorbell (QEMU hw/nvme/ctrl.c ``nvme_process_db``; ``nvme_process_sq`` stops there), so
+  it takes a command only once its doorbell write has landed, however long the command
+  has sat in memory (``RingSetup.doorbell_tail``).
 * Completions raise an MSI-X interrupt per pass of completions (no interrupt coalescing:
   the controller never consults the driver's progress before interrupting).  The driver's
-  handler reads every new completion, then rings the CQ-head doorbell
-  (``nvme_ring_cq_doorbell`` after the loop in ``nvme_poll_cq``): a completion posted
-  during that write waits for its own interrupt.
+  handler reads every new completion, then rings the CQ-head doorbell (Linux
+  drivers/nvme/host/pci.c: ``nvme_ring_cq_doorbell`` after the loop in ``nvme_poll_cq``):
+  a completion posted during that write waits for its own interrupt.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def setup(s: int, shadow: bool, cq_eventidx: bool, ioeventfd: bool, mode: str,
 def _run(p: dict, prof: CostProfile, rng):
     q = {**p, "event_idx": p["shadow_doorbell"], "device_type": "blk"}
     # QEMU registers the doorbells' ioeventfds only when the driver sets up shadow
-    # doorbells (nvme_dbbuf_config); without them ioeventfd=on changes nothing
+    # doorbells (hw/nvme/ctrl.c nvme_dbbuf_config); without them ioeventfd=on changes nothing
     return ringpath.run("nvme", q, prof, rng, setup(
         p["request_bytes"], p["shadow_doorbell"], p["cq_eventidx"],
         p["ioeventfd"] and p["shadow_doorbell"], p["interrupt_mode"], prof))
