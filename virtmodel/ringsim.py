@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import njit
+from .jitter import lognormal
 from .ring import (
     BROKEN,
     EMPTY,
@@ -140,14 +141,6 @@ HALT_POLL_GROW_START_NS = 10_000.0
 
 
 @njit(inline="always")
-def _lognormal(rng, sigma):
-    """A jitter factor with mean 1 (lognormal with shape ``sigma``); 1.0 if sigma is 0."""
-    if sigma == 0.0:
-        return 1.0
-    return np.exp(sigma * rng.standard_normal() - 0.5 * sigma * sigma)
-
-
-@njit(inline="always")
 def _reap(vq, t, done_t):
     """Reap every used buffer now; return how many (or BROKEN)."""
     n = 0
@@ -210,7 +203,7 @@ def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, 
         dq[_R_LEN] += 1
     elif dq[_BUSY] < slot_t.shape[0]:
         k = _free_slot(slot_t)
-        js = _lognormal(rng, sigma)
+        js = lognormal(rng, sigma)
         units[A_SERVICE] += js
         slot_t[k] = t + svc_ns * js
         slot_h[k] = head
@@ -392,7 +385,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     t_v = t_halt + halted + c_row[A_WAKE_POLLED]
                 else:
                     times[T_HALT_POLL] += window
-                    jw = _lognormal(rng, sigma)
+                    jw = lognormal(rng, sigma)
                     _take(taken, A_WAKE_SLEPT, units, jw)
                     t_v = t_halt + halted + c_row[A_WAKE_SLEPT] * jw
                 # KVM's adaptive window (kvm_vcpu_halt): keep, shrink or grow
@@ -439,7 +432,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                         elif not b_awake:
                             kicked = True
                             if wake_at == inf:
-                                jw = _lognormal(rng, sigma)
+                                jw = lognormal(rng, sigma)
                                 wake_at = t_v + c_row[A_WAKE_BACKEND] * jw
                                 _take(taken, A_WAKE_BACKEND, units, jw)
                         else:
@@ -513,7 +506,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = slot_h[k]
             dq[_R_LEN] += 1
             if dq[_W_LEN] > 0:
-                js = _lognormal(rng, sigma)
+                js = lognormal(rng, sigma)
                 units[A_SERVICE] += js
                 slot_t[k] = tf + svc_ns * js
                 slot_h[k] = waiting[dq[_W_HEAD]]
@@ -527,7 +520,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 if backend_polls:
                     wake_at = tf
                 else:
-                    jw = _lognormal(rng, sigma)
+                    jw = lognormal(rng, sigma)
                     wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
                     _take(taken, A_WAKE_FOR_COMPLETION, units, jw)
             continue

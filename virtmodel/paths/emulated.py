@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import registers, trap
+from .. import jitter, registers, trap
 from ..costs import CostProfile
 from ..trap import STAGES
 from . import params as P
 from .registry import Example, Param, Path, register
-from .result import Outcome, jitter
+from .result import Outcome
 
 D = trap.DEFAULTS
 _DEV = STAGES.index("device")
@@ -30,7 +30,7 @@ def _run(p: dict, prof: CostProfile, rng) -> Outcome:
     n = p["requests"]
     kw = {k: p[k] for k in trap.DEFAULTS}
     c = trap.counts(**kw)
-    dev = jitter(rng, prof.jitter_cv, n)  # x the device's time
+    dev = jitter.factors(rng, prof.jitter_cv, n)  # x the device's time
     if p["interrupts"]:
         # the halted vCPU waits: KVM polls when the wait fits its window (the steady state
         # of the adaptive window), else the thread sleeps and is woken

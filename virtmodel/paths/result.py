@@ -1,5 +1,5 @@
 """What a simulated run measured (:class:`Result`), what a path's runner returns
-(:class:`Outcome`), and the summaries both need (jitter, mean and p99 in a kernel)."""
+(:class:`Outcome`), and the summaries both need (mean and p99 in a kernel)."""
 
 from __future__ import annotations
 
@@ -102,19 +102,6 @@ def result(path: str, p: dict, o: Outcome) -> Result:
         exits_by_reason={k: float(v) for k, v in o.exits_by_reason.items()},
         latencies_ns=o.latencies,
     )
-
-
-def sigma(cv: float) -> float:
-    """Shape of the lognormal with mean 1 and coefficient of variation ``cv``."""
-    return math.sqrt(math.log1p(cv * cv))
-
-
-def jitter(rng, cv: float, n: int) -> np.ndarray:
-    """``n`` lognormal factors with mean 1 and coefficient of variation ``cv``."""
-    if cv == 0:
-        return np.ones(n)
-    s = sigma(cv)
-    return np.exp(s * rng.standard_normal(n) - s * s / 2)
 
 
 @njit

@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import ring, ringsim as rs
+from .. import jitter, ring, ringsim as rs
 from ..costs import CostProfile
 from ..spec import PAGE_SIZE
 from ..trap import STAGES
-from .result import Outcome, sigma
+from .result import Outcome
 
 MAX_STEPS_PER_REQUEST = 64
 
@@ -190,7 +190,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
                      setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
                      setup.suppress_interrupts, setup.backend_polls, setup.doorbell_tail,
                      parallelism, halt_poll,
-                     rng, sigma(prof.jitter_cv), submit_t, done_t,
+                     rng, jitter.sigma(prof.jitter_cv), submit_t, done_t,
                      stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:

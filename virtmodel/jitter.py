@@ -1,0 +1,45 @@
+"""Jitter: the random factors, lognormal with mean 1, that spread device service and
+thread wake-up times around their costs.
+
+A factor is drawn one at a time with ``math.exp`` (the C library's ``exp``, compiled or
+not), never with numpy's vectorised ``exp``: numpy picks its ``exp`` by the CPU's vector
+extensions (on AVX-512 its own vectorised routine, elsewhere the C library's), and their
+last bits differ, so results would depend on the machine that ran them.  Drawn this way a
+seed gives the same results, bit for bit, on every x86-64 machine, with the JIT or without.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import njit
+
+
+def sigma(cv: float) -> float:
+    """Shape of the lognormal with mean 1 and coefficient of variation ``cv``."""
+    return math.sqrt(math.log1p(cv * cv))
+
+
+@njit(inline="always")
+def lognormal(rng, s):
+    """One factor with mean 1: lognormal of shape ``s`` drawn from ``rng`` (a numpy
+    Generator); 1.0 if ``s`` is 0 (and nothing drawn)."""
+    if s == 0.0:
+        return 1.0
+    return math.exp(s * rng.standard_normal() - 0.5 * s * s)
+
+
+@njit
+def _fill(rng, s, out):
+    for i in range(out.shape[0]):
+        out[i] = lognormal(rng, s)
+
+
+def factors(rng, cv: float, n: int) -> np.ndarray:
+    """``n`` factors with mean 1 and coefficient of variation ``cv``, drawn in order."""
+    out = np.ones(n)
+    if cv:
+        _fill(rng, sigma(cv), out)
+    return out
