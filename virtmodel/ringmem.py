@@ -62,10 +62,19 @@ class Virtqueue(NamedTuple):
     kind: int  # SPLIT or PACKED
 
 
+_U1 = np.uint64(1)
+
+
 # They index vq.mem directly (no local alias): see the module docstring on reference counts.
+# The byte offset goes in as an unsigned integer: a signed index makes numba guard each
+# byte against a negative (wrap-around) index, and those guards keep the compiler from
+# fusing a field's byte loads or stores into one load or store of the field's width (the
+# bytes and their order stay the spec's; offsets are never negative: every index read
+# from shared memory is range-checked before an offset is made from it).
 @njit(inline="always")
 def _ld16(vq, o):
-    return np.int64(vq.mem[o]) | (np.int64(vq.mem[o + 1]) << 8)
+    u = np.uint64(o)
+    return np.int64(vq.mem[u]) | (np.int64(vq.mem[u + _U1]) << 8)
 
 
 @njit(inline="always")
@@ -82,8 +91,9 @@ def _ld64(vq, o):
 def _st16(vq, o, v):
     if v < 0 or v > 0xFFFF:
         raise ValueError("internal error: 16-bit store out of range (a missing & 0xFFFF)")
-    vq.mem[o] = v & 0xFF
-    vq.mem[o + 1] = v >> 8
+    u = np.uint64(o)
+    vq.mem[u] = v & 0xFF
+    vq.mem[u + _U1] = v >> 8
 
 
 @njit(inline="always")
