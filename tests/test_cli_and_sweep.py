@@ -246,3 +246,30 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
     index = [n for n in cached if n.startswith("result.latency_stats-") and n.endswith(".nbi")]
     data = [n for n in cached if n.startswith("result.latency_stats-") and n.endswith(".nbc")]
     assert len(index) == 1 and len(data) == 1, cached
+
+
+def test_points_nested_in_a_pool_thread_finish_and_keep_their_order():
+    """A runner that itself sweeps (from the pool's threads) must not wait for pool
+    threads that are all busy with the outer points; results stay in run order."""
+    from virtmodel.sweep import points, sweep
+
+    def runner(path, **params):
+        inner = sweep(path, "batch", [1, 2, 3], requests=64, seed=params["seed"])
+        return (params["seed"], tuple(r.kicks_per_request for r in inner.results))
+
+    got = points([("virtio", {"seed": s}) for s in range(6)], runner=runner)
+    assert [g[0] for g in got] == list(range(6))
+    assert len({g[1] for g in got}) == 1  # the seed does not change kick counts
+
+
+def test_points_raise_a_runners_error():
+    from virtmodel.sweep import points
+
+    def runner(path, **params):
+        if params["k"] == 3:
+            raise ValueError("k must not be 3")
+        return params["k"]
+
+    with pytest.raises(ValueError, match="k must not be 3"):
+        points([("virtio", {"k": k}) for k in range(8)], runner=runner)
+    assert points([("virtio", {"k": k}) for k in (5, 1, 7)], runner=runner) == (5, 1, 7)

@@ -7,8 +7,9 @@ seed, so a curve is reproducible and each point equals a direct call.
 
 from __future__ import annotations
 
+import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,11 +94,41 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
 
 def points(runs, *, runner=simulate) -> tuple[Result, ...]:
     """Simulate each ``(path, params)`` of ``runs``, at once on every core (the kernels
-    release the GIL); the results in the same order."""
+    release the GIL); the results in the same order.
+
+    This thread and one pool thread per further core each take the next run not yet taken
+    until none is left: a thread hands nothing to another per run (waking a waiting thread
+    costs about as much as a small run on a virtual machine), and a slow run does not hold
+    up a fixed share of the others."""
     runs = list(runs)
-    if len(runs) > 1:
-        return tuple(_pool().map(lambda run: runner(run[0], **run[1]), runs))
-    return tuple(runner(path, **params) for path, params in runs)
+    threads = min(len(runs), os.cpu_count() or 1)
+    if threads <= 1:
+        return tuple(runner(path, **params) for path, params in runs)
+    out: list = [None] * len(runs)
+    order = itertools.count()  # its next() is atomic: each run is taken once
+    failed: list = []
+
+    def work() -> None:
+        while not failed:
+            i = next(order)
+            if i >= len(runs):
+                return
+            try:
+                out[i] = runner(runs[i][0], **runs[i][1])
+            except BaseException as e:
+                failed.append(e)
+                raise
+
+    helpers = [_pool().submit(work) for _ in range(threads - 1)]
+    try:
+        work()
+    finally:
+        for h in helpers:  # not started yet (the pool busy, e.g. with this very call's
+            h.cancel()     # caller): nothing is left for it to do
+        wait(helpers)
+    if failed:
+        raise failed[0]
+    return tuple(out)
 
 
 def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:
