@@ -14,8 +14,7 @@ from virtmodel import plots
 from virtmodel.trap import STAGES
 from virtmodel.__main__ import main
 from virtmodel.paths import names, simulate
-from virtmodel.sweep import compare, sweep
-from virtmodel.trap import STAGES
+from virtmodel.sweep import compare, points, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -251,8 +250,6 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
 def test_points_nested_in_a_pool_thread_finish_and_keep_their_order():
     """A runner that itself sweeps (from the pool's threads) must not wait for pool
     threads that are all busy with the outer points; results stay in run order."""
-    from virtmodel.sweep import points, sweep
-
     def runner(path, **params):
         inner = sweep(path, "batch", [1, 2, 3], requests=64, seed=params["seed"])
         return (params["seed"], tuple(r.kicks_per_request for r in inner.results))
@@ -263,8 +260,6 @@ def test_points_nested_in_a_pool_thread_finish_and_keep_their_order():
 
 
 def test_points_raise_a_runners_error():
-    from virtmodel.sweep import points
-
     def runner(path, **params):
         if params["k"] == 3:
             raise ValueError("k must not be 3")
