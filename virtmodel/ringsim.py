@@ -116,7 +116,8 @@ T_HALT_POLL = 0  # CPU spent by KVM halt-polling
 T_GUEST_POLL = 1  # CPU spent by the guest spinning on the used ring (poll)
 T_BACKEND_BUSY = 2  # the back end's working time (what a polling back end's core does
 #                     besides spinning); not CPU to add: its actions' costs count it
-N_TIMES = 3
+T_LAST_DONE = 3  # when the last request completed (not a sum: the latest reap)
+N_TIMES = 4
 
 # status codes
 OK = 0
@@ -141,16 +142,19 @@ HALT_POLL_GROW_START_NS = 10_000.0
 
 
 @njit(inline="always")
-def _reap(vq, t, done_t):
-    """Reap every used buffer now; return how many (or BROKEN)."""
+def _reap(vq, t, lat, times):
+    """Reap every used buffer now: each request's latency is ``t`` less its submit time,
+    which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
     n = 0
     while True:
         tok = _driver_get_used(vq)
         if tok == EMPTY:
+            if n > 0 and t > times[T_LAST_DONE]:
+                times[T_LAST_DONE] = t
             return n
         if tok < 0:
             return BROKEN
-        done_t[tok] = t
+        lat[tok] = t - lat[tok]
         n += 1
 
 
@@ -233,10 +237,12 @@ def _wants_interrupt(vq, poll, suppress_interrupts):
 def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                   cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
                   backend_polls, doorbell_tail, parallelism, halt_poll_max_ns, rng, sigma,
-                  submit_t, done_t, stage_ns, times, counters, max_steps):
-    """Run ``n_req`` requests through ``vq``; fill ``submit_t``/``done_t`` (ns),
-    ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
-    CPU) and ``counters`` (``C_STATUS`` says whether it finished: OK, or why not).
+                  lat, stage_ns, times, counters, max_steps):
+    """Run ``n_req`` requests through ``vq``; fill ``lat`` (ns: each request's submit time
+    while it is in flight, its latency once it completed), ``stage_ns`` (total ns per
+    stage of the actions taken), ``times`` (``T_*``: polling CPU, the last completion;
+    zeroed by the caller) and ``counters`` (``C_STATUS`` says whether it finished: OK, or
+    why not).
 
     ``cost[action, stage]`` and ``exits[action, column]`` describe each action (rows
     ``A_*``; exit columns ``X_*``).  Device service and thread wake-ups are multiplied by
@@ -258,7 +264,7 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
          halt_poll_max_ns, rng, sigma,
-         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
+         lat, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
          slot_t, slot_h, waiting, ready, dq)
 
 
@@ -266,7 +272,7 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
 def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
          kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
          halt_poll_max_ns, rng, sigma,
-         submit_t, done_t, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
+         lat, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
          slot_t, slot_h, waiting, ready, dq):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
 
@@ -346,7 +352,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
         if v_time <= d_next and v_time <= b_time:
             if v_phase == _READY:
                 if action == A_SUBMIT:
-                    submit_t[next_req] = t_v
+                    lat[next_req] = t_v  # its submit time, until it completes
                     _take(taken, A_SUBMIT, units, 1.0)
                     t_v += c_row[A_SUBMIT]
                     v_phase = _PUBLISH_DUE
@@ -361,7 +367,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                     times[T_GUEST_POLL] += v_time - t_v
                     t_v = v_time
                     unseen_at = inf
-                    n = _reap(vq, t_v, done_t)
+                    n = _reap(vq, t_v, lat, times)
                     if n < 0:
                         status = RING_BROKEN
                         break
@@ -445,7 +451,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 # included); an entry that arrives during the tail waits for the next one
                 t_seen = t_v + c_row[A_HANDLER_TAIL]
                 while True:
-                    n = _reap(vq, t_seen, done_t)
+                    n = _reap(vq, t_seen, lat, times)
                     if n < 0:
                         status = RING_BROKEN
                         break
