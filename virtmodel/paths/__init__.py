@@ -11,8 +11,7 @@ values raise ValueError naming the parameter and its allowed range), draws the j
 
 from __future__ import annotations
 
-import numpy as np
-
+from .. import jitter
 from .registry import (REGISTRY, Example, Param, Path, get, names, register, taking,
                        unregister)
 from .result import Outcome, Result, latency_stats, result
@@ -54,8 +53,8 @@ def simulate(path: str, **params) -> Result:
         An unknown path or parameter, or a value outside its allowed range.
     """
     p = check_params(path, params)
-    rng = np.random.default_rng(p["seed"])
-    return result(path, p, REGISTRY[path].run(p, p["profile"], rng))
+    with jitter.seeded(p["seed"]) as rng:
+        return result(path, p, REGISTRY[path].run(p, p["profile"], rng))
 
 
 # the paths, each registering itself (order: how they appear in tables and legends)

@@ -133,8 +133,9 @@ class Path:
         parameters before it).
     run : callable
         ``run(params, profile, rng)`` simulates the checked ``params`` with the
-        :class:`~virtmodel.costs.CostProfile` ``profile`` and the numpy Generator ``rng``,
-        and returns an :class:`~virtmodel.paths.result.Outcome`.
+        :class:`~virtmodel.costs.CostProfile` ``profile`` and the numpy Generator ``rng``
+        (lent for the call, by :func:`virtmodel.jitter.seeded`: do not keep it), and
+        returns an :class:`~virtmodel.paths.result.Outcome`.
     examples : tuple of Example
         Its entries in the hardware catalogue.
     """
