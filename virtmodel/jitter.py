@@ -22,7 +22,18 @@ from ._jit import njit
 
 
 def sigma(cv: float) -> float:
-    """Shape of the lognormal with mean 1 and coefficient of variation ``cv``."""
+    """Shape of the lognormal with mean 1 and coefficient of variation ``cv``.
+
+    Parameters
+    ----------
+    cv : float
+        Standard deviation over mean (a profile's ``jitter_cv``).
+
+    Returns
+    -------
+    float
+        sigma, with ``exp(sigma**2) - 1 == cv**2``.
+    """
     return math.sqrt(math.log1p(cv * cv))
 
 
@@ -42,7 +53,22 @@ def _fill(rng, s, out):
 
 
 def factors(rng, cv: float, n: int) -> np.ndarray:
-    """``n`` factors with mean 1 and coefficient of variation ``cv``, drawn in order."""
+    """``n`` lognormal factors with mean 1, drawn one after another.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Where the normals come from (a runner's ``rng``).
+    cv : float
+        Their coefficient of variation; 0 gives ones and draws nothing.
+    n : int
+        How many.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` float64 factors, bit for bit the same on every x86-64 machine.
+    """
     out = np.ones(n)
     if cv:
         _fill(rng, sigma(cv), out)
@@ -56,13 +82,24 @@ _lent = threading.local()  # this thread's Generators not lent out at the moment
 
 @contextmanager
 def seeded(seed: int):
-    """A numpy Generator in exactly the state ``np.random.default_rng(seed)`` starts in,
-    lent for one run: do not keep it past the ``with`` block.
+    """Lend a numpy Generator in exactly the state ``np.random.default_rng(seed)`` starts
+    in, for one run (``with seeded(seed) as rng: ...``); do not keep it past the block.
 
     Generators are reused, one set per thread (a run that starts another inside it gets
     another).  A new Generator costs about 20 µs before its first draw (making it, and a
     compiled kernel's typing of a new object): as much as simulating 2000 requests, and a
-    curve's points each need one."""
+    curve's points each need one.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+
+    Yields
+    ------
+    numpy.random.Generator
+        Drawing the same numbers as a new ``np.random.default_rng(seed)``.
+    """
     spare = getattr(_lent, "spare", None)
     if spare is None:
         spare = _lent.spare = []
