@@ -161,7 +161,7 @@ BINDER_TEST = "tests/test_binder.py"
 
 JIT_OFF_TESTS = [f"tests/test_{name}.py" for name in (
     "spec", "ring", "ring_properties", "packed", "packed_properties", "ringsim", "trap",
-    "paths", "mechanisms", "frozen", "cachelines")]
+    "paths", "mechanisms", "frozen", "cachelines", "jitter")]
 """The tests of the numba kernels (rings, event loop, paths), run a second time as plain
 Python.  The lab's, the CLI's and the book's tests run once, with the JIT on."""
 
