@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,9 +76,13 @@ def factors(rng, cv: float, n: int) -> np.ndarray:
     return out
 
 
-_START: dict = {}  # seed -> the bit generator's state right after seeding
-_MAX_SEEDS = 4096
 _lent = threading.local()  # this thread's Generators not lent out at the moment
+
+
+@lru_cache(maxsize=4096)
+def _start(seed: int) -> dict:
+    """The bit generator's state right after seeding with ``seed``."""
+    return np.random.default_rng(seed).bit_generator.state
 
 
 @contextmanager
@@ -103,13 +108,11 @@ def seeded(seed: int):
     spare = getattr(_lent, "spare", None)
     if spare is None:
         spare = _lent.spare = []
-    rng = spare.pop() if spare else np.random.default_rng(seed)
-    start = _START.get(seed)
-    if start is None:
-        start = np.random.default_rng(seed).bit_generator.state
-        if len(_START) < _MAX_SEEDS:
-            _START[seed] = start
-    rng.bit_generator.state = start
+    if spare:
+        rng = spare.pop()
+        rng.bit_generator.state = _start(seed)
+    else:
+        rng = np.random.default_rng(seed)
     try:
         yield rng
     finally:

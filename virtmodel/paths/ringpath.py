@@ -195,10 +195,10 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     if status != rs.OK:
         why = ring.broken_reason(vq) or ""
         raise RuntimeError(f"{name} simulation failed: {rs.STATUS_TEXT[status]} {why}")
+    last_done = float(times[rs.T_LAST_DONE])
     stage_ns[STAGES.index("polling")] += times[rs.T_HALT_POLL] + times[rs.T_GUEST_POLL]
     if setup.backend_polls:  # its core spins from the first request to the last
-        stage_ns[STAGES.index("polling")] += max(0.0, times[rs.T_LAST_DONE]
-                                                         - times[rs.T_BACKEND_BUSY])
+        stage_ns[STAGES.index("polling")] += max(0.0, last_done - times[rs.T_BACKEND_BUSY])
     by_reason = {r: counters[rs.C_EXITS + k] / n for k, r in enumerate(rs.EXIT_REASONS)}
     user = counters[rs.C_EXITS + rs.X_USER]
     wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
@@ -206,7 +206,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     slept = (counters[rs.C_HALTS] - counters[rs.C_POLL_HITS]
              if setup.exits[rs.A_HLT, rs.X_HLT] else 0)
     return Outcome(
-        elapsed_ns=float(times[rs.T_LAST_DONE]) / queues,
+        elapsed_ns=last_done / queues,
         latencies=lat,
         exits=sum(by_reason.values()),
         user_exits=user / n,
