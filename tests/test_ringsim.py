@@ -68,3 +68,26 @@ def test_a_step_limit_stops_the_run():
     status, counters, lat = _run(vq, n=100, max_steps=10)
     assert status == ringsim.STEP_LIMIT
     assert 10 <= counters[ringsim.C_STEPS] <= 11 and np.isnan(lat).sum() > 90
+
+
+def test_requests_that_finish_at_the_same_time_are_returned_in_the_order_popped():
+    """Zero jitter and a free pop: the back end hands four requests to four device slots at
+    the same moment, so all four finish at once.  The device's next finish is the *first*
+    slot with the earliest time, so they come back used in the order they were popped (and
+    the four that waited for a slot after them)."""
+    prof = costs.get(PROFILE)
+    st = virtio.setup(4096, True, "mmio", "posted", "blk", prof)
+    cost = st.cost.copy()
+    cost[ringsim.A_POP] = 0.0  # every pop at the same instant
+    n = q = 8
+    vq = ring.make_virtqueue(q, event_idx=True)
+    lat = np.full(n, np.nan)
+    counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
+    ringsim.simulate_ring(vq, n, n, True, n, np.array([4096]), np.zeros(1, dtype=np.bool_),
+                          0, cost, st.exits, False, False, True, True, False, False, 4,
+                          prof.halt_poll_ns, np.random.default_rng(0), 0.0, lat,
+                          np.zeros(len(STAGES)), np.zeros(ringsim.N_TIMES), counters,
+                          64 * n)
+    assert counters[ringsim.C_STATUS] == ringsim.OK
+    # one descriptor per request and a fresh queue: request i's head is descriptor i
+    assert split.views(vq)["used_ring_id"].tolist() == list(range(n))

@@ -204,9 +204,13 @@ _BUSY = 4  # device slots in use
 
 
 @njit(inline="always")
-def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units):
+def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units,
+               d_next, d_k):
     """Hand a popped request to the device at ``t``: served at once when it has no service
-    time, in a free slot, or queued for one.  Returns when the device next finishes."""
+    time, in a free slot, or queued for one.  Returns when the device next finishes and in
+    which slot, given ``d_next`` and ``d_k`` before: a new request can only bring the next
+    finish forward, so the slots need no scan (ties go to the lower slot, as in
+    :func:`_earliest`)."""
     q = ready.shape[0]
     if svc_ns == 0.0:
         ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = head
@@ -215,13 +219,16 @@ def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, 
         k = _free_slot(slot_t)
         js = lognormal(rng, sigma)
         units[A_SERVICE] += js
-        slot_t[k] = t + svc_ns * js
+        v = t + svc_ns * js
+        slot_t[k] = v
         slot_h[k] = head
         dq[_BUSY] += 1
+        if v < d_next or (v == d_next and k < d_k):
+            return v, k
     else:
         waiting[_wrap(dq[_W_HEAD] + dq[_W_LEN], q)] = head
         dq[_W_LEN] += 1
-    return slot_t[_earliest(slot_t)]
+    return d_next, d_k
 
 
 @njit(inline="always")
@@ -311,6 +318,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
     v_pass = False  # the same, for completions returned inside a kick_sync exit
     # device (its queues' state in dq)
     d_next = inf
+    d_k = 0  # the slot that finishes at d_next (what _earliest would answer): kept, not
+    #          rescanned, when a request starts (measured: 9 to 11 % of a run)
     # doorbell_tail: chains taken; announced by doorbell writes that have landed; the last
     # write's count and the time it lands (one write in flight at most: the vCPU rings
     # again only after that write's exit ended)
@@ -488,8 +497,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 popped += 1
                 _take(taken, A_POP, units, 1.0)
                 t_v += c_row[A_POP]
-                d_next = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready, dq,
-                                    rng, sigma, units)
+                d_next, d_k = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready,
+                                          dq, rng, sigma, units, d_next, d_k)
                 continue
             if suppress_kicks and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
@@ -513,8 +522,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             continue
         # ---- the device: a request finishes ----------------------------------------------
         if d_next <= b_time:
-            k = _earliest(slot_t)
-            tf = slot_t[k]
+            k = d_k
+            tf = d_next
             ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = slot_h[k]
             dq[_R_LEN] += 1
             if dq[_W_LEN] > 0:
@@ -527,7 +536,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
             else:
                 slot_t[k] = inf
                 dq[_BUSY] -= 1
-            d_next = slot_t[_earliest(slot_t)]
+            d_k = _earliest(slot_t)
+            d_next = slot_t[d_k]
             if not b_awake and wake_at == inf:
                 if backend_polls:
                     wake_at = tf
@@ -581,8 +591,8 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 _take(taken, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
                 times[T_BACKEND_BUSY] += c_row[A_POP]
-                d_next = _to_device(head, t_b, svc_ns, slot_t, slot_h, waiting, ready, dq,
-                                    rng, sigma, units)
+                d_next, d_k = _to_device(head, t_b, svc_ns, slot_t, slot_h, waiting, ready,
+                                          dq, rng, sigma, units, d_next, d_k)
                 continue
             if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
