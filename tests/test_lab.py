@@ -183,6 +183,48 @@ def test_runaway_guest_is_stopped_by_the_watchdog_and_everything_is_released():
 
 @pytest.mark.kvm
 @needs_kvm
+def test_a_back_end_that_ignores_kicks_ends_at_the_watchdog_saying_what_the_guest_awaited(
+        monkeypatch):
+    """The guest spins on the used index for as long as it takes: the VMM's watchdog bounds
+    the run, and its error says what never came back."""
+    from virtmodel.lab import backends, experiments
+
+    monkeypatch.setattr(backends.RingBackend, "notify", lambda self: True)  # serves nothing
+    p = experiments.virtio_params(batch=4, request_bytes=64, requests=8)
+    with pytest.raises(kvm.GuestTimeout) as e:
+        experiments.virtio_once(p, timeout_s=0.5)
+    assert str(e.value) == ("the guest ran longer than the 0.5 s watchdog; the guest was "
+                            "waiting for its requests to come back used: the back end had "
+                            "returned 0 of 8, after 1 kicks")
+
+
+@pytest.mark.kvm
+@needs_kvm
+def test_an_io_thread_held_up_for_seconds_is_waited_for(monkeypatch):
+    """An I/O thread can be kept from running for seconds on a loaded host (the guest's
+    earlier spin budget, 2**28 pauses, was 3 to 4 s here, and a CI run once ran out of
+    it): the guest waits for the used index however long its back end takes."""
+    import time
+
+    from virtmodel.lab import backends, experiments
+
+    notify = backends.RingBackend.notify
+    calls = []
+
+    def late(self):
+        calls.append(1)
+        if len(calls) == 2:  # the second kick's pass starts 4 s late
+            time.sleep(4.0)
+        return notify(self)
+
+    monkeypatch.setattr(backends.RingBackend, "notify", late)
+    p = experiments.virtio_params(batch=4, request_bytes=64, requests=16, ioeventfd=True)
+    run = experiments.virtio_once(p, timeout_s=30)
+    assert run.seconds >= 4.0 and run.kicks == 4 and len(calls) >= 4
+
+
+@pytest.mark.kvm
+@needs_kvm
 def test_bad_ring_index_is_caught_by_the_device():
     """A driver that believes the queue is larger than it is writes heads out of range."""
     from virtmodel.ring import make_virtqueue

@@ -30,11 +30,11 @@ from typing import NamedTuple
 from ..ring import make_virtqueue
 from ..spec import check_int, check_queue_size, split_ring_size
 from . import backends, guests
-from .kvm import BUFFERS, IRQ_SHADOW, RING, GuestError, Machine, interrupt_mode
+from .kvm import BUFFERS, IRQ_SHADOW, RING, GuestError, GuestTimeout, Machine, interrupt_mode
 
 NOTIFY_PORT = 0x10
 EMU_PORT = 0x20  # address, length, doorbell at +0, +1, +2
-DONE_PORT = 0xF0  # DONE_PORT + 1: the guest saw used_idx go wrong
+DONE_PORT = 0xF0
 MAX_REQUEST_BYTES = 1 << 16
 MAX_REQUESTS = 1_000_000
 EMULATED_SLOTS = 256  # the emulated device's buffers rotate over this many slots
@@ -82,27 +82,27 @@ def _mem_for(slots: int, request_bytes: int) -> int:
     return max(4 << 20, -(-need // (2 << 20)) * (2 << 20))
 
 
-def _found(dev, errors: list) -> list:
-    return ([dev.error] if dev.error else []) + errors
-
-
-def _run_guest(m: Machine, on_io, errors: list, dev, timeout_s: float):
+def _run_guest(m: Machine, on_io, dev, timeout_s: float, waiting=None):
     """Run ``m`` to its "done" write; return (exits to user space before it, seconds).
-    A guest error is reported with the device's own findings when it has any."""
+    A guest error is reported as the device's own finding when it has one; a run stopped
+    by the watchdog says what the guest was still waiting for (``waiting()``, if given)."""
     t0 = time.perf_counter()
     try:
         exits = m.run(on_io, DONE_PORT, timeout_s) - 1
     except GuestError as e:
-        raise GuestError("; ".join(_found(dev, errors)) or str(e)) from None
+        if dev.error:
+            raise GuestError(dev.error) from None
+        if isinstance(e, GuestTimeout) and waiting is not None:
+            raise GuestTimeout(f"{e}; {waiting()}") from None
+        raise
     return exits, time.perf_counter() - t0
 
 
-def _check_served(dev, errors: list, n: int, s: int) -> None:
+def _check_served(dev, n: int, s: int) -> None:
     """After a run (and after the I/O thread, if any, has stopped): every request served
     once, with its bytes, and nothing reported."""
-    found = _found(dev, errors)
-    if found:
-        raise GuestError("; ".join(found))
+    if dev.error:
+        raise GuestError(dev.error)
     if dev.served != n or dev.bytes_copied != n * s:
         raise GuestError(f"the device served {dev.served} requests ({dev.bytes_copied} B), "
                          f"expected {n} ({n * s} B)")
@@ -157,15 +157,17 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
         irqfd = m.install_interrupt_handler(DONE_PORT, watch=used) if irq else None
         dev = backends.RingBackend(vq, m.mem, s, irqfd)
         kicks = [0]
-        errors = []
 
         def on_io(port, value):
             if port == NOTIFY_PORT:
                 kicks[0] += 1
                 return dev.notify()
-            if port == DONE_PORT + 1:
-                errors.append("the guest found used_idx behind avail_idx after a kick")
             return False
+
+        def waiting():  # the guest spins until its requests come back (no budget of its own)
+            how = " and the interrupt that reports them" if irq else ""
+            return (f"the guest was waiting for its requests to come back used{how}: the "
+                    f"back end had returned {dev.served} of {n}, after {kicks[0]} kicks")
 
         m.load(guests.CODE["virtio_driver"])
         # the driver waits for the used index at r14 + 2: the used ring's own, or with
@@ -187,14 +189,14 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
             thread.start()
         before = m.stats()
         try:
-            exits, dt = _run_guest(m, on_io, errors, dev, timeout_s)
+            exits, dt = _run_guest(m, on_io, dev, timeout_s, waiting)
         finally:
             if thread is not None:
                 stop.set()
                 os.eventfd_write(efd, 1)
                 thread.join(5)
                 kicks[0] -= 1  # the stop signal
-        _check_served(dev, errors, n, s)
+        _check_served(dev, n, s)
         taken = m.interrupts_taken()
         if taken != dev.signals:
             raise GuestError(f"the back end raised {dev.signals} interrupts, the guest took "
@@ -213,10 +215,9 @@ def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
         m.load(guests.CODE["emulated_driver"])
         m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS,
                    r15=DONE_PORT)
-        errors = []
         before = m.stats()
-        exits, dt = _run_guest(m, dev.write, errors, dev, timeout_s)
-        _check_served(dev, errors, n, s)
+        exits, dt = _run_guest(m, dev.write, dev, timeout_s)
+        _check_served(dev, n, s)
         return Run(dt, exits, 0, 0, m.flavour, 0, _kvm_exits(before, m.stats()))
 
 
