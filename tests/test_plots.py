@@ -52,6 +52,44 @@ def test_curves_switch_between_linear_and_log_axes_and_titles():
         fig.suptitle("a title the next draw does not set")
 
 
+@pytest.mark.parametrize("narrow", [False, True])
+def test_the_legend_of_eight_curves_covers_no_panel(narrow):
+    """With every path on a curve, a legend inside a panel hid curves: it sits under the
+    panels, outside all of them, wide or refitted for a phone."""
+    from virtmodel.player import fit_narrow
+
+    cs = compare("batch", [1, 4, 16], requests=200)
+    assert len(cs) >= 8
+    fig = _fresh((4.2, 6.4) if narrow else (12.6, 3.4))
+    plots.curves(cs, fig=fig)
+    if narrow:
+        fit_narrow(fig)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    (leg,) = fig.legends
+    assert [t.get_text() for t in leg.get_texts()] == [plots.path_label(p) for p in cs]
+    box = leg.get_window_extent(r)
+    fig_box = fig.bbox
+    assert fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1 and fig_box.y0 <= box.y0
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_tightbbox(r)), ax.get_ylabel()
+
+
+def test_another_plot_on_the_same_panels_drops_the_curves_legend():
+    cs = compare("batch", [1, 4], requests=200)
+    res = {p: c.results[1] for p, c in cs.items()}
+    fig = _fresh()
+    plots.curves(cs, ("us_per_request",), fig)
+    plots.curves(cs, ("us_per_request",), fig)  # a redraw keeps its one legend
+    assert len(fig.legends) == 1
+    one = list(fig.axes)
+    plots.breakdown(res, fig)
+    assert fig.axes == one and not fig.legends  # same single panel, reused
+    want = _fresh()
+    plots.breakdown(res, want)
+    assert_same_figure(fig, want, "breakdown after curves")
+
+
 def test_a_different_arrangement_gets_new_axes():
     cs = compare("batch", [1, 4], requests=200)
     fig = _fresh()

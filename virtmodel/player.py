@@ -248,6 +248,7 @@ def fit_narrow(fig: Figure) -> None:
                 ax.set_subplotspec(column[ss.colspan.start, 0])
             rows = ncols
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    legends += fig.legends  # one already under the panels: its columns refitted
     legend_pt = 0.0
     if len(legends) == 1:
         old = legends[0]

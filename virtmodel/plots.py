@@ -85,6 +85,7 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
         for ax in fig.axes:
             _empty(ax)
         _no_figure_titles(fig)
+        _no_figure_legends(fig)
         return list(fig.axes)
     fig.clear()
     axes = list(fig.subplots(1, n, squeeze=False, width_ratios=ratios)[0])
@@ -95,6 +96,13 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
 
 def _side_by_side(n: int, ratios: tuple) -> tuple:
     return tuple(((1, n), ratios, i, i) for i in range(n))
+
+
+def _no_figure_legends(fig: Figure, keep=frozenset()) -> None:
+    """Remove the figure's own legends, but those whose ids are in ``keep``."""
+    for leg in list(fig.legends):
+        if id(leg) not in keep:
+            leg.remove()
 
 
 def _no_figure_titles(fig: Figure) -> None:
@@ -170,6 +178,7 @@ class Kept:
             leg = ax.get_legend()
             if leg is not None and id(leg) not in legends:
                 leg.remove()
+            _no_figure_legends(ax.figure, keep=legends)
             for loc in ("center", "left", "right"):
                 if ax.get_title(loc):
                     ax.set_title("", loc=loc)
@@ -348,9 +357,12 @@ class Kept:
             pc.set_facecolor(facecolors)
         return self._keep(key, pc, st)
 
-    def legend(self, ax, handles=None, **style):
-        """``ax.legend(handles=handles, **style)``; the kept legend stays when it was made
-        from the same (kept) handles with the same style, with the labels set anew."""
+    def legend(self, ax, handles=None, outside=None, **style):
+        """``ax.legend(handles=handles, **style)``; with ``outside`` (e.g. ``"lower
+        center"``) the figure's legend of ``ax``'s lines instead, placed outside every
+        panel (``fig.legend(..., loc="outside lower center")``: the constrained layout
+        makes room for it, so it never covers a curve).  The kept legend stays when it was
+        made from the same (kept) handles with the same style, with the labels set anew."""
         if handles is None:  # as ax.legend() would find them, in this call's order
             handles, labels = ax.get_legend_handles_labels()
             order = {id(a): i for i, a in enumerate(self._used)}
@@ -358,18 +370,22 @@ class Kept:
             handles, labels = [h for h, _ in pairs], [lb for _, lb in pairs]
         else:
             labels = [h.get_label() for h in handles]
-        made_from = (tuple(id(h) for h in handles), style)
-        got = self._legends.get(ax)
-        if got is not None and got[1] == made_from and ax.get_legend() is got[0]:
+        owner = ax.figure if outside else ax
+        made_from = (tuple(id(h) for h in handles), outside, style)
+        got = self._legends.get(owner)
+        shown = got is not None and (any(leg is got[0] for leg in owner.legends) if outside
+                                     else ax.get_legend() is got[0])
+        if shown and got[1] == made_from:
             leg = got[0]
             for t, label in zip(leg.get_texts(), labels):
                 if t.get_text() != label:
                     t.set_text(label)
         else:
-            if got is not None:
+            if shown:
                 got[0].remove()
-            leg = ax.legend(handles, labels, **style)
-            self._legends[ax] = (leg, made_from)
+            leg = (owner.legend(handles, labels, loc=f"outside {outside}", **style) if outside
+                   else ax.legend(handles, labels, **style))
+            self._legends[owner] = (leg, made_from)
         self._used.append(leg)
         return leg
 
@@ -512,7 +528,9 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
         ax.set_xlabel(LABELS.get(over, over))
         ax.set_ylabel(label)
         kept.grid(ax, alpha=0.3)
-    kept.legend(axes[0], frameon=False)
+    # below the panels: with eight paths a legend inside one covers curves
+    n = len(curves_by_path)
+    kept.legend(axes[0], outside="lower center", ncol=min(n, 4), frameon=False)
     kept.done()
     return fig
 
