@@ -432,6 +432,25 @@ EXPLORERS = {
 
 
 @pytest.mark.parametrize("name", EXPLORERS)
+def test_every_line_in_a_legend_can_be_told_from_the_others(name):
+    """Two curves of one path (ioeventfd on and off, four interrupt modes, ...) share its
+    colour, so they must differ in line style or marker; and two different things may
+    not look the same."""
+    from matplotlib.colors import to_hex
+
+    fig = EXPLORERS[name]().figure
+    looks: dict = {}
+    for ax in fig.axes:
+        for ln in ax.get_lines():
+            label = ln.get_label()
+            if label.startswith("_"):  # not in a legend (markers, guides)
+                continue
+            look = (to_hex(ln.get_color()), ln.get_linestyle(), ln.get_marker())
+            assert looks.setdefault(look, label) == label, (
+                f"{label!r} and {looks[look]!r} are drawn alike: {look}")
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
 def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     """Live redraws reuse the figure's axes and update its artists in place (plots.panels,
     plots.Kept) and draw through kept glyphs and axis layers (virtmodel.canvas): every

@@ -28,9 +28,10 @@ def _variants(fig, variants: dict, metrics, depth: int, prof):
     ``depth`` marked; returns them and each variant's result at ``depth``."""
     curves = {label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
               for label, (path, kw) in variants.items()}
+    paths = {label: path for label, (path, _) in variants.items()}
     plots.curves(curves, metrics, fig, marker=depth,
-                 colors={label: plots.path_color(path)
-                         for label, (path, _) in variants.items()})
+                 colors={label: plots.path_color(path) for label, path in paths.items()},
+                 styles=plots.variant_styles(paths))
     return curves, {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
 
 
@@ -175,7 +176,7 @@ def explore_packed(profile="modern") -> Explorer:
                  for r in ("split", "packed")}
         ax, ax2 = plots.panels(fig, 2)
         for r, ys in lines.items():
-            ax.plot(batches, ys, "o-", ms=3, label=r, color=plots.path_color(r))
+            ax.plot(batches, ys, "o-", ms=3, label=r, color=plots.RING_COLORS[r])
         ax.set_xscale("log", base=2)
         ax.set_xlabel(plots.LABELS["batch"])
         ax.set_ylabel("cache lines moved per request")
@@ -186,7 +187,7 @@ def explore_packed(profile="modern") -> Explorer:
                       profile=prof, device_type="net", request_bytes=64)
                for r in ("split", "packed")}
         ax2.bar(range(2), [res[r].us_per_request for r in res],
-                color=[plots.path_color(r) for r in res])
+                color=[plots.RING_COLORS[r] for r in res])
         ax2.set_xticks(range(2), list(res))
         ax2.set_ylabel("time per request (µs)")
         ax2.grid(alpha=0.3, axis="y")

@@ -30,6 +30,25 @@ def path_color(key: str) -> str:
     return _OTHER[sum(map(ord, str(key))) % len(_OTHER)]
 
 
+VARIANT_STYLES = ("o-", "s--", "^:", "D-.")
+"""Line formats of one path's variants on one figure, in order: they share the path's
+colour, so the first is drawn solid with dots, the next dashed with squares, and so on."""
+
+RING_COLORS = {"split": "#16a085", "packed": "#d35400"}
+"""The two virtqueue layouts' colours where they are compared."""
+
+
+def variant_styles(paths: dict) -> dict:
+    """Line formats for curves keyed by label, given each label's path (``paths``: label
+    -> path name): the n-th label of a path gets ``VARIANT_STYLES[n]``."""
+    seen: dict = {}
+    out = {}
+    for label, path in paths.items():
+        n = seen[path] = seen.get(path, -1) + 1
+        out[label] = VARIANT_STYLES[n % len(VARIANT_STYLES)]
+    return out
+
+
 def path_label(key: str) -> str:
     """A line's legend label: the registered path's label, else the key itself."""
     from .paths import REGISTRY
@@ -489,19 +508,22 @@ def _empty(ax) -> None:
 
 def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
                                           "p99_latency_ns"), fig: Figure | None = None,
-           marker=None, colors: dict | None = None) -> Figure:
+           marker=None, colors: dict | None = None, styles: dict | None = None) -> Figure:
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
-    there; ``colors`` overrides the line colours by key."""
+    there; ``colors`` overrides the line colours by key, ``styles`` their formats (default
+    ``"o-"``; see :func:`variant_styles`)."""
     colors = colors or {}
+    styles = styles or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
     axes, kept = kept_panels(fig, "curves", len(metrics))
     for ax, m in zip(axes, metrics):
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            kept.line(ax, (m, path), x, c.field(m) * scale, "o-", label=path_label(path),
-                      ms=3, color=colors.get(path) or path_color(path))
+            kept.line(ax, (m, path), x, c.field(m) * scale, styles.get(path, "o-"),
+                      label=path_label(path), ms=3,
+                      color=colors.get(path) or path_color(path))
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
             _scale(ax.xaxis, "log", base=2)
