@@ -512,3 +512,9 @@ def test_chapter_five_explorers_draw_the_models_numbers():
     assert list(ex.data["results"]) == list(names())
     labels = [t.get_text() for t in ex.figure.axes[0].get_yticklabels()]
     assert "native" in labels and "emulated NVMe" in labels
+    # each bar's value: whole numbers from 10 up, three significant digits below
+    cpu = ex.data["results"]["native"].cpu_ns_per_request / 1e3
+    written = [t.get_text().strip() for ax in ex.figure.axes for t in ax.texts]
+    assert cpu < 10 and f"{cpu:.3g}" in written
+    assert all(len(w.replace(",", "").replace(".", "")) <= 3 or "." not in w
+               for w in written), written

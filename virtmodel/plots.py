@@ -570,7 +570,7 @@ def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
         vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
         kept.bars(ax, (m, "bars"), True, rows, vals, color=[path_color(k) for k in keys])
         for r, v in zip(rows, vals):
-            kept.text(ax, (m, r), v, r, f" {_num(v)}", va="center", fontsize=7)
+            kept.text(ax, (m, r), v, r, f" {_value(v)}", va="center", fontsize=7)
         ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
         ax.set_ylim(len(keys) - 0.5, -0.5)
         ax.set_xlabel(label)
@@ -582,6 +582,11 @@ def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
 def _num(v, _pos=None) -> str:
     """Tick labels: plain numbers with thousands separators, no offsets or powers."""
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:g}"
+
+
+def _value(v) -> str:
+    """A value written on a bar: whole from 10 up, else three significant digits."""
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.3g}"
 
 
 def breakdown(results: dict, fig: Figure | None = None, title: str = "",
