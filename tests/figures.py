@@ -20,7 +20,8 @@ def signature(fig):
         # fresh figure, which computed its transforms in another order
         return [float(f"{float(v):.9g}") for v in seq]
 
-    sig = [fig.get_suptitle(), fig.get_supxlabel()]
+    sig = [fig.get_suptitle(), fig.get_supxlabel(),
+           [[t.get_text() for t in leg.get_texts()] for leg in fig.legends]]
     for ax in fig.axes:
         leg = ax.get_legend()
         sig.append(dict(
@@ -58,9 +59,10 @@ def assert_same_figure(got_fig, want_fig, context=""):
     """The two figures show the same thing, compared axes by axes and field by field so a
     failure names what differs."""
     got, want = signature(got_fig), signature(want_fig)
-    assert got[:2] == want[:2], (context, "suptitle/supxlabel", got[:2], want[:2])
-    assert len(got) == len(want), (context, f"{len(got) - 2} axes, want {len(want) - 2}")
-    for i, (g, w) in enumerate(zip(got[2:], want[2:])):
+    assert got[:3] == want[:3], (context, "suptitle/supxlabel/figure legends", got[:3],
+                                 want[:3])
+    assert len(got) == len(want), (context, f"{len(got) - 3} axes, want {len(want) - 3}")
+    for i, (g, w) in enumerate(zip(got[3:], want[3:])):
         bad = {k: (g[k], w[k]) for k in w if g[k] != w[k]}
         assert not bad, (context, f"axes {i}", bad)
 

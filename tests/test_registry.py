@@ -84,7 +84,8 @@ def test_a_plot_shows_the_toy_in_its_legend_and_colour(toy):
     cs = compare("request_bytes", [512, 4096], paths=["virtio", "toy"], requests=50)
     fig = plots.curves(cs, ("us_per_request",))
     ax = fig.axes[0]
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    (leg,) = fig.legends  # under the panels
+    legend = [t.get_text() for t in leg.get_texts()]
     assert legend == [paths.get("virtio").label, "a toy path"]
     (line,) = [ln for ln in ax.lines if ln.get_label() == "a toy path"]
     assert line.get_color() == TOY_COLOR
