@@ -316,6 +316,25 @@ def test_narrow_frames_stack_panels_and_wrap_titles():
     assert sup.x0 >= 0 and sup.x1 <= fig.bbox.width  # the wrapped title fits
 
 
+def test_stacked_bar_panels_each_name_their_rows():
+    """Side by side, the "which path" bars name each row once, left of the first panel;
+    stacked on a phone, every panel names its rows (else only the colours would tell)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from virtmodel.paths import REGISTRY
+
+    ex = beyond.explore_which_path()
+    wide = [[t.get_text() for t in ax.get_yticklabels()] for ax in ex.figure.axes]
+    names = [p.label for p in REGISTRY.values()]
+    assert wide[0] == names and not any(map(any, wide[1:]))
+    fig = Figure(figsize=player.NARROW_FIGSIZE, layout="constrained")
+    FigureCanvasAgg(fig)
+    ex.draw(fig, **ex.state)
+    player.fit_narrow(fig)
+    assert [[t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes] == [names] * 3
+
+
 def test_tour_draws_its_own_narrow_layout(tmp_path):
     ex = widgets.vring_tour()
     m = player.render(ex, player.FrameStore(tmp_path, ""), processes=2)

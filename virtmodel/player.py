@@ -234,8 +234,9 @@ def fit_narrow(fig: Figure) -> None:
     are stacked one under another (each the figure's full width), a figure's one legend
     moved under the panels (in as many columns as fit), long titles and labels wrapped to
     the width (a panel's title to its part of it), notes inside a panel to under a third of it,
-    and the figure made as tall as its panels and text need.  Works on any explorer's
-    drawing, without its help."""
+    rows that side-by-side panels labelled once labelled on each, and the figure made as
+    tall as its panels and text need.  Works on any explorer's drawing, without its
+    help."""
     width_pt = fig.get_figwidth() * 72
     specs = [ax.get_subplotspec() for ax in fig.axes]
     grids = {id(ss.get_gridspec()) for ss in specs if ss is not None}
@@ -247,6 +248,7 @@ def fit_narrow(fig: Figure) -> None:
             for ax, ss in zip(fig.axes, specs):
                 ax.set_subplotspec(column[ss.colspan.start, 0])
             rows = ncols
+            _label_every_row(fig.axes)
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     legends += fig.legends  # one already under the panels: its columns refitted
     legend_pt = 0.0
@@ -274,6 +276,19 @@ def fit_narrow(fig: Figure) -> None:
         if t is fig._suptitle or t is fig._supxlabel:
             lines += wrapped.count("\n") + 1
     fig.set_figheight(rows * PANEL_HEIGHT + 0.4 + lines * 0.18 + legend_pt / 72)
+
+
+def _label_every_row(axes) -> None:
+    """Panels side by side with the same rows (a bar per path) name them once, left of the
+    first; stacked, each panel gets the first one's row labels."""
+    ticks = list(axes[0].get_yticks())
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    if not any(labels):
+        return
+    for ax in axes[1:]:
+        if (list(ax.get_yticks()) == ticks
+                and not any(t.get_text() for t in ax.get_yticklabels())):
+            ax.set_yticks(ticks, labels)
 
 
 _JOB = None  # (explorer, store) of the grid being rendered, inherited by forked workers
