@@ -187,6 +187,7 @@ class Kept:
             if isinstance(a, Container):
                 mine.update(id(p) for p in _flat(a))
         legends = {id(leg) for leg, _ in self._legends.values()}
+        _no_figure_legends(self.axes[0].figure, keep=legends)
         for ax in self.axes:
             for c in list(ax.containers):  # first: removing one removes its bars
                 if id(c) not in mine:
@@ -197,7 +198,6 @@ class Kept:
             leg = ax.get_legend()
             if leg is not None and id(leg) not in legends:
                 leg.remove()
-            _no_figure_legends(ax.figure, keep=legends)
             for loc in ("center", "left", "right"):
                 if ax.get_title(loc):
                     ax.set_title("", loc=loc)
