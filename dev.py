@@ -35,8 +35,11 @@ PY = BIN / "python"
 JUPYTERLAB = "jupyterlab==4.6.6"
 # JupyterLab settings overrides for this environment only (the user's own settings, in
 # ~/.jupyter, stay untouched and still win): MyST Markdown files open as notebooks.
-LAB_OVERRIDES = {"@jupyterlab/docmanager-extension:plugin": {
-    "defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}
+LAB_OVERRIDES = {
+    "@jupyterlab/docmanager-extension:plugin": {
+        "defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    }
+}
 
 
 def run(cmd, **kw):
@@ -45,18 +48,19 @@ def run(cmd, **kw):
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
-    want = hashlib.sha256((ROOT / "requirements.txt").read_bytes()
-                          + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = hashlib.sha256(
+        (ROOT / "requirements.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
     stamp = VENV / ".installed"
     if stamp.exists() and stamp.read_text() == want and PY.exists():
         return
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    steps = [[PY, "-m", "pip", "install", "-q", "--upgrade", "pip"],
-             [PY, "-m", "pip", "install", "-q", "-r", "requirements.txt"]]
+    steps = [
+        [PY, "-m", "pip", "install", "-q", "--upgrade", "pip"],
+        [PY, "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+    ]
     for cmd in steps:
         if run(cmd) != 0:
             sys.exit("installing the requirements failed (see above)")
@@ -73,8 +77,9 @@ def ensure_lab() -> None:
     """JupyterLab in .venv (requirements.txt's pins as constraints: pip fails rather than
     change one), and the chapters' .md files opening there as notebooks."""
     ensure_venv()
-    want = hashlib.sha256((ROOT / "requirements.txt").read_bytes()
-                          + JUPYTERLAB.encode()).hexdigest()
+    want = hashlib.sha256(
+        (ROOT / "requirements.txt").read_bytes() + JUPYTERLAB.encode()
+    ).hexdigest()
     stamp = VENV / ".lab-installed"
     if not (stamp.exists() and stamp.read_text() == want):
         constraints = VENV / "lab-constraints.txt"
@@ -95,13 +100,17 @@ def ensure_chromium() -> None:
     if shutil.which("chromium"):
         return
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("chromium is not installed and cannot be installed here (needs root and "
-              "apt-get): the browser tests will skip (and fail the run in CI)", flush=True)
+        print(
+            "chromium is not installed and cannot be installed here (needs root and "
+            "apt-get): the browser tests will skip (and fail the run in CI)",
+            flush=True,
+        )
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if run(["apt-get", "update", "-q"], env=env) != 0 or run(
-            ["apt-get", "install", "-y", "-q", "chromium"],
-            env=env) != 0:
+    if (
+        run(["apt-get", "update", "-q"], env=env) != 0
+        or run(["apt-get", "install", "-y", "-q", "chromium"], env=env) != 0
+    ):
         print("installing chromium failed (see above)", flush=True)
 
 
@@ -110,8 +119,10 @@ def book() -> int:
     rc = run([BIN / "jupyter-book", "build", ".", "-W", "-n", "--keep-going"])
     index = ROOT / "_build" / "html" / "index.html"
     if rc == 0:
-        print(f"\nThe book is built: open {index}\n"
-              f"(or serve it: {PY} -m http.server -d {index.parent} 8000)")
+        print(
+            f"\nThe book is built: open {index}\n"
+            f"(or serve it: {PY} -m http.server -d {index.parent} 8000)"
+        )
     return rc
 
 
@@ -126,12 +137,18 @@ def test() -> int:
     env = dict(os.environ)
     jit_off = dict(env, NUMBA_DISABLE_JIT="1")
     side_lane = [
-        ("the Binder check (an environment built as repo2docker builds it)",
-         [PY, "-m", "pytest", BINDER_TEST], env),
-        ("the model's tests again with NUMBA_DISABLE_JIT=1 (plain Python: a missing 16-bit "
-         "mask shows): " + ", ".join(JIT_OFF_TESTS),
-         [PY, "-m", "pytest", *JIT_OFF_TESTS, "-m", "not slow", "-p", "no:cacheprovider"],
-         jit_off)]
+        (
+            "the Binder check (an environment built as repo2docker builds it)",
+            [PY, "-m", "pytest", BINDER_TEST],
+            env,
+        ),
+        (
+            "the model's tests again with NUMBA_DISABLE_JIT=1 (plain Python: a missing 16-bit "
+            "mask shows): " + ", ".join(JIT_OFF_TESTS),
+            [PY, "-m", "pytest", *JIT_OFF_TESTS, "-m", "not slow", "-p", "no:cacheprovider"],
+            jit_off,
+        ),
+    ]
     log = VENV / "side-lane.log"
     side_rc = []
 
@@ -139,29 +156,56 @@ def test() -> int:
         with open(log, "w") as out:
             for title, cmd, lane_env in side_lane:
                 print(f"=== {title}\n+ {' '.join(str(c) for c in cmd)}", file=out, flush=True)
-                side_rc.append(subprocess.run([str(c) for c in cmd], cwd=ROOT, env=lane_env,
-                                              stdout=out, stderr=subprocess.STDOUT).returncode)
+                side_rc.append(
+                    subprocess.run(
+                        [str(c) for c in cmd],
+                        cwd=ROOT,
+                        env=lane_env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    ).returncode
+                )
 
     lane = threading.Thread(target=side)
     lane.start()
-    print("=== side lane started (its output follows the main lane's): "
-          + "; then ".join(t.split(":")[0] for t, _, _ in side_lane), flush=True)
+    print(
+        "=== side lane started (its output follows the main lane's): "
+        + "; then ".join(t.split(":")[0] for t, _, _ in side_lane),
+        flush=True,
+    )
     rc = run([PY, "-m", "pytest", "tests", "--ignore", BINDER_TEST], env=env)
     lane.join()
     print("\n=== side lane\n" + log.read_text(), flush=True)
     failed = rc != 0 or any(side_rc)
     if failed:
-        print(f"main lane: {'failed' if rc else 'passed'}; side lane: "
-              f"{'failed' if any(side_rc) else 'passed'}", flush=True)
+        print(
+            f"main lane: {'failed' if rc else 'passed'}; side lane: "
+            f"{'failed' if any(side_rc) else 'passed'}",
+            flush=True,
+        )
     return 1 if failed else 0
 
 
 BINDER_TEST = "tests/test_binder.py"
 
 
-JIT_OFF_TESTS = [f"tests/test_{name}.py" for name in (
-    "spec", "ring", "ring_properties", "packed", "packed_properties", "ringsim", "trap",
-    "paths", "mechanisms", "frozen", "cachelines", "jitter")]
+JIT_OFF_TESTS = [
+    f"tests/test_{name}.py"
+    for name in (
+        "spec",
+        "ring",
+        "ring_properties",
+        "packed",
+        "packed_properties",
+        "ringsim",
+        "trap",
+        "paths",
+        "mechanisms",
+        "frozen",
+        "cachelines",
+        "jitter",
+    )
+]
 """The tests of the numba kernels (rings, event loop, paths), run a second time as plain
 Python.  The lab's, the CLI's and the book's tests run once, with the JIT on."""
 
@@ -175,8 +219,12 @@ def lab(options) -> int:
     """JupyterLab on the book (the repository's root, the first chapter open); ``options``
     go to ``jupyter lab`` after ours, so they win."""
     ensure_lab()
-    cmd = [str(BIN / "jupyter-lab"), f"--ServerApp.root_dir={ROOT}",
-           "--LabApp.default_url=/lab/tree/book/intro.md", *options]
+    cmd = [
+        str(BIN / "jupyter-lab"),
+        f"--ServerApp.root_dir={ROOT}",
+        "--LabApp.default_url=/lab/tree/book/intro.md",
+        *options,
+    ]
     print("+", " ".join(cmd), flush=True)
     if os.name == "posix":  # become the server: Ctrl-C and signals reach it directly
         os.chdir(ROOT)

@@ -40,12 +40,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from virtmodel import paths  # noqa: E402
-from virtmodel.costs import MODERN  # noqa: E402
-from virtmodel.sweep import sweep  # noqa: E402
+import simpy_virtio
+import static_site
 
-import simpy_virtio  # noqa: E402
-import static_site  # noqa: E402
+from virtmodel import paths
+from virtmodel.costs import MODERN
+from virtmodel.sweep import sweep
 
 results = {}
 
@@ -64,20 +64,23 @@ def rates_jit(n=100_000, batch=16, repeats=21):
         paths.simulate("virtio", requests=1000, batch=batch, ring=ring)
     ts = {"split": [], "packed": []}
     for _ in range(repeats):
-        for ring in ts:
+        for ring, runs in ts.items():
             t = time.perf_counter()
             paths.simulate("virtio", requests=n, batch=batch, ring=ring)
-            ts[ring].append(time.perf_counter() - t)
+            runs.append(time.perf_counter() - t)
     return {ring: n / statistics.median(v) for ring, v in ts.items()}
 
 
 def rate_plain_python(n=3000, batch=16):
-    code = (f"import time; from virtmodel import paths; t=time.perf_counter(); "
-            f"paths.simulate('virtio', requests={n}, batch={batch}); "
-            f"print(time.perf_counter()-t)")
+    code = (
+        f"import time; from virtmodel import paths; t=time.perf_counter(); "
+        f"paths.simulate('virtio', requests={n}, batch={batch}); "
+        f"print(time.perf_counter()-t)"
+    )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     return n / float(out.stdout.split()[-1])
 
 
@@ -101,8 +104,9 @@ def rate_simpy(ring, n, batch=16):
     elapsed = simpy_virtio.run(n, batch, c, ring=ring)
     rate = n / (time.perf_counter() - t)
     if ring == "split":
-        want = paths.simulate("virtio", batch=batch, requests=n, halt_poll=False,
-                              profile=SIMPY_PROFILE).elapsed_ns
+        want = paths.simulate(
+            "virtio", batch=batch, requests=n, halt_poll=False, profile=SIMPY_PROFILE
+        ).elapsed_ns
         if abs(elapsed - want) > 1e-9 * want:
             raise SystemExit(f"the SimPy model is not equivalent: {elapsed} ns, numba {want}")
     return rate
@@ -120,8 +124,10 @@ def curve_ms():
 
 
 def cold_start_s():
-    code = ("import time; t=time.perf_counter(); from virtmodel.paths import simulate; "
-            "simulate('virtio'); print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); from virtmodel.paths import simulate; "
+        "simulate('virtio'); print(time.perf_counter()-t)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm
     ts = []
     for _ in range(5):
@@ -131,11 +137,23 @@ def cold_start_s():
     return statistics.median(ts)
 
 
-EXPLORERS = ("explore_exit_tax", "explore_trap_path", "explore_dma_size",
-             "explore_breakdown", "vring_tour", "explore_batching", "explore_request_size",
-             "lab", "beyond.explore_ioeventfd", "beyond.explore_backends",
-             "beyond.explore_interrupts", "beyond.explore_nvme", "beyond.explore_assignment",
-             "beyond.explore_packed", "beyond.explore_which_path")
+EXPLORERS = (
+    "explore_exit_tax",
+    "explore_trap_path",
+    "explore_dma_size",
+    "explore_breakdown",
+    "vring_tour",
+    "explore_batching",
+    "explore_request_size",
+    "lab",
+    "beyond.explore_ioeventfd",
+    "beyond.explore_backends",
+    "beyond.explore_interrupts",
+    "beyond.explore_nvme",
+    "beyond.explore_assignment",
+    "beyond.explore_packed",
+    "beyond.explore_which_path",
+)
 
 
 def _explorer(name):
@@ -186,14 +204,18 @@ def main():
     spi = rate_simpy("index", 50_000)
     report("virtio sim, numba (requests/s)", jit, "req/s", ">= 1.1e7", jit >= 1.1e7)
     report("virtio sim, packed ring (requests/s)", packed, "req/s", "-", True)
-    report("packed ring's speed / split ring's", packed / jit, "x", ">= 0.8",
-           packed / jit >= 0.8)
+    report("packed ring's speed / split ring's", packed / jit, "x", ">= 0.8", packed / jit >= 0.8)
     report("virtio sim, same kernel plain Python", py, "req/s", "-", True)
     report("virtio sim, SimPy, same ring and jitter", sp, "req/s", "-", True)
     report("virtio sim, SimPy, indices only, no jitter", spi, "req/s", "-", True)
     report("speed-up over plain Python", jit / py, "x", ">= 100", jit / py >= 100)
-    report("speed-up over SimPy, same ring (same time)", jit / sp, "x", ">= 300 (1000)",
-           jit / sp >= 300)
+    report(
+        "speed-up over SimPy, same ring (same time)",
+        jit / sp,
+        "x",
+        ">= 300 (1000)",
+        jit / sp >= 300,
+    )
     report("speed-up over SimPy, indices only", jit / spi, "x", "- (context)", True)
     ms = curve_ms()
     report("32-point curve, 10k requests each (median)", ms, "ms", "<= 20", ms <= 20)
@@ -202,14 +224,18 @@ def main():
     load = os.getloadavg()[0]
     (main_knob, main_cpu), (every, _) = redraw_ms(), redraw_ms(every_knob=True)
     cold, _ = redraw_ms(clear_each=True)
-    print(f"\nlive redraws (1-minute load average {load:.1f} on {os.cpu_count()} cores, this "
-          "benchmark's earlier work included), ms: main "
-          "knob on the clock (CPU of all threads) | every knob on the clock")
+    print(
+        f"\nlive redraws (1-minute load average {load:.1f} on {os.cpu_count()} cores, this "
+        "benchmark's earlier work included), ms: main "
+        "knob on the clock (CPU of all threads) | every knob on the clock"
+    )
     for name in EXPLORERS:
         m, e = main_knob[name], every[name]
-        print(f"  {name:<27} median {statistics.median(m):6.1f} "
-              f"({statistics.median(main_cpu[name]):5.1f}), worst {max(m):6.1f}"
-              f"  | median {statistics.median(e):6.1f}, worst {max(e):6.1f}")
+        print(
+            f"  {name:<27} median {statistics.median(m):6.1f} "
+            f"({statistics.median(main_cpu[name]):5.1f}), worst {max(m):6.1f}"
+            f"  | median {statistics.median(e):6.1f}, worst {max(e):6.1f}"
+        )
     moves = [t for ts in main_knob.values() for t in ts]
     med, worst = statistics.median(moves), max(moves)
     report("live redraw, slider -> new figure (median)", med, "ms", "<= 50", med <= 50)
@@ -217,18 +243,23 @@ def main():
     cpu = statistics.median([t for ts in main_cpu.values() for t in ts])
     report("live redraw, CPU per move, all threads (median)", cpu, "ms", "- (context)", True)
     moves = [t for ts in every.values() for t in ts]
-    report("live redraw, every knob (median)", statistics.median(moves), "ms", "- (context)",
-           True)
+    report("live redraw, every knob (median)", statistics.median(moves), "ms", "- (context)", True)
     report("live redraw, every knob (worst)", max(moves), "ms", "- (context)", True)
     moves = [t for ts in cold.values() for t in ts]
-    report("live redraw, nothing cached (median)", statistics.median(moves), "ms",
-           "- (context)", True)
+    report(
+        "live redraw, nothing cached (median)", statistics.median(moves), "ms", "- (context)", True
+    )
     report("live redraw, nothing cached (worst)", max(moves), "ms", "- (context)", True)
     results["live redraw, per explorer"] = {
-        name: {"median_ms": statistics.median(main_knob[name]), "worst_ms": max(main_knob[name]),
-               "median_cpu_ms": statistics.median(main_cpu[name]),
-               "every_knob_median_ms": statistics.median(every[name]),
-               "every_knob_worst_ms": max(every[name])} for name in EXPLORERS}
+        name: {
+            "median_ms": statistics.median(main_knob[name]),
+            "worst_ms": max(main_knob[name]),
+            "median_cpu_ms": statistics.median(main_cpu[name]),
+            "every_knob_median_ms": statistics.median(every[name]),
+            "every_knob_worst_ms": max(every[name]),
+        }
+        for name in EXPLORERS
+    }
     results["live redraw, load average"] = load
     print("\nstatic site")
     site = sys.argv[sys.argv.index("--site") + 1] if "--site" in sys.argv else None

@@ -25,7 +25,6 @@ import simpy
 from virtmodel.ring import Chain, SplitQueue
 from virtmodel.spec import need_event
 
-
 _CHAIN = Chain(head=0, readable_bytes=4096, writable_bytes=0, descriptors=1)
 
 

@@ -34,8 +34,11 @@ def build(out: Path) -> tuple[float, str]:
     """A clean strict build into ``out``; (seconds, log)."""
     jb = Path(sysconfig.get_path("scripts")) / "jupyter-book"
     t = time.perf_counter()
-    r = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n",
-                        "--keep-going"], capture_output=True, text=True)
+    r = subprocess.run(
+        [str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - t
     if r.returncode != 0:
         raise SystemExit("the book's build failed:\n" + (r.stdout + r.stderr)[-4000:])
@@ -49,8 +52,8 @@ def page_weights(site: Path) -> dict[str, tuple[int, int]]:
         text = page.read_text(encoding="utf-8")
         base = len(page.read_bytes())
 
-        def size(src):
-            return 0 if src.startswith("data:") else (page.parent / src).stat().st_size
+        def size(src, folder=page.parent):
+            return 0 if src.startswith("data:") else (folder / src).stat().st_size
 
         wide = base + sum(size(s) for s in _IMG.findall(text))
         swap = {img: src for src, img in _NARROW.findall(text)}
@@ -69,7 +72,8 @@ def frames(site: Path) -> tuple[int, int, int]:
     for f in files:
         buf = io.BytesIO()
         Image.open(f).convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE).save(
-            buf, format="PNG", optimize=True)
+            buf, format="PNG", optimize=True
+        )
         as_png += len(buf.getvalue())
     return len(files), stored, as_png
 
@@ -80,17 +84,28 @@ def measure(report, site: Path | None = None) -> None:
         if site is None:
             seconds, _ = build(Path(tmp))
             site = Path(tmp) / "_build" / "html"
-            report("static book build, clean (every grid)", seconds, "s",
-                   f"<= {BUILD_TARGET_S}", seconds <= BUILD_TARGET_S)
+            report(
+                "static book build, clean (every grid)",
+                seconds,
+                "s",
+                f"<= {BUILD_TARGET_S}",
+                seconds <= BUILD_TARGET_S,
+            )
         weights = page_weights(site)
         if not weights:
-            raise SystemExit(f"no chapter pages in {site / 'book'}: is it a built book's "
-                             "_build/html?")
+            raise SystemExit(
+                f"no chapter pages in {site / 'book'}: is it a built book's _build/html?"
+            )
         for name, (wide, phone) in weights.items():
             print(f"  {name:<20} {wide / 1024:7.1f} KiB (phone {phone / 1024:7.1f} KiB)")
         worst = max(max(w) for w in weights.values())
-        report("heaviest page: HTML + first images", worst / 1024, "KiB",
-               f"<= {PAGE_TARGET_BYTES // 1024}", worst <= PAGE_TARGET_BYTES)
+        report(
+            "heaviest page: HTML + first images",
+            worst / 1024,
+            "KiB",
+            f"<= {PAGE_TARGET_BYTES // 1024}",
+            worst <= PAGE_TARGET_BYTES,
+        )
         n, stored, as_png = frames(site)
         report("player frames (distinct files)", n, "files", "-", True)
         report("player frames, lossless WebP (as stored)", stored / 2**20, "MiB", "-", True)
@@ -98,6 +113,7 @@ def measure(report, site: Path | None = None) -> None:
 
 
 if __name__ == "__main__":
+
     def _print(name, value, unit, target, ok):
         print(f"{name:<46}{value:>12.4g} {unit:<10} target {target:<14}{'PASS' if ok else 'MISS'}")
 

@@ -3,9 +3,9 @@ ran in each group, so nothing that should run can silently not run."""
 
 import os
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
-import sys
 
 import pytest
 
@@ -17,8 +17,14 @@ _skipped = []
 
 def pytest_runtest_logreport(report):
     if report.skipped and not hasattr(report, "wasxfail"):  # an expected failure ran
-        _skipped.append((report.nodeid, str(report.longrepr[-1]) if isinstance(
-            report.longrepr, tuple) else str(report.longrepr)))
+        _skipped.append(
+            (
+                report.nodeid,
+                str(report.longrepr[-1])
+                if isinstance(report.longrepr, tuple)
+                else str(report.longrepr),
+            )
+        )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -36,8 +42,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for f, (p, fl) in sorted(groups.items()):
         terminalreporter.write_line(f"  {f}: {p}/{fl}")
     for rep in stats.get("xfailed", []):
-        terminalreporter.write_line(f"  XFAIL (known, explained) {rep.nodeid}: "
-                                    f"{rep.wasxfail}")
+        terminalreporter.write_line(f"  XFAIL (known, explained) {rep.nodeid}: {rep.wasxfail}")
     if _skipped:
         terminalreporter.write_sep("!" if IN_CI else "-", f"{len(_skipped)} skipped")
         for nodeid, why in _skipped:
@@ -57,8 +62,12 @@ def built_site(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("book")
     jb = Path(sysconfig.get_path("scripts")) / "jupyter-book"
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([str(jb), "build", str(root), "--path-output", str(out_dir), "-W",
-                          "-n", "--keep-going"], capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [str(jb), "build", str(root), "--path-output", str(out_dir), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-6000:]
     return out_dir / "_build" / "html", log

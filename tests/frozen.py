@@ -24,9 +24,15 @@ SKIP = {"path", "params", "latencies_ns", "breakdown_ns"}
 def grid() -> list[tuple[str, dict]]:
     """(path, params) for every recorded configuration."""
     out = []
-    ring_axes = dict(batch=(1, 4, 16), queue_size=(16, 256), event_idx=(True, False),
-                     request_bytes=(512, 4096, 65536), interrupts=(True, False),
-                     descriptors_per_request=(1, 2), requests=(200, 1000))
+    ring_axes = dict(
+        batch=(1, 4, 16),
+        queue_size=(16, 256),
+        event_idx=(True, False),
+        request_bytes=(512, 4096, 65536),
+        interrupts=(True, False),
+        descriptors_per_request=(1, 2),
+        requests=(200, 1000),
+    )
     for path, extra in (("virtio", dict(ioeventfd=(True, False))), ("native", {})):
         axes = {**ring_axes, **extra}
         for combo in itertools.product(*axes.values()):
@@ -34,10 +40,14 @@ def grid() -> list[tuple[str, dict]]:
             if kw["batch"] * kw["descriptors_per_request"] > kw["queue_size"]:
                 kw["batch"] = kw["queue_size"] // kw["descriptors_per_request"]
             out.append((path, kw))
-    emu_axes = dict(data_mode=("pio", "string-pio", "dma"),
-                    request_bytes=(0, 512, 4096, 65536), interrupts=(True, False),
-                    accesses_per_request=(1, 3), dma_setup_accesses=(0, 2),
-                    requests=(200, 1000))
+    emu_axes = dict(
+        data_mode=("pio", "string-pio", "dma"),
+        request_bytes=(0, 512, 4096, 65536),
+        interrupts=(True, False),
+        accesses_per_request=(1, 3),
+        dma_setup_accesses=(0, 2),
+        requests=(200, 1000),
+    )
     for combo in itertools.product(*emu_axes.values()):
         out.append(("emulated", dict(zip(emu_axes, combo))))
     return out

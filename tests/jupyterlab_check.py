@@ -23,16 +23,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import IN_CI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 NOTEBOOK = "book/virtio.md"
-SERVER_UP_S = 600   # dev.py lab may first install JupyterLab into .venv
-RUN_ALL_S = 600     # the chapter's cells, numba compiling on a cold cache
-REDRAW_S = 90       # slider moved -> new picture
+SERVER_UP_S = 600  # dev.py lab may first install JupyterLab into .venv
+RUN_ALL_S = 600  # the chapter's cells, numba compiling on a cold cache
+REDRAW_S = 90  # slider moved -> new picture
 
 
 def need(what: str, ok: bool) -> None:
@@ -45,8 +50,10 @@ def need(what: str, ok: bool) -> None:
 
 @contextlib.contextmanager
 def chromium():
-    need("Chromium (Debian's chromium; python3 dev.py test installs it as root)",
-         os.path.exists(CHROMIUM))
+    need(
+        "Chromium (Debian's chromium; python3 dev.py test installs it as root)",
+        os.path.exists(CHROMIUM),
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -61,8 +68,11 @@ def jupyter_env(folder: Path, path_first: Path | None = None) -> dict:
     """This process's environment with Jupyter's per-user folders moved into ``folder``
     (and ``path_first`` first on PATH), without what would change the notebook's code:
     PYTHONPATH, and VIRTMODEL_STATIC (a static build's frame players instead of widgets)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JUPYTER", "PYTHONPATH", "VIRTMODEL_STATIC"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JUPYTER", "PYTHONPATH", "VIRTMODEL_STATIC"))
+    }
     for name in ("config", "data", "runtime"):
         (folder / name).mkdir(parents=True, exist_ok=True)
         env[f"JUPYTER_{name.upper()}_DIR"] = str(folder / name)
@@ -83,16 +93,21 @@ def jupyterlab(command: list, cwd: Path, env: dict, log: Path):
     and the app exposed to the page; yield (base URL, token); stop its kernels and it."""
     port, token = _free_port(), secrets.token_hex(16)
     args = [str(c) for c in command] + [
-        "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-        "--expose-app-in-browser"]
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--expose-app-in-browser",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
     base = f"http://127.0.0.1:{port}"
     print("+", " ".join(args).replace(token, "<token>"), flush=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + SERVER_UP_S
         while True:
@@ -122,8 +137,9 @@ def jupyterlab(command: list, cwd: Path, env: dict, log: Path):
 
 
 def _api(base: str, token: str, what: str, method: str = "GET"):
-    req = urllib.request.Request(f"{base}/api/{what}", method=method,
-                                 headers={"Authorization": f"token {token}"})
+    req = urllib.request.Request(
+        f"{base}/api/{what}", method=method, headers={"Authorization": f"token {token}"}
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         body = r.read()
     return json.loads(body) if body else None
@@ -133,8 +149,7 @@ def _tail(log: Path, n: int = 4000) -> str:
     return log.read_text(errors="replace")[-n:]
 
 
-def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path,
-                                  source: Path) -> dict:
+def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path, source: Path) -> dict:
     """The check itself (``source``: the notebook's file, to count its code cells); returns
     what ran and how long each step took (seconds)."""
     code_cells = source.read_text().count("\n```{code-cell}")
@@ -150,7 +165,8 @@ def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path,
             """path => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
                          return w && w.context && w.context.path === path
                                 && (w.hasClass('jp-NotebookPanel') ? 'notebook' : 'other'); }""",
-            arg=NOTEBOOK).json_value()
+            arg=NOTEBOOK,
+        ).json_value()
         assert opened == "notebook", f"{NOTEBOOK} opened as {opened}, not as a notebook"
         took["open"] = time.monotonic() - t0
         t0 = time.monotonic()
@@ -169,7 +185,9 @@ def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path,
                          errors: cells.flatMap(c => c.outputs)
                                       .filter(o => o.output_type === 'error')
                                       .map(o => o.ename + ': ' + o.evalue)};
-               }""", RUN_ALL_S * 1000)
+               }""",
+            RUN_ALL_S * 1000,
+        )
         took["run_all"] = time.monotonic() - t0
         assert ran["errors"] == [], f"cells failed in {NOTEBOOK}: {ran['errors']}"
         assert ran["ok"] is True, (ran, _tail(log))
@@ -189,15 +207,22 @@ def run_chapter_and_move_a_slider(browser, base: str, token: str, log: Path,
         label_before = label.inner_text()
         handle.focus()
         page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
-        page.wait_for_function("([el, src]) => el.getAttribute('src') !== src",
-                               arg=[img.element_handle(), before], timeout=REDRAW_S * 1000)
+        page.wait_for_function(
+            "([el, src]) => el.getAttribute('src') !== src",
+            arg=[img.element_handle(), before],
+            timeout=REDRAW_S * 1000,
+        )
         took["redraw"] = time.monotonic() - t0
         assert label.inner_text() != label_before
-        page.wait_for_function("el => el.complete && el.naturalWidth > 100",
-                               arg=img.element_handle(), timeout=30_000)
+        page.wait_for_function(
+            "el => el.complete && el.naturalWidth > 100", arg=img.element_handle(), timeout=30_000
+        )
         assert errors == [], errors
-        return {"kernel": ran["kernel"], "cells": ran["executed"],
-                "slider": f"{label_before} -> {label.inner_text()}",
-                "seconds": {k: round(v, 1) for k, v in took.items()}}
+        return {
+            "kernel": ran["kernel"],
+            "cells": ran["executed"],
+            "slider": f"{label_before} -> {label.inner_text()}",
+            "seconds": {k: round(v, 1) for k, v in took.items()},
+        }
     finally:
         page.close()

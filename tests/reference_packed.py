@@ -58,8 +58,11 @@ class RefPacked:
         ids, self.free = self.free[:n], self.free[n:]
         for k in range(n):
             p = self.avail + k
-            flags = (AVAIL if self.wrap(p) else USED) | (NEXT if k < n - 1 else 0) | (
-                WRITE if writable[k] else 0)
+            flags = (
+                (AVAIL if self.wrap(p) else USED)
+                | (NEXT if k < n - 1 else 0)
+                | (WRITE if writable[k] else 0)
+            )
             self.desc[p % self.q] = [addrs[k], lens[k], ids[0], flags]
         self.chains[ids[0]] = (token, n, ids)
         self.avail += n

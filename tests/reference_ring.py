@@ -14,8 +14,8 @@ def need_event(event, new, old):
 class RefRing:
     def __init__(self, q, event_idx):
         self.q, self.ev = q, event_idx
-        self.free = list(range(q))          # Linux's free list order: 0, 1, 2, ...
-        self.chains = {}                    # head -> (token, descriptor list, lens, writable)
+        self.free = list(range(q))  # Linux's free list order: 0, 1, 2, ...
+        self.chains = {}  # head -> (token, descriptor list, lens, writable)
         self.avail_ring, self.used_ring = [0] * q, [(0, 0)] * q
         self.avail_idx = self.num_added = self.last_used = self.flags_shadow = 0
         self.avail_flags = self.used_event = 0

@@ -20,9 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from jupyterlab_check import (NOTEBOOK, chromium, jupyter_env, jupyterlab, need,
-                              run_chapter_and_move_a_slider)
+from jupyterlab_check import (
+    NOTEBOOK,
+    chromium,
+    jupyter_env,
+    jupyterlab,
+    need,
+    run_chapter_and_move_a_slider,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +49,11 @@ def _runtime_python() -> str:
 
 
 def _copy_repository(dest: Path) -> None:
-    out = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], capture_output=True, check=True)
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    )
     files = [f for f in out.stdout.decode().split("\0") if f]
     assert "postBuild" in files and "requirements.txt" in files
     for rel in files:
@@ -58,8 +66,9 @@ def _copy_repository(dest: Path) -> None:
 def test_binder_environment_runs_the_virtio_chapter_live(tmp_path, capsys):
     python = shutil.which(_runtime_python())
     need(f"{_runtime_python()} (runtime.txt's Python)", python is not None)
-    pip_cache = subprocess.run([python, "-m", "pip", "cache", "dir"], capture_output=True,
-                               text=True).stdout.strip()
+    pip_cache = subprocess.run(
+        [python, "-m", "pip", "cache", "dir"], capture_output=True, text=True
+    ).stdout.strip()
     repo, venv, log = tmp_path / "repo", tmp_path / "env", tmp_path / "build.log"
     _copy_repository(repo)
     env = jupyter_env(tmp_path / "jupyter", path_first=venv / "bin")
@@ -69,8 +78,7 @@ def test_binder_environment_runs_the_virtio_chapter_live(tmp_path, capsys):
     steps = [
         ("base environment", [python, "-m", "venv", venv]),
         ("base JupyterLab", ["python", "-m", "pip", "install", "-q", _dev().JUPYTERLAB]),
-        ("requirements.txt", ["python", "-m", "pip", "install", "-q", "-r",
-                              "requirements.txt"]),
+        ("requirements.txt", ["python", "-m", "pip", "install", "-q", "-r", "requirements.txt"]),
         ("postBuild", ["bash", "./postBuild"]),
         ("pip check", ["python", "-m", "pip", "check"]),
         ("virtmodel from", ["python", "-c", "import virtmodel; print(virtmodel.__file__)"]),
@@ -82,8 +90,14 @@ def test_binder_environment_runs_the_virtio_chapter_live(tmp_path, capsys):
         with open(log, "a") as out:
             out.write(f"\n=== {name}\n")
         with open(log, "a") as out:
-            rc = subprocess.run([str(c) for c in cmd], cwd=repo, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, timeout=900).returncode
+            rc = subprocess.run(
+                [str(c) for c in cmd],
+                cwd=repo,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=900,
+            ).returncode
         took[name] = round(time.monotonic() - t0, 1)
         assert rc == 0, f"{name} failed:\n{log.read_text()[-5000:]}"
     built = log.read_text()
@@ -91,8 +105,10 @@ def test_binder_environment_runs_the_virtio_chapter_live(tmp_path, capsys):
     assert "numba kernels compiled or loaded" in built  # postBuild warmed the cache
 
     server_log = tmp_path / "jupyterlab.log"
-    with chromium() as browser, \
-            jupyterlab([venv / "bin" / "jupyter-lab"], repo, env, server_log) as (base, tok):
+    with (
+        chromium() as browser,
+        jupyterlab([venv / "bin" / "jupyter-lab"], repo, env, server_log) as (base, tok),
+    ):
         got = run_chapter_and_move_a_slider(browser, base, tok, server_log, repo / NOTEBOOK)
     with capsys.disabled():  # shown in every run, not only when the test fails
         print(f"\n  Binder environment: steps {took} s; in JupyterLab: {got}")

@@ -5,16 +5,17 @@ import re
 from pathlib import Path
 
 import jupytext
-import nbformat
 import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p.name for p in (ROOT / "book").glob("*.md"))
 TOC_PAGES = {"index.html", "search.html", "genindex.html"} | {
-    f"book/{c[:-3]}.html" for c in CHAPTERS}
+    f"book/{c[:-3]}.html" for c in CHAPTERS
+}
 EXPLORER_CALLS = re.compile(
-    r"^(?:beyond\.)?(explore_\w+|vring_tour|measure_your_machine)\(\)$", re.M)
+    r"^(?:beyond\.)?(explore_\w+|vring_tour|measure_your_machine)\(\)$", re.MULTILINE
+)
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +32,9 @@ def test_chapter_executes_live(chapter, monkeypatch):
     """Top to bottom in a fresh kernel, as in Jupyter or Binder: explorers show widgets."""
     monkeypatch.delenv("VIRTMODEL_STATIC", raising=False)
     nb = jupytext.read(ROOT / "book" / chapter)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
+    ).execute()
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -43,9 +45,12 @@ def test_chapter_executes_live(chapter, monkeypatch):
 
 
 def test_book_builds_strict(built_site):
-    site, log = built_site
-    built = {str(p.relative_to(site)) for p in site.rglob("*.html")
-             if not str(p.relative_to(site)).startswith("_")}
+    site, _log = built_site
+    built = {
+        str(p.relative_to(site))
+        for p in site.rglob("*.html")
+        if not str(p.relative_to(site)).startswith("_")
+    }
     assert built == TOC_PAGES, built  # nothing outside the TOC, nothing missing
     html = (site / "book" / "intro.html").read_text()
     assert "VM exits/request" in html  # an executed cell's output is on the page

@@ -8,17 +8,17 @@ from virtmodel.cachelines import count_transfers
 
 
 def test_a_line_moves_when_the_other_side_wrote_it_last():
-    line = lambda o: (0, o // 64)  # noqa: E731
+    line = lambda o: (0, o // 64)
     ops = [
-        ("driver", "w", [], [0]),      # the driver writes line 0: nothing moves
-        ("device", "r", [8], []),      # the device reads it: 1
-        ("device", "r", [16], []),     # again: it already holds the latest copy
-        ("device", "w", [], [4]),      # it writes it: it holds it (no data moves)
+        ("driver", "w", [], [0]),  # the driver writes line 0: nothing moves
+        ("device", "r", [8], []),  # the device reads it: 1
+        ("device", "r", [16], []),  # again: it already holds the latest copy
+        ("device", "w", [], [4]),  # it writes it: it holds it (no data moves)
         ("driver", "r", [0, 70], []),  # the driver reads line 0 (1) and line 1 (never
-                                       # written: 0)
-        ("driver", "w", [], [1]),      # writes what it holds: 0
+        # written: 0)
+        ("driver", "w", [], [1]),  # writes what it holds: 0
         ("driver", "r", [], []),
-        ("device", "rw", [2], [3]),    # read and write in one operation: one move
+        ("device", "rw", [2], [3]),  # read and write in one operation: one move
     ]
     assert count_transfers(ops, line) == [0, 1, 0, 0, 1, 0, 0, 1]
 
@@ -33,7 +33,11 @@ def test_packed_ring_one_request_per_batch_moves_four_lines():
             r = cachelines.table(("packed",), q, event_idx, (1,))[0]
             assert r["lines_per_request"] == 4.0
             assert {k: v for k, v in r["by_operation"].items() if v} == {
-                "kick_prepare": 1.0, "pop": 1.0, "should_interrupt": 1.0, "get_used": 1.0}
+                "kick_prepare": 1.0,
+                "pop": 1.0,
+                "should_interrupt": 1.0,
+                "get_used": 1.0,
+            }
             assert r["to_driver_per_request"] == r["to_device_per_request"] == 2.0
 
 
@@ -50,13 +54,11 @@ def test_split_ring_of_four_moves_three_lines_per_request():
     lines the reader already fetched."""
     r = cachelines.table(("split",), 4, True, (1, 4))
     assert [x["lines_per_request"] for x in r] == [3.0, 0.75]
-    assert {k: v for k, v in r[0]["by_operation"].items() if v} == {"pop": 2.0,
-                                                                     "get_used": 1.0}
+    assert {k: v for k, v in r[0]["by_operation"].items() if v} == {"pop": 2.0, "get_used": 1.0}
 
 
 def test_queue_256_table_and_cost():
-    r = {(x["ring"], x["batch"]): x["lines_per_request"]
-         for x in cachelines.table(batches=(1, 64))}
+    r = {(x["ring"], x["batch"]): x["lines_per_request"] for x in cachelines.table(batches=(1, 64))}
     assert r["packed", 1] == 4.0
     # split at batch 1: descriptor, avail idx/ring, used_event, used ring lines, with
     # ring entries shared between consecutive requests (not an integer)

@@ -17,10 +17,23 @@ from virtmodel.lab import backends, calibrate, validate
 from virtmodel.lab.experiments import LabResult
 from virtmodel.ring import make_virtqueue
 
-MICRO = {"pio_user": 28.0, "mmio_user": 28.5, "cpuid_kernel": 3.5, "ioeventfd_kernel": 3.0,
-         "python_loop": 2.0, "flavour": "pvm"}
-DEV = {"notify_empty": 0.5, "ring_request": 0.03, "copy_ns_per_byte": 0.05,
-       "register_write": 0.25, "doorbell": 0.6, "thread_wake": 20.0, "queue_size": 256}
+MICRO = {
+    "pio_user": 28.0,
+    "mmio_user": 28.5,
+    "cpuid_kernel": 3.5,
+    "ioeventfd_kernel": 3.0,
+    "python_loop": 2.0,
+    "flavour": "pvm",
+}
+DEV = {
+    "notify_empty": 0.5,
+    "ring_request": 0.03,
+    "copy_ns_per_byte": 0.05,
+    "register_write": 0.25,
+    "doorbell": 0.6,
+    "thread_wake": 20.0,
+    "queue_size": 256,
+}
 
 
 def test_profile_from_maps_each_cost_by_its_stated_arithmetic():
@@ -35,8 +48,14 @@ def test_profile_from_maps_each_cost_by_its_stated_arithmetic():
     assert p.user_io_exit_ns == pytest.approx((28.0 + 0.25) * 1e3)
     st = {r["name"]: r["status"] for r in p.table()}
     assert {k for k, v in st.items() if v == "measured"} >= {
-        "vmexit_ns", "user_exit_ns", "emulate_access_ns", "notify_ns", "wakeup_ns",
-        "copy_ns_per_byte", "virtio_ns_per_request"}
+        "vmexit_ns",
+        "user_exit_ns",
+        "emulate_access_ns",
+        "notify_ns",
+        "wakeup_ns",
+        "copy_ns_per_byte",
+        "virtio_ns_per_request",
+    }
     assert st["guest_ns_per_request"] == "assumption"
     assert "not measured by the lab" in p.sources["irq_inject_ns"]["source"]
     assert "pvm" in p.description and "2026-11-25" in p.description
@@ -60,8 +79,11 @@ def test_interrupt_and_wake_costs_come_from_their_benchmarks():
     assert p.wakeup_ns == pytest.approx((11.0 - 3.0) * 1e3)
     assert "kick_wake 11.000 - ioeventfd_kernel 3.000 µs" in p.sources["wakeup_ns"]["source"]
     assert "kernel_wake, is 3.000 µs" in p.sources["wakeup_ns"]["source"]
-    with pytest.raises(ValueError, match=r"kick_wake 2\.000 µs is not more than "
-                                         r"ioeventfd_kernel 3\.000 µs"):
+    with pytest.raises(
+        ValueError,
+        match=r"kick_wake 2\.000 µs is not more than "
+        r"ioeventfd_kernel 3\.000 µs",
+    ):
         calibrate.profile_from(dict(IRQ_MICRO, kick_wake=2.0), WAKE_DEV)
     # without a C compiler there is no kernel_wake: the Python ping-pong, and it says so
     p = calibrate.profile_from(IRQ_MICRO, dict(WAKE_DEV, kernel_wake=math.nan))
@@ -101,8 +123,10 @@ def _lab(experiment, **params):
 
 @pytest.mark.parametrize("batch,n", [(1, 100), (4, 1000), (16, 1000), (64, 1000), (7, 50)])
 def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
-    r = validate.predict(_lab("virtio", batch=batch, request_bytes=64, requests=n,
-                              queue_size=256, ioeventfd=False), costs.MODERN)
+    r = validate.predict(
+        _lab("virtio", batch=batch, request_bytes=64, requests=n, queue_size=256, ioeventfd=False),
+        costs.MODERN,
+    )
     assert r.kicks_per_request == r.user_exits_per_request == math.ceil(n / batch) / n
     assert r.interrupts_per_request == 0
 
@@ -111,50 +135,80 @@ def test_the_virtio_twin_kicks_exactly_as_the_lab_guest(batch, n):
 def test_the_interrupt_twin_takes_one_interrupt_per_kick_without_a_delivery_exit(batch, n):
     """The back end signals inside the kick's exit, from the vCPU's own thread: the model
     injects it on the entry (no "interrupt" exit); "legacy" leaves the EOI's exit."""
-    r = validate.predict(_lab("virtio+irq", batch=batch, request_bytes=64, requests=n,
-                              queue_size=256, ioeventfd=False, interrupts=True,
-                              interrupt_mode="legacy"), costs.MODERN)
+    r = validate.predict(
+        _lab(
+            "virtio+irq",
+            batch=batch,
+            request_bytes=64,
+            requests=n,
+            queue_size=256,
+            ioeventfd=False,
+            interrupts=True,
+            interrupt_mode="legacy",
+        ),
+        costs.MODERN,
+    )
     kicks = math.ceil(n / batch) / n
     assert r.kicks_per_request == r.user_exits_per_request == kicks
     assert r.interrupts_per_request == kicks
-    assert r.exits_by_reason == pytest.approx(dict(io=kicks, eoi=kicks, hlt=0, interrupt=0,
-                                                   other=0))
+    assert r.exits_by_reason == pytest.approx(
+        dict(io=kicks, eoi=kicks, hlt=0, interrupt=0, other=0)
+    )
     assert r.exits_per_request == pytest.approx(2 * kicks)
 
 
 def test_the_interrupt_twin_follows_the_recorded_interrupt_mode():
-    kw = dict(batch=4, request_bytes=64, requests=400, queue_size=256, ioeventfd=False,
-              interrupts=True)
+    kw = dict(
+        batch=4, request_bytes=64, requests=400, queue_size=256, ioeventfd=False, interrupts=True
+    )
     legacy = validate.predict(_lab("virtio+irq", **kw, interrupt_mode="legacy"), "modern")
     posted = validate.predict(_lab("virtio+irq", **kw, interrupt_mode="posted"), "modern")
     assert legacy.exits_by_reason["eoi"] == 0.25 and posted.exits_by_reason["eoi"] == 0
-    assert validate.model_params(_lab("virtio+irq", **kw, interrupt_mode="legacy"))[1][
-        "interrupt_mode"] == "legacy"
+    assert (
+        validate.model_params(_lab("virtio+irq", **kw, interrupt_mode="legacy"))[1][
+            "interrupt_mode"
+        ]
+        == "legacy"
+    )
 
 
 @pytest.mark.parametrize("batch,n", [(1, 100), (16, 1000)])
 def test_the_io_thread_twin_kicks_in_the_kernel_and_polls(batch, n):
-    r = validate.predict(_lab("virtio+iothread", batch=batch, request_bytes=1500,
-                              requests=n, queue_size=256, ioeventfd=True), costs.MODERN)
+    r = validate.predict(
+        _lab(
+            "virtio+iothread",
+            batch=batch,
+            request_bytes=1500,
+            requests=n,
+            queue_size=256,
+            ioeventfd=True,
+        ),
+        costs.MODERN,
+    )
     kicks = math.ceil(n / batch) / n
     assert r.user_exits_per_request == 0 and r.interrupts_per_request == 0
     assert r.kicks_per_request == r.exits_per_request == pytest.approx(kicks)
 
 
 def test_grid_variants_are_checked():
-    cells = validate.grid_cells(batches=(4,), sizes=(64,), registers=(1,), requests=10,
-                                emulated_requests=10)
+    cells = validate.grid_cells(
+        batches=(4,), sizes=(64,), registers=(1,), requests=10, emulated_requests=10
+    )
     assert [(k, p.get("ioeventfd"), p.get("interrupts")) for k, p in cells] == [
-        ("virtio", False, False), ("virtio+irq", False, True),
-        ("virtio+iothread", True, False), ("emulated", None, None)]
+        ("virtio", False, False),
+        ("virtio+irq", False, True),
+        ("virtio+iothread", True, False),
+        ("emulated", None, None),
+    ]
     with pytest.raises(ValueError, match=r"variants must be some of \['virtio', "):
         validate.grid_cells(variants=("virtio+nope",))
 
 
 @pytest.mark.parametrize("regs", [1, 3])
 def test_the_emulated_twin_traps_once_per_register_and_takes_no_interrupt(regs):
-    r = validate.predict(_lab("emulated", registers=regs, request_bytes=4096, requests=10),
-                         costs.MODERN)
+    r = validate.predict(
+        _lab("emulated", registers=regs, request_bytes=4096, requests=10), costs.MODERN
+    )
     assert r.user_exits_per_request == r.exits_per_request == regs
     assert r.interrupts_per_request == 0
 
@@ -165,11 +219,13 @@ def test_emulated_without_interrupts_drops_exactly_the_halt_the_interrupt_and_it
     without = trap.counts(4096, "dma", interrupts=False, **kw)
     assert with_irq.exits - without.exits == 2 and without.interrupts == 0  # HLT and EOI
     p = costs.MODERN.replace(halt_poll_ns=0.0)  # the vCPU's thread sleeps while it waits
-    diff = (trap.request_ns(4096, profile=p, **kw)
-            - trap.request_ns(4096, profile=p, interrupts=False, **kw))
+    diff = trap.request_ns(4096, profile=p, **kw) - trap.request_ns(
+        4096, profile=p, interrupts=False, **kw
+    )
     # the HLT exit runs while the device works; the wake-up, the interrupt and its EOI add
-    assert diff == pytest.approx(p.wakeup_ns + p.signal_ns + p.irq_inject_ns
-                                 + p.native_irq_ns + p.eoi_ns)
+    assert diff == pytest.approx(
+        p.wakeup_ns + p.signal_ns + p.irq_inject_ns + p.native_irq_ns + p.eoi_ns
+    )
     r = paths.simulate("emulated", interrupts=False, requests=10)
     assert r.interrupts_per_request == 0
 
@@ -179,8 +235,15 @@ def test_notify_cost_lands_once_per_doorbell_and_once_per_kick():
     kw = dict(accesses_per_request=1, dma_setup_accesses=0, interrupts=False)
     base = trap.request_ns(64, "dma", profile=costs.MODERN, **kw)
     assert trap.request_ns(64, "dma", profile=p, **kw) == pytest.approx(base + 1000)
-    kw = dict(batch=4, requests=400, request_bytes=64, ioeventfd=False, interrupts=False,
-              event_idx=False, queue_size=256)
+    kw = dict(
+        batch=4,
+        requests=400,
+        request_bytes=64,
+        ioeventfd=False,
+        interrupts=False,
+        event_idx=False,
+        queue_size=256,
+    )
     a = paths.simulate("virtio", profile=costs.MODERN.replace(jitter_cv=0), **kw)
     b = paths.simulate("virtio", profile=p.replace(jitter_cv=0), **kw)
     assert b.elapsed_ns - a.elapsed_ns == pytest.approx(1000 * 100)  # 100 kicks
@@ -254,7 +317,8 @@ def test_the_model_predicts_the_shipped_grid_within_the_target():
     variants = {r.experiment for r in rows} - {"emulated"}
     assert "virtio" in variants and variants <= set(validate.VARIANTS)
     assert len(rows) == len(variants) * len(validate.BATCHES) * len(validate.SIZES) + len(
-        validate.REGISTERS) * len(validate.SIZES)  # every cell of the grid it ran
+        validate.REGISTERS
+    ) * len(validate.SIZES)  # every cell of the grid it ran
     for r in rows:  # exits are not a fit: they must agree exactly
         assert r.predicted_user_exits == pytest.approx(r.measured_user_exits, abs=1e-12), r
         assert r.predicted_interrupts == pytest.approx(r.measured_interrupts, abs=1e-12), r

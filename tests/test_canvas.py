@@ -6,11 +6,11 @@ import zlib
 
 import numpy as np
 import pytest
+from figures import assert_same_pixels, plain_pixels
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from figures import assert_same_pixels, plain_pixels
 from virtmodel import canvas
 
 
@@ -31,8 +31,13 @@ def test_texts_are_agg_pixels_at_any_fraction_of_a_pixel_and_angle():
     canvas.Canvas(fig)
     rng = np.random.default_rng(1)
     for i in range(60):  # the same strings at many sub-pixel places and angles
-        fig.text(rng.uniform(0.02, 0.8), rng.uniform(0.02, 0.95), f"Tw{i % 7} µs,gy",
-                 rotation=(0, 90, -60, 33)[i % 4], fontsize=(7, 8.5, 11)[i % 3])
+        fig.text(
+            rng.uniform(0.02, 0.8),
+            rng.uniform(0.02, 0.95),
+            f"Tw{i % 7} µs,gy",
+            rotation=(0, 90, -60, 33)[i % 4],
+            fontsize=(7, 8.5, 11)[i % 3],
+        )
     first = fig.canvas.rgb().copy()
     assert np.array_equal(first, plain_pixels(fig))  # texts only: exactly Agg's pixels
     again = fig.canvas.rgb()  # every text from kept glyphs now
@@ -66,7 +71,7 @@ def test_a_kept_axis_layer_is_redrawn_when_anything_it_shows_changes():
 
 
 def test_axes_off_and_other_renderers_draw_as_matplotlib_does():
-    fig, (ax, ax2) = _figure()
+    fig, (_ax, ax2) = _figure()
     ax2.axis("off")
     fig.canvas.rgb()
     assert_same_pixels(fig.canvas.rgb(), plain_pixels(fig))
@@ -93,10 +98,12 @@ def test_a_kept_legend_layer_follows_its_texts_and_place():
     leg = ax.legend(frameon=True)  # a translucent frame over the lines
     leg2 = ax2.legend()  # loc="best": moves away from the data
     fig.canvas.rgb()
-    changes = [lambda: leg.get_texts()[0].set_text("a longer label now"),
-               lambda: line.set_data([1, 2, 3], [0, 3, 0]),  # the best place changes
-               lambda: ax.set_position([0.1, 0.4, 0.3, 0.4]),
-               lambda: leg2.get_frame().set_facecolor("yellow")]
+    changes = [
+        lambda: leg.get_texts()[0].set_text("a longer label now"),
+        lambda: line.set_data([1, 2, 3], [0, 3, 0]),  # the best place changes
+        lambda: ax.set_position([0.1, 0.4, 0.3, 0.4]),
+        lambda: leg2.get_frame().set_facecolor("yellow"),
+    ]
     for i, change in enumerate(changes):
         before = fig.canvas.rgb().copy()
         change()

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from virtmodel import plots
-from virtmodel.trap import STAGES
 from virtmodel.__main__ import main
 from virtmodel.paths import names, simulate
 from virtmodel.sweep import compare, points, sweep
+from virtmodel.trap import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,8 +27,9 @@ def test_sweep_points_equal_direct_calls():
 
 
 def test_compare_gives_each_path_its_own_parameters():
-    cs = compare("request_bytes", [512, 65536], requests=200, ioeventfd=False,
-                 data_mode="string-pio")
+    cs = compare(
+        "request_bytes", [512, 65536], requests=200, ioeventfd=False, data_mode="string-pio"
+    )
     assert list(cs) == list(names())
     # 3 register writes, rep ins of 64 KiB at 1 KiB per exit, the halt; no EOI exit (posted)
     assert cs["emulated"].results[1].exits_per_request == 3 + 64 + 1
@@ -82,8 +83,7 @@ def _bad_profiles(folder: Path) -> None:
 # Each bad invocation: the words its one line of error must contain (the option or file
 # named, and the problem).  {d} is a folder holding _bad_profiles.
 BAD_INVOCATIONS = [
-    ("compare --profile {d}/missing.json", ["missing.json", "cannot be read",
-                                            "No such file"]),
+    ("compare --profile {d}/missing.json", ["missing.json", "cannot be read", "No such file"]),
     ("trap --profile {d}/missing.json", ["missing.json", "cannot be read"]),
     ("profile {d}/missing.json", ["missing.json", "cannot be read"]),
     ("compare --profile {d}/dir.json", ["dir.json", "cannot be read", "directory"]),
@@ -92,8 +92,7 @@ BAD_INVOCATIONS = [
     ("compare --profile {d}/list.json", ["list.json", "JSON object", "got an array"]),
     ("compare --profile {d}/partial.json", ["partial.json", "missing keys", "vmexit_ns"]),
     ("compare --profile {d}/extra.json", ["extra.json", "unknown keys vmexit_cycles"]),
-    ("compare --profile {d}/negative.json", ["negative.json", "vmexit_ns", ">= 0",
-                                             "got -1"]),
+    ("compare --profile {d}/negative.json", ["negative.json", "vmexit_ns", ">= 0", "got -1"]),
     ("compare --profile {d}/nameless.json", ["nameless.json", "name must be a string"]),
     ("compare --profile nosuch", ["profile must be", "modern", "'nosuch'"]),
     ("compare --batch x", ["--batch", "'x'"]),
@@ -124,8 +123,9 @@ BAD_INVOCATIONS = [
 ]
 
 
-@pytest.mark.parametrize("line,words", BAD_INVOCATIONS, ids=[b[0] or "(none)"
-                                                             for b in BAD_INVOCATIONS])
+@pytest.mark.parametrize(
+    "line,words", BAD_INVOCATIONS, ids=[b[0] or "(none)" for b in BAD_INVOCATIONS]
+)
 def test_cli_bad_input_is_one_line_and_status_2(line, words, tmp_path, capsys):
     _bad_profiles(tmp_path)
     argv = line.format(d=tmp_path).split()
@@ -143,13 +143,19 @@ def test_cli_bad_input_is_one_line_and_status_2(line, words, tmp_path, capsys):
 
 def test_cli_bad_profile_in_a_real_process(tmp_path):
     """The same boundary seen from a shell: one line on stderr, nothing on stdout, status 2."""
-    out = subprocess.run([sys.executable, "-m", "virtmodel", "compare", "--profile",
-                          "missing.json"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "virtmodel", "compare", "--profile", "missing.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stdout == ""
-    assert out.stderr == ("python -m virtmodel compare: error: profile file 'missing.json' "
-                          "cannot be read: No such file or directory\n")
+    assert out.stderr == (
+        "python -m virtmodel compare: error: profile file 'missing.json' "
+        "cannot be read: No such file or directory\n"
+    )
 
 
 def test_cli_trap_and_profile(capsys):
@@ -209,24 +215,32 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
         for dep in ("numpy", "numpy.libs", "numba", "llvmlite"):
             if (site / dep).exists():
                 shutil.copytree(site / dep, pkg / dep, copy_function=_link_or_copy)
-        shutil.copytree(ROOT / "virtmodel", pkg / "virtmodel",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "virtmodel", pkg / "virtmodel", ignore=shutil.ignore_patterns("__pycache__")
+        )
         for p in [pkg, *pkg.rglob("*")]:
             if p.is_dir():
                 p.chmod(0o555)
         for p in (pkg / "virtmodel").rglob("*"):
             if p.is_file():
                 p.chmod(0o444)
-        code = ("import numpy as np, virtmodel._jit as j, virtmodel.paths as p; "
-                "k = p.latency_stats; m, p99 = k(np.arange(1001.0)); "
-                "print(j.CACHE_DIR_FORCED, m, p99, k.stats.cache_misses.get(k.signatures[0], 0), "
-                "k._cache._cache_path, j.__file__)")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
+        code = (
+            "import numpy as np, virtmodel._jit as j, virtmodel.paths as p; "
+            "k = p.latency_stats; m, p99 = k(np.arange(1001.0)); "
+            "print(j.CACHE_DIR_FORCED, m, p99, k.stats.cache_misses.get(k.signatures[0], 0), "
+            "k._cache._cache_path, j.__file__)"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
         env.update(HOME="/nonexistent-home", PYTHONPATH=str(pkg))
         python = os.path.realpath(sys.executable)  # the base interpreter, not .venv's
-        out = subprocess.run(user + [python, "-s", "-c", code], env=env, capture_output=True,
-                             text=True, timeout=300, cwd="/")
+        out = subprocess.run(
+            user + [python, "-s", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd="/",
+        )
         assert out.returncode == 0, out.stderr
         forced, mean, p99, misses, cache_path, where = out.stdout.split()
         cached = sorted(f.name for f in Path(cache_path).iterdir())
@@ -250,6 +264,7 @@ def test_numba_cache_falls_back_when_nothing_is_writable():
 def test_points_nested_in_a_pool_thread_finish_and_keep_their_order():
     """A runner that itself sweeps (from the pool's threads) must not wait for pool
     threads that are all busy with the outer points; results stay in run order."""
+
     def runner(path, **params):
         inner = sweep(path, "batch", [1, 2, 3], requests=64, seed=params["seed"])
         return (params["seed"], tuple(r.kicks_per_request for r in inner.results))

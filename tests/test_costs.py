@@ -42,11 +42,15 @@ def test_malformed_files_are_errors_that_name_the_file(tmp_path):
         ("{not json", " is not valid JSON"),
         ("[1, 2]", " must hold a JSON object"),
         (json.dumps({**good, "warp_ns": 1}), " is not a cost profile: unknown keys warp_ns"),
-        (json.dumps({k: v for k, v in good.items() if k != "eoi_ns"}),
-         " is not a cost profile: missing keys eoi_ns"),
+        (
+            json.dumps({k: v for k, v in good.items() if k != "eoi_ns"}),
+            " is not a cost profile: missing keys eoi_ns",
+        ),
         (json.dumps({**good, "eoi_ns": -1}), r": eoi_ns must be a finite number >= 0 \(ns\)"),
-        (json.dumps({**good, "sources": {"eoi_ns": {"status": "rumour"}}}),
-         r": sources\['eoi_ns'\]\['status'\] must be one of"),
+        (
+            json.dumps({**good, "sources": {"eoi_ns": {"status": "rumour"}}}),
+            r": sources\['eoi_ns'\]\['status'\] must be one of",
+        ),
     ]
     for text, why in cases:
         path = _write(tmp_path, text)

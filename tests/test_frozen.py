@@ -1,9 +1,8 @@
 """Behaviour kept: every configuration of tests/frozen.py's grid gives, field by field and
 bit for bit (latencies included), the Result recorded in tests/data."""
 
-import pytest
-
 import frozen
+import pytest
 
 RECORDED = frozen.load()
 
@@ -25,8 +24,9 @@ def test_every_result_equals_the_recording(path):
             continue
         got = frozen.fingerprint(simulate(p, **kw))
         want = RECORDED[frozen.key(p, kw)]
-        bad = {k: (want.get(k), got.get(k)) for k in set(want) | set(got)
-               if want.get(k) != got.get(k)}
+        bad = {
+            k: (want.get(k), got.get(k)) for k in set(want) | set(got) if want.get(k) != got.get(k)
+        }
         if bad:
             diffs.append((kw, bad))
     assert not diffs, f"{len(diffs)} configurations changed; first: {diffs[0]}"

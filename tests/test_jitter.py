@@ -37,8 +37,10 @@ def test_a_lent_generator_starts_where_a_new_one_with_its_seed_starts():
     with jitter.seeded(11) as again, jitter.seeded(12) as other:
         assert again is not other  # a loan inside a loan gets its own Generator
         assert again.standard_normal(50).tolist() == first.tolist()
-        assert other.standard_normal(50).tolist() == \
-            np.random.default_rng(12).standard_normal(50).tolist()
+        assert (
+            other.standard_normal(50).tolist()
+            == np.random.default_rng(12).standard_normal(50).tolist()
+        )
     with jitter.seeded(11) as reused:  # one of the two lent before, back at seed 11
         assert reused in (again, other)
         assert reused.standard_normal(50).tolist() == first.tolist()

@@ -6,9 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from jupyterlab_check import (NOTEBOOK, chromium, jupyter_env, jupyterlab,
-                              run_chapter_and_move_a_slider)
+from jupyterlab_check import (
+    NOTEBOOK,
+    chromium,
+    jupyter_env,
+    jupyterlab,
+    run_chapter_and_move_a_slider,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,8 +22,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def test_dev_py_lab_runs_the_virtio_chapter_live(tmp_path, capsys):
     env = jupyter_env(tmp_path / "jupyter")
     log = tmp_path / "jupyterlab.log"
-    with chromium() as browser, \
-            jupyterlab([sys.executable, ROOT / "dev.py", "lab"], ROOT, env, log) as (base, tok):
+    with (
+        chromium() as browser,
+        jupyterlab([sys.executable, ROOT / "dev.py", "lab"], ROOT, env, log) as (base, tok),
+    ):
         got = run_chapter_and_move_a_slider(browser, base, tok, log, ROOT / NOTEBOOK)
     with capsys.disabled():  # shown in every run, not only when the test fails
         print(f"\n  python3 dev.py lab: {got}")

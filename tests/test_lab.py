@@ -79,8 +79,7 @@ def test_virtio_with_ioeventfd_has_no_user_exits():
 def test_virtio_with_interrupts_takes_one_msi_per_kick(batch, requests):
     """The back end signals each pass through an irqfd; KVM injects the MSI on the entry
     that ends the kick's exit, and the guest waits for its handler, never the ring."""
-    r = lab.run_virtio(batch=batch, request_bytes=64, requests=requests, repeats=1,
-                       interrupts=True)
+    r = lab.run_virtio(batch=batch, request_bytes=64, requests=requests, repeats=1, interrupts=True)
     want = math.ceil(requests / batch) / requests
     assert r.experiment == "virtio+irq"
     assert r.user_exits_per_request == r.kicks_per_request == want
@@ -96,8 +95,9 @@ def test_virtio_with_interrupts_takes_one_msi_per_kick(batch, requests):
 @pytest.mark.kvm
 @needs_kvm
 def test_io_thread_with_interrupts_never_leaves_the_kernel_for_the_vmm():
-    r = lab.run_virtio(batch=8, request_bytes=512, requests=800, repeats=1, ioeventfd=True,
-                       interrupts=True)
+    r = lab.run_virtio(
+        batch=8, request_bytes=512, requests=800, repeats=1, ioeventfd=True, interrupts=True
+    )
     assert r.experiment == "virtio+iothread+irq"
     assert r.user_exits_per_request == 0
     assert r.eventfd_count == 100 and r.interrupts_per_request == 100 / 800
@@ -113,9 +113,11 @@ def test_interrupt_plumbing_is_refused_without_an_irqchip():
             m.install_interrupt_handler(lab.DONE_PORT)
     with pytest.raises(ValueError, match="irqchip must be True or False, got 1"):
         kvm.Machine(irqchip=1)
-    with kvm.Machine(irqchip=True) as m:
-        with pytest.raises(ValueError, match=r"vector must be in 0x20\.\.0xfe, got 0x10"):
-            m.irqfd(vector=0x10)
+    with (
+        kvm.Machine(irqchip=True) as m,
+        pytest.raises(ValueError, match=r"vector must be in 0x20\.\.0xfe, got 0x10"),
+    ):
+        m.irqfd(vector=0x10)
 
 
 @pytest.mark.kvm
@@ -146,7 +148,9 @@ def test_port_writes_do_not_depend_on_what_lies_at_guest_address_zero():
 def test_this_hosts_interrupt_mode_follows_its_kvm():
     assert kvm.interrupt_mode("pvm") == "legacy"  # no APICv or AVIC under PVM
     assert kvm.interrupt_mode(None if PROBE.flavour is None else PROBE.flavour) in (
-        "legacy", "posted")
+        "legacy",
+        "posted",
+    )
 
 
 @pytest.mark.kvm
@@ -161,9 +165,18 @@ def test_emulated_traps_per_register_write(registers):
 @needs_kvm
 def test_microbench_separates_exit_kinds():
     mb = lab.microbench(ops=500, repeats=1)  # it checks the eventfd counted every write,
-    assert mb["flavour"] == PROBE.flavour    # and that every irqfd write was taken
-    for k in ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop",
-              "pio_irq", "irqfd_write", "irq_taken", "kick_wake"):
+    assert mb["flavour"] == PROBE.flavour  # and that every irqfd write was taken
+    for k in (
+        "pio_user",
+        "mmio_user",
+        "cpuid_kernel",
+        "ioeventfd_kernel",
+        "python_loop",
+        "pio_irq",
+        "irqfd_write",
+        "irq_taken",
+        "kick_wake",
+    ):
         assert mb[k] > 0, k  # kick_wake checked every kick was answered
     assert mb["pio_irq"] > mb["irq_taken"] + mb["irqfd_write"]
 
@@ -184,7 +197,8 @@ def test_runaway_guest_is_stopped_by_the_watchdog_and_everything_is_released():
 @pytest.mark.kvm
 @needs_kvm
 def test_a_back_end_that_ignores_kicks_ends_at_the_watchdog_saying_what_the_guest_awaited(
-        monkeypatch):
+    monkeypatch,
+):
     """The guest spins on the used index for as long as it takes: the VMM's watchdog bounds
     the run, and its error says what never came back."""
     from virtmodel.lab import backends, experiments
@@ -193,9 +207,11 @@ def test_a_back_end_that_ignores_kicks_ends_at_the_watchdog_saying_what_the_gues
     p = experiments.virtio_params(batch=4, request_bytes=64, requests=8)
     with pytest.raises(kvm.GuestTimeout) as e:
         experiments.virtio_once(p, timeout_s=0.5)
-    assert str(e.value) == ("the guest ran longer than the 0.5 s watchdog; the guest was "
-                            "waiting for its requests to come back used: the back end had "
-                            "returned 0 of 8, after 1 kicks")
+    assert str(e.value) == (
+        "the guest ran longer than the 0.5 s watchdog; the guest was "
+        "waiting for its requests to come back used: the back end had "
+        "returned 0 of 8, after 1 kicks"
+    )
 
 
 @pytest.mark.kvm
@@ -231,18 +247,28 @@ def test_bad_ring_index_is_caught_by_the_device():
 
     fds = _open_fds()
     with kvm.Machine() as m:
-        vq = make_virtqueue(8, mem=m.mem[kvm.RING:])
+        vq = make_virtqueue(8, mem=m.mem[kvm.RING :])
         dev = lab.backends.RingBackend(vq, m.mem, 64)
         m.load(guests.CODE["virtio_driver"])
-        m.set_regs(rdi=kvm.RING, r11=kvm.RING + vq.driver_off, r14=kvm.RING + vq.device_off,
-                   rsi=16, rdx=lab.NOTIFY_PORT, rcx=16, r8=16, r9=64, r10=kvm.BUFFERS,
-                   r15=lab.DONE_PORT)
+        m.set_regs(
+            rdi=kvm.RING,
+            r11=kvm.RING + vq.driver_off,
+            r14=kvm.RING + vq.device_off,
+            rsi=16,
+            rdx=lab.NOTIFY_PORT,
+            rcx=16,
+            r8=16,
+            r9=64,
+            r10=kvm.BUFFERS,
+            r15=lab.DONE_PORT,
+        )
         with pytest.raises(kvm.GuestError, match="port 0x10"):
             m.run(lambda port, value: dev.notify(), lab.DONE_PORT, timeout_s=5)
         assert dev.served == 0 and "more than queue size ahead" in dev.error
         # 16 heads made available at once in a ring of 8: caught before any is read
-        assert lab.broken_reason(vq) == ("device: avail idx 16 is more than queue size "
-                                         "ahead of next_avail")
+        assert lab.broken_reason(vq) == (
+            "device: avail idx 16 is more than queue size ahead of next_avail"
+        )
     assert _open_fds() == fds
 
 
@@ -251,12 +277,25 @@ def test_bad_ring_index_is_caught_by_the_device():
 def test_interleaved_measurement_calibrates_and_its_twins_make_the_same_exits():
     from virtmodel.lab import validate
 
-    m = validate.measure(batches=(4,), sizes=(64, 4096), registers=(3,), requests=400,
-                         emulated_requests=100, repeats=2, ops=200)
+    m = validate.measure(
+        batches=(4,),
+        sizes=(64, 4096),
+        registers=(3,),
+        requests=400,
+        emulated_requests=100,
+        repeats=2,
+        ops=200,
+    )
     assert [(r.experiment, r.params["request_bytes"]) for r in m.results] == [
-        ("virtio", 64), ("virtio", 4096), ("virtio+irq", 64), ("virtio+irq", 4096),
-        ("virtio+iothread", 64), ("virtio+iothread", 4096), ("emulated", 64),
-        ("emulated", 4096)]
+        ("virtio", 64),
+        ("virtio", 4096),
+        ("virtio+irq", 64),
+        ("virtio+irq", 4096),
+        ("virtio+iothread", 64),
+        ("virtio+iothread", 4096),
+        ("emulated", 64),
+        ("emulated", 4096),
+    ]
     assert all(len(r.runs_us) == 2 for r in m.results)
     rows = m.rows()
     user = [0.25, 0.25, 0.25, 0.25, 0.0, 0.0, 3.0, 3.0]
@@ -272,8 +311,7 @@ def test_interleaved_measurement_calibrates_and_its_twins_make_the_same_exits():
         assert r.measured_kvm_exits == pytest.approx(r.predicted_exits, abs=4 / 400), r
     assert [r.predicted_exits for r in rows] == [0.25, 0.25, 0.5, 0.5, 0.25, 0.25, 3.0, 3.0]
     assert m.micro["flavour"] == PROBE.flavour and m.profile.name.endswith(m.date)
-    assert m.profile.user_exit_ns > 0 and m.profile.sources["user_exit_ns"]["status"] == \
-        "measured"
+    assert m.profile.user_exit_ns > 0 and m.profile.sources["user_exit_ns"]["status"] == "measured"
     for f in ("signal_ns", "native_irq_ns", "wakeup_ns"):
         assert m.profile.sources[f]["status"] == "measured", f
     assert "kick_wake" in m.profile.sources["wakeup_ns"]["source"]
@@ -287,11 +325,19 @@ def test_cli_calibrate_writes_a_profile_the_models_load(tmp_path, capsys):
     from virtmodel.__main__ import main
 
     out = tmp_path / "here.json"
-    assert main(["calibrate", "--out", str(out), "--ops", "200", "--repeats", "1",
-                 "--name", "here"]) == 0
+    assert (
+        main(["calibrate", "--out", str(out), "--ops", "200", "--repeats", "1", "--name", "here"])
+        == 0
+    )
     assert "wrote profile 'here'" in capsys.readouterr().out
     prof = costs.load(out)
     assert prof.name == "here" and prof.sources["vmexit_ns"]["status"] == "measured"
-    r = paths.simulate("emulated", profile=str(out), requests=10, interrupts=False,
-                       accesses_per_request=1, dma_setup_accesses=0)
+    r = paths.simulate(
+        "emulated",
+        profile=str(out),
+        requests=10,
+        interrupts=False,
+        accesses_per_request=1,
+        dma_setup_accesses=0,
+    )
     assert r.user_exits_per_request == 1

@@ -57,15 +57,15 @@ def test_halt_polling_trades_the_wake_up_for_cpu():
     assert polled.breakdown_ns["polling"] > 0 == slept.breakdown_ns["polling"]
     # the first halts find the window at 0 (KVM starts it there); then every wait fits
     assert slept.mean_latency_ns - polled.mean_latency_ns == pytest.approx(
-        STILL.wakeup_ns, rel=0.02)
+        STILL.wakeup_ns, rel=0.02
+    )
     assert slept.context_switches_per_request > polled.context_switches_per_request
 
 
 def test_a_wait_longer_than_the_window_sleeps_even_with_halt_polling():
     slow = STILL.replace(device_ns_per_request=400_000.0)
     a, b = run("virtio", profile=slow), run("virtio", profile=slow, halt_poll=False)
-    assert a.breakdown_ns["polling"] == 0 and a.mean_latency_ns == pytest.approx(
-        b.mean_latency_ns)
+    assert a.breakdown_ns["polling"] == 0 and a.mean_latency_ns == pytest.approx(b.mean_latency_ns)
 
 
 @pytest.mark.parametrize("shadow", [False, True])
@@ -136,8 +136,13 @@ def test_iodepth_keeps_that_many_requests_in_flight():
     # submission to its reap, so the guest's work between a reap and the next submission
     # keeps the count a little under 16
     assert 15 <= r.throughput_rps * r.mean_latency_ns / 1e9 <= 16
-    assert 7 <= run("native", iodepth=8, requests=4000).throughput_rps * run(
-        "native", iodepth=8, requests=4000).mean_latency_ns / 1e9 <= 8
+    assert (
+        7
+        <= run("native", iodepth=8, requests=4000).throughput_rps
+        * run("native", iodepth=8, requests=4000).mean_latency_ns
+        / 1e9
+        <= 8
+    )
 
 
 def test_device_parallelism_bounds_throughput():
@@ -155,21 +160,24 @@ def test_exits_by_reason_sum_to_the_total(path):
         assert sum(r.exits_by_reason.values()) == pytest.approx(r.exits_per_request)
 
 
-@pytest.mark.parametrize("path,kw,msg", [
-    ("virtio", {"iodepth": 0}, "iodepth must be in 1..256"),
-    ("virtio", {"iodepth": 4, "batch": 4}, "give batch or iodepth, not both"),
-    ("virtio", {"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
-    ("virtio", {"device_type": "scsi"}, "device_type must be one of"),
-    ("virtio", {"device_parallelism": -1}, "device_parallelism must be in 0..1024"),
-    ("virtio", {"halt_poll": 1}, "halt_poll must be True or False"),
-    ("virtio", {"notify_by": "msr"}, "notify_by must be one of"),
-    ("nvme", {"shadow_doorbell": "on"}, "shadow_doorbell must be True or False"),
-    ("nvme", {"event_idx": True}, "'nvme' takes no parameter event_idx"),
-    ("emulated", {"direction": "up"}, "direction must be one of"),
-    ("emulated", {"irq_trigger": "pulse"}, "irq_trigger must be one of"),
-    ("emulated", {"busy_wait_ns": -1}, "busy_wait_ns must be in 0..10000000"),
-    ("native", {"interrupt_mode": "posted"}, "'native' takes no parameter interrupt_mode"),
-])
+@pytest.mark.parametrize(
+    "path,kw,msg",
+    [
+        ("virtio", {"iodepth": 0}, "iodepth must be in 1..256"),
+        ("virtio", {"iodepth": 4, "batch": 4}, "give batch or iodepth, not both"),
+        ("virtio", {"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
+        ("virtio", {"device_type": "scsi"}, "device_type must be one of"),
+        ("virtio", {"device_parallelism": -1}, "device_parallelism must be in 0..1024"),
+        ("virtio", {"halt_poll": 1}, "halt_poll must be True or False"),
+        ("virtio", {"notify_by": "msr"}, "notify_by must be one of"),
+        ("nvme", {"shadow_doorbell": "on"}, "shadow_doorbell must be True or False"),
+        ("nvme", {"event_idx": True}, "'nvme' takes no parameter event_idx"),
+        ("emulated", {"direction": "up"}, "direction must be one of"),
+        ("emulated", {"irq_trigger": "pulse"}, "irq_trigger must be one of"),
+        ("emulated", {"busy_wait_ns": -1}, "busy_wait_ns must be in 0..10000000"),
+        ("native", {"interrupt_mode": "posted"}, "'native' takes no parameter interrupt_mode"),
+    ],
+)
 def test_bad_values_of_the_new_parameters_name_themselves(path, kw, msg):
     with pytest.raises(ValueError, match=msg):
         simulate(path, **kw)

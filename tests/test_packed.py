@@ -12,11 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from virtmodel import packed, paths, ring, ringsim
+from virtmodel import packed, paths
 from virtmodel.ring import BrokenQueueError, Queue
 from virtmodel.spec import (
     VRING_PACKED_DESC_F_AVAIL as AVAIL,
+)
+from virtmodel.spec import (
     VRING_PACKED_DESC_F_USED as USED,
+)
+from virtmodel.spec import (
     check_packed_queue_size,
     packed_ring_size,
 )
@@ -89,8 +93,11 @@ def test_queue_size_rules():
     assert packed_ring_size(256) == 4104 and packed_ring_size(3) == 56
     assert check_packed_queue_size(32768) == 32768
     for bad in (0, 32769, -1):
-        with pytest.raises(ValueError, match=r"queue_size must be in 1\.\.32768 \(the packed "
-                                             r"ring: any size"):
+        with pytest.raises(
+            ValueError,
+            match=r"queue_size must be in 1\.\.32768 \(the packed "
+            r"ring: any size",
+        ):
             P(bad)
     with pytest.raises(ValueError, match=r"queue_size must be an integer in 1\.\.32768 .*got 2.5"):
         P(2.5)
@@ -149,8 +156,13 @@ def test_many_laps_with_chains_of_every_length(qsize, event_idx):
         s = q.snapshot()
         lap_wrap = 1 - (pos // qsize) % 2
         assert s["driver_next_avail"] == s["device_next_used"] == pos % qsize
-        assert s["driver_avail_wrap"] == s["device_used_wrap"] == s["driver_used_wrap"] \
-            == s["device_avail_wrap"] == lap_wrap
+        assert (
+            s["driver_avail_wrap"]
+            == s["device_used_wrap"]
+            == s["driver_used_wrap"]
+            == s["device_avail_wrap"]
+            == lap_wrap
+        )
     assert q.broken is None and q.num_free == qsize
 
 
@@ -194,8 +206,7 @@ def test_chain_across_the_ring_end():
     q.push_used(q.pop().head, 0)
     q.get_used()
     q.add([5, 6, 7], writable=[False, True, True], token=1)  # slots 1, 2, then 0 (lap 2)
-    assert [desc(q, i)[3] for i in (1, 2, 0)] == [AVAIL | NEXT, AVAIL | NEXT | WRITE,
-                                                  USED | WRITE]
+    assert [desc(q, i)[3] for i in (1, 2, 0)] == [AVAIL | NEXT, AVAIL | NEXT | WRITE, USED | WRITE]
     assert q.pop() == (0, 5, 13, 3)  # id 0 is back at the head of the free list
 
 
@@ -318,14 +329,19 @@ def _set(field, i, value):
     return lambda f: f[field].__setitem__(i, value)
 
 
-@pytest.mark.parametrize("setup,corrupt,reason", [
-    ([[1]], _set("desc_id", 0, 9), "buffer id 9 >= queue size"),
-    ([[1, 1]], _set("desc_flags", 1, 0), "descriptor 1 continues a chain but is not "
-                                         "available"),
-    ([[1]], _set("desc_flags", 0, AVAIL | 4), "descriptor 0 is INDIRECT"),
-    ([[1, 1, 1, 1]], _set("desc_flags", 3, AVAIL | NEXT), "chain at descriptor 0 is longer "
-                                                          "than the queue"),
-])
+@pytest.mark.parametrize(
+    "setup,corrupt,reason",
+    [
+        ([[1]], _set("desc_id", 0, 9), "buffer id 9 >= queue size"),
+        ([[1, 1]], _set("desc_flags", 1, 0), "descriptor 1 continues a chain but is not available"),
+        ([[1]], _set("desc_flags", 0, AVAIL | 4), "descriptor 0 is INDIRECT"),
+        (
+            [[1, 1, 1, 1]],
+            _set("desc_flags", 3, AVAIL | NEXT),
+            "chain at descriptor 0 is longer than the queue",
+        ),
+    ],
+)
 def test_malformed_chain_breaks_the_device(setup, corrupt, reason):
     q = P(4)
     for lens in setup:
@@ -362,23 +378,29 @@ def test_a_chain_running_into_held_descriptors_is_caught():
     assert q.pop().descriptors == 2  # the device holds slots 0, 1
     q.add([1, 1])  # slots 2, 3; then claim the chain goes on into slot 0'
     q.fields["desc_flags"][3] |= NEXT
-    with pytest.raises(BrokenQueueError, match="chain at descriptor 2 runs into descriptors "
-                                               "the device has not returned"):
+    with pytest.raises(
+        BrokenQueueError,
+        match="chain at descriptor 2 runs into descriptors the device has not returned",
+    ):
         q.pop()
 
 
 def test_pushing_an_id_the_device_does_not_hold_breaks_it():
     q = P(4)
-    with pytest.raises(BrokenQueueError, match="push_used of buffer id 3, which the device "
-                                               "does not hold"):
+    with pytest.raises(
+        BrokenQueueError, match="push_used of buffer id 3, which the device does not hold"
+    ):
         q.push_used(3, 0)
     assert desc(q, 0) == (0, 0, 0, 0)  # nothing written
 
 
-@pytest.mark.parametrize("bad_id,reason", [
-    (40, "used descriptor returns id 40 >= queue size"),
-    (5, "used descriptor returns id 5 that is not outstanding"),
-])
+@pytest.mark.parametrize(
+    "bad_id,reason",
+    [
+        (40, "used descriptor returns id 40 >= queue size"),
+        (5, "used descriptor returns id 5 that is not outstanding"),
+    ],
+)
 def test_malformed_used_descriptor_breaks_the_driver(bad_id, reason):
     q = P(8)
     q.add([1])
@@ -439,8 +461,14 @@ def test_a_side_never_sees_a_partial_chain_or_used_descriptor():
     look at a copy of the ring: it finds nothing until the head's flags (the last 16-bit
     store, atomic on real hardware: here its two bytes) are written, then all of it."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", STORE_ORDER_SCRIPT], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", STORE_ORDER_SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     adds, head, pushes = json.loads(out.stdout)
     assert head == 0  # Linux's free list: id 0 came back first each time
@@ -453,8 +481,15 @@ def test_a_side_never_sees_a_partial_chain_or_used_descriptor():
 
 # --- the event loop runs the packed ring ---------------------------------------------------
 def _run(ring_name, batch, event_idx, ioeventfd, n=600, queue_size=64):
-    return paths.simulate("virtio", ring=ring_name, batch=batch, event_idx=event_idx,
-                          ioeventfd=ioeventfd, requests=n, queue_size=queue_size)
+    return paths.simulate(
+        "virtio",
+        ring=ring_name,
+        batch=batch,
+        event_idx=event_idx,
+        ioeventfd=ioeventfd,
+        requests=n,
+        queue_size=queue_size,
+    )
 
 
 @pytest.mark.parametrize("batch", [1, 4, 16])
@@ -505,6 +540,7 @@ def test_the_packed_ring_takes_any_queue_size_the_split_ring_powers_of_two():
 # --- the tour -----------------------------------------------------------------------------
 def test_packed_tour_tells_what_the_ring_did():
     from virtmodel.tour import ring_tour
+
     off, on = ring_tour(8, False, "packed"), ring_tour(8, True, "packed")
     assert [s.action for s in off] == [s.action for s in on]
     actions = [s.action for s in off]
@@ -523,8 +559,7 @@ def test_packed_tour_tells_what_the_ring_did():
     assert s["desc_flags"][7] & 0x8080 == AVAIL and s["desc_flags"][0] & 0x8080 == USED
     assert s["driver_avail_wrap"] == 0
     end = on[-1].snapshot
-    assert (end["device_used_wrap"], end["driver_used_wrap"], end["device_avail_wrap"]) == (
-        0, 0, 0)
+    assert (end["device_used_wrap"], end["driver_used_wrap"], end["device_avail_wrap"]) == (0, 0, 0)
     assert (end["driver_event_off_wrap"], end["driver_event_flags"]) == (1, 2)
     assert end["num_free"] == 8 and end["outstanding"] == []
     # after the used wrap QEMU's rule is the reason, and the caption says so

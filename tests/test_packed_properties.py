@@ -5,9 +5,9 @@ reference, and so does every byte of the descriptor ring and event suppression s
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
-
 from queue_machine import QueueMachine
 from reference_packed import RefPacked
+
 from virtmodel.ring import Queue
 
 
@@ -21,8 +21,11 @@ class PackedMachine(QueueMachine):
         self.added, self.reaped = set(), []
         self.popped = []  # ids popped, not yet pushed
 
-    @rule(lens=st.lists(st.integers(0, 5000), min_size=1, max_size=4), nw=st.integers(0, 4),
-          base=st.integers(0, 1 << 40))
+    @rule(
+        lens=st.lists(st.integers(0, 5000), min_size=1, max_size=4),
+        nw=st.integers(0, 4),
+        base=st.integers(0, 1 << 40),
+    )
     def add(self, lens, nw, base):
         lens = lens[: self.qsize]
         nw = min(nw, len(lens))
@@ -45,12 +48,18 @@ class PackedMachine(QueueMachine):
         if not hasattr(self, "q"):
             return
         f = self.q.fields
-        assert [list(map(int, d)) for d in zip(f["desc_addr"], f["desc_len"], f["desc_id"],
-                                               f["desc_flags"])] == self.ref.desc
-        assert [int(f["driver_event_off_wrap"][0]),
-                int(f["driver_event_flags"][0])] == self.ref.drv_event
-        assert [int(f["device_event_off_wrap"][0]),
-                int(f["device_event_flags"][0])] == self.ref.dev_event
+        assert [
+            list(map(int, d))
+            for d in zip(f["desc_addr"], f["desc_len"], f["desc_id"], f["desc_flags"])
+        ] == self.ref.desc
+        assert [
+            int(f["driver_event_off_wrap"][0]),
+            int(f["driver_event_flags"][0]),
+        ] == self.ref.drv_event
+        assert [
+            int(f["device_event_off_wrap"][0]),
+            int(f["device_event_flags"][0]),
+        ] == self.ref.dev_event
         snap = self.q.snapshot()
         assert self.q.num_free == self.ref.num_free
         assert snap["device_in_use"] == sum(snap["device_held"]) == sum(self.ref.held.values())

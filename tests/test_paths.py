@@ -69,8 +69,11 @@ def test_emulated_ignores_ring_knobs():
 
 
 def test_virtio_approaches_native_as_batch_grows():
-    gap = [simulate("virtio", batch=b, requests=N).us_per_request
-           / simulate("native", batch=b, requests=N).us_per_request for b in (1, 16, 128)]
+    gap = [
+        simulate("virtio", batch=b, requests=N).us_per_request
+        / simulate("native", batch=b, requests=N).us_per_request
+        for b in (1, 16, 128)
+    ]
     assert gap[0] > gap[1] > gap[2] > 1
     emu = simulate("emulated", requests=N).us_per_request
     assert emu > simulate("virtio", batch=1, requests=N).us_per_request
@@ -119,18 +122,21 @@ def _hand(path, ioeventfd=True):
     f = STILL
     serve_device = f.device_ns_per_request + S * f.device_ns_per_byte
     if path == "native":  # submit, doorbell, device, interrupt; an idle CPU costs nothing
-        stages = dict(guest=f.guest_ns_per_request + f.doorbell_ns + f.native_irq_ns,
-                      device=serve_device)
+        stages = dict(
+            guest=f.guest_ns_per_request + f.doorbell_ns + f.native_irq_ns, device=serve_device
+        )
         return sum(stages.values()), stages
     hlt = dict(exit_entry=f.vmexit_ns, kvm=f.kvm_exit_ns)  # beside the back end's work
     if path == "virtio":
-        stages = dict(guest=f.guest_ns_per_request + f.native_irq_ns,
-                      exit_entry=f.vmexit_ns,  # the kick's exit (no EOI exit: posted)
-                      kvm=f.kvm_exit_ns + f.host_io_ns_per_request,
-                      qemu=f.notify_ns + f.virtio_ns_per_request + 2 * f.dma_map_ns_per_page
-                      + f.signal_ns,
-                      # the back end woken for the completion, the vCPU for the interrupt
-                      context_switch=2 * f.wakeup_ns, device=serve_device)
+        stages = dict(
+            guest=f.guest_ns_per_request + f.native_irq_ns,
+            exit_entry=f.vmexit_ns,  # the kick's exit (no EOI exit: posted)
+            kvm=f.kvm_exit_ns + f.host_io_ns_per_request,
+            qemu=f.notify_ns + f.virtio_ns_per_request + 2 * f.dma_map_ns_per_page + f.signal_ns,
+            # the back end woken for the completion, the vCPU for the interrupt
+            context_switch=2 * f.wakeup_ns,
+            device=serve_device,
+        )
         if ioeventfd:  # the exit ends in the kernel, which wakes QEMU's I/O thread
             stages["context_switch"] += f.wakeup_ns
         else:  # the exit, decoded, goes on to QEMU, which pops the ring in the vCPU thread
@@ -139,20 +145,26 @@ def _hand(path, ioeventfd=True):
             stages["qemu"] += f.emulate_access_ns
     else:  # emulated, DMA: 3 + 2 trapping port accesses (no decode), each a trip to QEMU
         trips = 5
-        stages = dict(guest=f.guest_ns_per_request + f.native_irq_ns,
-                      exit_entry=trips * f.vmexit_ns, kvm=trips * f.kvm_exit_ns,
-                      context_switch=trips * f.user_exit_ns + f.wakeup_ns,
-                      qemu=trips * f.emulate_access_ns + f.notify_ns
-                      + 2 * f.dma_map_ns_per_page + f.signal_ns,
-                      device=serve_device)
+        stages = dict(
+            guest=f.guest_ns_per_request + f.native_irq_ns,
+            exit_entry=trips * f.vmexit_ns,
+            kvm=trips * f.kvm_exit_ns,
+            context_switch=trips * f.user_exit_ns + f.wakeup_ns,
+            qemu=trips * f.emulate_access_ns
+            + f.notify_ns
+            + 2 * f.dma_map_ns_per_page
+            + f.signal_ns,
+            device=serve_device,
+        )
     latency = sum(stages.values())
     for k, v in hlt.items():
         stages[k] += v
     return latency, stages
 
 
-@pytest.mark.parametrize("path,kw", [("native", {}), ("virtio", {}),
-                                     ("virtio", {"ioeventfd": False}), ("emulated", {})])
+@pytest.mark.parametrize(
+    "path,kw", [("native", {}), ("virtio", {}), ("virtio", {"ioeventfd": False}), ("emulated", {})]
+)
 def test_one_request_at_a_time_takes_the_hand_counted_time(path, kw):
     n = 50
     host = {} if path == "native" else dict(halt_poll=False)
@@ -162,8 +174,9 @@ def test_one_request_at_a_time_takes_the_hand_counted_time(path, kw):
     # each request starts when the one before completes: completions at k * latency
     assert r.elapsed_ns == pytest.approx(n * latency, rel=1e-12)
     assert r.throughput_rps == pytest.approx(1e9 / latency, rel=1e-12)
-    assert r.breakdown_ns == pytest.approx({k: stages.get(k, 0.0) for k in r.breakdown_ns},
-                                           rel=1e-12, abs=1e-9)
+    assert r.breakdown_ns == pytest.approx(
+        {k: stages.get(k, 0.0) for k in r.breakdown_ns}, rel=1e-12, abs=1e-9
+    )
 
 
 def test_every_request_completes_and_throughput_follows_the_completions():
@@ -181,19 +194,22 @@ def test_queue_of_one_and_wrap_through_the_simulation():
     assert r.kicks_per_request == 1
 
 
-@pytest.mark.parametrize("path,kw,msg", [
-    ("virtio", {"request_bytes": -5}, "request_bytes must be in 0..16777216"),
-    ("virtio", {"requests": 0}, "requests must be in 1..10000000"),
-    ("virtio", {"queue_size": 100}, "queue_size must be a power of two"),
-    ("virtio", {"batch": 0}, "batch must be in 1..256"),
-    ("virtio", {"event_idx": "yes"}, "event_idx must be True or False"),
-    ("virtio", {"data_mode": "dma"}, "'virtio' takes no parameter data_mode"),
-    ("native", {"ioeventfd": False}, "'native' takes no parameter ioeventfd"),
-    ("emulated", {"data_mode": "x"}, "data_mode must be one of"),
-    ("virtio", {"profile": "nope"}, "profile must be a CostProfile"),
-    ("no-such-path", {}, "path must be one of"),
-    ("virtio", {"seed": -1}, "seed must be in"),
-])
+@pytest.mark.parametrize(
+    "path,kw,msg",
+    [
+        ("virtio", {"request_bytes": -5}, "request_bytes must be in 0..16777216"),
+        ("virtio", {"requests": 0}, "requests must be in 1..10000000"),
+        ("virtio", {"queue_size": 100}, "queue_size must be a power of two"),
+        ("virtio", {"batch": 0}, "batch must be in 1..256"),
+        ("virtio", {"event_idx": "yes"}, "event_idx must be True or False"),
+        ("virtio", {"data_mode": "dma"}, "'virtio' takes no parameter data_mode"),
+        ("native", {"ioeventfd": False}, "'native' takes no parameter ioeventfd"),
+        ("emulated", {"data_mode": "x"}, "data_mode must be one of"),
+        ("virtio", {"profile": "nope"}, "profile must be a CostProfile"),
+        ("no-such-path", {}, "path must be one of"),
+        ("virtio", {"seed": -1}, "seed must be in"),
+    ],
+)
 def test_bad_parameters_name_themselves(path, kw, msg):
     with pytest.raises(ValueError, match=msg):
         simulate(path, **kw)
@@ -206,9 +222,13 @@ def test_latency_summary_equals_numpy(n):
     from virtmodel.paths import latency_stats as _latency_stats
 
     rng = np.random.default_rng(n)
-    for x in (rng.random(n) * 1e4, rng.integers(0, 3, n).astype(float),
-              np.exp(rng.standard_normal(n)), np.sort(rng.random(n))[::-1].copy(),
-              np.full(n, 7.0)):
+    for x in (
+        rng.random(n) * 1e4,
+        rng.integers(0, 3, n).astype(float),
+        np.exp(rng.standard_normal(n)),
+        np.sort(rng.random(n))[::-1].copy(),
+        np.full(n, 7.0),
+    ):
         mean, p99 = _latency_stats(x)
         assert p99 == np.percentile(x, 99)
         assert mean == pytest.approx(x.mean(), rel=1e-12)

@@ -2,10 +2,10 @@
 plot must look exactly as it would on a brand-new figure."""
 
 import pytest
+from figures import assert_same_figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from figures import assert_same_figure
 from virtmodel import plots, trap
 from virtmodel.sweep import compare
 
@@ -22,13 +22,15 @@ def test_one_panel_plots_drawn_over_each_other_look_fresh():
     # each of these sets state the others do not: inverted y and a fixed x range
     # (breakdown, timeline), a fixed y range and log x and a grid (exit_tax), axis off
     # (message)
-    draws = [lambda f: plots.breakdown(res, f, title="t", notes={"virtio": "n"}),
-             lambda f: plots.exit_tax(4000, [1000, 16000], [("a", 2e4)], f),
-             lambda f: plots.timeline(trap.steps(8192, "string-pio"), f, title="x"),
-             lambda f: plots.message(f, "nothing to draw"),
-             lambda f: plots.breakdown(res, f),
-             lambda f: plots.timeline(trap.steps(4096, "dma"), f),
-             lambda f: plots.exit_tax(500, [], [], f)]
+    draws = [
+        lambda f: plots.breakdown(res, f, title="t", notes={"virtio": "n"}),
+        lambda f: plots.exit_tax(4000, [1000, 16000], [("a", 2e4)], f),
+        lambda f: plots.timeline(trap.steps(8192, "string-pio"), f, title="x"),
+        lambda f: plots.message(f, "nothing to draw"),
+        lambda f: plots.breakdown(res, f),
+        lambda f: plots.timeline(trap.steps(4096, "dma"), f),
+        lambda f: plots.exit_tax(500, [], [], f),
+    ]
     fig = _fresh()
     for i, draw in enumerate(draws):
         axes_before = list(fig.axes)
@@ -104,9 +106,11 @@ def test_titles_sit_where_matplotlib_would_place_them():
     re-measures the y axis at every draw); for these plots that is the same place."""
     cs = compare("request_bytes", [512, 8192, 131072], requests=200)
     res = {p: c.results[1] for p, c in cs.items()}
-    for draw in (lambda f: plots.breakdown(res, f, title="a title"),
-                 lambda f: plots.timeline(trap.steps(4096, "dma"), f, title="a title"),
-                 lambda f: plots.curves(cs, fig=f) and f.axes[1].set_title("a title")):
+    for draw in (
+        lambda f: plots.breakdown(res, f, title="a title"),
+        lambda f: plots.timeline(trap.steps(4096, "dma"), f, title="a title"),
+        lambda f: plots.curves(cs, fig=f) and f.axes[1].set_title("a title"),
+    ):
         fig = _fresh()
         draw(fig)
         ax = next(a for a in fig.axes if a.get_title())

@@ -8,7 +8,8 @@ import pytest
 
 from virtmodel import hardware, paths, plots
 from virtmodel.__main__ import main
-from virtmodel.paths import Example, Outcome, Param, Path, params as P
+from virtmodel.paths import Example, Outcome, Param, Path
+from virtmodel.paths import params as P
 from virtmodel.sweep import compare, sweep
 from virtmodel.trap import STAGES
 
@@ -22,21 +23,36 @@ def _toy_run(p, profile, rng) -> Outcome:
     ns = p["work_ns"] * (2 if p["twice"] else 1)
     stage = np.zeros(len(STAGES))
     stage[STAGES.index("guest")] = ns
-    return Outcome(elapsed_ns=float(ns * n), latencies=np.full(n, float(ns)), exits=0.0,
-                   user_exits=0.0, interrupts=0.0, kicks=0.0, context_switches=0.0,
-                   copied=0.0, stage_ns=stage,
-                   exits_by_reason={"io": 0.0, "eoi": 0.0, "hlt": 0.0, "interrupt": 0.0,
-                                    "other": 0.0})
+    return Outcome(
+        elapsed_ns=float(ns * n),
+        latencies=np.full(n, float(ns)),
+        exits=0.0,
+        user_exits=0.0,
+        interrupts=0.0,
+        kicks=0.0,
+        context_switches=0.0,
+        copied=0.0,
+        stage_ns=stage,
+        exits_by_reason={"io": 0.0, "eoi": 0.0, "hlt": 0.0, "interrupt": 0.0, "other": 0.0},
+    )
 
 
 TOY = Path(
-    name="toy", label="a toy path", color=TOY_COLOR, doc="a path declared by a test",
-    params=(P.REQUEST_BYTES, P.REQUESTS,
-            Param("work_ns", 250, "ns", "guest time per request", lo=1, hi=10**6),
-            Param("twice", False, "", "every request takes twice as long", kind="bool"),
-            P.PROFILE, P.SEED),
+    name="toy",
+    label="a toy path",
+    color=TOY_COLOR,
+    doc="a path declared by a test",
+    params=(
+        P.REQUEST_BYTES,
+        P.REQUESTS,
+        Param("work_ns", 250, "ns", "guest time per request", lo=1, hi=10**6),
+        Param("twice", False, "", "every request takes twice as long", kind="bool"),
+        P.PROFILE,
+        P.SEED,
+    ),
     run=_toy_run,
-    examples=(Example("toy card", "one toy request", "none", dict(work_ns=4000)),))
+    examples=(Example("toy card", "one toy request", "none", dict(work_ns=4000)),),
+)
 
 
 @pytest.fixture
@@ -96,14 +112,28 @@ def test_cli_paths_lists_the_toy_with_its_parameters(toy, capsys):
     assert main(["paths"]) == 0
     out = capsys.readouterr().out
     block = out.split("toy: a toy path -- a path declared by a test\n")[1]
-    assert re.search(r"^  work_ns +default 250 +ns +1\.\.1000000$", block, re.M)
+    assert re.search(r"^  work_ns +default 250 +ns +1\.\.1000000$", block, re.MULTILINE)
     assert "guest time per request" in block
-    assert re.search(r"^  twice +default False +True or False$", block, re.M)
+    assert re.search(r"^  twice +default False +True or False$", block, re.MULTILINE)
 
 
 def test_cli_compare_takes_the_toy_and_its_options(toy, capsys):
-    assert main(["compare", "--paths", "toy,native", "--request-bytes", "512,4096",
-                 "--work-ns", "2000", "--requests", "40"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--paths",
+                "toy,native",
+                "--request-bytes",
+                "512,4096",
+                "--work-ns",
+                "2000",
+                "--requests",
+                "40",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     rows = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("512 ", "4096 "))]
     assert [r[1] for r in rows] == ["toy", "native"] * 2
@@ -115,9 +145,18 @@ def test_cli_compare_takes_the_toy_and_its_options(toy, capsys):
 
 def test_the_hardware_catalogue_lists_the_toy_example(toy):
     rows = [r for r in hardware.catalogue(requests=20) if r["path"] == "toy"]
-    assert rows == [{"path": "toy", "hardware": "toy card", "operation": "one toy request",
-                     "accesses": "none", "exits": 0.0, "user_exits": 0.0,
-                     "copied_bytes": 0.0, "us_per_request": 4.0}]
+    assert rows == [
+        {
+            "path": "toy",
+            "hardware": "toy card",
+            "operation": "one toy request",
+            "accesses": "none",
+            "exits": 0.0,
+            "user_exits": 0.0,
+            "copied_bytes": 0.0,
+            "us_per_request": 4.0,
+        }
+    ]
 
 
 # ---- every parameter of every registered path rejects a bad value by name ----------------

@@ -78,8 +78,14 @@ def fast_forward(q, idx):
     """Put an empty, healthy queue at free-running index ``idx`` on both sides."""
     f, st = q.fields, q.vq.st
     f["avail_idx"][0] = f["used_idx"][0] = idx
-    for slot in (split.AVAIL_IDX_SHADOW, split.LAST_USED_IDX, split.NEXT_AVAIL, split.NEXT_USED,
-                 split.SHADOW_AVAIL, split.SIGNALLED_USED):
+    for slot in (
+        split.AVAIL_IDX_SHADOW,
+        split.LAST_USED_IDX,
+        split.NEXT_AVAIL,
+        split.NEXT_USED,
+        split.SHADOW_AVAIL,
+        split.SIGNALLED_USED,
+    ):
         st[slot] = idx
 
 
@@ -121,16 +127,18 @@ def test_many_cycles_from_zero_cross_the_wrap():
 def test_event_idx_kick_only_when_device_asks():
     q = SplitQueue(8, event_idx=True)
     q.add([1])
-    assert q.kick_prepare() is True       # avail_event 0 is in [0, 1)
-    q.disable_kicks()                     # device drains with kicks off
+    assert q.kick_prepare() is True  # avail_event 0 is in [0, 1)
+    q.disable_kicks()  # device drains with kicks off
     assert q.pop() is not None
-    q.add([1]); q.add([1])
-    assert q.kick_prepare() is False      # avail_event still 0: not in [1, 3)
-    q.pop(); q.pop()
-    assert q.pop() is None
-    assert q.enable_kicks() is False      # avail_event := 3, nothing new
     q.add([1])
-    assert q.kick_prepare() is True       # 3 in [3, 4)
+    q.add([1])
+    assert q.kick_prepare() is False  # avail_event still 0: not in [1, 3)
+    q.pop()
+    q.pop()
+    assert q.pop() is None
+    assert q.enable_kicks() is False  # avail_event := 3, nothing new
+    q.add([1])
+    assert q.kick_prepare() is True  # 3 in [3, 4)
 
 
 def test_enable_kicks_reports_a_race():
@@ -138,14 +146,15 @@ def test_enable_kicks_reports_a_race():
     q.disable_kicks()
     assert q.fields["used_flags"][0] == 1
     q.add([1])
-    assert q.kick_prepare() is False      # NO_NOTIFY set
-    assert q.enable_kicks() is True       # the chain that came meanwhile must be handled
+    assert q.kick_prepare() is False  # NO_NOTIFY set
+    assert q.enable_kicks() is True  # the chain that came meanwhile must be handled
     assert q.fields["used_flags"][0] == 0
 
 
 def test_interrupt_suppression_without_event_idx():
     q = SplitQueue(8)
-    q.add([1]); q.add([1])
+    q.add([1])
+    q.add([1])
     a, b = q.pop(), q.pop()
     q.disable_interrupts()
     assert q.fields["avail_flags"][0] == 1
@@ -162,10 +171,10 @@ def test_interrupt_with_event_idx_once_per_reap():
         q.add([1])
     c = [q.pop() for _ in range(3)]
     q.push_used(c[0].head, 0)
-    assert q.should_interrupt() is True   # first decision is always yes
+    assert q.should_interrupt() is True  # first decision is always yes
     q.push_used(c[1].head, 0)
     assert q.should_interrupt() is False  # used_event 0 not in [1, 2): driver has not reaped
-    assert q.get_used() is not None       # used_event := 1, but used idx is already 2
+    assert q.get_used() is not None  # used_event := 1, but used idx is already 2
     assert q.fields["used_event"][0] == 1
     q.push_used(c[2].head, 0)
     assert q.should_interrupt() is False  # event 1 not in [2, 3): no interrupt comes, so
@@ -174,13 +183,18 @@ def test_interrupt_with_event_idx_once_per_reap():
     assert q.fields["used_event"][0] == 3
 
 
-@pytest.mark.parametrize("corrupt,reason", [
-    (lambda f: f["avail_ring"].__setitem__(0, 9), "head 9 >= queue size"),
-    (lambda f: f["desc_next"].__setitem__(0, 99) or f["desc_flags"].__setitem__(0, 1),
-     "next index 99"),
-    (lambda f: f["desc_flags"].__setitem__(0, 4), "INDIRECT"),
-    (lambda f: f["avail_idx"].__setitem__(0, 100), "more than queue size ahead"),
-])
+@pytest.mark.parametrize(
+    "corrupt,reason",
+    [
+        (lambda f: f["avail_ring"].__setitem__(0, 9), "head 9 >= queue size"),
+        (
+            lambda f: f["desc_next"].__setitem__(0, 99) or f["desc_flags"].__setitem__(0, 1),
+            "next index 99",
+        ),
+        (lambda f: f["desc_flags"].__setitem__(0, 4), "INDIRECT"),
+        (lambda f: f["avail_idx"].__setitem__(0, 100), "more than queue size ahead"),
+    ],
+)
 def test_malformed_ring_breaks_the_device(corrupt, reason):
     q = SplitQueue(8)
     q.add([1])
@@ -194,10 +208,10 @@ def test_malformed_ring_breaks_the_device(corrupt, reason):
 
 def test_descriptor_loop_is_caught():
     q = SplitQueue(8)
-    q.add([1, 1, 1])          # descriptors 0 -> 1 -> 2
+    q.add([1, 1, 1])  # descriptors 0 -> 1 -> 2
     f = q.fields
-    f["desc_flags"][2] = 1    # 2 -> NEXT
-    f["desc_next"][2] = 0     # back to 0: a loop
+    f["desc_flags"][2] = 1  # 2 -> NEXT
+    f["desc_next"][2] = 0  # back to 0: a loop
     with pytest.raises(BrokenQueueError, match="longer than the queue"):
         q.pop()
 
@@ -206,7 +220,7 @@ def test_avail_idx_moving_backwards_is_caught():
     q = SplitQueue(8)
     for _ in range(3):
         q.add([1])
-    assert q.pop() is not None     # device has seen avail idx 3
+    assert q.pop() is not None  # device has seen avail idx 3
     q.fields["avail_idx"][0] = 2
     with pytest.raises(BrokenQueueError, match="backwards to 2"):
         q.pop()
@@ -220,11 +234,14 @@ def test_readable_after_writable_is_caught():
         q.pop()
 
 
-@pytest.mark.parametrize("corrupt,reason", [
-    (lambda f: f["used_ring_id"].__setitem__(0, 40), "id 40 >= queue size"),
-    (lambda f: f["used_ring_id"].__setitem__(0, 5), "id 5 that is not an outstanding head"),
-    (lambda f: f["used_idx"].__setitem__(0, 50), "more than queue size ahead"),
-])
+@pytest.mark.parametrize(
+    "corrupt,reason",
+    [
+        (lambda f: f["used_ring_id"].__setitem__(0, 40), "id 40 >= queue size"),
+        (lambda f: f["used_ring_id"].__setitem__(0, 5), "id 5 that is not an outstanding head"),
+        (lambda f: f["used_idx"].__setitem__(0, 50), "more than queue size ahead"),
+    ],
+)
 def test_malformed_used_ring_breaks_the_driver(corrupt, reason):
     q = SplitQueue(8)
     q.add([1])
@@ -261,13 +278,17 @@ def test_split_queue_refuses_non_integers_instead_of_truncating():
     q = SplitQueue(4)
     with pytest.raises(ValueError, match=r"lens must be integers \(bytes\), got \[1\.5\]"):
         q.add([1.5])
-    with pytest.raises(ValueError, match=r"token must be an integer in 0\.\.9223372036854775807, got 2\.5"):
+    with pytest.raises(
+        ValueError, match=r"token must be an integer in 0\.\.9223372036854775807, got 2\.5"
+    ):
         q.add([8], token=2.5)
     head = q.add([8])
     q.pop()
     with pytest.raises(ValueError, match=r"head must be an integer in 0\.\.3, got 0\.0"):
         q.push_used(float(head), 0)
-    with pytest.raises(ValueError, match=r"written must be an integer in 0\.\.4294967295 \(bytes\), got '8'"):
+    with pytest.raises(
+        ValueError, match=r"written must be an integer in 0\.\.4294967295 \(bytes\), got '8'"
+    ):
         q.push_used(head, "8")
     q.push_used(head, 8)
     assert q.get_used() == (0, 8)

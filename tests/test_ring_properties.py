@@ -4,9 +4,9 @@ nothing is lost or duplicated, and every answer agrees with the plain-Python ref
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule
-
 from queue_machine import QueueMachine
 from reference_ring import RefRing
+
 from virtmodel.ring import SplitQueue
 
 

@@ -2,7 +2,6 @@
 broken before the run, a step limit, and two sides waiting for each other."""
 
 import numpy as np
-import pytest
 
 from virtmodel import costs, ring, ringsim, split
 from virtmodel.paths import virtio
@@ -22,12 +21,33 @@ def _run(vq, n=8, batch=1, descriptors=1, poll=False, max_steps=None):
     stage_ns = np.zeros(len(STAGES))
     times = np.zeros(ringsim.N_TIMES)
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
-    ringsim.simulate_ring(vq, n, batch, True, batch, lens,
-                          np.zeros(descriptors, dtype=np.bool_), 0, st.cost, st.exits, False,
-                          poll, True, True, False, False, int(prof.device_parallelism),
-                          prof.halt_poll_ns,
-                          np.random.default_rng(0), 0.0, lat, stage_ns, times,
-                          counters, 64 * n + 1024 if max_steps is None else max_steps)
+    ringsim.simulate_ring(
+        vq,
+        n,
+        batch,
+        True,
+        batch,
+        lens,
+        np.zeros(descriptors, dtype=np.bool_),
+        0,
+        st.cost,
+        st.exits,
+        False,
+        poll,
+        True,
+        True,
+        False,
+        False,
+        int(prof.device_parallelism),
+        prof.halt_poll_ns,
+        np.random.default_rng(0),
+        0.0,
+        lat,
+        stage_ns,
+        times,
+        counters,
+        64 * n + 1024 if max_steps is None else max_steps,
+    )
     return int(counters[ringsim.C_STATUS]), counters, lat
 
 
@@ -41,10 +61,11 @@ def test_a_ring_corrupted_before_the_run_stops_it_broken():
     # the driver's free list loops on descriptor 0: the second chain reuses the first's
     # head, and when both come back used the second is no longer an outstanding head
     split.views(vq)["chain_next"][0] = 0
-    status, counters, _ = _run(vq, batch=2, descriptors=2)
+    status, _counters, _ = _run(vq, batch=2, descriptors=2)
     assert status == ringsim.RING_BROKEN
-    assert ring.broken_reason(vq) == ("driver: used ring returns id 0 that is not an "
-                                      "outstanding head")
+    assert ring.broken_reason(vq) == (
+        "driver: used ring returns id 0 that is not an outstanding head"
+    )
     assert "ring broke" in ringsim.STATUS_TEXT[status]
 
 
@@ -83,11 +104,33 @@ def test_requests_that_finish_at_the_same_time_are_returned_in_the_order_popped(
     vq = ring.make_virtqueue(q, event_idx=True)
     lat = np.full(n, np.nan)
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
-    ringsim.simulate_ring(vq, n, n, True, n, np.array([4096]), np.zeros(1, dtype=np.bool_),
-                          0, cost, st.exits, False, False, True, True, False, False, 4,
-                          prof.halt_poll_ns, np.random.default_rng(0), 0.0, lat,
-                          np.zeros(len(STAGES)), np.zeros(ringsim.N_TIMES), counters,
-                          64 * n)
+    ringsim.simulate_ring(
+        vq,
+        n,
+        n,
+        True,
+        n,
+        np.array([4096]),
+        np.zeros(1, dtype=np.bool_),
+        0,
+        cost,
+        st.exits,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        4,
+        prof.halt_poll_ns,
+        np.random.default_rng(0),
+        0.0,
+        lat,
+        np.zeros(len(STAGES)),
+        np.zeros(ringsim.N_TIMES),
+        counters,
+        64 * n,
+    )
     assert counters[ringsim.C_STATUS] == ringsim.OK
     # one descriptor per request and a fresh queue: request i's head is descriptor i
     assert split.views(vq)["used_ring_id"].tolist() == list(range(n))

@@ -19,12 +19,17 @@ import urllib.request
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-
 from conftest import IN_CI
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PAGE_BUDGET = 600 * 1024  # bytes: a page's HTML plus the images it loads at first
@@ -34,8 +39,10 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        msg = ("Chromium not found at /usr/bin/chromium: install Debian's chromium "
-               "(python3 dev.py test does, as root)")
+        msg = (
+            "Chromium not found at /usr/bin/chromium: install Debian's chromium "
+            "(python3 dev.py test does, as root)"
+        )
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
@@ -75,15 +82,15 @@ def _open(browser, url, viewport=None):
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
 
     def route(r):
-        if urlparse(r.request.url).hostname in ("127.0.0.1", None) or \
-                r.request.url.startswith("data:"):
+        if urlparse(r.request.url).hostname in ("127.0.0.1", None) or r.request.url.startswith(
+            "data:"
+        ):
             return r.continue_()
         outside.append(r.request.url)
         return r.abort()
 
     def response(r):
-        if r.request.resource_type in ("document", "image") and \
-                not r.url.startswith("data:"):
+        if r.request.resource_type in ("document", "image") and not r.url.startswith("data:"):
             own.append((r.url, len(r.body())))
 
     page.route("**/*", route)
@@ -105,8 +112,10 @@ def test_every_page_loads_clean_and_renders_its_figures(browser, server):
         weight = sum(n for _, n in own)
         assert weight <= PAGE_BUDGET, (rel, weight, sorted(own, key=lambda x: -x[1])[:5])
         imgs = page.eval_on_selector_all(
-            "main img", "els => els.filter(e => e.offsetParent !== null)"
-                        ".map(e => [e.currentSrc.slice(0, 40), e.complete, e.naturalWidth])")
+            "main img",
+            "els => els.filter(e => e.offsetParent !== null)"
+            ".map(e => [e.currentSrc.slice(0, 40), e.complete, e.naturalWidth])",
+        )
         for src, complete, width in imgs:
             assert complete and width > 0, (rel, src)
         players = page.locator(".vm-player")
@@ -206,8 +215,7 @@ def test_every_control_of_every_player_shows_other_frames(browser, server):
                         seen.add(src)
                 assert len(seen) > 1, (rel, i, data["knobs"][k]["label"])
                 controls += 1
-        assert errors == [] and console == [] and outside == [], (rel, errors, console,
-                                                                  outside)
+        assert errors == [] and console == [] and outside == [], (rel, errors, console, outside)
         page.close()
     assert controls >= 15
 
@@ -226,9 +234,12 @@ def test_on_a_phone_players_fit_and_show_their_narrow_frames(browser, server):
         page, errors, _, _, own = _open(browser, base + rel, viewport=PHONE)
         assert errors == [], (rel, errors)
         assert sum(n for _, n in own) <= PAGE_BUDGET, rel
-        boxes = page.eval_on_selector_all(".vm-player", """els => els.map(e => {
+        boxes = page.eval_on_selector_all(
+            ".vm-player",
+            """els => els.map(e => {
             const r = e.getBoundingClientRect();
-            return [r.left, r.right, e.scrollWidth, e.clientWidth]; })""")
+            return [r.left, r.right, e.scrollWidth, e.clientWidth]; })""",
+        )
         for left, right, scroll_w, client_w in boxes:
             assert left >= 0 and right <= PHONE["width"], (rel, left, right)
             assert scroll_w <= client_w, (rel, scroll_w, client_w)
@@ -240,7 +251,8 @@ def test_on_a_phone_players_fit_and_show_their_narrow_frames(browser, server):
             assert src.split("/")[-1] in narrow, (rel, i, src)
             img = player.locator("img.vm-frame")
             nat_w, nat_h, shown_w = img.evaluate(
-                "e => [e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width]")
+                "e => [e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width]"
+            )
             assert shown_w >= 0.8 * PHONE["width"], (rel, i, shown_w)
             assert nat_w <= vm_player.NARROW_DPI_SCALE * shown_w * 1.1, (rel, i, nat_w)
             players += 1
@@ -322,8 +334,12 @@ def test_launch_buttons_lead_somewhere(built_site):
         notebooks += notebook
         got = launch_links((site / rel).read_text())
         if url is None:
-            assert got == {"binder": [], "live_code": 0, "repository": [],
-                           "local_note": int(notebook)}, rel
+            assert got == {
+                "binder": [],
+                "live_code": 0,
+                "repository": [],
+                "local_note": int(notebook),
+            }, rel
         else:
             assert got["repository"] == [url] and got["local_note"] == 0, rel
             assert got["live_code"] == int(notebook), rel

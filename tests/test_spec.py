@@ -35,17 +35,20 @@ def test_need_event_means_event_in_window(old, span, offset):
     assert spec.need_event(event, new, old) == need_event_window(event, new, old)
 
 
-@pytest.mark.parametrize("e,n,o,expect", [
-    (0, 1, 0, True),           # first buffer after event 0
-    (0, 0, 0, False),          # nothing moved
-    (65535, 0, 65535, True),   # wrap: moved 65535 -> 0 past event 65535
-    (65535, 1, 65534, True),
-    (0, 1, 65535, True),       # window {65535, 0} contains 0
-    (1, 1, 65535, False),
-    (5, 10, 6, False),         # event behind the window
-    (9, 10, 6, True),
-    (10, 10, 6, False),        # new_idx itself is outside [old, new)
-])
+@pytest.mark.parametrize(
+    "e,n,o,expect",
+    [
+        (0, 1, 0, True),  # first buffer after event 0
+        (0, 0, 0, False),  # nothing moved
+        (65535, 0, 65535, True),  # wrap: moved 65535 -> 0 past event 65535
+        (65535, 1, 65534, True),
+        (0, 1, 65535, True),  # window {65535, 0} contains 0
+        (1, 1, 65535, False),
+        (5, 10, 6, False),  # event behind the window
+        (9, 10, 6, True),
+        (10, 10, 6, False),  # new_idx itself is outside [old, new)
+    ],
+)
 def test_need_event_cases(e, n, o, expect):
     assert spec.need_event(e, n, o) is expect
 
@@ -83,7 +86,9 @@ def test_split_ring_size_all_queue_sizes_and_aligns():
 
 @pytest.mark.parametrize("bad", [0, 3, 6, 100, 65536, 32769, -4, 2.0, "8"])
 def test_queue_size_must_be_power_of_two(bad):
-    with pytest.raises(ValueError, match=r"queue_size must be (a power of two from 1 to 32768|an integer)"):
+    with pytest.raises(
+        ValueError, match=r"queue_size must be (a power of two from 1 to 32768|an integer)"
+    ):
         spec.split_ring_size(bad)
 
 
@@ -101,8 +106,15 @@ def test_modern_part_sizes():
 
 
 def test_constants_match_spec():
-    assert (spec.VRING_DESC_F_NEXT, spec.VRING_DESC_F_WRITE, spec.VRING_DESC_F_INDIRECT) \
-        == (1, 2, 4)
+    assert (spec.VRING_DESC_F_NEXT, spec.VRING_DESC_F_WRITE, spec.VRING_DESC_F_INDIRECT) == (
+        1,
+        2,
+        4,
+    )
     assert spec.VRING_USED_F_NO_NOTIFY == 1 and spec.VRING_AVAIL_F_NO_INTERRUPT == 1
-    assert (spec.VIRTIO_F_INDIRECT_DESC, spec.VIRTIO_F_EVENT_IDX, spec.VIRTIO_F_VERSION_1,
-            spec.VIRTIO_F_RING_PACKED) == (28, 29, 32, 34)
+    assert (
+        spec.VIRTIO_F_INDIRECT_DESC,
+        spec.VIRTIO_F_EVENT_IDX,
+        spec.VIRTIO_F_VERSION_1,
+        spec.VIRTIO_F_RING_PACKED,
+    ) == (28, 29, 32, 34)

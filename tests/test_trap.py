@@ -8,25 +8,28 @@ from virtmodel.paths import simulate
 BASE = dict(accesses_per_request=3, dma_setup_accesses=2, interrupts=True)
 
 
-@pytest.mark.parametrize("mode,direction,size,data_exits,copied", [
-    ("pio", "write", 4096, 1024, 8192),          # 4 bytes per OUT, copied twice
-    ("pio", "read", 5, 2, 10),
-    # rep outs: KVM's emulator passes one element (4 B with outsl) per exit to user space
-    ("string-pio", "write", 4096, 1024, 8192),
-    ("string-pio", "write", 4097, 1025, 8194),
-    # rep ins: KVM reads ahead at most its 1 KiB cache per exit
-    ("string-pio", "read", 4096, 4, 8192),
-    ("string-pio", "read", 4097, 5, 8194),
-    ("string-pio", "read", 65536, 64, 131072),
-    ("dma", "read", 65536, 0, 0),                 # QEMU maps guest memory: no CPU copy
-    ("string-pio", "write", 0, 0, 0),
-])
+@pytest.mark.parametrize(
+    "mode,direction,size,data_exits,copied",
+    [
+        ("pio", "write", 4096, 1024, 8192),  # 4 bytes per OUT, copied twice
+        ("pio", "read", 5, 2, 10),
+        # rep outs: KVM's emulator passes one element (4 B with outsl) per exit to user space
+        ("string-pio", "write", 4096, 1024, 8192),
+        ("string-pio", "write", 4097, 1025, 8194),
+        # rep ins: KVM reads ahead at most its 1 KiB cache per exit
+        ("string-pio", "read", 4096, 4, 8192),
+        ("string-pio", "read", 4097, 5, 8194),
+        ("string-pio", "read", 65536, 64, 131072),
+        ("dma", "read", 65536, 0, 0),  # QEMU maps guest memory: no CPU copy
+        ("string-pio", "write", 0, 0, 0),
+    ],
+)
 def test_exact_counts(mode, direction, size, data_exits, copied):
     c = trap.counts(size, mode, direction=direction, **BASE)
     regs = 3 + (2 if mode == "dma" else 0)
     assert c.data_exits == data_exits
     assert c.user_exits == c.io_exits == regs + data_exits
-    assert c.hlt_exits == 1 and c.eoi_exits == 0   # posted interrupts, edge: no EOI exit
+    assert c.hlt_exits == 1 and c.eoi_exits == 0  # posted interrupts, edge: no EOI exit
     assert c.exits == regs + data_exits + 1
     assert c.decoded == (data_exits if mode == "string-pio" else 0)  # plain PIO: no decode
     assert c.context_switches == 2 * c.user_exits
@@ -36,9 +39,17 @@ def test_exact_counts(mode, direction, size, data_exits, copied):
     assert sum(c.exits_by_reason.values()) == c.exits
 
 
-@pytest.mark.parametrize("mode,trigger,eoi", [("posted", "edge", 0), ("pv-eoi", "edge", 0),
-                                              ("legacy", "edge", 1), ("posted", "level", 1),
-                                              ("pv-eoi", "level", 1), ("legacy", "level", 1)])
+@pytest.mark.parametrize(
+    "mode,trigger,eoi",
+    [
+        ("posted", "edge", 0),
+        ("pv-eoi", "edge", 0),
+        ("legacy", "edge", 1),
+        ("posted", "level", 1),
+        ("pv-eoi", "level", 1),
+        ("legacy", "level", 1),
+    ],
+)
 def test_an_eoi_exits_without_apicv_or_for_a_level_triggered_vector(mode, trigger, eoi):
     c = trap.counts(4096, "dma", interrupt_mode=mode, irq_trigger=trigger)
     assert c.eoi_exits == eoi
@@ -62,12 +73,14 @@ def test_steps_agree_with_counts(mode, size, direction):
     entries = sum(s.count for s in steps if s.what == "VM entry")
     assert vm_exits == entries == c.user_exits
     assert sum(s.count for s in steps if "HLT" in s.what and s.stage == "exit_entry") == 1
-    assert sum(s.count for s in steps if s.stage == "context_switch"
-               and "KVM_RUN" in s.what) == c.context_switches
+    assert (
+        sum(s.count for s in steps if s.stage == "context_switch" and "KVM_RUN" in s.what)
+        == c.context_switches
+    )
 
 
 def test_the_vcpu_polls_a_short_wait_and_sleeps_through_a_long_one():
-    fast = trap.steps(4096, "dma")                     # the P4800X: ~9 us < 200 us window
+    fast = trap.steps(4096, "dma")  # the P4800X: ~9 us < 200 us window
     assert any(s.stage == "polling" for s in fast)
     slow = trap.steps(4096, "dma", profile=costs.MODERN.replace(device_ns_per_request=5e5))
     assert not any(s.stage == "polling" for s in slow)
@@ -79,25 +92,30 @@ def test_the_vcpu_polls_a_short_wait_and_sleeps_through_a_long_one():
 
 def test_dma_beats_string_pio_for_large_transfers_and_loses_for_tiny_ones():
     tiny, big = 4, 1 << 20  # one element: one exit, against DMA's two set-up exits
-    t = {m: {s: trap.request_ns(s, m, direction="write") for s in (tiny, big)}
-         for m in ("string-pio", "dma")}
-    assert t["string-pio"][tiny] < t["dma"][tiny]    # DMA pays its set-up exits
+    t = {
+        m: {s: trap.request_ns(s, m, direction="write") for s in (tiny, big)}
+        for m in ("string-pio", "dma")
+    }
+    assert t["string-pio"][tiny] < t["dma"][tiny]  # DMA pays its set-up exits
     assert t["dma"][big] < t["string-pio"][big] / 100  # 262144 exits vs none
 
 
 def test_the_crossover_of_a_write_by_rep_outs_is_a_few_bytes_not_pages():
     sizes = [4 << k for k in range(12)]
     at = trap.crossover_bytes(sizes, direction="write", dma_setup_accesses=2)
-    assert at is not None and at <= 16   # two extra register writes = two 4-byte elements
+    assert at is not None and at <= 16  # two extra register writes = two 4-byte elements
 
 
-@pytest.mark.parametrize("kw,msg", [
-    ({"data_mode": "mmio"}, "data_mode must be one of"),
-    ({"direction": "sideways"}, "direction must be one of"),
-    ({"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
-    ({"irq_trigger": "both"}, "irq_trigger must be one of"),
-    ({"nonsense": 1}, "unknown parameter nonsense"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"data_mode": "mmio"}, "data_mode must be one of"),
+        ({"direction": "sideways"}, "direction must be one of"),
+        ({"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
+        ({"irq_trigger": "both"}, "irq_trigger must be one of"),
+        ({"nonsense": 1}, "unknown parameter nonsense"),
+    ],
+)
 def test_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):
         trap.counts(**kw)
@@ -105,13 +123,13 @@ def test_bad_parameters(kw, msg):
 
 def test_the_real_register_sequences_give_the_drivers_counts():
     ide_dma = simulate("emulated", **registers.params(registers.IDE_DMA_READ), requests=10)
-    assert ide_dma.exits_by_reason["io"] == 26        # 18 to issue + 8 in the handler
+    assert ide_dma.exits_by_reason["io"] == 26  # 18 to issue + 8 in the handler
     ide_pio = simulate("emulated", **registers.params(registers.IDE_PIO_READ), requests=10)
-    assert ide_pio.exits_by_reason["io"] == 27        # 13 + 6 + one rep insl per sector
+    assert ide_pio.exits_by_reason["io"] == 27  # 13 + 6 + one rep insl per sector
     e1000 = simulate("emulated", **registers.params(registers.E1000_TX), requests=10)
-    assert e1000.exits_by_reason["io"] == 6           # TDT + ICR, IMC, STATUS, IMS, STATUS
-    assert e1000.exits_by_reason["eoi"] == 1          # INTx is level-triggered: even posted
-    assert ide_dma.exits_by_reason["eoi"] == 0        # IRQ 14 is edge: posted, no EOI exit
+    assert e1000.exits_by_reason["io"] == 6  # TDT + ICR, IMC, STATUS, IMS, STATUS
+    assert e1000.exits_by_reason["eoi"] == 1  # INTx is level-triggered: even posted
+    assert ide_dma.exits_by_reason["eoi"] == 0  # IRQ 14 is edge: posted, no EOI exit
 
 
 def test_e1000_sends_inside_the_exit_and_copies_twice_ide_pio_takes_an_exit_per_sector():
@@ -122,5 +140,7 @@ def test_e1000_sends_inside_the_exit_and_copies_twice_ide_pio_takes_an_exit_per_
     c = trap.counts(4096, "string-pio", string_chunk_bytes=512)
     assert c.data_exits == 8  # one rep insl per 512 B sector, not one per KiB
     assert trap.counts(4096, "string-pio").data_exits == 4
-    assert trap.counts(4096, "string-pio", direction="write",
-                       string_chunk_bytes=512).data_exits == 1024  # rep outs: per element
+    assert (
+        trap.counts(4096, "string-pio", direction="write", string_chunk_bytes=512).data_exits
+        == 1024
+    )  # rep outs: per element

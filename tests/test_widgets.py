@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 import pytest
-
 from figures import assert_same_figure
+
 from virtmodel import beyond, exit_tax, player, trap, widgets
 from virtmodel.paths import simulate
 from virtmodel.widgets import REQUESTS
@@ -27,8 +27,13 @@ def _line(ax, label):
 
 
 def _vlines(ax):
-    return sorted({float(ln.get_xdata()[0]) for ln in ax.get_lines()
-                   if len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == ln.get_xdata()[1]})
+    return sorted(
+        {
+            float(ln.get_xdata()[0])
+            for ln in ax.get_lines()
+            if len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == ln.get_xdata()[1]
+        }
+    )
 
 
 def test_batching_slider_redraws_with_the_models_numbers():
@@ -36,8 +41,9 @@ def test_batching_slider_redraws_with_the_models_numbers():
     box = ex.widget()
     png_before = box.children[-1].value
     ex.controls["depth"].value = 16
-    want = simulate("virtio", batch=16, queue_size=256, event_idx=True, request_bytes=4096,
-                    requests=REQUESTS)
+    want = simulate(
+        "virtio", batch=16, queue_size=256, event_idx=True, request_bytes=4096, requests=REQUESTS
+    )
     got = ex.data["virtio"]
     assert got.exits_per_request == want.exits_per_request
     assert got.us_per_request == want.us_per_request
@@ -49,12 +55,14 @@ def test_batching_slider_redraws_with_the_models_numbers():
     assert box.children[-1].value != png_before  # the image the reader sees was redrawn
     assert "closed-loop batches of 16" in ex.figure.get_suptitle()
     ex.controls["workload"].value = "iodepth"
-    assert ex.data["virtio"] == simulate("virtio", iodepth=16, request_bytes=4096,
-                                         requests=REQUESTS)
+    assert ex.data["virtio"] == simulate(
+        "virtio", iodepth=16, request_bytes=4096, requests=REQUESTS
+    )
     ex.controls["interrupt_mode"].value = "legacy"
     got = ex.data["virtio"]
-    assert got == simulate("virtio", iodepth=16, request_bytes=4096, requests=REQUESTS,
-                           interrupt_mode="legacy")
+    assert got == simulate(
+        "virtio", iodepth=16, request_bytes=4096, requests=REQUESTS, interrupt_mode="legacy"
+    )
     assert got.exits_by_reason["eoi"] > 0 and "eoi" in ex.figure.get_suptitle()
 
 
@@ -85,8 +93,7 @@ def test_dma_size_slider_and_crossover():
     ex.controls["request_bytes"].value = 65536
     for mode in trap.DATA_MODES:
         seq = widgets.ide_sequence(mode)
-        want = simulate("emulated", data_mode=mode, request_bytes=65536, requests=REQUESTS,
-                        **seq)
+        want = simulate("emulated", data_mode=mode, request_bytes=65536, requests=REQUESTS, **seq)
         assert ex.data["at"][mode].us_per_request == want.us_per_request
         assert ex.data["at"][mode].exits_per_request == trap.counts(65536, mode, **seq).exits
     assert 65536.0 in _vlines(ex.figure.axes[0])
@@ -96,8 +103,11 @@ def test_dma_size_slider_and_crossover():
     # rep outs moves 4 bytes per exit, rep ins a KiB: DMA pays off far sooner for writes
     assert write is not None and read is not None and write < read
     assert write == trap.crossover_bytes(
-        widgets.SIZES, slow=dict(data_mode="string-pio", **widgets.ide_sequence("string-pio")),
-        fast=dict(data_mode="dma", **widgets.ide_sequence("dma")), direction="write")
+        widgets.SIZES,
+        slow=dict(data_mode="string-pio", **widgets.ide_sequence("string-pio")),
+        fast=dict(data_mode="dma", **widgets.ide_sequence("dma")),
+        direction="write",
+    )
 
 
 def test_trap_path_toggles_data_mode():
@@ -134,8 +144,9 @@ def test_breakdown_and_request_size_match_simulate():
     ex2.widget()
     ex2.controls["batch"].value = 64
     c = ex2.data["curves"]["virtio"]
-    assert c.results[0] == simulate("virtio", request_bytes=256, batch=64,
-                                    requests=widgets.MEAN_REQUESTS)
+    assert c.results[0] == simulate(
+        "virtio", request_bytes=256, batch=64, requests=widgets.MEAN_REQUESTS
+    )
 
 
 def test_vring_tour_steps_and_event_idx():
@@ -146,6 +157,7 @@ def test_vring_tour_steps_and_event_idx():
     assert step.action == "kick_prepare()" and "No" in step.caption
     assert step.snapshot["avail_idx"] == 4 and step.snapshot["used_idx"] == 1
     from virtmodel.tour import ring_tour
+
     second_irq = [i for i, s in enumerate(ring_tour()) if s.action == "should_interrupt()"][1]
     ex.controls["step"].value = second_irq
     off = ex.data["step"].caption
@@ -164,6 +176,7 @@ def test_knob_values_are_checked():
 
 def _rgb(png: bytes):
     from PIL import Image
+
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
@@ -192,7 +205,8 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
         assert store.get(m.frame(**state)) == player.encode(new), state
         if combos.index(combo) % 6 == 0:  # a few (every order: the next test)
             assert store.get(m.narrow[m.index(state)]) == player.encode(
-                player.pixels(ex, state, narrow=True)), state
+                player.pixels(ex, state, narrow=True)
+            ), state
         fresh = Figure(figsize=ex.figsize, dpi=ex.dpi, layout="constrained")
         FigureCanvasAgg(fresh)
         ex.draw(fresh, **state)
@@ -215,30 +229,37 @@ def test_a_reused_figure_draws_each_frame_as_a_new_one_in_any_order():
     in a shuffled order, are each the same pixels as on a new figure."""
     import random
 
-    for ex in (widgets.explore_batching(), widgets.explore_exit_tax(),
-               widgets.vring_tour()):
+    for ex in (widgets.explore_batching(), widgets.explore_exit_tax(), widgets.vring_tour()):
         combos = player.combinations(ex.knobs)
-        states = [dict(zip([k.name for k in ex.knobs], c))
-                  for c in random.Random(7).sample(combos, 4)]
+        states = [
+            dict(zip([k.name for k in ex.knobs], c)) for c in random.Random(7).sample(combos, 4)
+        ]
         for narrow in (False, True):
             paint = player.Painter(ex, narrow)
             for state in states:
                 got = paint(state)
                 assert np.array_equal(got, player.pixels(ex, state, narrow)), (
-                    ex.title, narrow, state)
+                    ex.title,
+                    narrow,
+                    state,
+                )
 
 
 def test_identical_frames_are_stored_once(tmp_path):
     """Knob values that draw the same picture share one file (content-addressed)."""
+
     def draw(fig, a, b):
         ax = fig.axes[0] if fig.axes else fig.subplots()
         ax.clear()
         ax.set_title(f"a={a}")  # b does not change the picture
         return {}
 
-    ex = widgets.Explorer("t", (widgets.Knob("a", "a", (1, 2, 3), 1),
-                                widgets.Knob("b", "b", ("x", "y"), "x")), draw,
-                          figsize=(2, 1))
+    ex = widgets.Explorer(
+        "t",
+        (widgets.Knob("a", "a", (1, 2, 3), 1), widgets.Knob("b", "b", ("x", "y"), "x")),
+        draw,
+        figsize=(2, 1),
+    )
     store = player.FrameStore(tmp_path, "")
     m = player.render(ex, store, processes=1)
     assert len(m.frames) == 6 and len(set(m.frames)) == 3 and len(set(m.narrow)) == 3
@@ -266,7 +287,7 @@ def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
     ex = widgets.explore_breakdown()
     live = ex.widget()
     html = ex.player_html(player.FrameStore(tmp_path, "@@x@@/"))
-    root = html[html.index('<div class="vm-player"'):]
+    root = html[html.index('<div class="vm-player"') :]
     knobs = re.findall(r'<div class="vm-knob" data-knob="(\d)">(.*?)</div>', root)
     assert [int(k[0]) for k in knobs] == [0, 1]
     size, batch = knobs[0][1], knobs[1][1]
@@ -275,11 +296,9 @@ def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
     assert re.findall(r"<button[^>]*>([^<]*)</button>", batch) == ["1", "4", "16", "64"]
     assert 'aria-pressed="true">1</button>' in batch and 'type="range"' not in batch
     assert [c.description for c in live.children[1:-1]] == [k.label for k in ex.knobs]
-    assert [type(c).__name__ for c in live.children[1:-1]] == ["SelectionSlider",
-                                                              "ToggleButtons"]
+    assert [type(c).__name__ for c in live.children[1:-1]] == ["SelectionSlider", "ToggleButtons"]
     data = json.loads(re.search(r'class="vm-player-data">(.*?)</script>', root).group(1))
-    assert [k["labels"] for k in data["knobs"]] == [[k.fmt(v) for v in k.values]
-                                                    for k in ex.knobs]
+    assert [k["labels"] for k in data["knobs"]] == [[k.fmt(v) for v in k.values] for k in ex.knobs]
     assert [k["label"] for k in data["knobs"]] == ["request size", "virtio/native batch"]
     assert len(data["frames"]) == 5 * 4 and data["url"] == "@@x@@/"
     assert data["start"] == [1, 0]
@@ -288,8 +307,11 @@ def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
     assert "data:image" not in html  # frames are files, fetched when asked for
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(data["names"])
     assert len(data["narrow"]) == 5 * 4
-    assert re.search(rf'<source media="{re.escape(player.NARROW_MEDIA)}" srcset="@@x@@/'
-                     rf'{data["names"][data["narrow"][4]]}"', root)
+    assert re.search(
+        rf'<source media="{re.escape(player.NARROW_MEDIA)}" srcset="@@x@@/'
+        rf'{data["names"][data["narrow"][4]]}"',
+        root,
+    )
     assert ex.state == {"request_bytes": 4096, "batch": 1}
 
 
@@ -364,8 +386,11 @@ def test_player_outside_a_build_inlines_its_frames(monkeypatch):
 @pytest.mark.parametrize("raw", ["0", "two", "-1"])
 def test_frame_workers_setting_is_checked(monkeypatch, raw):
     monkeypatch.setenv(player.WORKERS_ENV, raw)
-    with pytest.raises(ValueError, match=rf"VIRTMODEL_FRAME_WORKERS must be a whole number "
-                                         rf">= 1, got '{raw}'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"VIRTMODEL_FRAME_WORKERS must be a whole number "
+        rf">= 1, got '{raw}'",
+    ):
         player.workers()
 
 
@@ -392,25 +417,40 @@ def test_lab_explorer_draws_the_models_prediction_for_each_cell():
     ex.controls["request_bytes"].value = 65536
     m = rep.measurement
     for row in ex.data["rows"]:
-        r = next(x for x in m.results if x.experiment == row.experiment
-                 and x.params["request_bytes"] == 65536
-                 and row.knob == x.params.get("batch", x.params.get("registers")))
+        r = next(
+            x
+            for x in m.results
+            if x.experiment == row.experiment
+            and x.params["request_bytes"] == 65536
+            and row.knob == x.params.get("batch", x.params.get("registers"))
+        )
         assert row.predicted_us == pytest.approx(validate.predict(r, m.profile).us_per_request)
         assert row.measured_us == r.us_per_request
     ex.controls["costs_from"].value = "modern"
     assert ex.data["profile"].name == "modern"
     line = _line(ex.figure.axes[0], "model (the modern host's published costs)")
-    want = simulate("virtio", batch=64, request_bytes=65536, requests=20_000,
-                    ioeventfd=False, interrupts=False, event_idx=False, queue_size=256,
-                    notify_by="pio", device_type="net", profile="modern")
+    want = simulate(
+        "virtio",
+        batch=64,
+        request_bytes=65536,
+        requests=20_000,
+        ioeventfd=False,
+        interrupts=False,
+        event_idx=False,
+        queue_size=256,
+        notify_by="pio",
+        device_type="net",
+        profile="modern",
+    )
     assert line.get_ydata()[-1] == pytest.approx(want.us_per_request)
 
 
 def test_lab_report_without_kvm_shows_why_and_offers_no_button(monkeypatch):
     from virtmodel.lab import kvm
 
-    monkeypatch.setattr(kvm, "probe", lambda *a, **k: kvm.Probe(False, "no /dev/kvm here",
-                                                                  None, None))
+    monkeypatch.setattr(
+        kvm, "probe", lambda *a, **k: kvm.Probe(False, "no /dev/kvm here", None, None)
+    )
     monkeypatch.setattr("virtmodel.lab.probe", kvm.probe)
     rep = widgets.measure_your_machine()
     assert not rep.live
@@ -421,11 +461,17 @@ def test_lab_report_without_kvm_shows_why_and_offers_no_button(monkeypatch):
 
 
 @pytest.mark.kvm
-@pytest.mark.skipif(not __import__("virtmodel.lab").lab.probe().usable,
-                    reason="KVM not usable")
+@pytest.mark.skipif(not __import__("virtmodel.lab").lab.probe().usable, reason="KVM not usable")
 def test_lab_report_button_measures_this_machine():
-    rep = widgets.measure_your_machine(repeats=1, batches=(4,), sizes=(64,), registers=(1,),
-                                       requests=200, emulated_requests=50, ops=200)
+    rep = widgets.measure_your_machine(
+        repeats=1,
+        batches=(4,),
+        sizes=(64,),
+        registers=(1,),
+        requests=200,
+        emulated_requests=50,
+        ops=200,
+    )
     assert rep.live and not rep.here
     rep.widget()
     assert not rep.button.disabled
@@ -438,15 +484,26 @@ def test_lab_report_button_measures_this_machine():
 
 
 EXPLORERS = {
-    "exit_tax": widgets.explore_exit_tax, "trap_path": widgets.explore_trap_path,
-    "dma_size": widgets.explore_dma_size, "breakdown": widgets.explore_breakdown,
-    "vring_tour": widgets.vring_tour, "batching": widgets.explore_batching,
+    "exit_tax": widgets.explore_exit_tax,
+    "trap_path": widgets.explore_trap_path,
+    "dma_size": widgets.explore_dma_size,
+    "breakdown": widgets.explore_breakdown,
+    "vring_tour": widgets.vring_tour,
+    "batching": widgets.explore_batching,
     "request_size": widgets.explore_request_size,
     "lab": lambda: widgets.measure_your_machine().explorer,
-    **{f.__name__: f for f in (beyond.explore_ioeventfd, beyond.explore_backends,
-                               beyond.explore_interrupts, beyond.explore_nvme,
-                               beyond.explore_assignment, beyond.explore_packed,
-                               beyond.explore_which_path)},
+    **{
+        f.__name__: f
+        for f in (
+            beyond.explore_ioeventfd,
+            beyond.explore_backends,
+            beyond.explore_interrupts,
+            beyond.explore_nvme,
+            beyond.explore_assignment,
+            beyond.explore_packed,
+            beyond.explore_which_path,
+        )
+    },
 }
 
 
@@ -466,7 +523,8 @@ def test_every_line_in_a_legend_can_be_told_from_the_others(name):
                 continue
             look = (to_hex(ln.get_color()), ln.get_linestyle(), ln.get_marker())
             assert looks.setdefault(look, label) == label, (
-                f"{label!r} and {looks[look]!r} are drawn alike: {look}")
+                f"{label!r} and {looks[look]!r} are drawn alike: {look}"
+            )
 
 
 @pytest.mark.parametrize("name", EXPLORERS)
@@ -478,11 +536,10 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     for the live figure."""
     import io
 
+    from figures import assert_same_pixels, plain_pixels
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
-
-    from figures import assert_same_pixels, plain_pixels
 
     ex = EXPLORERS[name]()
     box = ex.widget()
@@ -513,21 +570,31 @@ def test_the_request_size_explorer_simulates_fewer_requests_for_the_same_figure(
             full = simulate(r.path, **{**r.params, "requests": REQUESTS})
             for m in ("us_per_request", "bytes_per_s"):
                 assert getattr(r, m) == pytest.approx(getattr(full, m), rel=0.005), (
-                    r.path, r.params, m)
+                    r.path,
+                    r.params,
+                    m,
+                )
 
 
 def test_chapter_five_explorers_draw_the_models_numbers():
     ex = beyond.explore_backends()
     ex.update(depth=16)
     poll = ex.data["at"]["vhost-user, polling"]
-    assert poll == simulate("vhost-user", backend_poll=True, iodepth=16, device_type="blk",
-                            request_bytes=4096, requests=REQUESTS)
+    assert poll == simulate(
+        "vhost-user",
+        backend_poll=True,
+        iodepth=16,
+        device_type="blk",
+        request_bytes=4096,
+        requests=REQUESTS,
+    )
     assert poll.kicks_per_request < 0.01 and "kicks per request" in ex.figure.get_suptitle()
     ex = beyond.explore_assignment()
     ex.update(interrupt_mode="legacy")
     assert ex.data["share"] < 1
     ex = beyond.explore_which_path()
     from virtmodel.paths import names
+
     assert list(ex.data["results"]) == list(names())
     labels = [t.get_text() for t in ex.figure.axes[0].get_yticklabels()]
     assert "native" in labels and "emulated NVMe" in labels

@@ -1,2 +1,3 @@
 """virtmodel: executable models of KVM I/O virtualization (emulated devices vs virtio)."""
+
 __version__ = "0.1.0"

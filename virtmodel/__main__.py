@@ -15,12 +15,17 @@ import os
 import sys
 from pathlib import Path
 
-COLUMNS = [("us_per_request", "µs/req", 1, ".2f"), ("throughput_rps", "kreq/s", 1e-3, ".1f"),
-           ("bytes_per_s", "MB/s", 1e-6, ".0f"), ("exits_per_request", "exits/req", 1, ".3f"),
-           ("user_exits_per_request", "user/req", 1, ".3f"),
-           ("interrupts_per_request", "irq/req", 1, ".3f"),
-           ("copied_bytes_per_request", "copied B", 1, ".0f"),
-           ("mean_latency_ns", "mean µs", 1e-3, ".1f"), ("p99_latency_ns", "p99 µs", 1e-3, ".1f")]
+COLUMNS = [
+    ("us_per_request", "µs/req", 1, ".2f"),
+    ("throughput_rps", "kreq/s", 1e-3, ".1f"),
+    ("bytes_per_s", "MB/s", 1e-6, ".0f"),
+    ("exits_per_request", "exits/req", 1, ".3f"),
+    ("user_exits_per_request", "user/req", 1, ".3f"),
+    ("interrupts_per_request", "irq/req", 1, ".3f"),
+    ("copied_bytes_per_request", "copied B", 1, ".0f"),
+    ("mean_latency_ns", "mean µs", 1e-3, ".1f"),
+    ("p99_latency_ns", "p99 µs", 1e-3, ".1f"),
+]
 
 
 def _list(kind):
@@ -33,29 +38,33 @@ def _list(kind):
             vals = []
         if not vals:
             raise argparse.ArgumentTypeError(
-                f"expected one {noun} or a comma-separated list, got {text!r}")
+                f"expected one {noun} or a comma-separated list, got {text!r}"
+            )
         return vals
+
     return parse
 
 
 def _output_file(*suffixes):
     """An argument type for a file the command will write: its folder must exist and be
     writable and its name end in one of ``suffixes`` (checked before any work is done)."""
+
     def check(text):
         allowed = suffixes or _figure_suffixes()
         p = Path(text)
         if p.suffix.lower() not in allowed:
             raise argparse.ArgumentTypeError(
-                f"{text!r}: the file name must end in {', '.join(allowed)}")
+                f"{text!r}: the file name must end in {', '.join(allowed)}"
+            )
         folder = p.parent
         if not folder.is_dir():
             raise argparse.ArgumentTypeError(f"{text!r}: no folder {str(folder)!r}")
         if p.is_dir():
             raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
         if not os.access(folder, os.W_OK):
-            raise argparse.ArgumentTypeError(f"{text!r}: folder {str(folder)!r} is not "
-                                             "writable")
+            raise argparse.ArgumentTypeError(f"{text!r}: folder {str(folder)!r} is not writable")
         return text
+
     return check
 
 
@@ -100,21 +109,35 @@ def _on_off(text: str) -> bool:
 def _add_path_options(c) -> None:
     """compare's options, from the paths' declarations (the same schema as ``paths``)."""
     for opt, prm, takers in _options():
-        where = ("all paths" if len(takers) == len(_options_paths()) else
-                 ", ".join(takers))
+        where = "all paths" if len(takers) == len(_options_paths()) else ", ".join(takers)
         unit = f" ({prm.unit})" if prm.unit else ""
         if prm.kind == "bool":
-            c.add_argument(opt, dest=prm.name, type=_list(_on_off), default=None,
-                           metavar="on|off[,...]", help=f"{prm.doc} [{where}]")
+            c.add_argument(
+                opt,
+                dest=prm.name,
+                type=_list(_on_off),
+                default=None,
+                metavar="on|off[,...]",
+                help=f"{prm.doc} [{where}]",
+            )
         elif prm.kind == "profile":
-            c.add_argument(opt, dest=prm.name, default=None, metavar="NAME|FILE.json",
-                           help=f"{prm.doc} (default {prm.default})")
+            c.add_argument(
+                opt,
+                dest=prm.name,
+                default=None,
+                metavar="NAME|FILE.json",
+                help=f"{prm.doc} (default {prm.default})",
+            )
         else:
             kind = str if prm.kind == "choice" else int
-            c.add_argument(opt, dest=prm.name, type=_list(kind), default=None,
-                           metavar="V[,V...]",
-                           help=f"{prm.doc}{unit}: {prm.allowed()}; default {prm.default} "
-                                f"[{where}]")
+            c.add_argument(
+                opt,
+                dest=prm.name,
+                type=_list(kind),
+                default=None,
+                metavar="V[,V...]",
+                help=f"{prm.doc}{unit}: {prm.allowed()}; default {prm.default} [{where}]",
+            )
 
 
 def _options_paths():
@@ -140,13 +163,16 @@ def _compare(args) -> int:
         else:
             fixed[prm.name] = vals[0] if isinstance(vals, list) else vals
     if len(swept) > 1:
-        raise ValueError("give a comma list for one option only (the curve's x axis); got "
-                         + ", ".join(o for o, _, _ in swept))
+        raise ValueError(
+            "give a comma list for one option only (the curve's x axis); got "
+            + ", ".join(o for o, _, _ in swept)
+        )
     if swept:
         over, values = swept[0][1], swept[0][2]
     else:  # one point: on the batch axis, or on a given option every chosen path takes
-        over = next((k for k in ("batch", *fixed)
-                     if all(k in get(p).param_names for p in paths)), "batch")
+        over = next(
+            (k for k in ("batch", *fixed) if all(k in get(p).param_names for p in paths)), "batch"
+        )
         values = [fixed.pop(over)] if over in fixed else [_default(paths, over)]
     paths = [p for p in paths if over in get(p).param_names]
     if not paths:
@@ -158,17 +184,18 @@ def _compare(args) -> int:
     for i, v in enumerate(values):
         for path, c in curves.items():
             r = c.results[i].row()
-            print(f"{v!s:>13}  {path:<9}" + "".join(f"{r[k] * s:>11{f}}"
-                                                   for k, _, s, f in COLUMNS))
+            print(f"{v!s:>13}  {path:<9}" + "".join(f"{r[k] * s:>11{f}}" for k, _, s, f in COLUMNS))
     first = next(iter(curves.values())).results[0]
     shown = {k: v for k, v in fixed.items() if k != "profile"}
-    print(f"\nprofile: {first.profile}" + "".join(f"; {k}={v}" for k, v in shown.items())
-          + " (each path takes only its own parameters: python -m virtmodel paths)")
+    print(
+        f"\nprofile: {first.profile}"
+        + "".join(f"; {k}={v}" for k, v in shown.items())
+        + " (each path takes only its own parameters: python -m virtmodel paths)"
+    )
     if args.plot:
         from .plots import curves as plot_curves
 
-        fig = plot_curves(curves, metrics=("us_per_request", "exits_per_request",
-                                           "p99_latency_ns"))
+        fig = plot_curves(curves, metrics=("us_per_request", "exits_per_request", "p99_latency_ns"))
         fig.savefig(args.plot, dpi=110)
         print(f"figure written to {args.plot}")
     return 0
@@ -178,8 +205,7 @@ def _default(paths, name):
     """The default of parameter ``name`` in the first of ``paths`` that takes it."""
     from .paths import get
 
-    return next((get(p).param(name).default for p in paths if name in get(p).param_names),
-                None)
+    return next((get(p).param(name).default for p in paths if name in get(p).param_names), None)
 
 
 def _paths(args) -> int:
@@ -203,9 +229,11 @@ def _trap(args) -> int:
     t = 0.0
     print(f"{'t (µs)':>9}  {'actor':<7}{'count':>7}  step")
     for s in st:
-        print(f"{t / 1e3:>9.2f}  {s.actor:<7}{s.count:>7}  {s.what} "
-              f"({s.ns:.0f} ns{' each' if s.count > 1 else ''}"
-              f"{', beside the step before' if s.concurrent else ''})")
+        print(
+            f"{t / 1e3:>9.2f}  {s.actor:<7}{s.count:>7}  {s.what} "
+            f"({s.ns:.0f} ns{' each' if s.count > 1 else ''}"
+            f"{', beside the step before' if s.concurrent else ''})"
+        )
         t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
     print(counts(args.request_bytes, args.data_mode, **kw))
@@ -219,8 +247,10 @@ def _profile(args) -> int:
     p = get(args.name)
     print(f"{p.name}: {p.description}\n")
     for row in p.table():
-        print(f"{row['name']:<22}{row['value']:>12.4g} {row['unit']:<8}[{row['status']}] "
-              f"{row['source']}")
+        print(
+            f"{row['name']:<22}{row['value']:>12.4g} {row['unit']:<8}[{row['status']}] "
+            f"{row['source']}"
+        )
     return 0
 
 
@@ -245,16 +275,20 @@ def _usable_kvm():
     p = lab.probe()
     print(p)
     if not p.usable:
-        print("The lab needs a usable /dev/kvm; the book shows the shipped measurements "
-              "(python -m virtmodel lab --shipped prints them).")
+        print(
+            "The lab needs a usable /dev/kvm; the book shows the shipped measurements "
+            "(python -m virtmodel lab --shipped prints them)."
+        )
     return p.usable
 
 
 def _print_micro(micro: dict, dev: dict) -> None:
     from .lab.calibrate import BENCHMARKS
 
-    print(f"\nmicro-benchmarks ({micro['flavour']}; median of {micro['repeats']}; "
-          f"spread = (max-min)/median):")
+    print(
+        f"\nmicro-benchmarks ({micro['flavour']}; median of {micro['repeats']}; "
+        f"spread = (max-min)/median):"
+    )
     for k, (where, unit, _) in BENCHMARKS.items():
         src = micro if k in micro else dev
         if k not in src:  # a measurement from before this benchmark existed
@@ -267,21 +301,35 @@ def _lab(args) -> int:
 
     if args.shipped:
         m, head = validate.shipped()
-        print(f"shipped measurement: {head['host_cpu']}, KVM {head['flavour']}, "
-              f"{head['date']}, kernel {head['kernel']}")
+        print(
+            f"shipped measurement: {head['host_cpu']}, KVM {head['flavour']}, "
+            f"{head['date']}, kernel {head['kernel']}"
+        )
     else:
         if not _usable_kvm():
             return 1
-        cells = len(validate.grid_cells(args.batch, args.request_bytes,
-                                        requests=args.requests, variants=args.variants))
-        print(f"calibrating and running the grid, interleaved ({args.repeats} repeats of "
-              f"{cells} runs and the micro-benchmarks) ...", flush=True)
-        m = validate.measure(args.batch, args.request_bytes, requests=args.requests,
-                             emulated_requests=max(500, args.requests // 4),
-                             repeats=args.repeats, ops=args.ops, variants=args.variants,
-                             progress=lambda r, n: print(f"  repeat {r}/{n} done"
-                                                         if r else "  warm-up done",
-                                                         flush=True))
+        cells = len(
+            validate.grid_cells(
+                args.batch, args.request_bytes, requests=args.requests, variants=args.variants
+            )
+        )
+        print(
+            f"calibrating and running the grid, interleaved ({args.repeats} repeats of "
+            f"{cells} runs and the micro-benchmarks) ...",
+            flush=True,
+        )
+        m = validate.measure(
+            args.batch,
+            args.request_bytes,
+            requests=args.requests,
+            emulated_requests=max(500, args.requests // 4),
+            repeats=args.repeats,
+            ops=args.ops,
+            variants=args.variants,
+            progress=lambda r, n: print(
+                f"  repeat {r}/{n} done" if r else "  warm-up done", flush=True
+            ),
+        )
         print(f"took {m.seconds:.0f} s")
     _print_micro(m.micro, m.device)
     print(f"\nprofile {m.profile.name} (python -m virtmodel profile FILE.json for sources)")
@@ -299,12 +347,13 @@ def _calibrate(args) -> int:
 
     if not _usable_kvm():
         return 1
-    prof, micro, dev = calibrate.calibrate(ops=args.ops, repeats=args.repeats,
-                                           name=args.name)
+    prof, micro, dev = calibrate.calibrate(ops=args.ops, repeats=args.repeats, name=args.name)
     _print_micro(micro, dev)
     save(prof, args.out)
-    print(f"\nwrote profile {prof.name!r} to {args.out}; use it with "
-          f"--profile {args.out} or virtmodel.costs.load({args.out!r})")
+    print(
+        f"\nwrote profile {prof.name!r} to {args.out}; use it with "
+        f"--profile {args.out} or virtmodel.costs.load({args.out!r})"
+    )
     return 0
 
 
@@ -312,22 +361,35 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
         prog="python -m virtmodel",
         description="Models of KVM I/O: QEMU-emulated devices (trap per register access) vs "
-                    "virtio (a shared ring with batched kicks) vs native.",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+        "virtio (a shared ring with batched kicks) vs native.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("compare", help="table (and figure) of the paths over one knob",
-                       description="Simulate the registered I/O paths. Give one option a "
-                                   "comma list to sweep it; each path takes only the "
-                                   "parameters it declares (python -m virtmodel paths).")
+    c = sub.add_parser(
+        "compare",
+        help="table (and figure) of the paths over one knob",
+        description="Simulate the registered I/O paths. Give one option a "
+        "comma list to sweep it; each path takes only the "
+        "parameters it declares (python -m virtmodel paths).",
+    )
     _add_path_options(c)
-    c.add_argument("--paths", default=None, metavar="P[,P...]",
-                   help="paths to compare (default: every registered path: "
-                        f"{', '.join(_options_paths())})")
-    c.add_argument("--plot", metavar="FILE.png", type=_output_file(),
-                   help="also write the curves to a figure (.png, .svg, .pdf, ...)")
+    c.add_argument(
+        "--paths",
+        default=None,
+        metavar="P[,P...]",
+        help=f"paths to compare (default: every registered path: {', '.join(_options_paths())})",
+    )
+    c.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        type=_output_file(),
+        help="also write the curves to a figure (.png, .svg, .pdf, ...)",
+    )
     c.set_defaults(func=_compare)
-    ps = sub.add_parser("paths", help="every path with its parameters (defaults, units, "
-                                      "allowed values)")
+    ps = sub.add_parser(
+        "paths", help="every path with its parameters (defaults, units, allowed values)"
+    )
     ps.set_defaults(func=_paths)
     t = sub.add_parser("trap", help="one emulated request, step by step")
     t.add_argument("--request-bytes", type=int, default=4096)
@@ -339,34 +401,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
     p.add_argument("name", nargs="?", default="modern")
     p.set_defaults(func=_profile)
-    lb = sub.add_parser("lab", help="run the KVM lab here: micro-benchmarks and the "
-                                    "virtio / emulated grid")
+    lb = sub.add_parser(
+        "lab", help="run the KVM lab here: micro-benchmarks and the virtio / emulated grid"
+    )
     lb.add_argument("--batch", type=_list(int), default=[1, 4, 16, 64])
     lb.add_argument("--request-bytes", type=_list(int), default=[64, 1500, 4096, 65536])
-    lb.add_argument("--variants", type=_list(str),
-                    default=["virtio", "virtio+irq", "virtio+iothread"],
-                    help="virtio variants of the grid: virtio (the kick's exit drains the "
-                         "ring, the guest polls), virtio+irq (completions by an MSI through "
-                         "an irqfd), virtio+iothread (ioeventfd kick, an I/O thread "
-                         "drains), virtio+iothread+irq")
+    lb.add_argument(
+        "--variants",
+        type=_list(str),
+        default=["virtio", "virtio+irq", "virtio+iothread"],
+        help="virtio variants of the grid: virtio (the kick's exit drains the "
+        "ring, the guest polls), virtio+irq (completions by an MSI through "
+        "an irqfd), virtio+iothread (ioeventfd kick, an I/O thread "
+        "drains), virtio+iothread+irq",
+    )
     lb.add_argument("--requests", type=int, default=20_000)
     lb.add_argument("--repeats", type=int, default=5)
     lb.add_argument("--ops", type=int, default=20_000, help="operations per micro-benchmark")
-    lb.add_argument("--save", metavar="FILE.json", type=_output_file(".json"),
-                    help="also write the measurement (micro-benchmarks, grid, calibrated "
-                         "profile) as JSON")
-    lb.add_argument("--shipped", action="store_true", help="print the measurement shipped "
-                    "with virtmodel instead of measuring (no KVM needed)")
+    lb.add_argument(
+        "--save",
+        metavar="FILE.json",
+        type=_output_file(".json"),
+        help="also write the measurement (micro-benchmarks, grid, calibrated profile) as JSON",
+    )
+    lb.add_argument(
+        "--shipped",
+        action="store_true",
+        help="print the measurement shipped with virtmodel instead of measuring (no KVM needed)",
+    )
     lb.set_defaults(func=_lab)
-    cal = sub.add_parser("calibrate", help="derive a cost profile from the KVM "
-                                           "micro-benchmarks alone and save it as JSON")
+    cal = sub.add_parser(
+        "calibrate",
+        help="derive a cost profile from the KVM micro-benchmarks alone and save it as JSON",
+    )
     cal.add_argument("--out", required=True, metavar="FILE.json", type=_output_file(".json"))
     cal.add_argument("--name", help="profile name (default: lab-<cpu>-<flavour>-<date>)")
     cal.add_argument("--ops", type=int, default=20_000, help="operations per benchmark")
     cal.add_argument("--repeats", type=int, default=5)
     cal.set_defaults(func=_calibrate)
-    w = sub.add_parser("warm", help="compile the numba kernels into the cache (Binder "
-                                    "postBuild)")
+    w = sub.add_parser("warm", help="compile the numba kernels into the cache (Binder postBuild)")
     w.set_defaults(func=_warm)
     return ap
 
@@ -384,7 +457,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         problem = str(e)
     except OSError as e:
-        problem = (f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e))
+        problem = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
     except KeyboardInterrupt:
         ap.exit(130, "interrupted\n")
     ap.exit(2, f"{ap.prog} {args.cmd}: error: {_one_line(problem)}\n")

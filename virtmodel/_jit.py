@@ -43,7 +43,7 @@ _forced = _choose_cache_dir()
 if _forced:
     os.environ["NUMBA_CACHE_DIR"] = _forced
 
-import numba  # noqa: E402  (must follow the cache-dir decision)
+import numba
 
 CACHE_DIR_FORCED = _forced
 """The NUMBA_CACHE_DIR virtmodel had to set, or None if numba's default locations work."""

@@ -51,13 +51,13 @@ LINE_TRANSFER_NS = {
     "value_ns": 20.0,
     "range_ns": (17.2, 22.5),
     "what": "one-way latency of a cache line bouncing between two cores (half the round "
-            "trip of compare-and-swap ping-pong on one shared line), mean over core pairs",
+    "trip of compare-and-swap ping-pong on one shared line), mean over core pairs",
     "host": "Intel Core i7-9700K (8 cores, one die), Windows 10 22H2",
     "source": "nviennot/core-to-core-latency, issue #42, result posted 2024-11-05 "
-              "(https://github.com/nviennot/core-to-core-latency/issues/42)",
+    "(https://github.com/nviennot/core-to-core-latency/issues/42)",
     "caveat": "latency of one transfer; transfers that overlap cost less each, transfers "
-              "across dies or sockets several times more (other results in the same "
-              "repository: AMD EPYC 7453, ~25 ns within a core complex, 110-230 ns across)",
+    "across dies or sockets several times more (other results in the same "
+    "repository: AMD EPYC 7453, ~25 ns within a core complex, 110-230 ns across)",
 }
 """A published per-line transfer cost, with its host and source."""
 
@@ -68,6 +68,7 @@ def _areas(ring: str, q: int) -> list[tuple[int, int]]:
     """The separately allocated parts of a ring, as (start, end) byte offsets in ``mem``."""
     if ring == "split":
         from .spec import split_ring_size
+
         return [(0, split_ring_size(q))]
     return [(0, 16 * q), (16 * q, 16 * q + 4), (16 * q + 4, 16 * q + 8)]
 
@@ -80,6 +81,7 @@ def _line_of(ring: str, q: int):
             if lo <= offset < hi:
                 return k, (offset - lo) // LINE
         raise ValueError(f"offset {offset} is outside the ring")
+
     return line
 
 
@@ -103,9 +105,9 @@ def _traced_ops(ring: str, queue_size: int, event_idx: bool, batch: int, request
             super().__setitem__(key, value)
 
     from .spec import packed_ring_size, split_ring_size
+
     size = split_ring_size(queue_size) if ring == "split" else packed_ring_size(queue_size)
-    q = Queue(queue_size, event_idx=event_idx, ring=ring,
-              mem=np.zeros(size, np.uint8).view(Logged))
+    q = Queue(queue_size, event_idx=event_idx, ring=ring, mem=np.zeros(size, np.uint8).view(Logged))
     ops = []
 
     def op(side, name, *args):
@@ -187,15 +189,22 @@ def _measure(ring: str, queue_size: int, event_idx: bool, batch: int) -> dict:
     for (side, name, _, _), m in zip(window_ops, window_moved):
         by_side[side] += m
         by_op[name] = by_op.get(name, 0) + m
-    return {"ring": ring, "queue_size": queue_size, "event_idx": event_idx, "batch": batch,
-            "requests": n, "lines_per_request": sum(window_moved) / n,
-            "to_driver_per_request": by_side["driver"] / n,
-            "to_device_per_request": by_side["device"] / n,
-            "by_operation": {k: v / n for k, v in by_op.items()}}
+    return {
+        "ring": ring,
+        "queue_size": queue_size,
+        "event_idx": event_idx,
+        "batch": batch,
+        "requests": n,
+        "lines_per_request": sum(window_moved) / n,
+        "to_driver_per_request": by_side["driver"] / n,
+        "to_device_per_request": by_side["device"] / n,
+        "by_operation": {k: v / n for k, v in by_op.items()},
+    }
 
 
 def _jit_off() -> bool:
     import numba
+
     return bool(numba.config.DISABLE_JIT)
 
 
@@ -207,13 +216,19 @@ def _table(rings: tuple, queue_size: int, event_idx: bool, batches: tuple) -> tu
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-m", "virtmodel.cachelines", args], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "virtmodel.cachelines", args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return tuple(json.loads(out.stdout))
 
 
-def table(rings=RINGS, queue_size: int = 256, event_idx: bool = True,
-          batches=tuple(range(1, 65))) -> list[dict]:
+def table(
+    rings=RINGS, queue_size: int = 256, event_idx: bool = True, batches=tuple(range(1, 65))
+) -> list[dict]:
     """Line transfers per request for each ring in ``rings`` and each batch size in
     ``batches`` (one dict each: ``lines_per_request``, split into transfers to the driver's
     core and to the device's core, and by operation)."""
@@ -226,18 +241,19 @@ def table(rings=RINGS, queue_size: int = 256, event_idx: bool = True,
         raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
     if "split" in rings:
         from .spec import check_queue_size
+
         check_queue_size(q)
     batches = tuple(check_int(b, "batch", 1, q, "at most queue_size") for b in batches)
     return [dict(r) for r in _table(rings, q, bool(event_idx), batches)]
 
 
-def per_request(ring: str = "packed", batch: int = 1, queue_size: int = 256,
-                event_idx: bool = True) -> float:
+def per_request(
+    ring: str = "packed", batch: int = 1, queue_size: int = 256, event_idx: bool = True
+) -> float:
     """Cache lines moved between the two cores per request (see the module docstring)."""
     return table((ring,), queue_size, event_idx, (batch,))[0]["lines_per_request"]
 
 
 if __name__ == "__main__":  # the child process of _table: kernels as plain Python
     rings, queue_size, event_idx, batches = json.loads(sys.argv[1])
-    print(json.dumps([_measure(r, queue_size, event_idx, b) for r in rings
-                      for b in batches]))
+    print(json.dumps([_measure(r, queue_size, event_idx, b) for r in rings for b in batches]))

@@ -81,12 +81,17 @@ class Renderer(RendererAgg):
             font = get_font(fontManager._find_fonts_by_props(prop))
             got = (None, None, None)
             for table, gap, ascent, descent in (
-                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
-                    ("hhea", "lineGap", "ascent", "descent")):
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                ("hhea", "lineGap", "ascent", "descent"),
+            ):
                 t = font.get_sfnt_table(table)
                 if t is not None:
-                    scale = prop.get_size_in_points() * self.dpi / 72 / \
-                        font.get_sfnt_table("head")["unitsPerEm"]
+                    scale = (
+                        prop.get_size_in_points()
+                        * self.dpi
+                        / 72
+                        / font.get_sfnt_table("head")["unitsPerEm"]
+                    )
                     got = (t[ascent] * scale, -t[descent] * scale, t[gap] * scale)
                     break
             self._heights[key] = got
@@ -101,12 +106,21 @@ class Renderer(RendererAgg):
         up = self.height - y
         xi, yi = math.floor(x), math.floor(up)
         xf, yf = x - xi, up - yi
-        key = (s, _font_key(prop), angle, gc.get_antialiased(),
-               None if features is None else tuple(features), language, xf, yf)
+        key = (
+            s,
+            _font_key(prop),
+            angle,
+            gc.get_antialiased(),
+            None if features is None else tuple(features),
+            language,
+            xf,
+            yf,
+        )
         glyphs = self._texts.get(key)
         if glyphs is None:
-            glyphs = self._rasterise(s, prop, angle, gc.get_antialiased(), features,
-                                     language, xf, yf)
+            glyphs = self._rasterise(
+                s, prop, angle, gc.get_antialiased(), features, language, xf, yf
+            )
             self._texts[key] = glyphs
             if len(self._texts) > GLYPH_CACHE_SIZE:
                 self._texts.popitem(last=False)
@@ -114,8 +128,9 @@ class Renderer(RendererAgg):
             self._texts.move_to_end(key)
         height = int(self.height)
         for buffer, left, top in glyphs:
-            self._renderer.draw_text_image(buffer, left + xi,
-                                           height - (top + yi) + buffer.shape[0], 0, gc)
+            self._renderer.draw_text_image(
+                buffer, left + xi, height - (top + yi) + buffer.shape[0], 0, gc
+            )
 
     def _rasterise(self, s, prop, angle, antialiased, features, language, xf, yf):
         """``s`` as Agg would render it with its origin at (xf, yf) pixels (y upwards):
@@ -133,15 +148,19 @@ class Renderer(RendererAgg):
             f = item.ft_object
             f.set_size(size, self.dpi)
             dx, dy = item.x, item.y
-            f._set_transform(matrix, [round(0x40 * (xf + dx * cos - dy * sin)),
-                                      round(0x40 * (yf + dx * sin + dy * cos))])
+            f._set_transform(
+                matrix,
+                [
+                    round(0x40 * (xf + dx * cos - dy * sin)),
+                    round(0x40 * (yf + dx * sin + dy * cos)),
+                ],
+            )
             bitmap = f._render_glyph(item.glyph_index, flags, mode)
             buffer = np.array(bitmap.buffer)  # the font reuses its own buffer
             if not antialiased:
-                buffer *= 0xff
+                buffer *= 0xFF
             out.append((buffer, bitmap.left, bitmap.top))
         return _composite(out)
-
 
     def draw_axis(self, axis) -> None:
         """Draw ``axis`` (an XAxis or YAxis) from its kept layer, drawing and keeping the
@@ -160,9 +179,13 @@ class Renderer(RendererAgg):
         now (from its box's size, kept with the same key but the offset)."""
         if legend._mode == "expand" or legend.shadow:
             return type(legend).draw(legend, self)
-        looks = (legend, tuple(_text_style(t) for t in legend.texts),
-                 _text_style(legend.get_title()), _patch_style(legend.legendPatch),
-                 _frozen([_handle_style(h) for h in legend.legend_handles]))
+        looks = (
+            legend,
+            tuple(_text_style(t) for t in legend.texts),
+            _text_style(legend.get_title()),
+            _patch_style(legend.legendPatch),
+            _frozen([_handle_style(h) for h in legend.legend_handles]),
+        )
         box = self._legend_boxes.get(looks)
         if box is None:
             box = self._legend_boxes[looks] = legend._legend_box.get_bbox(self)
@@ -201,8 +224,11 @@ class Renderer(RendererAgg):
         if rows.size == 0:
             return None
         top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        return (np.ascontiguousarray(pixels[top:bottom, left:right][::-1]), int(left),
-                int(self.height) - int(bottom))
+        return (
+            np.ascontiguousarray(pixels[top:bottom, left:right][::-1]),
+            int(left),
+            int(self.height) - int(bottom),
+        )
 
 
 def _composite(glyphs: list) -> list:
@@ -238,8 +264,11 @@ def _axis_key(axis, ticks) -> tuple | None:
     fig = ax.get_figure(root=False)
     name = axis._get_axis_name()
     group = fig._align_label_groups.get(name)
-    if (axis.get_agg_filter() is not None or axis.get_path_effects()
-            or (group is not None and len(group.get_siblings(ax)) > 1)):
+    if (
+        axis.get_agg_filter() is not None
+        or axis.get_path_effects()
+        or (group is not None and len(group.get_siblings(ax)) > 1)
+    ):
         return None
     locs = np.array([t.get_loc() for t in ticks], dtype=float)
     if name == "x":
@@ -247,17 +276,31 @@ def _axis_key(axis, ticks) -> tuple | None:
     else:
         where = ax.transData.transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
     label, offset = axis.label, axis.offsetText
-    return (name, tuple(ax.bbox.bounds), tuple(where.tolist()),
-            tuple(_tick_style(t) for t in ticks),
-            _text_style(label, placed=True), axis.label_position, axis.labelpad,
-            axis.major.formatter.get_offset(), _text_style(offset, placed=True),
-            axis.offset_text_position if name == "x" else None)
+    return (
+        name,
+        tuple(ax.bbox.bounds),
+        tuple(where.tolist()),
+        tuple(_tick_style(t) for t in ticks),
+        _text_style(label, placed=True),
+        axis.label_position,
+        axis.labelpad,
+        axis.major.formatter.get_offset(),
+        _text_style(offset, placed=True),
+        axis.offset_text_position if name == "x" else None,
+    )
 
 
 def _tick_style(tick) -> tuple:
-    return (type(tick).__name__, _text_style(tick.label1), _text_style(tick.label2),
-            _line_style(tick.tick1line), _line_style(tick.tick2line),
-            _line_style(tick.gridline), tick._pad, tick.get_tickdir())
+    return (
+        type(tick).__name__,
+        _text_style(tick.label1),
+        _text_style(tick.label2),
+        _line_style(tick.tick1line),
+        _line_style(tick.tick2line),
+        _line_style(tick.gridline),
+        tick._pad,
+        tick.get_tickdir(),
+    )
 
 
 def _text_style(t, placed=False) -> tuple:
@@ -265,19 +308,36 @@ def _text_style(t, placed=False) -> tuple:
     axis label and offset text are put beside the tick labels, which are in the key)."""
     if not t.get_visible():
         return ()
-    return (t.get_text(), t.get_color(), _font_key(t.get_fontproperties()), t.get_rotation(),
-            t.get_horizontalalignment(), t.get_verticalalignment(), t.get_alpha(),
-            None if placed else t.get_position(), t.get_rotation_mode(),
-            t._bbox_patch is not None)
+    return (
+        t.get_text(),
+        t.get_color(),
+        _font_key(t.get_fontproperties()),
+        t.get_rotation(),
+        t.get_horizontalalignment(),
+        t.get_verticalalignment(),
+        t.get_alpha(),
+        None if placed else t.get_position(),
+        t.get_rotation_mode(),
+        t._bbox_patch is not None,
+    )
 
 
 def _line_style(ln) -> tuple:
     if not ln.get_visible():
         return ()
-    return (ln.get_color(), ln.get_alpha(), ln.get_linewidth(), ln.get_linestyle(),
-            ln.get_marker(),
-            ln.get_markersize(), ln.get_markeredgewidth(), ln.get_markeredgecolor(),
-            ln.get_zorder(), tuple(ln.get_xdata()), tuple(ln.get_ydata()))
+    return (
+        ln.get_color(),
+        ln.get_alpha(),
+        ln.get_linewidth(),
+        ln.get_linestyle(),
+        ln.get_marker(),
+        ln.get_markersize(),
+        ln.get_markeredgewidth(),
+        ln.get_markeredgecolor(),
+        ln.get_zorder(),
+        tuple(ln.get_xdata()),
+        tuple(ln.get_ydata()),
+    )
 
 
 def _frozen(v):
@@ -290,8 +350,14 @@ def _frozen(v):
 def _patch_style(p) -> tuple:
     if not p.get_visible():
         return ()
-    return (tuple(p.get_facecolor()), tuple(p.get_edgecolor()), p.get_linewidth(),
-            p.get_linestyle(), p.get_hatch(), p.get_alpha())
+    return (
+        tuple(p.get_facecolor()),
+        tuple(p.get_edgecolor()),
+        p.get_linewidth(),
+        p.get_linestyle(),
+        p.get_hatch(),
+        p.get_alpha(),
+    )
 
 
 def _handle_style(h) -> tuple:
@@ -301,15 +367,26 @@ def _handle_style(h) -> tuple:
         return _line_style(h)
     if hasattr(h, "get_hatch"):
         return _patch_style(h)
-    return (type(h).__name__, h.get_visible(), h.get_alpha(),
-            tuple(map(tuple, getattr(h, "get_facecolor", lambda: ())())),
-            tuple(map(tuple, getattr(h, "get_edgecolor", lambda: ())())))
+    return (
+        type(h).__name__,
+        h.get_visible(),
+        h.get_alpha(),
+        tuple(map(tuple, getattr(h, "get_facecolor", lambda: ())())),
+        tuple(map(tuple, getattr(h, "get_edgecolor", lambda: ())())),
+    )
 
 
 def _font_key(prop) -> tuple:
-    return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
-            prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(), prop.get_file(),
-            prop.get_math_fontfamily())
+    return (
+        tuple(prop.get_family()),
+        prop.get_style(),
+        prop.get_variant(),
+        prop.get_weight(),
+        prop.get_stretch(),
+        prop.get_size_in_points(),
+        prop.get_file(),
+        prop.get_math_fontfamily(),
+    )
 
 
 class Canvas(FigureCanvasAgg):
@@ -354,15 +431,18 @@ def png(rgb: np.ndarray, level: int = 1) -> bytes:
     rows = np.empty((h, 1 + 3 * w), np.uint8)
     rows[:, 0] = 0  # filter type None
     rows[:, 1:] = rgb.reshape(h, 3 * w)
-    return b"".join((b"\x89PNG\r\n\x1a\n",
-                     _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)),
-                     _chunk(b"IDAT", zlib.compress(rows, level)),
-                     _chunk(b"IEND", b"")))
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)),
+            _chunk(b"IDAT", zlib.compress(rows, level)),
+            _chunk(b"IEND", b""),
+        )
+    )
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data)))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _draw_kept(artist, kept_draw, renderer):

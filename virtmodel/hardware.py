@@ -18,9 +18,16 @@ def catalogue(profile="modern", requests: int = 2000) -> list[dict]:
     for path in REGISTRY.values():
         for ex in path.examples:
             r = simulate(path.name, **ex.params, profile=profile, requests=requests)
-            rows.append({"path": path.name, "hardware": ex.hardware,
-                         "operation": ex.operation, "accesses": ex.accesses,
-                         "exits": r.exits_per_request, "user_exits": r.user_exits_per_request,
-                         "copied_bytes": r.copied_bytes_per_request,
-                         "us_per_request": r.us_per_request})
+            rows.append(
+                {
+                    "path": path.name,
+                    "hardware": ex.hardware,
+                    "operation": ex.operation,
+                    "accesses": ex.accesses,
+                    "exits": r.exits_per_request,
+                    "user_exits": r.user_exits_per_request,
+                    "copied_bytes": r.copied_bytes_per_request,
+                    "us_per_request": r.us_per_request,
+                }
+            )
     return rows

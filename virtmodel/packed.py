@@ -98,9 +98,9 @@ from .spec import (
     VRING_PACKED_EVENT_FLAG_DESC,
     VRING_PACKED_EVENT_FLAG_DISABLE,
     VRING_PACKED_EVENT_FLAG_ENABLE,
-    vring_need_event,
     check_packed_queue_size,
     packed_ring_size,
+    vring_need_event,
 )
 
 # --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
@@ -136,18 +136,17 @@ USED_ID_NOT_OUTSTANDING = 10
 REASONS = {
     ID_OUT_OF_RANGE: "device: an available chain carries buffer id {} >= queue size",
     ID_ALREADY_HELD: "device: an available chain carries buffer id {}, which the device "
-                     "already holds",
+    "already holds",
     CHAIN_TOO_LONG: "device: the chain at descriptor {} is longer than the queue (no "
-                    "descriptor ends it)",
+    "descriptor ends it)",
     CHAIN_OVERRUNS: "device: the chain at descriptor {} runs into descriptors the device "
-                    "has not returned yet",
+    "has not returned yet",
     DESC_NOT_AVAILABLE: "device: descriptor {} continues a chain but is not available",
     INDIRECT_NOT_NEGOTIATED: "device: descriptor {} is INDIRECT but the feature is off",
     READABLE_AFTER_WRITABLE: "device: readable descriptor {} follows a writable one",
     PUSH_NOT_HELD: "device: push_used of buffer id {}, which the device does not hold",
     USED_ID_OUT_OF_RANGE: "driver: a used descriptor returns id {} >= queue size",
-    USED_ID_NOT_OUTSTANDING: "driver: a used descriptor returns id {} that is not "
-                             "outstanding",
+    USED_ID_NOT_OUTSTANDING: "driver: a used descriptor returns id {} that is not outstanding",
 }
 
 _WRAP_BIT = 1 << VRING_PACKED_EVENT_F_WRAP_CTR
@@ -164,21 +163,29 @@ def make(queue_size: int, event_idx: bool = False, mem=None) -> Virtqueue:
     size = packed_ring_size(q)
     if mem is None:
         mem = np.zeros(size, dtype=np.uint8)
-    elif not (isinstance(mem, np.ndarray) and mem.dtype == np.uint8 and mem.ndim == 1
-              and mem.flags.writeable and mem.flags.c_contiguous and mem.size >= size):
+    elif not (
+        isinstance(mem, np.ndarray)
+        and mem.dtype == np.uint8
+        and mem.ndim == 1
+        and mem.flags.writeable
+        and mem.flags.c_contiguous
+        and mem.size >= size
+    ):
         raise ValueError(
-            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes")
+            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes"
+        )
     elif mem[:size].any():
-        raise ValueError("mem must be zeroed: the spec says the descriptor ring and the "
-                         "event suppression structures start zero-initialized")
+        raise ValueError(
+            "mem must be zeroed: the spec says the descriptor ring and the "
+            "event suppression structures start zero-initialized"
+        )
     st = np.zeros(FREE_NEXT + 4 * q, dtype=np.int64)
     st[NUM_FREE] = q
     st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
     st[USED_WRAP] = st[AVAIL_WRAP] = st[DEV_AVAIL_WRAP] = st[DEV_USED_WRAP] = 1
-    st[FREE_NEXT: FREE_NEXT + q] = (np.arange(q) + 1) % q
-    st[FREE_NEXT + 2 * q: FREE_NEXT + 3 * q] = -1  # no tokens outstanding
-    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, DESC_SIZE * q + PACKED_EVENT_SIZE,
-                     PACKED)
+    st[FREE_NEXT : FREE_NEXT + q] = (np.arange(q) + 1) % q
+    st[FREE_NEXT + 2 * q : FREE_NEXT + 3 * q] = -1  # no tokens outstanding
+    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, DESC_SIZE * q + PACKED_EVENT_SIZE, PACKED)
 
 
 def views(vq: Virtqueue) -> dict:
@@ -186,19 +193,21 @@ def views(vq: Virtqueue) -> dict:
     (writing to a view writes the ring: tests use this to corrupt it on purpose)."""
     q, m = vq.queue_size, vq.mem
     d = m[: DESC_SIZE * q]
-    drv = m[vq.driver_off: vq.driver_off + PACKED_EVENT_SIZE].view("<u2")
-    dev = m[vq.device_off: vq.device_off + PACKED_EVENT_SIZE].view("<u2")
+    drv = m[vq.driver_off : vq.driver_off + PACKED_EVENT_SIZE].view("<u2")
+    dev = m[vq.device_off : vq.device_off + PACKED_EVENT_SIZE].view("<u2")
     return {
         "desc_addr": d.view("<u8").reshape(q, 2)[:, 0],
         "desc_len": d.view("<u4").reshape(q, 4)[:, 2],
         "desc_id": d.view("<u2").reshape(q, 8)[:, 6],
         "desc_flags": d.view("<u2").reshape(q, 8)[:, 7],
-        "driver_event_off_wrap": drv[0:1], "driver_event_flags": drv[1:2],
-        "device_event_off_wrap": dev[0:1], "device_event_flags": dev[1:2],
-        "free_next": vq.st[FREE_NEXT: FREE_NEXT + q],
-        "chain_len": vq.st[FREE_NEXT + q: FREE_NEXT + 2 * q],
-        "token": vq.st[FREE_NEXT + 2 * q: FREE_NEXT + 3 * q],
-        "device_held": vq.st[FREE_NEXT + 3 * q: FREE_NEXT + 4 * q],
+        "driver_event_off_wrap": drv[0:1],
+        "driver_event_flags": drv[1:2],
+        "device_event_off_wrap": dev[0:1],
+        "device_event_flags": dev[1:2],
+        "free_next": vq.st[FREE_NEXT : FREE_NEXT + q],
+        "chain_len": vq.st[FREE_NEXT + q : FREE_NEXT + 2 * q],
+        "token": vq.st[FREE_NEXT + 2 * q : FREE_NEXT + 3 * q],
+        "device_held": vq.st[FREE_NEXT + 3 * q : FREE_NEXT + 4 * q],
     }
 
 
@@ -349,8 +358,9 @@ def _driver_enable_interrupts(vq):
     if vq.st[DRV_EVENT_IDX]:
         _st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
     if vq.st[EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DISABLE:
-        flags = (VRING_PACKED_EVENT_FLAG_DESC if vq.st[DRV_EVENT_IDX]
-                 else VRING_PACKED_EVENT_FLAG_ENABLE)
+        flags = (
+            VRING_PACKED_EVENT_FLAG_DESC if vq.st[DRV_EVENT_IDX] else VRING_PACKED_EVENT_FLAG_ENABLE
+        )
         vq.st[EVENT_FLAGS_SHADOW] = flags
         _st16(vq, vq.driver_off + 2, flags)
     return _is_used(_ld16(vq, DESC_SIZE * pos + 14), wrap)
@@ -503,16 +513,24 @@ def snapshot(vq: Virtqueue) -> dict:
     of :func:`views` (lists for the ring and the private arrays, ints for the event
     suppression fields), both sides' positions and wrap counters, and the ids outstanding."""
     st = vq.st
-    snap = {k: (int(v[0]) if k.startswith(("driver_event", "device_event")) else v.tolist())
-            for k, v in views(vq).items()}
+    snap = {
+        k: (int(v[0]) if k.startswith(("driver_event", "device_event")) else v.tolist())
+        for k, v in views(vq).items()
+    }
     snap.update(
-        free_head=int(st[FREE_HEAD]), num_free=int(st[NUM_FREE]),
-        driver_next_avail=int(st[NEXT_AVAIL]), driver_avail_wrap=int(st[AVAIL_WRAP]),
-        driver_last_used=int(st[LAST_USED]), driver_used_wrap=int(st[USED_WRAP]),
+        free_head=int(st[FREE_HEAD]),
+        num_free=int(st[NUM_FREE]),
+        driver_next_avail=int(st[NEXT_AVAIL]),
+        driver_avail_wrap=int(st[AVAIL_WRAP]),
+        driver_last_used=int(st[LAST_USED]),
+        driver_used_wrap=int(st[USED_WRAP]),
         driver_event_flags_shadow=int(st[EVENT_FLAGS_SHADOW]),
-        device_next_avail=int(st[DEV_NEXT_AVAIL]), device_avail_wrap=int(st[DEV_AVAIL_WRAP]),
-        device_next_used=int(st[DEV_NEXT_USED]), device_used_wrap=int(st[DEV_USED_WRAP]),
+        device_next_avail=int(st[DEV_NEXT_AVAIL]),
+        device_avail_wrap=int(st[DEV_AVAIL_WRAP]),
+        device_next_used=int(st[DEV_NEXT_USED]),
+        device_used_wrap=int(st[DEV_USED_WRAP]),
         device_in_use=int(st[DEV_IN_USE]),
         device_decided_since_used_wrap=int(st[SIGNALLED_VALID]),
-        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0])
+        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0],
+    )
     return snap

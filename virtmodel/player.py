@@ -76,8 +76,9 @@ def encode(rgb: np.ndarray) -> bytes:
     lossless WebP.  The palette is the only loss (antialiased edges snap to the nearest of
     256 colours); the same pixels always give the same bytes."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"rgb must be a height x width x 3 uint8 array, got {rgb.shape} "
-                         f"{rgb.dtype}")
+        raise ValueError(
+            f"rgb must be a height x width x 3 uint8 array, got {rgb.shape} {rgb.dtype}"
+        )
     img = Image.fromarray(rgb, "RGB").quantize(COLOURS, method=Image.Quantize.MAXCOVERAGE)
     buf = io.BytesIO()
     img.save(buf, format="WEBP", lossless=True)
@@ -260,14 +261,22 @@ def fit_narrow(fig: Figure) -> None:
         ncols = max(1, min(len(labels), int(width_pt // max(widest, 1))))
         handles = old.legend_handles
         old.remove()
-        fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=size,
-                   frameon=False)
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=ncols, fontsize=size, frameon=False
+        )
         legend_pt = -(-len(labels) // ncols) * size * 1.5
     lines = 0
-    for t, share in [(fig._suptitle, 1), (fig._supxlabel, 1), *[(t, 1) for t in fig.texts],
-                     *[(t, 0.7) for ax in fig.axes  # over a panel, beside its labels
-                       for t in (ax.title, ax._left_title, ax._right_title)],
-                     *[(t, 0.3) for ax in fig.axes for t in ax.texts]]:
+    for t, share in [
+        (fig._suptitle, 1),
+        (fig._supxlabel, 1),
+        *[(t, 1) for t in fig.texts],
+        *[
+            (t, 0.7)
+            for ax in fig.axes  # over a panel, beside its labels
+            for t in (ax.title, ax._left_title, ax._right_title)
+        ],
+        *[(t, 0.3) for ax in fig.axes for t in ax.texts],
+    ]:
         if t is None or not t.get_text():
             continue
         chars = max(12, int(share * width_pt / (t.get_fontsize() * _CHAR_EM)))
@@ -286,8 +295,7 @@ def _label_every_row(axes) -> None:
     if not any(labels):
         return
     for ax in axes[1:]:
-        if (list(ax.get_yticks()) == ticks
-                and not any(t.get_text() for t in ax.get_yticklabels())):
+        if list(ax.get_yticks()) == ticks and not any(t.get_text() for t in ax.get_yticklabels()):
             ax.set_yticks(ticks, labels)
 
 
@@ -337,20 +345,29 @@ def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
     narrow = _render_set(explorer, store, True, sorted(first.values()), processes)
     narrow = [narrow[first[wide[i][0]]] for i in range(n)]
     wide = [wide[i] for i in range(n)]
-    return Manifest(explorer.knobs, [w[0] for w in wide], [w[0] for w in narrow],
-                    [w[1] for w in wide], [w[1] for w in narrow])
+    return Manifest(
+        explorer.knobs,
+        [w[0] for w in wide],
+        [w[0] for w in narrow],
+        [w[1] for w in wide],
+        [w[1] for w in narrow],
+    )
 
 
-def _render_set(explorer, store, narrow: bool, indices: list[int],
-                processes: int) -> dict[int, tuple[str, tuple[int, int]]]:
+def _render_set(
+    explorer, store, narrow: bool, indices: list[int], processes: int
+) -> dict[int, tuple[str, tuple[int, int]]]:
     """Frames of the combinations ``indices``: {index: (name, (width, height))}."""
     global _JOB
     share = max(1, -(-len(indices) // processes))
-    tasks = [(narrow, indices[s:s + share]) for s in range(0, len(indices), share)]
+    tasks = [(narrow, indices[s : s + share]) for s in range(0, len(indices), share)]
     _JOB = (explorer, store)
     try:
-        if len(tasks) > 1 and isinstance(store, FrameStore) and \
-                "fork" in multiprocessing.get_all_start_methods():
+        if (
+            len(tasks) > 1
+            and isinstance(store, FrameStore)
+            and "fork" in multiprocessing.get_all_start_methods()
+        ):
             # forked workers inherit the explorer (its drawing function is a closure: it
             # could not be sent to a spawned process) and write into the shared folder
             with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
@@ -415,15 +432,21 @@ def _knob_html(uid: str, j: int, knob, start: int) -> str:
     if _as_buttons(knob):
         buttons = "".join(
             f'<button type="button" class="vm-player-button" aria-pressed='
-            f'"{"true" if i == start else "false"}">{t}</button>' for i, t in enumerate(labels))
-        return (f'<div class="vm-knob" data-knob="{j}"><span class="vm-knob-label"><b>{label}'
-                f'</b></span><span class="vm-knob-buttons" role="group" aria-label="{label}">'
-                f'{buttons}</span></div>')
+            f'"{"true" if i == start else "false"}">{t}</button>'
+            for i, t in enumerate(labels)
+        )
+        return (
+            f'<div class="vm-knob" data-knob="{j}"><span class="vm-knob-label"><b>{label}'
+            f'</b></span><span class="vm-knob-buttons" role="group" aria-label="{label}">'
+            f"{buttons}</span></div>"
+        )
     sid = f"{uid}-k{j}"
-    return (f'<div class="vm-knob" data-knob="{j}"><label for="{sid}"><b>{label}</b></label>'
-            f'<input type="range" class="vm-player-slider" id="{sid}" min="0" '
-            f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{label}">'
-            f'<output for="{sid}">{labels[start]}</output></div>')
+    return (
+        f'<div class="vm-knob" data-knob="{j}"><label for="{sid}"><b>{label}</b></label>'
+        f'<input type="range" class="vm-player-slider" id="{sid}" min="0" '
+        f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{label}">'
+        f'<output for="{sid}">{labels[start]}</output></div>'
+    )
 
 
 def _as_buttons(knob) -> bool:
@@ -441,34 +464,43 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
     names = sorted(set(manifest.frames) | set(manifest.narrow))
     number = {n: i for i, n in enumerate(names)}
     inline = not isinstance(store, FrameStore)
-    data = {"title": explorer.title, "start": start,
-            "url": "" if inline else store.url,
-            "names": [store.src(n) for n in names] if inline else names,
-            "knobs": [{"label": k.label, "labels": [k.fmt(v) for v in k.values]}
-                      for k in knobs],
-            "frames": [number[n] for n in manifest.frames],
-            "narrow": [number[n] for n in manifest.narrow]}
+    data = {
+        "title": explorer.title,
+        "start": start,
+        "url": "" if inline else store.url,
+        "names": [store.src(n) for n in names] if inline else names,
+        "knobs": [{"label": k.label, "labels": [k.fmt(v) for v in k.values]} for k in knobs],
+        "frames": [number[n] for n in manifest.frames],
+        "narrow": [number[n] for n in manifest.narrow],
+    }
     i = manifest.index(state)
-    alt = html.escape(f"{explorer.title}: " + ", ".join(
-        f"{k.label} {k.fmt(state[k.name])}" for k in knobs))
+    alt = html.escape(
+        f"{explorer.title}: " + ", ".join(f"{k.label} {k.fmt(state[k.name])}" for k in knobs)
+    )
     w, h = manifest.sizes[i]
     nw, nh = manifest.narrow_sizes[i]
-    source = (f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
-              f'width="{nw}" height="{nh}">')
+    source = (
+        f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
+        f'width="{nw}" height="{nh}">'
+    )
     controls = "".join(_knob_html(uid, j, k, start[j]) for j, k in enumerate(knobs))
     combos = len(manifest.frames)
-    note = (f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
-            f"{len(set(manifest.frames))} distinct frames. Open the page live (launch "
-            "button, top right) to run the models yourself.")
+    note = (
+        f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
+        f"{len(set(manifest.frames))} distinct frames. Open the page live (launch "
+        "button, top right) to run the models yourself."
+    )
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    return (f'{_STYLE}<div class="vm-player" id="{uid}">'
-            f'<div class="vm-player-title"><b>{html.escape(explorer.title)}</b></div>'
-            f'<div class="vm-player-controls">{controls}</div>'
-            f'<picture>{source}<img class="vm-frame" src="{store.src(manifest.frames[i])}" '
-            f'alt="{alt}" width="{w}" height="{h}"></picture>'
-            f'<p class="vm-player-note">{html.escape(note)}</p>'
-            f'<script type="application/json" class="vm-player-data">{payload}</script>'
-            f'</div>' + _SCRIPT % uid)
+    return (
+        f'{_STYLE}<div class="vm-player" id="{uid}">'
+        f'<div class="vm-player-title"><b>{html.escape(explorer.title)}</b></div>'
+        f'<div class="vm-player-controls">{controls}</div>'
+        f'<picture>{source}<img class="vm-frame" src="{store.src(manifest.frames[i])}" '
+        f'alt="{alt}" width="{w}" height="{h}"></picture>'
+        f'<p class="vm-player-note">{html.escape(note)}</p>'
+        f'<script type="application/json" class="vm-player-data">{payload}</script>'
+        f"</div>" + _SCRIPT % uid
+    )
 
 
 def player_html(explorer: Explorer, store=None, processes: int | None = None) -> str:

@@ -14,9 +14,8 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 from matplotlib.transforms import Bbox
 
-from .units import fmt_bytes
-
 from .trap import STAGES
+from .units import fmt_bytes
 
 _OTHER = ("#7d3c98", "#16a085", "#d35400", "#2c3e50", "#b7950b")
 
@@ -55,6 +54,7 @@ def path_label(key: str) -> str:
 
     return REGISTRY[key].label if key in REGISTRY else str(key)
 
+
 METRICS = {
     "us_per_request": ("time per request (µs)", 1.0),
     "throughput_rps": ("throughput (k requests/s)", 1e-3),
@@ -68,10 +68,17 @@ METRICS = {
     "cpu_ns_per_request": ("CPU per request (µs)", 1e-3),
     "kicks_per_request": ("kicks per request", 1.0),
 }
-STAGE_COLORS = dict(zip(STAGES, ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2",
-                                 "#f4d03f", "#95a5a6", "#d7dbdd"]))
-LABELS = {"batch": "batch size (requests per kick)", "request_bytes": "request size (bytes)",
-          "queue_size": "queue size (descriptors)"}
+STAGE_COLORS = dict(
+    zip(
+        STAGES,
+        ["#7dcea0", "#e74c3c", "#f5b041", "#af7ac5", "#5dade2", "#f4d03f", "#95a5a6", "#d7dbdd"],
+    )
+)
+LABELS = {
+    "batch": "batch size (requests per kick)",
+    "request_bytes": "request size (bytes)",
+    "queue_size": "queue size (descriptors)",
+}
 
 
 def arrangement(fig: Figure) -> tuple:
@@ -86,8 +93,7 @@ def arrangement(fig: Figure) -> tuple:
             continue
         gs = ss.get_gridspec()
         rows, cols = gs.get_geometry()
-        out.append(((rows, cols), tuple(gs.get_width_ratios() or (1,) * cols),
-                    ss.num1, ss.num2))
+        out.append(((rows, cols), tuple(gs.get_width_ratios() or (1,) * cols), ss.num1, ss.num2))
     return tuple(out)
 
 
@@ -125,8 +131,7 @@ def _no_figure_legends(fig: Figure, keep=frozenset()) -> None:
 
 
 def _no_figure_titles(fig: Figure) -> None:
-    for text, setter in ((fig.get_suptitle(), fig.suptitle),
-                         (fig.get_supxlabel(), fig.supxlabel)):
+    for text, setter in ((fig.get_suptitle(), fig.suptitle), (fig.get_supxlabel(), fig.supxlabel)):
         if text:
             setter("")
 
@@ -141,8 +146,12 @@ def kept_panels(fig: Figure, plot: str, n: int = 1, width_ratios=None):
     :meth:`Kept.done` at the end."""
     k = fig.__dict__.get("_virtmodel_kept")
     ratios = tuple(width_ratios or (1,) * n)
-    if (k is not None and k.plot == plot and k.axes == fig.axes
-            and arrangement(fig) == _side_by_side(n, ratios)):
+    if (
+        k is not None
+        and k.plot == plot
+        and k.axes == fig.axes
+        and arrangement(fig) == _side_by_side(n, ratios)
+    ):
         k.again()
         _no_figure_titles(fig)
         return list(k.axes), k
@@ -289,14 +298,16 @@ class Kept:
             t.set_text(s)
         return self._keep(key, t, st)
 
-    def bars(self, ax, key, horizontal: bool, where, length, base=0.0, thickness=0.8,
-             yerr=None, **style):
+    def bars(
+        self, ax, key, horizontal: bool, where, length, base=0.0, thickness=0.8, yerr=None, **style
+    ):
         """``ax.barh(where, length, thickness, left=base, **style)`` (or ``ax.bar`` when
         not ``horizontal``, with error bars ``yerr`` = (below, above) if given), kept
         under ``key`` with its bar container: a kept one of as many bars gets the new
         geometry as barh/bar would set it."""
-        where, length, base = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float))
-                                                    for v in (where, length, base)))
+        where, length, base = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v, float)) for v in (where, length, base))
+        )
         color = style.pop("color", None)  # set anew on kept bars, as barh would
         if yerr is not None and horizontal:
             raise ValueError("yerr is for vertical bars")
@@ -369,8 +380,9 @@ class Kept:
         st = (ax, style)
         pc = self._get(key, st)
         if pc is None:
-            pc = ax.add_collection(PolyCollection(verts, facecolors=facecolors, **style),
-                                   autolim=False)
+            pc = ax.add_collection(
+                PolyCollection(verts, facecolors=facecolors, **style), autolim=False
+            )
         else:
             pc.set_verts(verts)
             pc.set_facecolor(facecolors)
@@ -392,8 +404,9 @@ class Kept:
         owner = ax.figure if outside else ax
         made_from = (tuple(id(h) for h in handles), outside, style)
         got = self._legends.get(owner)
-        shown = got is not None and (any(leg is got[0] for leg in owner.legends) if outside
-                                     else ax.get_legend() is got[0])
+        shown = got is not None and (
+            any(leg is got[0] for leg in owner.legends) if outside else ax.get_legend() is got[0]
+        )
         if shown and got[1] == made_from:
             leg = got[0]
             for t, label in zip(leg.get_texts(), labels):
@@ -402,8 +415,11 @@ class Kept:
         else:
             if shown:
                 got[0].remove()
-            leg = (owner.legend(handles, labels, loc=f"outside {outside}", **style) if outside
-                   else ax.legend(handles, labels, **style))
+            leg = (
+                owner.legend(handles, labels, loc=f"outside {outside}", **style)
+                if outside
+                else ax.legend(handles, labels, **style)
+            )
             self._legends[owner] = (leg, made_from)
         self._used.append(leg)
         return leg
@@ -455,8 +471,12 @@ def _relim(ax) -> None:
     for a in ax._children:
         if not a._get_in_autoscale():
             continue
-        if (type(a) is Rectangle and Artist.get_transform(a) is ax.transData
-                and a.get_angle() == 0 and ax.name == "rectilinear"):
+        if (
+            type(a) is Rectangle
+            and Artist.get_transform(a) is ax.transData
+            and a.get_angle() == 0
+            and ax.name == "rectilinear"
+        ):
             if a.get_width() or a.get_height():  # matplotlib skips empty ones too
                 (x0, y0), (x1, y1) = a.get_bbox().get_points()
                 corners += [(x0, y0), (x1, y1)]
@@ -485,8 +505,15 @@ def _empty(ax) -> None:
     """Back to what ``Figure.subplots`` gives, keeping the axes' tick objects."""
     for c in list(ax.containers):
         c.remove()
-    for a in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images, *ax.tables,
-              *ax.artists]:
+    for a in [
+        *ax.lines,
+        *ax.patches,
+        *ax.texts,
+        *ax.collections,
+        *ax.images,
+        *ax.tables,
+        *ax.artists,
+    ]:
         a.remove()
     if ax.get_legend() is not None:
         ax.get_legend().remove()
@@ -506,9 +533,14 @@ def _empty(ax) -> None:
     ax.set_ylim(0, 1, auto=True)
 
 
-def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
-                                          "p99_latency_ns"), fig: Figure | None = None,
-           marker=None, colors: dict | None = None, styles: dict | None = None) -> Figure:
+def curves(
+    curves_by_path: dict,
+    metrics=("us_per_request", "exits_per_request", "p99_latency_ns"),
+    fig: Figure | None = None,
+    marker=None,
+    colors: dict | None = None,
+    styles: dict | None = None,
+) -> Figure:
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
     there; ``colors`` overrides the line colours by key, ``styles`` their formats (default
@@ -521,9 +553,16 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
         label, scale = METRICS[m]
         for path, c in curves_by_path.items():
             x = np.asarray(c.values, dtype=float)
-            kept.line(ax, (m, path), x, c.field(m) * scale, styles.get(path, "o-"),
-                      label=path_label(path), ms=3,
-                      color=colors.get(path) or path_color(path))
+            kept.line(
+                ax,
+                (m, path),
+                x,
+                c.field(m) * scale,
+                styles.get(path, "o-"),
+                label=path_label(path),
+                ms=3,
+                color=colors.get(path) or path_color(path),
+            )
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
             _scale(ax.xaxis, "log", base=2)
@@ -531,14 +570,16 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
             ax.set_xticks(ticks)
             ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
             # cost time on every redraw
-            ax.xaxis.set_major_formatter(FuncFormatter(
-                (lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num))
+            ax.xaxis.set_major_formatter(
+                FuncFormatter((lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num)
+            )
         else:
             _scale(ax.xaxis, "linear")
         ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
         ys = ys[ys > 0]
         if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
-                ys.size and ys.max() / ys.min() >= 100):
+            ys.size and ys.max() / ys.min() >= 100
+        ):
             _scale(ax.yaxis, "log", base=10)
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
@@ -560,8 +601,9 @@ def curves(curves_by_path: dict, metrics=("us_per_request", "exits_per_request",
 def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
     """One panel per metric, one horizontal bar per path (``results``: path name ->
     Result), each bar in its path's colour and labelled with its value."""
-    fig = fig or Figure(figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)),
-                        layout="constrained")
+    fig = fig or Figure(
+        figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)), layout="constrained"
+    )
     axes, kept = kept_panels(fig, "path_bars", len(metrics))
     keys = list(results)
     rows = np.arange(len(keys))
@@ -589,8 +631,9 @@ def _value(v) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.3g}"
 
 
-def breakdown(results: dict, fig: Figure | None = None, title: str = "",
-              notes: dict | None = None) -> Figure:
+def breakdown(
+    results: dict, fig: Figure | None = None, title: str = "", notes: dict | None = None
+) -> Figure:
     """Stacked bars: where each request's time goes, per stage (ns of work per request).
     ``notes`` (label -> text) are written at the end of each bar."""
     fig = fig or Figure(figsize=(7, 0.6 + 0.55 * len(results)), layout="constrained")
@@ -609,8 +652,9 @@ def breakdown(results: dict, fig: Figure | None = None, title: str = "",
     ax.set_xlim(0, left.max() * (1.45 if notes else 1.05))
     ax.yaxis.set_inverted(True)
     ax.set_xlabel("work per request (µs, all threads)")
-    kept.legend(ax, ncol=7, fontsize=8, frameon=False, loc="upper center",
-                bbox_to_anchor=(0.5, -0.22))
+    kept.legend(
+        ax, ncol=7, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22)
+    )
     if title:
         ax.set_title(title)
     kept.done()
@@ -628,8 +672,17 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     for i, s in enumerate(steps):
         w = s.ns * s.count / 1e3
         left = start if s.concurrent else t
-        kept.bars(ax, ("step", i), True, actors.index(s.actor), w, left,
-                  color=STAGE_COLORS[s.stage], edgecolor="white", linewidth=0.3)
+        kept.bars(
+            ax,
+            ("step", i),
+            True,
+            actors.index(s.actor),
+            w,
+            left,
+            color=STAGE_COLORS[s.stage],
+            edgecolor="white",
+            linewidth=0.3,
+        )
         if not s.concurrent:
             start, t = t, t + w
         else:
@@ -637,10 +690,18 @@ def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     ax.set_yticks(range(len(actors)), ["guest", "CPU (exit/entry)", "KVM", "QEMU", "device"])
     ax.yaxis.set_inverted(True)
     ax.set_xlabel("time (µs)")
-    handles = [kept.bars(ax, ("key", s), False, 0, 0, color=STAGE_COLORS[s], label=s)
-               for s in STAGES]
-    kept.legend(ax, handles=handles, ncol=len(STAGES), fontsize=7, frameon=False,
-                loc="upper center", bbox_to_anchor=(0.5, -0.28))
+    handles = [
+        kept.bars(ax, ("key", s), False, 0, 0, color=STAGE_COLORS[s], label=s) for s in STAGES
+    ]
+    kept.legend(
+        ax,
+        handles=handles,
+        ncol=len(STAGES),
+        fontsize=7,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.28),
+    )
     if title:
         ax.set_title(title)
     kept.done()
@@ -652,8 +713,7 @@ def message(fig: Figure, text: str) -> Figure:
     allowed), instead of a silently different picture."""
     (ax,) = panels(fig)
     ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11,
-            color="#922b21")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11, color="#922b21")
     return fig
 
 
@@ -669,16 +729,40 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
         kept.line(ax, ("other", c), r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
         i = np.searchsorted(-guest_speed(r, c), -0.5)
         if i < r.size:
-            kept.text(ax, ("other label", c), r[i], 50, f"{c / 1e3:g} µs", fontsize=7,
-                      color="#888888", rotation=-60)
-    kept.line(ax, "cost", r, 100 * guest_speed(r, ns_per_exit), color="#c0392b", lw=2.2,
-              label=f"{ns_per_exit / 1e3:g} µs per exit")
-    for i, ((label, rate), (color, shape)) in enumerate(zip(
-            markers, (("#c0392b", "o"), ("#2471a3", "s"), ("#1a5276", "D"),
-                      ("#555555", "^")))):
+            kept.text(
+                ax,
+                ("other label", c),
+                r[i],
+                50,
+                f"{c / 1e3:g} µs",
+                fontsize=7,
+                color="#888888",
+                rotation=-60,
+            )
+    kept.line(
+        ax,
+        "cost",
+        r,
+        100 * guest_speed(r, ns_per_exit),
+        color="#c0392b",
+        lw=2.2,
+        label=f"{ns_per_exit / 1e3:g} µs per exit",
+    )
+    for i, ((label, rate), (color, shape)) in enumerate(
+        zip(markers, (("#c0392b", "o"), ("#2471a3", "s"), ("#1a5276", "D"), ("#555555", "^")))
+    ):
         y = 100 * guest_speed(rate, ns_per_exit)
-        kept.line(ax, ("marker", i), [rate], [y], shape, color=color, ms=8, mec="white",
-                  label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%")
+        kept.line(
+            ax,
+            ("marker", i),
+            [rate],
+            [y],
+            shape,
+            color=color,
+            ms=8,
+            mec="white",
+            label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%",
+        )
     _scale(ax.xaxis, "log", base=10)
     ax.set_ylim(0, 105)
     ax.set_xlabel("VM exits per second (one vCPU)")
@@ -689,12 +773,22 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
     return fig
 
 
-_ROLE_COLORS = {"free": "#f2f3f4", "token": ["#aed6f1", "#f9e79f", "#abebc6", "#f5b7b1",
-                                              "#d7bde2", "#fad7a0", "#a3e4d7", "#d5dbdb"]}
+_ROLE_COLORS = {
+    "free": "#f2f3f4",
+    "token": [
+        "#aed6f1",
+        "#f9e79f",
+        "#abebc6",
+        "#f5b7b1",
+        "#d7bde2",
+        "#fad7a0",
+        "#a3e4d7",
+        "#d5dbdb",
+    ],
+}
 
 
-def vring(snap: dict, fig: Figure | None = None, caption: str = "",
-          title: str = "") -> Figure:
+def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str = "") -> Figure:
     """The three parts of a split virtqueue from :meth:`SplitQueue.snapshot`: descriptor
     table, available ring, used ring, plus each side's private indices.  Descriptors of
     the same outstanding request share a colour; free descriptors are grey.
@@ -710,8 +804,11 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
         fig.clear()
         fig.__dict__.pop("_virtmodel_kept", None)
         grid = fig.add_gridspec(2, 2, height_ratios=(q + 1, q + 4), width_ratios=(2.5, 3))
-        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]),
-                fig.add_subplot(grid[1, 1])]
+        axes = [
+            fig.add_subplot(grid[0, :]),
+            fig.add_subplot(grid[1, 0]),
+            fig.add_subplot(grid[1, 1]),
+        ]
         kept = Kept("vring", axes)  # new axes: nothing kept
         # each table fills its axes: header + q rows; header, flags, idx, q slots, event
         heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), 8.5, 50
@@ -728,20 +825,39 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
             i = snap["chain_next"][i]
 
     def color(tok):
-        return _ROLE_COLORS["free"] if tok is None else \
-            _ROLE_COLORS["token"][tok % len(_ROLE_COLORS["token"])]
+        return (
+            _ROLE_COLORS["free"]
+            if tok is None
+            else _ROLE_COLORS["token"][tok % len(_ROLE_COLORS["token"])]
+        )
 
     def flags(f):
-        names = [n for bit, n in ((VRING_DESC_F_NEXT, "NEXT"), (VRING_DESC_F_WRITE, "WRITE"))
-                 if f & bit]
+        names = [
+            n for bit, n in ((VRING_DESC_F_NEXT, "NEXT"), (VRING_DESC_F_WRITE, "WRITE")) if f & bit
+        ]
         return "|".join(names) or "0"
 
-    rows = [[str(i), f"{snap['desc_addr'][i]:#x}", str(snap["desc_len"][i]),
-             flags(snap["desc_flags"][i]), str(snap["desc_next"][i]),
-             "free" if owner[i] is None else f"req {owner[i]}"] for i in range(q)]
-    _table(kept, axes[0], ["#", "addr", "len", "flags", "next", ""], rows,
-           [[color(owner[i])] * 6 for i in range(q)], "descriptor table", heights[0],
-           fontsize)
+    rows = [
+        [
+            str(i),
+            f"{snap['desc_addr'][i]:#x}",
+            str(snap["desc_len"][i]),
+            flags(snap["desc_flags"][i]),
+            str(snap["desc_next"][i]),
+            "free" if owner[i] is None else f"req {owner[i]}",
+        ]
+        for i in range(q)
+    ]
+    _table(
+        kept,
+        axes[0],
+        ["#", "addr", "len", "flags", "next", ""],
+        rows,
+        [[color(owner[i])] * 6 for i in range(q)],
+        "descriptor table",
+        heights[0],
+        fontsize,
+    )
     av_idx = snap["avail_idx"]
     rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
     colors = []
@@ -751,11 +867,22 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
         age = (av_idx - 1 - i) % q
         waiting = age < live
         colors.append(["#fdebd0" if waiting else "white"] * 2)
-    rows = [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]] + rows + \
-        [["used_event", str(snap["used_event"])]]
+    rows = (
+        [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]]
+        + rows
+        + [["used_event", str(snap["used_event"])]]
+    )
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
-    _table(kept, axes[1], ["available ring", ""], rows, colors, "driver -> device",
-           heights[1], fontsize)
+    _table(
+        kept,
+        axes[1],
+        ["available ring", ""],
+        rows,
+        colors,
+        "driver -> device",
+        heights[1],
+        fontsize,
+    )
     u_idx = snap["used_idx"]
     rows, colors = [], []
     live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
@@ -763,17 +890,32 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "",
         age = (u_idx - 1 - i) % q
         rows.append([f"ring[{i}]", str(snap["used_ring_id"][i]), str(snap["used_ring_len"][i])])
         colors.append(["#d4efdf" if age < live else "white"] * 3)
-    rows = [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]] + rows + \
-        [["avail_event", str(snap["avail_event"]), ""]]
+    rows = (
+        [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]]
+        + rows
+        + [["avail_event", str(snap["avail_event"]), ""]]
+    )
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
-    _table(kept, axes[2], ["used ring", "id", "len"], rows, colors, "device -> driver",
-           heights[2], fontsize)
-    state = (f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
-             f"last_used_idx={snap['last_used_idx']}" + ("\n" if narrow else "      ")
-             + f"device: next_avail={snap['next_avail']}  next_used={snap['next_used']}")
+    _table(
+        kept,
+        axes[2],
+        ["used ring", "id", "len"],
+        rows,
+        colors,
+        "device -> driver",
+        heights[2],
+        fontsize,
+    )
+    state = (
+        f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
+        f"last_used_idx={snap['last_used_idx']}"
+        + ("\n" if narrow else "      ")
+        + f"device: next_avail={snap['next_avail']}  next_used={snap['next_used']}"
+    )
     fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
     if caption:
         import textwrap
+
         fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
     kept.done()
     return fig
@@ -788,25 +930,45 @@ def _table(kept, ax, header, rows, colors, title, row_height, fontsize=7.5):
     ax.axis("off")
     width = 1 / len(header)
     boxes, faces = [], []
-    for r, (texts, fills) in enumerate(zip([header, *rows], [["white"] * len(header),
-                                                              *colors])):
+    for r, (texts, fills) in enumerate(zip([header, *rows], [["white"] * len(header), *colors])):
         y = 1 - (r + 1) * row_height
         for c, (text, fill) in enumerate(zip(texts, fills)):
             x = c * width
-            boxes.append(((x, y), (x + width, y), (x + width, y + row_height),
-                          (x, y + row_height)))
+            boxes.append(((x, y), (x + width, y), (x + width, y + row_height), (x, y + row_height)))
             faces.append(fill)
             if text:
-                kept.text(ax, (title, r, c), x + width / 2, y + row_height / 2, text,
-                          transform=ax.transAxes, ha="center", va="center_baseline",
-                          fontsize=fontsize)
-    kept.polys(ax, (title, "cells"), boxes, faces, edgecolors="#333333", linewidths=0.5,
-               transform=ax.transAxes)
+                kept.text(
+                    ax,
+                    (title, r, c),
+                    x + width / 2,
+                    y + row_height / 2,
+                    text,
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center_baseline",
+                    fontsize=fontsize,
+                )
+    kept.polys(
+        ax,
+        (title, "cells"),
+        boxes,
+        faces,
+        edgecolors="#333333",
+        linewidths=0.5,
+        transform=ax.transAxes,
+    )
     ax.set_title(title, fontsize=9)
 
 
-def lab_validation(rows, model_batches, model_us, size: int, label: str,
-                   profile_name: str, fig: Figure | None = None) -> Figure:
+def lab_validation(
+    rows,
+    model_batches,
+    model_us,
+    size: int,
+    label: str,
+    profile_name: str,
+    fig: Figure | None = None,
+) -> Figure:
     """Measured (points, min-max bars) beside predicted for one request size: virtio's time
     per request against batch size (left; the model as a line over ``model_batches``), and
     the emulated device with 1 and 3 registers (right)."""
@@ -815,16 +977,32 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     v = [r for r in rows if r.experiment == "virtio"]
     e = [r for r in rows if r.experiment == "emulated"]
     c = path_color("virtio")
-    kept.line(ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})",
-              color=c, lw=1.5)
+    kept.line(
+        ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})", color=c, lw=1.5
+    )
     for i, r in enumerate(v):
         lo, hi = r.measured_min, r.measured_max
-        kept.errorbar(ax, ("measured", i), [r.knob], [r.measured_us],
-                      ([r.measured_us - lo], [hi - r.measured_us]), fmt="o", color="black",
-                      ms=5, capsize=3,
-                      label="measured (median, min-max of runs)" if i == 0 else None)
-        kept.annotate(ax, ("error", i), f"{r.error:+.0%}", (r.knob, r.measured_us),
-                      textcoords="offset points", xytext=(6, 6), fontsize=8)
+        kept.errorbar(
+            ax,
+            ("measured", i),
+            [r.knob],
+            [r.measured_us],
+            ([r.measured_us - lo], [hi - r.measured_us]),
+            fmt="o",
+            color="black",
+            ms=5,
+            capsize=3,
+            label="measured (median, min-max of runs)" if i == 0 else None,
+        )
+        kept.annotate(
+            ax,
+            ("error", i),
+            f"{r.error:+.0%}",
+            (r.knob, r.measured_us),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+        )
     _scale(ax.xaxis, "log", base=2)
     _scale(ax.yaxis, "log", base=10)
     ax.xaxis.set_major_formatter(FuncFormatter(_num))
@@ -836,15 +1014,44 @@ def lab_validation(rows, model_batches, model_us, size: int, label: str,
     kept.legend(ax, fontsize=8, loc="upper right")
     kept.grid(ax, alpha=0.3, which="both")
     x = np.arange(len(e))
-    kept.bars(ax2, "measured bars", False, x - 0.2, [r.measured_us for r in e], 0, 0.4,
-              yerr=([r.measured_us - r.measured_min for r in e],
-                    [r.measured_max - r.measured_us for r in e]),
-              color="#bbbbbb", label="measured", capsize=3)
-    kept.bars(ax2, "model bars", False, x + 0.2, [r.predicted_us for r in e], 0, 0.4,
-              color=path_color("emulated"), label="model")
+    kept.bars(
+        ax2,
+        "measured bars",
+        False,
+        x - 0.2,
+        [r.measured_us for r in e],
+        0,
+        0.4,
+        yerr=(
+            [r.measured_us - r.measured_min for r in e],
+            [r.measured_max - r.measured_us for r in e],
+        ),
+        color="#bbbbbb",
+        label="measured",
+        capsize=3,
+    )
+    kept.bars(
+        ax2,
+        "model bars",
+        False,
+        x + 0.2,
+        [r.predicted_us for r in e],
+        0,
+        0.4,
+        color=path_color("emulated"),
+        label="model",
+    )
     for i, r in enumerate(e):
-        kept.annotate(ax2, ("emulated error", i), f"{r.error:+.0%}", (i + 0.2, r.predicted_us),
-                      ha="center", textcoords="offset points", xytext=(0, 3), fontsize=8)
+        kept.annotate(
+            ax2,
+            ("emulated error", i),
+            f"{r.error:+.0%}",
+            (i + 0.2, r.predicted_us),
+            ha="center",
+            textcoords="offset points",
+            xytext=(0, 3),
+            fontsize=8,
+        )
     ax2.set_xticks(x, [r.knob_label for r in e])
     ax2.set_ylabel("time per request (µs)")
     ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)

@@ -62,15 +62,27 @@ from .ringmem import (
 )
 from .spec import LEGACY_PCI_ALIGN, check_int
 
-__all__ = ["BROKEN", "EMPTY", "KINDS", "Virtqueue", "Queue", "SplitQueue", "make_virtqueue",
-           "broken_reason", "snapshot", "BrokenQueueError", "Chain"]
+__all__ = [
+    "BROKEN",
+    "EMPTY",
+    "KINDS",
+    "BrokenQueueError",
+    "Chain",
+    "Queue",
+    "SplitQueue",
+    "Virtqueue",
+    "broken_reason",
+    "make_virtqueue",
+    "snapshot",
+]
 
 LAYOUTS = {"split": split, "packed": packed}
 """Ring name -> its layout module (``make``, ``broken_reason``, ``snapshot``, kernels)."""
 
 
-def make_virtqueue(queue_size: int, event_idx: bool = False, ring: str = "split", mem=None,
-                   **layout) -> Virtqueue:
+def make_virtqueue(
+    queue_size: int, event_idx: bool = False, ring: str = "split", mem=None, **layout
+) -> Virtqueue:
     """A zeroed virtqueue of ``queue_size`` entries in layout ``ring`` (``mem``: a writable
     contiguous uint8 array to lay it out in, e.g. a view of guest memory; ``layout``:
     layout-specific options such as the split ring's ``align``)."""
@@ -266,10 +278,10 @@ class Queue:
     (7, 0)
     """
 
-    def __init__(self, queue_size: int, event_idx: bool = False, ring: str = "split",
-                 mem=None, **layout):
-        self.vq = make_virtqueue(queue_size, event_idx=event_idx, ring=ring, mem=mem,
-                                 **layout)
+    def __init__(
+        self, queue_size: int, event_idx: bool = False, ring: str = "split", mem=None, **layout
+    ):
+        self.vq = make_virtqueue(queue_size, event_idx=event_idx, ring=ring, mem=mem, **layout)
         self.ring = ring
         self.queue_size = int(queue_size)
         self.event_idx = bool(event_idx)
@@ -304,14 +316,17 @@ class Queue:
         w = np.zeros(n, dtype=np.bool_) if writable is None else np.asarray(writable, np.bool_)
         if w.shape != (n,):
             raise ValueError(f"writable must have one flag per segment ({n})")
-        if w.any() and not w[np.argmax(w):].all():
+        if w.any() and not w[np.argmax(w) :].all():
             raise ValueError("writable segments must follow all readable segments")
         if token is None:
             token = self._next_token
         token = check_int(token, "token", 0, 2**63 - 1)
         self._next_token = max(self._next_token, token + 1)
-        a = (np.arange(n, dtype=np.int64) * 4096 + 0x100000 if addrs is None
-             else np.asarray(addrs, dtype=np.int64))
+        a = (
+            np.arange(n, dtype=np.int64) * 4096 + 0x100000
+            if addrs is None
+            else np.asarray(addrs, dtype=np.int64)
+        )
         if a.shape != (n,) or (a < 0).any():
             raise ValueError(f"addrs must be {n} guest addresses in 0..2**63-1")
         head = self._check(driver_add(self.vq, a, lens, w, token))
@@ -344,8 +359,9 @@ class Queue:
         if head == EMPTY:
             return None
         st = self.vq.st
-        return Chain(int(head), int(st[CHAIN_READABLE]), int(st[CHAIN_WRITABLE]),
-                     int(st[CHAIN_DESCS]))
+        return Chain(
+            int(head), int(st[CHAIN_READABLE]), int(st[CHAIN_WRITABLE]), int(st[CHAIN_DESCS])
+        )
 
     def push_used(self, head: int, written: int) -> None:
         """Device: return chain ``head`` (the id :meth:`pop` gave: the split ring's head,
@@ -376,6 +392,7 @@ class Queue:
 class SplitQueue(Queue):
     """A :class:`Queue` in the split layout (``align``: the legacy layout's alignment)."""
 
-    def __init__(self, queue_size: int, event_idx: bool = False, mem=None,
-                 align: int = LEGACY_PCI_ALIGN):
+    def __init__(
+        self, queue_size: int, event_idx: bool = False, mem=None, align: int = LEGACY_PCI_ALIGN
+    ):
         super().__init__(queue_size, event_idx=event_idx, ring="split", mem=mem, align=align)

@@ -85,9 +85,22 @@ A_HANDLER = 11  # vCPU: the guest's interrupt handler, its EOI and register acce
 A_WAKE_FOR_COMPLETION = 12  # back end: its thread is woken by a completion (jittered)
 A_HANDLER_TAIL = 13  # vCPU: the handler's work after it reaped (an NVMe CQ-head doorbell)
 N_ACTIONS = 14
-ACTIONS = ("submit", "kick", "wake_backend", "pop", "service", "complete", "signal",
-           "irq_running", "hlt", "wake_polled", "wake_slept", "handler",
-           "wake_for_completion", "handler_tail")
+ACTIONS = (
+    "submit",
+    "kick",
+    "wake_backend",
+    "pop",
+    "service",
+    "complete",
+    "signal",
+    "irq_running",
+    "hlt",
+    "wake_polled",
+    "wake_slept",
+    "handler",
+    "wake_for_completion",
+    "handler_tail",
+)
 
 # columns of the exit matrix: exits by reason, and how many of them go on to user space
 X_IO = 0  # trapping PIO/MMIO accesses: kicks, doorbells, register accesses
@@ -204,8 +217,7 @@ _BUSY = 4  # device slots in use
 
 
 @njit(inline="always")
-def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units,
-               d_next, d_k):
+def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units, d_next, d_k):
     """Hand a popped request to the device at ``t``: served at once when it has no service
     time, in a free slot, or queued for one.  Returns when the device next finishes and in
     which slot, given ``d_next`` and ``d_k`` before: a new request can only bring the next
@@ -247,10 +259,33 @@ def _wants_interrupt(vq, poll, suppress_interrupts):
 
 
 @njit
-def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
-                  cost, exits, kick_sync, poll, suppress_kicks, suppress_interrupts,
-                  backend_polls, doorbell_tail, parallelism, halt_poll_max_ns, rng, sigma,
-                  lat, stage_ns, times, counters, max_steps):
+def simulate_ring(
+    vq,
+    n_req,
+    kick_every,
+    closed,
+    depth,
+    chain_lens,
+    chain_write,
+    written,
+    cost,
+    exits,
+    kick_sync,
+    poll,
+    suppress_kicks,
+    suppress_interrupts,
+    backend_polls,
+    doorbell_tail,
+    parallelism,
+    halt_poll_max_ns,
+    rng,
+    sigma,
+    lat,
+    stage_ns,
+    times,
+    counters,
+    max_steps,
+):
     """Run ``n_req`` requests through ``vq``; fill ``lat`` (ns: each request's submit time
     while it is in flight, its latency once it completed), ``stage_ns`` (total ns per
     stage of the actions taken), ``times`` (``T_*``: polling CPU, the last completion;
@@ -274,19 +309,79 @@ def simulate_ring(vq, n_req, kick_every, closed, depth, chain_lens, chain_write,
     waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
     ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
     dq = np.zeros(5, dtype=np.int64)  # the two FIFOs' heads and lengths, slots in use
-    _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
-         halt_poll_max_ns, rng, sigma,
-         lat, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
-         slot_t, slot_h, waiting, ready, dq)
+    _run(
+        vq,
+        n_req,
+        kick_every,
+        closed,
+        depth,
+        chain_lens,
+        chain_write,
+        written,
+        cost,
+        exits,
+        kick_sync,
+        poll,
+        suppress_kicks,
+        suppress_interrupts,
+        backend_polls,
+        doorbell_tail,
+        halt_poll_max_ns,
+        rng,
+        sigma,
+        lat,
+        stage_ns,
+        times,
+        counters,
+        max_steps,
+        addrs,
+        c_row,
+        units,
+        taken,
+        slot_t,
+        slot_h,
+        waiting,
+        ready,
+        dq,
+    )
 
 
 @njit(_nrt=False)
-def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written, cost, exits,
-         kick_sync, poll, suppress_kicks, suppress_interrupts, backend_polls, doorbell_tail,
-         halt_poll_max_ns, rng, sigma,
-         lat, stage_ns, times, counters, max_steps, addrs, c_row, units, taken,
-         slot_t, slot_h, waiting, ready, dq):
+def _run(
+    vq,
+    n_req,
+    kick_every,
+    closed,
+    depth,
+    chain_lens,
+    chain_write,
+    written,
+    cost,
+    exits,
+    kick_sync,
+    poll,
+    suppress_kicks,
+    suppress_interrupts,
+    backend_polls,
+    doorbell_tail,
+    halt_poll_max_ns,
+    rng,
+    sigma,
+    lat,
+    stage_ns,
+    times,
+    counters,
+    max_steps,
+    addrs,
+    c_row,
+    units,
+    taken,
+    slot_t,
+    slot_h,
+    waiting,
+    ready,
+    dq,
+):
     """The event loop of :func:`simulate_ring`, which allocates its work arrays.
 
     Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
@@ -346,9 +441,12 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
         elif v_phase == _HALTED:
             v_time = irq_at
         else:
-            can_submit = (next_req < n_req and _num_free(vq) >= n_desc
-                          and next_req - done < depth
-                          and (not closed or in_batch > 0 or done == next_req))
+            can_submit = (
+                next_req < n_req
+                and _num_free(vq) >= n_desc
+                and next_req - done < depth
+                and (not closed or in_batch > 0 or done == next_req)
+            )
             if irq_at <= t_v:
                 v_time, action = t_v, A_IRQ_RUNNING
             elif poll and unseen_at <= t_v:
@@ -396,8 +494,7 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 continue
             if v_phase == _HALTED:  # the interrupt arrived: wake, enter, take it
                 halted = irq_at - t_halt
-                if halted < 0.0:
-                    halted = 0.0
+                halted = max(halted, 0.0)
                 irq_at = inf
                 if halted <= window:
                     counters[C_POLL_HITS] += 1
@@ -497,8 +594,21 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 popped += 1
                 _take(taken, A_POP, units, 1.0)
                 t_v += c_row[A_POP]
-                d_next, d_k = _to_device(head, t_v, svc_ns, slot_t, slot_h, waiting, ready,
-                                          dq, rng, sigma, units, d_next, d_k)
+                d_next, d_k = _to_device(
+                    head,
+                    t_v,
+                    svc_ns,
+                    slot_t,
+                    slot_h,
+                    waiting,
+                    ready,
+                    dq,
+                    rng,
+                    sigma,
+                    units,
+                    d_next,
+                    d_k,
+                )
                 continue
             if suppress_kicks and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)
@@ -591,8 +701,21 @@ def _run(vq, n_req, kick_every, closed, depth, chain_lens, chain_write, written,
                 _take(taken, A_POP, units, 1.0)
                 t_b += c_row[A_POP]
                 times[T_BACKEND_BUSY] += c_row[A_POP]
-                d_next, d_k = _to_device(head, t_b, svc_ns, slot_t, slot_h, waiting, ready,
-                                          dq, rng, sigma, units, d_next, d_k)
+                d_next, d_k = _to_device(
+                    head,
+                    t_b,
+                    svc_ns,
+                    slot_t,
+                    slot_h,
+                    waiting,
+                    ready,
+                    dq,
+                    rng,
+                    sigma,
+                    units,
+                    d_next,
+                    d_k,
+                )
                 continue
             if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
                 _device_disable_kicks(vq)

@@ -76,8 +76,13 @@ MAX_PACKED_QUEUE_SIZE = 1 << 15
 def check_packed_queue_size(queue_size: int, name: str = "queue_size") -> int:
     """Return ``queue_size`` as an int, or raise ValueError if it is not in 1..32768 (the
     packed-ring rule: any size, not only powers of two)."""
-    return check_int(queue_size, name, 1, MAX_PACKED_QUEUE_SIZE,
-                     "the packed ring: any size, not only powers of two")
+    return check_int(
+        queue_size,
+        name,
+        1,
+        MAX_PACKED_QUEUE_SIZE,
+        "the packed ring: any size, not only powers of two",
+    )
 
 
 def packed_ring_size(queue_size: int) -> int:
@@ -157,9 +162,13 @@ def need_event(event_idx: int, new_idx: int, old_idx: int) -> bool:
     (True, False)
     """
     u16 = "a 16-bit index"
-    return bool(vring_need_event(check_int(event_idx, "event_idx", 0, U16_MASK, u16),
-                                 check_int(new_idx, "new_idx", 0, U16_MASK, u16),
-                                 check_int(old_idx, "old_idx", 0, U16_MASK, u16)))
+    return bool(
+        vring_need_event(
+            check_int(event_idx, "event_idx", 0, U16_MASK, u16),
+            check_int(new_idx, "new_idx", 0, U16_MASK, u16),
+            check_int(old_idx, "old_idx", 0, U16_MASK, u16),
+        )
+    )
 
 
 def split_ring_size(queue_size: int, align: int = LEGACY_PCI_ALIGN) -> int:

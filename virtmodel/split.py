@@ -118,8 +118,9 @@ REASONS = {
 }
 
 
-def make(queue_size: int, event_idx: bool = False, mem=None,
-                   align: int = LEGACY_PCI_ALIGN) -> Virtqueue:
+def make(
+    queue_size: int, event_idx: bool = False, mem=None, align: int = LEGACY_PCI_ALIGN
+) -> Virtqueue:
     """Lay out a split ring of ``queue_size`` entries in ``mem`` (a writable contiguous
     uint8 array of at least ``split_ring_size(queue_size, align)`` bytes, e.g. a view of
     guest memory; a zeroed one is made if None)."""
@@ -128,19 +129,25 @@ def make(queue_size: int, event_idx: bool = False, mem=None,
         raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
     size = split_ring_size(q, align)
     if align < 4:
-        raise ValueError(f"align must be at least 4 (the used ring is 4-byte aligned), "
-                         f"got {align}")
+        raise ValueError(f"align must be at least 4 (the used ring is 4-byte aligned), got {align}")
     if mem is None:
         mem = np.zeros(size, dtype=np.uint8)
-    elif not (isinstance(mem, np.ndarray) and mem.dtype == np.uint8 and mem.ndim == 1
-              and mem.flags.writeable and mem.flags.c_contiguous and mem.size >= size):
+    elif not (
+        isinstance(mem, np.ndarray)
+        and mem.dtype == np.uint8
+        and mem.ndim == 1
+        and mem.flags.writeable
+        and mem.flags.c_contiguous
+        and mem.size >= size
+    ):
         raise ValueError(
-            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes")
+            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes"
+        )
     st = np.zeros(CHAIN_NEXT + 3 * q, dtype=np.int64)
     st[NUM_FREE] = q
     st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
-    st[CHAIN_NEXT: CHAIN_NEXT + q] = (np.arange(q) + 1) % q
-    st[CHAIN_NEXT + 2 * q:] = -1  # no tokens outstanding
+    st[CHAIN_NEXT : CHAIN_NEXT + q] = (np.arange(q) + 1) % q
+    st[CHAIN_NEXT + 2 * q :] = -1  # no tokens outstanding
     return Virtqueue(mem[:size], st, q, DESC_SIZE * q, used_ring_offset(q, align), SPLIT)
 
 
@@ -149,22 +156,26 @@ def views(vq: Virtqueue) -> dict:
     (writing to a view writes the ring: tests use this to corrupt it on purpose)."""
     q, m = vq.queue_size, vq.mem
     d = m[: DESC_SIZE * q]
-    a = m[vq.driver_off: vq.driver_off + 2 * (3 + q)].view("<u2")
-    u = m[vq.device_off: vq.device_off + 6 + 8 * q]
-    elems = u[4: 4 + 8 * q].view("<u4").reshape(q, 2)
+    a = m[vq.driver_off : vq.driver_off + 2 * (3 + q)].view("<u2")
+    u = m[vq.device_off : vq.device_off + 6 + 8 * q]
+    elems = u[4 : 4 + 8 * q].view("<u4").reshape(q, 2)
     return {
         "desc_addr": d.view("<u8").reshape(q, 2)[:, 0],
         "desc_len": d.view("<u4").reshape(q, 4)[:, 2],
         "desc_flags": d.view("<u2").reshape(q, 8)[:, 6],
         "desc_next": d.view("<u2").reshape(q, 8)[:, 7],
-        "avail_flags": a[0:1], "avail_idx": a[1:2], "avail_ring": a[2: 2 + q],
-        "used_event": a[2 + q: 3 + q],
-        "used_flags": u[0:2].view("<u2"), "used_idx": u[2:4].view("<u2"),
-        "used_ring_id": elems[:, 0], "used_ring_len": elems[:, 1],
-        "avail_event": u[4 + 8 * q: 6 + 8 * q].view("<u2"),
-        "chain_next": vq.st[CHAIN_NEXT: CHAIN_NEXT + q],
-        "chain_len": vq.st[CHAIN_NEXT + q: CHAIN_NEXT + 2 * q],
-        "token": vq.st[CHAIN_NEXT + 2 * q: CHAIN_NEXT + 3 * q],
+        "avail_flags": a[0:1],
+        "avail_idx": a[1:2],
+        "avail_ring": a[2 : 2 + q],
+        "used_event": a[2 + q : 3 + q],
+        "used_flags": u[0:2].view("<u2"),
+        "used_idx": u[2:4].view("<u2"),
+        "used_ring_id": elems[:, 0],
+        "used_ring_len": elems[:, 1],
+        "avail_event": u[4 + 8 * q : 6 + 8 * q].view("<u2"),
+        "chain_next": vq.st[CHAIN_NEXT : CHAIN_NEXT + q],
+        "chain_len": vq.st[CHAIN_NEXT + q : CHAIN_NEXT + 2 * q],
+        "token": vq.st[CHAIN_NEXT + 2 * q : CHAIN_NEXT + 3 * q],
     }
 
 
@@ -244,9 +255,8 @@ def _driver_get_used(vq):
     last = (last + 1) & U16_MASK
     vq.st[LAST_USED_IDX] = last
     vq.st[DRV_LAST_LEN] = _ld32(vq, o + 4)
-    if vq.st[DRV_EVENT_IDX] != 0:
-        if (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
-            _st16(vq, vq.driver_off + 4 + 2 * q, last)  # used_event: "after the next one"
+    if vq.st[DRV_EVENT_IDX] != 0 and (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
+        _st16(vq, vq.driver_off + 4 + 2 * q, last)  # used_event: "after the next one"
     return token
 
 
@@ -389,17 +399,32 @@ def broken_reason(vq: Virtqueue) -> str | None:
     return None
 
 
-_LISTS = ("chain_next", "chain_len", "token", "desc_addr", "desc_len", "desc_flags",
-          "desc_next", "avail_ring", "used_ring_id", "used_ring_len")
+_LISTS = (
+    "chain_next",
+    "chain_len",
+    "token",
+    "desc_addr",
+    "desc_len",
+    "desc_flags",
+    "desc_next",
+    "avail_ring",
+    "used_ring_id",
+    "used_ring_len",
+)
 
 
 def snapshot(vq: Virtqueue) -> dict:
     """Plain-Python copy of the shared ring and both sides' state (for drawing)."""
     st = vq.st
-    snap = {k: (v.tolist() if v.size > 1 or k in _LISTS else int(v[0]))
-            for k, v in views(vq).items()}
-    snap.update(free_head=int(st[FREE_HEAD]), num_free=int(st[NUM_FREE]),
-                last_used_idx=int(st[LAST_USED_IDX]), next_avail=int(st[NEXT_AVAIL]),
-                next_used=int(st[NEXT_USED]),
-                outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0])
+    snap = {
+        k: (v.tolist() if v.size > 1 or k in _LISTS else int(v[0])) for k, v in views(vq).items()
+    }
+    snap.update(
+        free_head=int(st[FREE_HEAD]),
+        num_free=int(st[NUM_FREE]),
+        last_used_idx=int(st[LAST_USED_IDX]),
+        next_avail=int(st[NEXT_AVAIL]),
+        next_used=int(st[NEXT_USED]),
+        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0],
+    )
     return snap

@@ -80,8 +80,7 @@ def sweep(path: str, over: str, values, *, runner=simulate, **params) -> Curve:
     """
     takes = get(path).param_names
     if over not in takes:
-        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(takes)}; "
-                         f"got {over!r}")
+        raise ValueError(f"over must be a parameter of {path!r}: {', '.join(takes)}; got {over!r}")
     if over in params:
         raise ValueError(f"{over!r} is swept: do not also pass it as a fixed parameter")
     values = tuple(values)
@@ -124,7 +123,7 @@ def points(runs, *, runner=simulate) -> tuple[Result, ...]:
         work()
     finally:
         for h in helpers:  # not started yet (the pool busy, e.g. with this very call's
-            h.cancel()     # caller): nothing is left for it to do
+            h.cancel()  # caller): nothing is left for it to do
         wait(helpers)
     if failed:
         raise failed[0]

@@ -40,7 +40,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .costs import CostProfile, get as get_profile
+from .costs import CostProfile
+from .costs import get as get_profile
 from .spec import check_int
 
 DATA_MODES = ("pio", "string-pio", "dma")
@@ -59,21 +60,38 @@ STRING_IN_BYTES_PER_EXIT = 1024
 MAX_REQUEST_BYTES = 1 << 24
 PAGE_BYTES = 4096
 
-DEFAULTS = dict(request_bytes=4096, data_mode="dma", direction="read",
-                accesses_per_request=3, dma_setup_accesses=2, handler_accesses=0,
-                mmio=False, busy_wait_ns=0, string_chunk_bytes=0, served_in_exit=False,
-                data_copies=0, interrupts=True, interrupt_mode="posted",
-                irq_trigger="edge", halt_poll=True)
+DEFAULTS = dict(
+    request_bytes=4096,
+    data_mode="dma",
+    direction="read",
+    accesses_per_request=3,
+    dma_setup_accesses=2,
+    handler_accesses=0,
+    mmio=False,
+    busy_wait_ns=0,
+    string_chunk_bytes=0,
+    served_in_exit=False,
+    data_copies=0,
+    interrupts=True,
+    interrupt_mode="posted",
+    irq_trigger="edge",
+    halt_poll=True,
+)
 """The defaults of one register-programmed device, a read by DMA with three accesses to
 start it, two to program the transfer, an edge-triggered interrupt on a host with posted
 interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
 
-LIMITS = dict(accesses_per_request=256, dma_setup_accesses=64, handler_accesses=64,
-              busy_wait_ns=10_000_000, string_chunk_bytes=MAX_REQUEST_BYTES, data_copies=4)
+LIMITS = dict(
+    accesses_per_request=256,
+    dma_setup_accesses=64,
+    handler_accesses=64,
+    busy_wait_ns=10_000_000,
+    string_chunk_bytes=MAX_REQUEST_BYTES,
+    data_copies=4,
+)
 """The largest value each count takes (all start at 0)."""
 
-STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device",
-          "polling")
+STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device", "polling")
 """Where time goes, in the words of the source's section 2.3 (exits and entries, context
 switches, copies), plus the work that is not overhead (guest, device) and the CPU spent
 polling (KVM's halt polling, a guest or back end spinning on a ring)."""
@@ -111,21 +129,32 @@ class TrapCounts(NamedTuple):
 
     @property
     def exits_by_reason(self) -> dict:
-        return {"io": self.io_exits, "eoi": self.eoi_exits, "hlt": self.hlt_exits,
-                "interrupt": 0, "other": 0}
+        return {
+            "io": self.io_exits,
+            "eoi": self.eoi_exits,
+            "hlt": self.hlt_exits,
+            "interrupt": 0,
+            "other": 0,
+        }
 
 
 def _params(kw: dict) -> dict:
     unknown = set(kw) - set(DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown parameter {', '.join(sorted(unknown))}; the trap path "
-                         f"takes {', '.join(DEFAULTS)}")
+        raise ValueError(
+            f"unknown parameter {', '.join(sorted(unknown))}; the trap path "
+            f"takes {', '.join(DEFAULTS)}"
+        )
     p = {**DEFAULTS, **kw}
     p["request_bytes"] = check_int(p["request_bytes"], "request_bytes", 0, MAX_REQUEST_BYTES)
     for name, hi in LIMITS.items():
         p[name] = check_int(p[name], name, 0, hi)
-    for name, allowed in (("data_mode", DATA_MODES), ("direction", DIRECTIONS),
-                          ("interrupt_mode", INTERRUPT_MODES), ("irq_trigger", TRIGGERS)):
+    for name, allowed in (
+        ("data_mode", DATA_MODES),
+        ("direction", DIRECTIONS),
+        ("interrupt_mode", INTERRUPT_MODES),
+        ("irq_trigger", TRIGGERS),
+    ):
         if p[name] not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {p[name]!r}")
     return p
@@ -153,8 +182,9 @@ def _eoi_exit(p: dict) -> bool:
     return p["irq_trigger"] == "level" or p["interrupt_mode"] == "legacy"
 
 
-def counts(request_bytes: int = DEFAULTS["request_bytes"],
-           data_mode: str = DEFAULTS["data_mode"], **kw) -> TrapCounts:
+def counts(
+    request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAULTS["data_mode"], **kw
+) -> TrapCounts:
     """Exact counts for one request (keywords as :data:`DEFAULTS`); they follow from the
     mechanism in the module docstring.  The halt while the device works is one HLT exit
     (none with ``interrupts=False``: the device is done before the exit returns)."""
@@ -162,8 +192,11 @@ def counts(request_bytes: int = DEFAULTS["request_bytes"],
     s = int(p["request_bytes"])
     dma = p["data_mode"] == "dma"
     irq = bool(p["interrupts"])
-    regs = (p["accesses_per_request"] + (p["dma_setup_accesses"] if dma else 0)
-            + (p["handler_accesses"] if irq else 0))
+    regs = (
+        p["accesses_per_request"]
+        + (p["dma_setup_accesses"] if dma else 0)
+        + (p["handler_accesses"] if irq else 0)
+    )
     data = _data_exits(s, p["data_mode"], p["direction"], p["string_chunk_bytes"])
     user = regs + data
     eoi = int(irq and _eoi_exit(p))
@@ -174,35 +207,78 @@ def counts(request_bytes: int = DEFAULTS["request_bytes"],
     else:  # guest <-> sharing page (KVM) and sharing page <-> device buffer (QEMU)
         copies, copied = 2 * data, 2 * s
     pages = math.ceil(s / PAGE_BYTES) if dma else 0
-    return TrapCounts(regs, data, user + eoi + hlt, user, user, eoi, hlt, decoded, 2 * user,
-                      copies, copied, int(irq), pages)
+    return TrapCounts(
+        regs,
+        data,
+        user + eoi + hlt,
+        user,
+        user,
+        eoi,
+        hlt,
+        decoded,
+        2 * user,
+        copies,
+        copied,
+        int(irq),
+        pages,
+    )
 
 
-def _access_steps(out: list, p: CostProfile, n: int, what: str, decode: bool,
-                  chunk_bytes: int = 0) -> None:
+def _access_steps(
+    out: list, p: CostProfile, n: int, what: str, decode: bool, chunk_bytes: int = 0
+) -> None:
     """``n`` identical trapping accesses, each to QEMU and back."""
     if n == 0:
         return
     out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, f"VM exit: {what}"))
-    out.append(Step("kvm", "kvm", p.kvm_exit_ns + (p.mmio_decode_ns if decode else 0.0), n,
-                    "KVM " + ("fetches and decodes the instruction, " if decode else "")
-                    + "fills kvm_run (the I/O sharing page)"))
+    out.append(
+        Step(
+            "kvm",
+            "kvm",
+            p.kvm_exit_ns + (p.mmio_decode_ns if decode else 0.0),
+            n,
+            "KVM "
+            + ("fetches and decodes the instruction, " if decode else "")
+            + "fills kvm_run (the I/O sharing page)",
+        )
+    )
     if chunk_bytes:
-        out.append(Step("kvm", "copy", chunk_bytes * p.copy_ns_per_byte, n,
-                        f"KVM copies {chunk_bytes} B between the guest and kvm_run"))
-    out.append(Step("kvm", "context_switch", p.user_exit_ns / 2, n,
-                    "ioctl(KVM_RUN) returns to QEMU"))
+        out.append(
+            Step(
+                "kvm",
+                "copy",
+                chunk_bytes * p.copy_ns_per_byte,
+                n,
+                f"KVM copies {chunk_bytes} B between the guest and kvm_run",
+            )
+        )
+    out.append(
+        Step("kvm", "context_switch", p.user_exit_ns / 2, n, "ioctl(KVM_RUN) returns to QEMU")
+    )
     out.append(Step("qemu", "qemu", p.emulate_access_ns, n, "QEMU emulates the access"))
     if chunk_bytes:
-        out.append(Step("qemu", "copy", chunk_bytes * p.copy_ns_per_byte, n,
-                        f"QEMU copies {chunk_bytes} B between kvm_run and its buffer"))
-    out.append(Step("qemu", "context_switch", p.user_exit_ns / 2, n,
-                    "QEMU calls ioctl(KVM_RUN) again"))
+        out.append(
+            Step(
+                "qemu",
+                "copy",
+                chunk_bytes * p.copy_ns_per_byte,
+                n,
+                f"QEMU copies {chunk_bytes} B between kvm_run and its buffer",
+            )
+        )
+    out.append(
+        Step("qemu", "context_switch", p.user_exit_ns / 2, n, "QEMU calls ioctl(KVM_RUN) again")
+    )
     out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, "VM entry"))
 
 
-def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAULTS["data_mode"],
-          profile: CostProfile | str = "modern", wait: str = "auto", **kw) -> list[Step]:
+def steps(
+    request_bytes: int = DEFAULTS["request_bytes"],
+    data_mode: str = DEFAULTS["data_mode"],
+    profile: CostProfile | str = "modern",
+    wait: str = "auto",
+    **kw,
+) -> list[Step]:
     """The request's path as an ordered list of :class:`Step` (repeated groups collapsed;
     keywords as :data:`DEFAULTS`).  ``wait`` says how the halted vCPU waits for the
     interrupt: ``"poll"`` (KVM halt-polls), ``"sleep"`` (its thread sleeps and is woken) or
@@ -217,32 +293,64 @@ def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAU
     mode = p["data_mode"]
     out = [Step("guest", "guest", prof.guest_ns_per_request, 1, "driver prepares the request")]
     if p["busy_wait_ns"]:
-        out.append(Step("guest", "guest", float(p["busy_wait_ns"]), 1,
-                        "driver busy-waits between register accesses (udelay)"))
+        out.append(
+            Step(
+                "guest",
+                "guest",
+                float(p["busy_wait_ns"]),
+                1,
+                "driver busy-waits between register accesses (udelay)",
+            )
+        )
     reg = "MMIO" if p["mmio"] else "port"
-    _access_steps(out, prof, p["accesses_per_request"], f"{reg} register access (start)",
-                  p["mmio"])
+    _access_steps(out, prof, p["accesses_per_request"], f"{reg} register access (start)", p["mmio"])
     if mode == "dma":
-        _access_steps(out, prof, p["dma_setup_accesses"],
-                      f"{reg} register access (DMA address/length/start)", p["mmio"])
+        _access_steps(
+            out,
+            prof,
+            p["dma_setup_accesses"],
+            f"{reg} register access (DMA address/length/start)",
+            p["mmio"],
+        )
     if prof.notify_ns:
-        out.append(Step("qemu", "qemu", prof.notify_ns, 1,
-                        "the device model takes the doorbell and starts the request"))
+        out.append(
+            Step(
+                "qemu",
+                "qemu",
+                prof.notify_ns,
+                1,
+                "the device model takes the doorbell and starts the request",
+            )
+        )
     if mode == "dma":
         if s:
-            out.append(Step("qemu", "qemu", prof.dma_map_ns_per_page, c.dma_pages,
-                            "QEMU maps a guest page for the host's I/O (no copy)"))
+            out.append(
+                Step(
+                    "qemu",
+                    "qemu",
+                    prof.dma_map_ns_per_page,
+                    c.dma_pages,
+                    "QEMU maps a guest page for the host's I/O (no copy)",
+                )
+            )
     else:
         per = bytes_per_data_exit(mode, p["direction"], p["string_chunk_bytes"])
         full, rest = divmod(s, per)
         what = f"{mode} {p['direction']} data exit"
         _access_steps(out, prof, full, what, mode == "string-pio", per)
-        _access_steps(out, prof, 1 if rest else 0, what + " (last chunk)",
-                      mode == "string-pio", rest)
+        _access_steps(
+            out, prof, 1 if rest else 0, what + " (last chunk)", mode == "string-pio", rest
+        )
     if p["data_copies"] and mode == "dma":
-        out.append(Step("qemu", "copy", s * prof.copy_ns_per_byte, p["data_copies"],
-                        "the device model copies the data (e1000: into its buffer, then "
-                        "to the tap device)"))
+        out.append(
+            Step(
+                "qemu",
+                "copy",
+                s * prof.copy_ns_per_byte,
+                p["data_copies"],
+                "the device model copies the data (e1000: into its buffer, then to the tap device)",
+            )
+        )
     if p["served_in_exit"]:  # e.g. a NIC's transmit: done before the exit returns
         dev = 0.0
     else:
@@ -251,26 +359,52 @@ def steps(request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAU
     if not p["interrupts"]:
         return out
     if not p["served_in_exit"]:  # the vCPU waits for the device, halted
-        out.append(Step("cpu", "exit_entry", prof.vmexit_ns, 1,
-                        "the vCPU has nothing to do: HLT exits", concurrent=True))
-        out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT",
-                        concurrent=True))
+        out.append(
+            Step(
+                "cpu",
+                "exit_entry",
+                prof.vmexit_ns,
+                1,
+                "the vCPU has nothing to do: HLT exits",
+                concurrent=True,
+            )
+        )
+        out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT", concurrent=True))
         if wait == "auto":
             wait = "poll" if p["halt_poll"] and dev <= prof.halt_poll_ns else "sleep"
         if wait == "poll":
-            out.append(Step("kvm", "polling", dev, 1, "KVM halt-polls until the interrupt "
-                            "(the window has grown past the device's time)",
-                            concurrent=True))
+            out.append(
+                Step(
+                    "kvm",
+                    "polling",
+                    dev,
+                    1,
+                    "KVM halt-polls until the interrupt "
+                    "(the window has grown past the device's time)",
+                    concurrent=True,
+                )
+            )
         else:
-            out.append(Step("kvm", "context_switch", prof.wakeup_ns, 1,
-                            "the vCPU thread slept; the interrupt wakes it"))
+            out.append(
+                Step(
+                    "kvm",
+                    "context_switch",
+                    prof.wakeup_ns,
+                    1,
+                    "the vCPU thread slept; the interrupt wakes it",
+                )
+            )
     out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
     if p["interrupt_mode"] != "posted":
-        out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1,
-                        "KVM injects the interrupt on entry"))
+        out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1, "KVM injects the interrupt on entry"))
     out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))
-    _access_steps(out, prof, p["handler_accesses"],
-                  f"{reg} register access in the interrupt handler", p["mmio"])
+    _access_steps(
+        out,
+        prof,
+        p["handler_accesses"],
+        f"{reg} register access in the interrupt handler",
+        p["mmio"],
+    )
     if c.eoi_exits:
         out.append(Step("cpu", "exit_entry", prof.eoi_ns, 1, "the guest's EOI exits"))
     return out
@@ -290,9 +424,12 @@ def elapsed_ns(step_list: list[Step]) -> float:
     return float(sum(st.ns * st.count for st in step_list if not st.concurrent))
 
 
-def request_ns(request_bytes: int = DEFAULTS["request_bytes"],
-               data_mode: str = DEFAULTS["data_mode"], profile: CostProfile | str = "modern",
-               **kw) -> float:
+def request_ns(
+    request_bytes: int = DEFAULTS["request_bytes"],
+    data_mode: str = DEFAULTS["data_mode"],
+    profile: CostProfile | str = "modern",
+    **kw,
+) -> float:
     """Time of one request on this path, start to finish (no jitter)."""
     return elapsed_ns(steps(request_bytes, data_mode, profile=profile, **kw))
 
@@ -307,8 +444,9 @@ def crossover_bytes(sizes, slow: dict | None = None, fast: dict | None = None, *
         raise ValueError("sizes must be ascending")
     slow = {"data_mode": "string-pio", **(slow or {})}
     fast = {"data_mode": "dma", **(fast or {})}
-    wins = [request_ns(s, **{**common, **fast}) <= request_ns(s, **{**common, **slow})
-            for s in sizes]
+    wins = [
+        request_ns(s, **{**common, **fast}) <= request_ns(s, **{**common, **slow}) for s in sizes
+    ]
     at = None
     for s, w in zip(reversed(sizes), reversed(wins)):
         if not w:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from . import costs
 from .paths import simulate
@@ -43,9 +44,12 @@ def published() -> dict:
 def null_device(profile=costs.MODERN) -> costs.CostProfile:
     """``profile`` with QEMU's null-co block driver behind the back end: no service time,
     and no host I/O stack (null-co completes without a system call)."""
-    return profile.replace(device_ns_per_request=0.0, device_ns_per_byte=0.0,
-                           host_io_ns_per_request=0.0,
-                           description=profile.description + " With a null device (null-co).")
+    return profile.replace(
+        device_ns_per_request=0.0,
+        device_ns_per_byte=0.0,
+        host_io_ns_per_request=0.0,
+        description=profile.description + " With a null device (null-co).",
+    )
 
 
 def _run(path: str, **kw):
@@ -87,47 +91,63 @@ class Case:
 # Host: Xeon Gold 6248R, the modern profile's CPU; device: null-co.  The shadow-doorbell
 # series of that time never updated the CQ EventIdx (fixed in QEMU 7.2, fa5db2aa168b).
 _FAN = dict(profile=null_device(), request_bytes=4096, cq_eventidx=False)
-_FAN_MISS = ("QEMU's NVMe of 2022 took ~40 µs per I/O at queue depth 1 on this host (25 k "
-             "IOPS). The model's I/O is several times faster: its exit, wake-up and "
-             "emulation costs are micro-benchmarks of later hosts, and it leaves out what "
-             "that QEMU added to each I/O: two 500 ns virtual-clock timers (one before it "
-             "processed the submission queue, one before it posted completions), the big QEMU "
-             "lock taken both by the vCPU thread emulating a doorbell and by the main loop, "
-             "and an MSI sent by a system call from the main loop.")
-_FAN_QD8 = ("At QD8 the published figures turn: with shadow doorbells IOPS fell from QD4 to "
-            "QD8 (99.8 k to 82.5 k) and the doorbells per I/O rose (0.27 to 0.46), so the "
-            "controller caught up with the driver between submissions more often. The source "
-            "does not say what slowed it; the model's controller falls further behind as the "
-            "depth grows, and EventIdx suppresses ever more doorbells. ")
+_FAN_MISS = (
+    "QEMU's NVMe of 2022 took ~40 µs per I/O at queue depth 1 on this host (25 k "
+    "IOPS). The model's I/O is several times faster: its exit, wake-up and "
+    "emulation costs are micro-benchmarks of later hosts, and it leaves out what "
+    "that QEMU added to each I/O: two 500 ns virtual-clock timers (one before it "
+    "processed the submission queue, one before it posted completions), the big QEMU "
+    "lock taken both by the vCPU thread emulating a doorbell and by the main loop, "
+    "and an MSI sent by a system call from the main loop."
+)
+_FAN_QD8 = (
+    "At QD8 the published figures turn: with shadow doorbells IOPS fell from QD4 to "
+    "QD8 (99.8 k to 82.5 k) and the doorbells per I/O rose (0.27 to 0.46), so the "
+    "controller caught up with the driver between submissions more often. The source "
+    "does not say what slowed it; the model's controller falls further behind as the "
+    "depth grows, and EventIdx suppresses ever more doorbells. "
+)
 
 
 def _nvme_io(qd: int, shadow: bool) -> Callable[[], float]:
-    return lambda: _run("nvme", iodepth=qd, shadow_doorbell=shadow, **_FAN
-                        ).exits_by_reason["io"]
+    return lambda: _run("nvme", iodepth=qd, shadow_doorbell=shadow, **_FAN).exits_by_reason["io"]
 
 
 def _nvme_dbbuf_ratio(qd: int) -> Callable[[], float]:
-    return lambda: _iops_ratio("nvme", dict(iodepth=qd, shadow_doorbell=True, **_FAN),
-                               "nvme", dict(iodepth=qd, shadow_doorbell=False, **_FAN))
+    return lambda: _iops_ratio(
+        "nvme",
+        dict(iodepth=qd, shadow_doorbell=True, **_FAN),
+        "nvme",
+        dict(iodepth=qd, shadow_doorbell=False, **_FAN),
+    )
 
 
 def _nvme_ioeventfd_ratio(qd: int) -> Callable[[], float]:
-    return lambda: _iops_ratio("nvme", dict(iodepth=qd, ioeventfd=True, **_FAN),
-                               "nvme", dict(iodepth=qd, ioeventfd=False, **_FAN))
+    return lambda: _iops_ratio(
+        "nvme",
+        dict(iodepth=qd, ioeventfd=True, **_FAN),
+        "nvme",
+        dict(iodepth=qd, ioeventfd=False, **_FAN),
+    )
 
 
 def _nvme_vs_virtio(qd: int) -> Callable[[], float]:
     return lambda: _iops_ratio(
-        "nvme", dict(iodepth=qd, ioeventfd=True, **_FAN),
-        "virtio", dict(iodepth=qd, profile=_FAN["profile"], request_bytes=4096))
+        "nvme",
+        dict(iodepth=qd, ioeventfd=True, **_FAN),
+        "virtio",
+        dict(iodepth=qd, profile=_FAN["profile"], request_bytes=4096),
+    )
 
 
 # --- Stefan Hajnoczi's virtio-blk on a host NVMe SSD (QEMU 8.0+, 2023) -------------------
-_STEFAN_MISS = ("The modern profile's back-end costs per request (virtio_ns_per_request, "
-                "host_io_ns_per_request) are assumptions: no micro-benchmark was found. The "
-                "measured IOThread saturates at ~230 k IOPS, about 4.3 µs of CPU per request; "
-                "the model's assumed back end is about twice as fast, and its device (the "
-                "P4800X's measured QD1 latency) makes QD1 faster than measured.")
+_STEFAN_MISS = (
+    "The modern profile's back-end costs per request (virtio_ns_per_request, "
+    "host_io_ns_per_request) are assumptions: no micro-benchmark was found. The "
+    "measured IOThread saturates at ~230 k IOPS, about 4.3 µs of CPU per request; "
+    "the model's assumed back end is about twice as fast, and its device (the "
+    "P4800X's measured QD1 latency) makes QD1 faster than measured."
+)
 
 
 def _virtio_iops(qd: int) -> Callable[[], float]:
@@ -135,70 +155,153 @@ def _virtio_iops(qd: int) -> Callable[[], float]:
 
 
 CASES = (
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd1", "nvme, shadow doorbells, QD1, null device",
-         _nvme_io(1, True)),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd1",
+        "nvme, shadow doorbells, QD1, null device",
+        _nvme_io(1, True),
+    ),
     Case("qemu-nvme-dbbuf-mmio-per-io-qd2", "the same at QD2", _nvme_io(2, True)),
     Case("qemu-nvme-dbbuf-mmio-per-io-qd4", "the same at QD4", _nvme_io(4, True)),
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd8", "the same at QD8", _nvme_io(8, True),
-         miss=_FAN_QD8 + _FAN_MISS),
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd1", "nvme without shadow doorbells, QD1",
-         _nvme_io(1, False), raw_key="without_dbbuf"),
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd2", "the same at QD2", _nvme_io(2, False),
-         raw_key="without_dbbuf"),
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd4", "the same at QD4", _nvme_io(4, False),
-         raw_key="without_dbbuf"),
-    Case("qemu-nvme-dbbuf-mmio-per-io-qd8", "the same at QD8", _nvme_io(8, False),
-         raw_key="without_dbbuf"),
-    Case("qemu-nvme-dbbuf-iops-ratio-qd1", "nvme IOPS, shadow doorbells on / off, QD1",
-         _nvme_dbbuf_ratio(1)),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd8",
+        "the same at QD8",
+        _nvme_io(8, True),
+        miss=_FAN_QD8 + _FAN_MISS,
+    ),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd1",
+        "nvme without shadow doorbells, QD1",
+        _nvme_io(1, False),
+        raw_key="without_dbbuf",
+    ),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd2",
+        "the same at QD2",
+        _nvme_io(2, False),
+        raw_key="without_dbbuf",
+    ),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd4",
+        "the same at QD4",
+        _nvme_io(4, False),
+        raw_key="without_dbbuf",
+    ),
+    Case(
+        "qemu-nvme-dbbuf-mmio-per-io-qd8",
+        "the same at QD8",
+        _nvme_io(8, False),
+        raw_key="without_dbbuf",
+    ),
+    Case(
+        "qemu-nvme-dbbuf-iops-ratio-qd1",
+        "nvme IOPS, shadow doorbells on / off, QD1",
+        _nvme_dbbuf_ratio(1),
+    ),
     Case("qemu-nvme-dbbuf-iops-ratio-qd2", "the same at QD2", _nvme_dbbuf_ratio(2)),
     Case("qemu-nvme-dbbuf-iops-ratio-qd4", "the same at QD4", _nvme_dbbuf_ratio(4)),
-    Case("qemu-nvme-dbbuf-iops-ratio-qd8", "the same at QD8", _nvme_dbbuf_ratio(8),
-         miss=_FAN_QD8 + "So the model's IOPS with shadow doorbells keep rising where the "
-              "measured ones fell, and its on/off ratio comes out too high."),
-    Case("qemu-nvme-ioeventfd-iops-ratio-qd1", "nvme IOPS, doorbell ioeventfds on / off, "
-         "shadow doorbells on, QD1", _nvme_ioeventfd_ratio(1)),
+    Case(
+        "qemu-nvme-dbbuf-iops-ratio-qd8",
+        "the same at QD8",
+        _nvme_dbbuf_ratio(8),
+        miss=_FAN_QD8 + "So the model's IOPS with shadow doorbells keep rising where the "
+        "measured ones fell, and its on/off ratio comes out too high.",
+    ),
+    Case(
+        "qemu-nvme-ioeventfd-iops-ratio-qd1",
+        "nvme IOPS, doorbell ioeventfds on / off, shadow doorbells on, QD1",
+        _nvme_ioeventfd_ratio(1),
+    ),
     Case("qemu-nvme-ioeventfd-iops-ratio-qd16", "the same at QD16", _nvme_ioeventfd_ratio(16)),
-    Case("qemu-nvme-ioeventfd-iops-ratio-qd64", "the same at QD64", _nvme_ioeventfd_ratio(64),
-         miss="Without ioeventfd the measured IOPS fell from QD16 to QD64 (176 k to 153 k), "
-              "which suggests that the vCPU thread emulating doorbells in user space, under "
-              "QEMU's big lock, was the bottleneck ioeventfd removed. The model has no lock "
-              "contention, and its user-space exit (a 2024 figure) is cheaper than that "
-              "host's (see the QD1 latency row), so moving the doorbell into the kernel "
-              "gains less."),
-    Case("qemu-nvme-vs-virtio-blk-iops-qd1", "IOPS of nvme (shadow doorbells, ioeventfd) / "
-         "virtio-blk, QD1, null device", _nvme_vs_virtio(1)),
-    Case("qemu-nvme-vs-virtio-blk-iops-qd64", "the same at QD64", _nvme_vs_virtio(64),
-         miss="The measured NVMe ran in an IOThread with irqfd (the series under test); "
-              "virtio-blk's configuration is not stated and peaked at 260 k. In the model the "
-              "NVMe guest still rings the CQ-head doorbell, decoded, once per interrupt, "
-              "which virtio's ring does not need; the measured NVMe must have taken fewer of "
-              "them (the CQ EventIdx of that QEMU never asked for them)."),
-    Case("virtio-blk-guest-poll-queues", "virtio, 512 B, iodepth 64: the guest polls the used "
-         "ring / takes interrupts (IOPS)",
-         lambda: _iops_ratio("virtio", dict(iodepth=64, request_bytes=512, interrupts=False),
-                             "virtio", dict(iodepth=64, request_bytes=512))),
-    Case("kvm-halt-poll-tcp-rr-latency", "vhost-net, one 64 B request at a time: mean "
-         "latency without / with halt polling",
-         lambda: (_run("vhost", request_bytes=64, device_type="net", halt_poll=False)
-                  .mean_latency_ns / _run("vhost", request_bytes=64, device_type="net")
-                  .mean_latency_ns)),
-    Case("apicv-inl-from-qemu", "one port read emulated by QEMU: time with APICv off / on",
-         lambda: (_run("emulated", accesses_per_request=1, dma_setup_accesses=0,
-                       interrupts=False, interrupt_mode="legacy").us_per_request
-                  / _run("emulated", accesses_per_request=1, dma_setup_accesses=0,
-                         interrupts=False).us_per_request)),
-    Case("virtio-blk-iothread-host-nvme-iops-qd1", "virtio-blk, 4 KiB, QD1, modern host",
-         _virtio_iops(1), miss=_STEFAN_MISS),
-    Case("virtio-blk-iothread-host-nvme-iops-qd8", "the same at QD8", _virtio_iops(8),
-         miss=_STEFAN_MISS),
-    Case("virtio-blk-iothread-host-nvme-iops-qd128", "the same at QD128", _virtio_iops(128),
-         miss=_STEFAN_MISS),
-    Case("virtio-blk-iothread-host-nvme-qd1-latency", "the same at QD1: mean latency (µs)",
-         lambda: _run("virtio", request_bytes=4096).mean_latency_ns / 1e3, miss=_STEFAN_MISS),
-    Case("qemu-nvme-qd1-latency-no-dbbuf", "nvme without shadow doorbells, QD1: mean latency "
-         "(µs)", lambda: _run("nvme", shadow_doorbell=False, **_FAN).mean_latency_ns / 1e3,
-         miss=_FAN_MISS),
+    Case(
+        "qemu-nvme-ioeventfd-iops-ratio-qd64",
+        "the same at QD64",
+        _nvme_ioeventfd_ratio(64),
+        miss="Without ioeventfd the measured IOPS fell from QD16 to QD64 (176 k to 153 k), "
+        "which suggests that the vCPU thread emulating doorbells in user space, under "
+        "QEMU's big lock, was the bottleneck ioeventfd removed. The model has no lock "
+        "contention, and its user-space exit (a 2024 figure) is cheaper than that "
+        "host's (see the QD1 latency row), so moving the doorbell into the kernel "
+        "gains less.",
+    ),
+    Case(
+        "qemu-nvme-vs-virtio-blk-iops-qd1",
+        "IOPS of nvme (shadow doorbells, ioeventfd) / virtio-blk, QD1, null device",
+        _nvme_vs_virtio(1),
+    ),
+    Case(
+        "qemu-nvme-vs-virtio-blk-iops-qd64",
+        "the same at QD64",
+        _nvme_vs_virtio(64),
+        miss="The measured NVMe ran in an IOThread with irqfd (the series under test); "
+        "virtio-blk's configuration is not stated and peaked at 260 k. In the model the "
+        "NVMe guest still rings the CQ-head doorbell, decoded, once per interrupt, "
+        "which virtio's ring does not need; the measured NVMe must have taken fewer of "
+        "them (the CQ EventIdx of that QEMU never asked for them).",
+    ),
+    Case(
+        "virtio-blk-guest-poll-queues",
+        "virtio, 512 B, iodepth 64: the guest polls the used ring / takes interrupts (IOPS)",
+        lambda: _iops_ratio(
+            "virtio",
+            dict(iodepth=64, request_bytes=512, interrupts=False),
+            "virtio",
+            dict(iodepth=64, request_bytes=512),
+        ),
+    ),
+    Case(
+        "kvm-halt-poll-tcp-rr-latency",
+        "vhost-net, one 64 B request at a time: mean latency without / with halt polling",
+        lambda: (
+            _run("vhost", request_bytes=64, device_type="net", halt_poll=False).mean_latency_ns
+            / _run("vhost", request_bytes=64, device_type="net").mean_latency_ns
+        ),
+    ),
+    Case(
+        "apicv-inl-from-qemu",
+        "one port read emulated by QEMU: time with APICv off / on",
+        lambda: (
+            _run(
+                "emulated",
+                accesses_per_request=1,
+                dma_setup_accesses=0,
+                interrupts=False,
+                interrupt_mode="legacy",
+            ).us_per_request
+            / _run(
+                "emulated", accesses_per_request=1, dma_setup_accesses=0, interrupts=False
+            ).us_per_request
+        ),
+    ),
+    Case(
+        "virtio-blk-iothread-host-nvme-iops-qd1",
+        "virtio-blk, 4 KiB, QD1, modern host",
+        _virtio_iops(1),
+        miss=_STEFAN_MISS,
+    ),
+    Case(
+        "virtio-blk-iothread-host-nvme-iops-qd8",
+        "the same at QD8",
+        _virtio_iops(8),
+        miss=_STEFAN_MISS,
+    ),
+    Case(
+        "virtio-blk-iothread-host-nvme-iops-qd128",
+        "the same at QD128",
+        _virtio_iops(128),
+        miss=_STEFAN_MISS,
+    ),
+    Case(
+        "virtio-blk-iothread-host-nvme-qd1-latency",
+        "the same at QD1: mean latency (µs)",
+        lambda: _run("virtio", request_bytes=4096).mean_latency_ns / 1e3,
+        miss=_STEFAN_MISS,
+    ),
+    Case(
+        "qemu-nvme-qd1-latency-no-dbbuf",
+        "nvme without shadow doorbells, QD1: mean latency (µs)",
+        lambda: _run("nvme", shadow_doorbell=False, **_FAN).mean_latency_ns / 1e3,
+        miss=_FAN_MISS,
+    ),
 )
 
 
@@ -227,8 +330,9 @@ def table() -> tuple[Row, ...]:
     rows = []
     for c in CASES:
         m = float(c.predict())
-        rows.append(Row(c, c.reported, m, (m - c.reported) / c.reported,
-                        _within(c.kind, c.reported, m)))
+        rows.append(
+            Row(c, c.reported, m, (m - c.reported) / c.reported, _within(c.kind, c.reported, m))
+        )
     return tuple(rows)
 
 
@@ -257,6 +361,10 @@ def summary(rows=None) -> Summary:
     rows = table() if rows is None else rows
     counts = [r for r in rows if r.case.kind == "count"]
     ratios = [r for r in rows if r.case.kind == "ratio"]
-    return Summary(len(counts), sum(bool(r.within) for r in counts), len(ratios),
-                   statistics.median(abs(r.error) for r in ratios),
-                   len({_source_key(r.case.entry) for r in rows}))
+    return Summary(
+        len(counts),
+        sum(bool(r.within) for r in counts),
+        len(ratios),
+        statistics.median(abs(r.error) for r in ratios),
+        len({_source_key(r.case.entry) for r in rows}),
+    )

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -36,7 +37,8 @@ from matplotlib.figure import Figure
 from . import canvas, exit_tax, plots, registers, trap
 from .costs import get as get_profile
 from .hardware import catalogue
-from .paths import get as get_path, names, simulate
+from .paths import get as get_path
+from .paths import names, simulate
 from .sweep import Curve, points, sweep
 from .tour import ring_tour
 from .units import fmt_bytes
@@ -86,8 +88,7 @@ def curve(path: str, over: str, values, **params) -> Curve:
     """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`, with the parameters
     ``path`` takes (an explorer sets knobs some paths do not have)."""
     takes = get_path(path).param_names
-    return sweep(path, over, values, runner=run,
-                 **{k: v for k, v in params.items() if k in takes})
+    return sweep(path, over, values, runner=run, **{k: v for k, v in params.items() if k in takes})
 
 
 @dataclass
@@ -129,16 +130,18 @@ class Explorer:
         for k in self.knobs:
             if k.name == name:
                 return k
-        raise ValueError(f"{self.title!r} has no knob {name!r}; it has "
-                         f"{', '.join(k.name for k in self.knobs)}")
+        raise ValueError(
+            f"{self.title!r} has no knob {name!r}; it has {', '.join(k.name for k in self.knobs)}"
+        )
 
     def update(self, **values) -> Figure:
         """Set knobs (each to one of its grid values) and redraw."""
         for name, v in values.items():
             k = self.knob(name)
             if v not in k.values:
-                raise ValueError(f"{name} must be one of {', '.join(map(k.fmt, k.values))}; "
-                                 f"got {v!r}")
+                raise ValueError(
+                    f"{name} must be one of {', '.join(map(k.fmt, k.values))}; got {v!r}"
+                )
         self.state.update(values)
         fig = self.figure
         live = self._image is not None
@@ -191,18 +194,27 @@ class Explorer:
         for k in self.knobs:
             opts = [(k.fmt(v), v) for v in k.values]
             if len(k.values) <= 4 or all(isinstance(v, (str, bool)) for v in k.values):
-                c = w.ToggleButtons(options=opts, value=self.state[k.name],
-                                    description=k.label, style={"description_width": "initial"})
+                c = w.ToggleButtons(
+                    options=opts,
+                    value=self.state[k.name],
+                    description=k.label,
+                    style={"description_width": "initial"},
+                )
             else:
-                c = w.SelectionSlider(options=opts, value=self.state[k.name],
-                                      description=k.label, continuous_update=False,
-                                      style={"description_width": "initial"},
-                                      layout=w.Layout(width="32em"))
+                c = w.SelectionSlider(
+                    options=opts,
+                    value=self.state[k.name],
+                    description=k.label,
+                    continuous_update=False,
+                    style={"description_width": "initial"},
+                    layout=w.Layout(width="32em"),
+                )
             c.observe(lambda ch, name=k.name: self.update(**{name: ch["new"]}), names="value")
             self.controls[k.name] = c
             rows.append(c)
-        self._image = w.Image(value=self._live_png(), format="png",
-                              layout=w.Layout(max_width="100%"))
+        self._image = w.Image(
+            value=self._live_png(), format="png", layout=w.Layout(max_width="100%")
+        )
         self._box = w.VBox([w.HTML(f"<b>{html.escape(self.title)}</b>"), *rows, self._image])
         return self._box
 
@@ -212,16 +224,20 @@ class Explorer:
         return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self):
-        return f"<Explorer {self.title!r}: " + ", ".join(
-            f"{k.name}={k.fmt(self.state[k.name])}" for k in self.knobs) + ">"
+        return (
+            f"<Explorer {self.title!r}: "
+            + ", ".join(f"{k.name}={k.fmt(self.state[k.name])}" for k in self.knobs)
+            + ">"
+        )
 
 
 def _no_layout_engine(fig: Figure) -> None:
     """Remove the figure's layout engine.  Not ``set_layout_engine("none")``: that leaves
     a placeholder engine, and with any engine set ``savefig`` draws the whole figure twice
     (once to lay it out, once to render)."""
-    with matplotlib.rc_context({"figure.autolayout": False,
-                                "figure.constrained_layout.use": False}):
+    with matplotlib.rc_context(
+        {"figure.autolayout": False, "figure.constrained_layout.use": False}
+    ):
         fig.set_layout_engine(None)
 
 
@@ -239,24 +255,41 @@ def explore_exit_tax(profile="modern") -> Explorer:
 
     def draw(fig, us_per_exit, iops):
         ns = us_per_exit * 1e3
-        paths = {"emulated disk (4 KiB, DMA)": run("emulated", request_bytes=4096,
-                                                   requests=REQUESTS, profile=prof),
-                 "virtio-blk, 1 per kick": run("virtio", request_bytes=4096, batch=1,
-                                               requests=REQUESTS, profile=prof),
-                 "virtio-blk, 16 per kick": run("virtio", request_bytes=4096, batch=16,
-                                                requests=REQUESTS, profile=prof)}
+        paths = {
+            "emulated disk (4 KiB, DMA)": run(
+                "emulated", request_bytes=4096, requests=REQUESTS, profile=prof
+            ),
+            "virtio-blk, 1 per kick": run(
+                "virtio", request_bytes=4096, batch=1, requests=REQUESTS, profile=prof
+            ),
+            "virtio-blk, 16 per kick": run(
+                "virtio", request_bytes=4096, batch=16, requests=REQUESTS, profile=prof
+            ),
+        }
         markers = [(k, r.exits_per_request * iops) for k, r in paths.items()]
         plots.exit_tax(ns, [c * 1e3 for c in costs_us if c != us_per_exit], markers, fig)
-        fig.axes[0].set_title(f"{iops:,} requests/s at {us_per_exit:g} µs per exit",
-                              fontsize=10)
-        return {"results": paths, "markers": markers,
-                "speed": {k: exit_tax.guest_speed(r, ns) for k, r in markers}}
+        fig.axes[0].set_title(f"{iops:,} requests/s at {us_per_exit:g} µs per exit", fontsize=10)
+        return {
+            "results": paths,
+            "markers": markers,
+            "speed": {k: exit_tax.guest_speed(r, ns) for k, r in markers},
+        }
 
     return Explorer(
-        "The exit tax", (Knob("us_per_exit", "cost per exit (µs)", costs_us, 8, "{:g} µs".format),
-                         Knob("iops", "requests per second", (1000, 10_000, 50_000, 100_000,
-                                                              200_000), 50_000, "{:,}".format)),
-        draw, figsize=(9, 3.8))
+        "The exit tax",
+        (
+            Knob("us_per_exit", "cost per exit (µs)", costs_us, 8, "{:g} µs".format),
+            Knob(
+                "iops",
+                "requests per second",
+                (1000, 10_000, 50_000, 100_000, 200_000),
+                50_000,
+                "{:,}".format,
+            ),
+        ),
+        draw,
+        figsize=(9, 3.8),
+    )
 
 
 def explore_trap_path(profile="modern") -> Explorer:
@@ -268,18 +301,26 @@ def explore_trap_path(profile="modern") -> Explorer:
         st = trap.steps(request_bytes, data_mode, profile=prof, direction=direction)
         c = trap.counts(request_bytes, data_mode, direction=direction)
         total = trap.elapsed_ns(st) / 1e3
-        plots.timeline(st, fig, title=(
-            f"{data_mode}, {fmt_bytes(request_bytes)}: {c.exits} VM exits ({c.user_exits} to "
-            f"QEMU), {c.context_switches} context switches, {c.copies} copies, {total:.1f} µs"))
+        plots.timeline(
+            st,
+            fig,
+            title=(
+                f"{data_mode}, {fmt_bytes(request_bytes)}: {c.exits} VM exits ({c.user_exits} to "
+                f"QEMU), {c.context_switches} context switches, {c.copies} copies, {total:.1f} µs"
+            ),
+        )
         return {"steps": st, "counts": c, "total_us": total}
 
     return Explorer(
-        "One emulated request", (
+        "One emulated request",
+        (
             Knob("data_mode", "data moved by", trap.DATA_MODES, "dma"),
-            Knob("request_bytes", "request size", (64, 512, 4096, 16384, 65536), 4096,
-                 fmt_bytes),
-            Knob("direction", "direction", trap.DIRECTIONS, "read")),
-        draw, figsize=(11, 3.2))
+            Knob("request_bytes", "request size", (64, 512, 4096, 16384, 65536), 4096, fmt_bytes),
+            Knob("direction", "direction", trap.DIRECTIONS, "read"),
+        ),
+        draw,
+        figsize=(11, 3.2),
+    )
 
 
 DATA_MODE_COLORS = {"pio": "#e67e22", "string-pio": "#c0392b", "dma": "#2471a3"}
@@ -289,9 +330,13 @@ def ide_sequence(data_mode: str) -> dict:
     """The ``"emulated"`` path's register accesses of an IDE read or write by ``data_mode``:
     libata's PIO sequence for port I/O, its bus-master DMA sequence for DMA."""
     seq = registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ
-    return dict(accesses_per_request=seq.issue, dma_setup_accesses=seq.dma_setup,
-                handler_accesses=seq.handler, busy_wait_ns=seq.busy_wait_ns,
-                string_chunk_bytes=seq.string_chunk_bytes)
+    return dict(
+        accesses_per_request=seq.issue,
+        dma_setup_accesses=seq.dma_setup,
+        handler_accesses=seq.handler,
+        busy_wait_ns=seq.busy_wait_ns,
+        string_chunk_bytes=seq.string_chunk_bytes,
+    )
 
 
 def explore_dma_size(profile="modern") -> Explorer:
@@ -301,43 +346,84 @@ def explore_dma_size(profile="modern") -> Explorer:
     prof = get_profile(profile)
 
     def draw(fig, request_bytes, direction):
-        curves = {m: curve("emulated", "request_bytes", SIZES, data_mode=m, profile=prof,
-                           direction=direction, requests=REQUESTS, **ide_sequence(m))
-                  for m in trap.DATA_MODES}
-        plots.curves(curves, ("exits_per_request", "us_per_request"), fig,
-                     marker=request_bytes, colors=DATA_MODE_COLORS)
-        x = trap.crossover_bytes(SIZES, slow=dict(data_mode="string-pio",
-                                                  **ide_sequence("string-pio")),
-                                 fast=dict(data_mode="dma", **ide_sequence("dma")),
-                                 direction=direction, profile=prof)
+        curves = {
+            m: curve(
+                "emulated",
+                "request_bytes",
+                SIZES,
+                data_mode=m,
+                profile=prof,
+                direction=direction,
+                requests=REQUESTS,
+                **ide_sequence(m),
+            )
+            for m in trap.DATA_MODES
+        }
+        plots.curves(
+            curves,
+            ("exits_per_request", "us_per_request"),
+            fig,
+            marker=request_bytes,
+            colors=DATA_MODE_COLORS,
+        )
+        x = trap.crossover_bytes(
+            SIZES,
+            slow=dict(data_mode="string-pio", **ide_sequence("string-pio")),
+            fast=dict(data_mode="dma", **ide_sequence("dma")),
+            direction=direction,
+            profile=prof,
+        )
         if x:
             for ax in fig.axes:
                 ax.axvline(x, color=DATA_MODE_COLORS["dma"], ls="--", lw=0.8)
         i = SIZES.index(request_bytes)
         at = {m: c.results[i] for m, c in curves.items()}
         fig.suptitle(
-            f"IDE {direction} of {fmt_bytes(request_bytes)}: " + "; ".join(
+            f"IDE {direction} of {fmt_bytes(request_bytes)}: "
+            + "; ".join(
                 f"{m} {r.exits_per_request:,.0f} exits {r.us_per_request:,.1f} µs"
-                for m, r in at.items())
-            + (f"   |  DMA wins from {fmt_bytes(x)} (dashed)" if x else ""), fontsize=9)
+                for m, r in at.items()
+            )
+            + (f"   |  DMA wins from {fmt_bytes(x)} (dashed)" if x else ""),
+            fontsize=9,
+        )
         return {"curves": curves, "at": at, "crossover": x}
 
     return Explorer(
-        "Sharing page or DMA?", (
+        "Sharing page or DMA?",
+        (
             Knob("request_bytes", "transfer size", SIZES, 4096, fmt_bytes),
-            Knob("direction", "direction", trap.DIRECTIONS, "read",
-                 {"read": "read (rep ins: 1 KiB per exit)",
-                  "write": "write (rep outs: 4 B per exit)"}.get)),
-        draw, figsize=(10, 3.8))
+            Knob(
+                "direction",
+                "direction",
+                trap.DIRECTIONS,
+                "read",
+                {
+                    "read": "read (rep ins: 1 KiB per exit)",
+                    "write": "write (rep outs: 4 B per exit)",
+                }.get,
+            ),
+        ),
+        draw,
+        figsize=(10, 3.8),
+    )
 
 
 def device_catalogue(profile="modern"):
     """Chapter 2.2: a table of what typical operations of emulated devices cost (and, for
     contrast, the same transfers on the other paths)."""
-    return Table(catalogue(profile, requests=REQUESTS), {
-        "hardware": "device", "operation": "operation", "accesses": "trapping accesses",
-        "exits": "VM exits", "user_exits": "to QEMU", "copied_bytes": "bytes copied",
-        "us_per_request": "µs / op"})
+    return Table(
+        catalogue(profile, requests=REQUESTS),
+        {
+            "hardware": "device",
+            "operation": "operation",
+            "accesses": "trapping accesses",
+            "exits": "VM exits",
+            "user_exits": "to QEMU",
+            "copied_bytes": "bytes copied",
+            "us_per_request": "µs / op",
+        },
+    )
 
 
 def explore_breakdown(profile="modern") -> Explorer:
@@ -348,22 +434,32 @@ def explore_breakdown(profile="modern") -> Explorer:
     def draw(fig, request_bytes, batch):
         common = dict(request_bytes=request_bytes, requests=REQUESTS, profile=prof)
         ide = registers.params(registers.IDE_DMA_READ)
-        res = {"IDE, bus-master DMA": run("emulated", **{**ide, **common}),
-               f"emulated NVMe, {batch} per doorbell": run("nvme", batch=batch, **common),
-               f"virtio-blk, {batch} per kick": run("virtio", batch=batch, **common),
-               f"vhost, {batch} per kick": run("vhost", batch=batch, **common),
-               f"native, {batch} per doorbell": run("native", batch=batch, **common)}
-        notes = {k: f"{r.exits_per_request:.2f} exits, {r.context_switches_per_request:.2f} "
-                    f"ctx sw, {r.copied_bytes_per_request / max(request_bytes, 1):.0f}x copied"
-                 for k, r in res.items()}
-        plots.breakdown(res, fig, title=f"{fmt_bytes(request_bytes)} per request",
-                        notes=notes)
+        res = {
+            "IDE, bus-master DMA": run("emulated", **{**ide, **common}),
+            f"emulated NVMe, {batch} per doorbell": run("nvme", batch=batch, **common),
+            f"virtio-blk, {batch} per kick": run("virtio", batch=batch, **common),
+            f"vhost, {batch} per kick": run("vhost", batch=batch, **common),
+            f"native, {batch} per doorbell": run("native", batch=batch, **common),
+        }
+        notes = {
+            k: f"{r.exits_per_request:.2f} exits, {r.context_switches_per_request:.2f} "
+            f"ctx sw, {r.copied_bytes_per_request / max(request_bytes, 1):.0f}x copied"
+            for k, r in res.items()
+        }
+        plots.breakdown(res, fig, title=f"{fmt_bytes(request_bytes)} per request", notes=notes)
         return {"results": res}
 
-    return Explorer("Where the time goes", (
-        Knob("request_bytes", "request size", (512, 4096, 16384, 65536, 262144), 4096,
-             fmt_bytes),
-        Knob("batch", "virtio/native batch", (1, 4, 16, 64), 1)), draw, figsize=(10, 3.4))
+    return Explorer(
+        "Where the time goes",
+        (
+            Knob(
+                "request_bytes", "request size", (512, 4096, 16384, 65536, 262144), 4096, fmt_bytes
+            ),
+            Knob("batch", "virtio/native batch", (1, 4, 16, 64), 1),
+        ),
+        draw,
+        figsize=(10, 3.4),
+    )
 
 
 def vring_tour(queue_size: int = 8) -> Explorer:
@@ -373,15 +469,31 @@ def vring_tour(queue_size: int = 8) -> Explorer:
 
     def draw(fig, step, event_idx):
         s = ring_tour(queue_size, event_idx)[step]
-        plots.vring(s.snapshot, fig, caption=s.caption,
-                    title=f"step {step}: {s.actor} {s.action}".replace("  ", " "))
+        plots.vring(
+            s.snapshot,
+            fig,
+            caption=s.caption,
+            title=f"step {step}: {s.actor} {s.action}".replace("  ", " "),
+        )
         return {"step": s}
 
-    return Explorer("The vring, step by step", (
-        Knob("step", "step", tuple(range(n)), 0),
-        Knob("event_idx", "VIRTIO_F_EVENT_IDX", (False, True), False,
-             lambda v: "on" if v else "off")), draw, figsize=(10, 3.5), dpi=80,
-        narrow=(4.2, 6.4))
+    return Explorer(
+        "The vring, step by step",
+        (
+            Knob("step", "step", tuple(range(n)), 0),
+            Knob(
+                "event_idx",
+                "VIRTIO_F_EVENT_IDX",
+                (False, True),
+                False,
+                lambda v: "on" if v else "off",
+            ),
+        ),
+        draw,
+        figsize=(10, 3.5),
+        dpi=80,
+        narrow=(4.2, 6.4),
+    )
 
 
 WORKLOADS = {"batch": "closed-loop batches", "iodepth": "fio iodepth"}
@@ -396,34 +508,61 @@ def explore_batching(profile="modern") -> Explorer:
 
     def draw(fig, depth, workload, interrupt_mode, event_idx, queue_size):
         if depth > queue_size:
-            plots.message(fig, f"{depth} requests in flight do not fit a queue of "
-                               f"{queue_size}: the driver can have at most {queue_size} "
-                               "one-descriptor requests available at once. Choose fewer or "
-                               "a larger queue.")
+            plots.message(
+                fig,
+                f"{depth} requests in flight do not fit a queue of "
+                f"{queue_size}: the driver can have at most {queue_size} "
+                "one-descriptor requests available at once. Choose fewer or "
+                "a larger queue.",
+            )
             return {"error": "depth > queue_size"}
         xs = tuple(b for b in BATCHES if b <= queue_size)
-        common = dict(queue_size=queue_size, event_idx=event_idx, request_bytes=4096,
-                      interrupt_mode=interrupt_mode, requests=REQUESTS, profile=prof)
+        common = dict(
+            queue_size=queue_size,
+            event_idx=event_idx,
+            request_bytes=4096,
+            interrupt_mode=interrupt_mode,
+            requests=REQUESTS,
+            profile=prof,
+        )
         curves = {p: curve(p, workload, xs, **common) for p in names()}
-        plots.curves(curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig,
-                     marker=depth)
+        plots.curves(
+            curves, ("exits_per_request", "us_per_request", "p99_latency_ns"), fig, marker=depth
+        )
         v = curves["virtio"].results[xs.index(depth)]
         why = ", ".join(f"{n:.2f} {k}" for k, n in v.exits_by_reason.items() if n)
-        fig.suptitle(f"virtio, {WORKLOADS[workload]} of {depth}, 4 KiB: "
-                     f"{v.exits_per_request:.2f} exits per request ({why or 'none'}), "
-                     f"{v.us_per_request:.2f} µs, p99 {v.p99_latency_ns / 1e3:.1f} µs",
-                     fontsize=9)
+        fig.suptitle(
+            f"virtio, {WORKLOADS[workload]} of {depth}, 4 KiB: "
+            f"{v.exits_per_request:.2f} exits per request ({why or 'none'}), "
+            f"{v.us_per_request:.2f} µs, p99 {v.p99_latency_ns / 1e3:.1f} µs",
+            fontsize=9,
+        )
         return {"curves": curves, "virtio": v}
 
-    return Explorer("Batching", (
-        Knob("depth", "requests in flight", BATCHES, 1),
-        Knob("workload", "workload", tuple(WORKLOADS), "batch", WORKLOADS.get),
-        Knob("interrupt_mode", "interrupts", tuple(INTERRUPT_MODES), "posted",
-             INTERRUPT_MODES.get),
-        Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True,
-             lambda v: "on" if v else "off"),
-        Knob("queue_size", "queue size", (64, 256), 256)),
-        draw, figsize=(12, 3.6))
+    return Explorer(
+        "Batching",
+        (
+            Knob("depth", "requests in flight", BATCHES, 1),
+            Knob("workload", "workload", tuple(WORKLOADS), "batch", WORKLOADS.get),
+            Knob(
+                "interrupt_mode",
+                "interrupts",
+                tuple(INTERRUPT_MODES),
+                "posted",
+                INTERRUPT_MODES.get,
+            ),
+            Knob(
+                "event_idx",
+                "VIRTIO_F_EVENT_IDX",
+                (True, False),
+                True,
+                lambda v: "on" if v else "off",
+            ),
+            Knob("queue_size", "queue size", (64, 256), 256),
+        ),
+        draw,
+        figsize=(12, 3.6),
+    )
 
 
 def explore_request_size(profile="modern") -> Explorer:
@@ -432,20 +571,27 @@ def explore_request_size(profile="modern") -> Explorer:
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
 
     def draw(fig, batch):
-        curves = {p: curve(p, "request_bytes", sizes, batch=batch, requests=MEAN_REQUESTS,
-                           profile=prof) for p in names()}
+        curves = {
+            p: curve(p, "request_bytes", sizes, batch=batch, requests=MEAN_REQUESTS, profile=prof)
+            for p in names()
+        }
         plots.curves(curves, ("us_per_request", "bytes_per_s"), fig)
         native = curves["native"].field("us_per_request")
-        slow = {p: c.field("us_per_request") / native for p, c in curves.items()
-                if p != "native"}
-        fig.suptitle(f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
-                     f"{slow['virtio'].max():.2f}x native time per request, emulated "
-                     f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
-                     fontsize=9)
+        slow = {p: c.field("us_per_request") / native for p, c in curves.items() if p != "native"}
+        fig.suptitle(
+            f"{batch} per kick: virtio takes {slow['virtio'].min():.2f}x to "
+            f"{slow['virtio'].max():.2f}x native time per request, emulated "
+            f"{slow['emulated'].min():.1f}x to {slow['emulated'].max():.1f}x",
+            fontsize=9,
+        )
         return {"curves": curves, "slowdown": slow}
 
-    return Explorer("Close to native?", (Knob("batch", "batch size", (1, 4, 16, 64), 16),),
-                    draw, figsize=(10, 3.6))
+    return Explorer(
+        "Close to native?",
+        (Knob("batch", "batch size", (1, 4, 16, 64), 16),),
+        draw,
+        figsize=(10, 3.6),
+    )
 
 
 class Table:
@@ -462,9 +608,13 @@ class Table:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(t)}</th>" for t in self.columns.values())
-        body = "".join("<tr>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns)
-                       + "</tr>" for r in self.rows)
-        return f'<table class="vm-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        body = "".join(
+            "<tr>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns) + "</tr>"
+            for r in self.rows
+        )
+        return (
+            f'<table class="vm-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        )
 
     def __repr__(self):
         return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
@@ -472,17 +622,20 @@ class Table:
 
 def profile_table(profile="modern") -> Table:
     """Every cost of a profile with its unit, status and source (the calibration appendix)."""
-    return Table(get_profile(profile).table(), {
-        "name": "cost", "value": "value", "unit": "unit", "status": "status",
-        "source": "source"})
+    return Table(
+        get_profile(profile).table(),
+        {"name": "cost", "value": "value", "unit": "unit", "status": "status", "source": "source"},
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # The lab chapter: measured beside predicted.
 # ---------------------------------------------------------------------------------------
 MODEL_BATCHES = (1, 2, 4, 8, 16, 32, 64)
-COSTS_FROM = {"calibrated": "calibrated in this measurement",
-              "modern": "the modern host's published costs"}
+COSTS_FROM = {
+    "calibrated": "calibrated in this measurement",
+    "modern": "the modern host's published costs",
+}
 
 
 def explore_lab(measurement, label: str) -> Explorer:
@@ -498,33 +651,63 @@ def explore_lab(measurement, label: str) -> Explorer:
         at = [r for r in measurement.results if r.params["request_bytes"] == request_bytes]
         rows = validate.compare(at, prof)
         path, params = validate.model_params(next(r for r in at if r.experiment == "virtio"))
-        model = [r.us_per_request for r in points(
-            [(path, {**params, "batch": b, "profile": prof}) for b in MODEL_BATCHES],
-            runner=run)]
-        plots.lab_validation(rows, MODEL_BATCHES, model, request_bytes, label,
-                             COSTS_FROM[costs_from], fig)
+        model = [
+            r.us_per_request
+            for r in points(
+                [(path, {**params, "batch": b, "profile": prof}) for b in MODEL_BATCHES], runner=run
+            )
+        ]
+        plots.lab_validation(
+            rows, MODEL_BATCHES, model, request_bytes, label, COSTS_FROM[costs_from], fig
+        )
         return {"rows": rows, "model_us": model, "profile": prof}
 
-    return Explorer("Measured beside predicted", (
-        Knob("request_bytes", "request size", sizes, 4096 if 4096 in sizes else sizes[0],
-             fmt_bytes),
-        Knob("costs_from", "model costs", tuple(COSTS_FROM), "calibrated", COSTS_FROM.get)),
-        draw, figsize=(11, 3.9))
+    return Explorer(
+        "Measured beside predicted",
+        (
+            Knob(
+                "request_bytes",
+                "request size",
+                sizes,
+                4096 if 4096 in sizes else sizes[0],
+                fmt_bytes,
+            ),
+            Knob("costs_from", "model costs", tuple(COSTS_FROM), "calibrated", COSTS_FROM.get),
+        ),
+        draw,
+        figsize=(11, 3.9),
+    )
 
 
 def lab_error_table(rows) -> Table:
     """Every grid cell (rows of :func:`virtmodel.lab.validate.compare`): measured,
     predicted, error, exits (measured / model)."""
-    rows = [dict(experiment=r.experiment, knob=r.knob_label,
-                 size=fmt_bytes(r.request_bytes), measured=r.measured_us,
-                 range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
-                 predicted=r.predicted_us, error=f"{r.error:+.1%}",
-                 exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}")
-            for r in rows]
-    return Table(rows, {"experiment": "experiment", "knob": "knob", "size": "request",
-                        "measured": "measured µs", "range": "runs (min–max)",
-                        "predicted": "model µs", "error": "error",
-                        "exits": "exits to user space (lab / model)"})
+    rows = [
+        dict(
+            experiment=r.experiment,
+            knob=r.knob_label,
+            size=fmt_bytes(r.request_bytes),
+            measured=r.measured_us,
+            range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
+            predicted=r.predicted_us,
+            error=f"{r.error:+.1%}",
+            exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}",
+        )
+        for r in rows
+    ]
+    return Table(
+        rows,
+        {
+            "experiment": "experiment",
+            "knob": "knob",
+            "size": "request",
+            "measured": "measured µs",
+            "range": "runs (min–max)",
+            "predicted": "model µs",
+            "error": "error",
+            "exits": "exits to user space (lab / model)",
+        },
+    )
 
 
 def micro_table(measurement) -> Table:
@@ -537,18 +720,39 @@ def micro_table(measurement) -> Table:
         src = m if k in m else d
         if k not in src:  # a measurement from before this benchmark existed
             continue
-        rows.append(dict(name=k, where=where, value=src[k], unit=unit,
-                         spread=f"{src['spread'][k]:.0%}", what=text))
-    return Table(rows, {"name": "benchmark", "where": "runs in", "value": "median",
-                        "unit": "unit", "spread": "spread", "what": "what it times"})
+        rows.append(
+            dict(
+                name=k,
+                where=where,
+                value=src[k],
+                unit=unit,
+                spread=f"{src['spread'][k]:.0%}",
+                what=text,
+            )
+        )
+    return Table(
+        rows,
+        {
+            "name": "benchmark",
+            "where": "runs in",
+            "value": "median",
+            "unit": "unit",
+            "spread": "spread",
+            "what": "what it times",
+        },
+    )
 
 
 def _measurement_label(head: dict, here: bool) -> str:
     if here:
-        return (f"Measured on this machine just now ({head['host_cpu']}, KVM "
-                f"{head['flavour']}, {head['date']})")
-    return (f"Shipped measurement, not your machine: {head['host_cpu']}, KVM "
-            f"{head['flavour']}, {head['date']} ({head['command']})")
+        return (
+            f"Measured on this machine just now ({head['host_cpu']}, KVM "
+            f"{head['flavour']}, {head['date']})"
+        )
+    return (
+        f"Shipped measurement, not your machine: {head['host_cpu']}, KVM "
+        f"{head['flavour']}, {head['date']} ({head['command']})"
+    )
 
 
 class LabReport:
@@ -581,7 +785,8 @@ class LabReport:
         if self.live:
             return ""
         return "The lab cannot run here: " + (
-            "this is the static site (no kernel)." if is_static() else f"{self.probe.reason}.")
+            "this is the static site (no kernel)." if is_static() else f"{self.probe.reason}."
+        )
 
     def status(self) -> str:
         from .lab import validate
@@ -589,9 +794,11 @@ class LabReport:
         med = validate.median_abs_error(self.rows)
         src = "this machine" if self.here else "the shipped measurement"
         why = "" if self.here else self.why_not_live()
-        return (f"Median |error| of the calibrated model over the {len(self.rows)}"
-                f" cells of {src}: {med:.1%} (target {validate.TARGET_MEDIAN_ERROR:.0%})."
-                + (" " + why if why else ""))
+        return (
+            f"Median |error| of the calibrated model over the {len(self.rows)}"
+            f" cells of {src}: {med:.1%} (target {validate.TARGET_MEDIAN_ERROR:.0%})."
+            + (" " + why if why else "")
+        )
 
     def run_here(self, progress=None) -> None:
         """Measure this machine (KVM needed) and show it in place of the shipped data."""
@@ -600,31 +807,38 @@ class LabReport:
         from .lab import validate
 
         m = validate.measure(progress=progress, **self.measure_kw)
-        self._show(m, validate.header(m, f"measured at {datetime.datetime.now():%H:%M}"),
-                   here=True)
+        self._show(m, validate.header(m, f"measured at {datetime.datetime.now():%H:%M}"), here=True)
 
     def _html_tables(self) -> str:
         label = _measurement_label(self.header, self.here)
-        return (f'<p class="vm-lab-source">{html.escape(label)}</p>'
-                f"<p><b>{html.escape(self.status())}</b></p>"
-                f"<details><summary>Error table (every cell)</summary>"
-                f"{lab_error_table(self.rows)._repr_html_()}</details>"
-                f"<details><summary>Micro-benchmarks the model was calibrated from</summary>"
-                f"{micro_table(self.measurement)._repr_html_()}</details>")
+        return (
+            f'<p class="vm-lab-source">{html.escape(label)}</p>'
+            f"<p><b>{html.escape(self.status())}</b></p>"
+            f"<details><summary>Error table (every cell)</summary>"
+            f"{lab_error_table(self.rows)._repr_html_()}</details>"
+            f"<details><summary>Micro-benchmarks the model was calibrated from</summary>"
+            f"{micro_table(self.measurement)._repr_html_()}</details>"
+        )
 
     def widget(self):
         import ipywidgets as w
 
         self._out = w.VBox()
-        self.button = w.Button(description="Measure this machine (a few minutes)",
-                               layout=w.Layout(width="24em"), disabled=not self.live)
+        self.button = w.Button(
+            description="Measure this machine (a few minutes)",
+            layout=w.Layout(width="24em"),
+            disabled=not self.live,
+        )
         self.progress = w.HTML()
 
         def click(_):
             self.button.disabled = True
             self.progress.value = "measuring: warm-up ..."
-            self.run_here(progress=lambda r, n: setattr(
-                self.progress, "value", f"measuring: repeat {r} of {n} done"))
+            self.run_here(
+                progress=lambda r, n: setattr(
+                    self.progress, "value", f"measuring: repeat {r} of {n} done"
+                )
+            )
             self.progress.value = "done"
             self._fill()
 
@@ -644,8 +858,10 @@ class LabReport:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         if is_static():
-            return {"text/html": self.explorer.player_html() + self._html_tables(),
-                    "text/plain": self.status()}
+            return {
+                "text/html": self.explorer.player_html() + self._html_tables(),
+                "text/plain": self.status(),
+            }
         return self.widget()._repr_mimebundle_(include=include, exclude=exclude)
 
 
@@ -674,11 +890,30 @@ def validation_table(rows=None) -> Table:
         e = r.case.entry
         within = {True: "yes", False: "no", None: "no target"}[r.within]
         what = f"the entry's {r.case.raw_key!r} figure" if r.case.raw_key else e["quantity"]
-        out.append(dict(result=f"{r.case.label}: {what} [{e['unit']}]",
-                        model_run=r.case.setup, workload=_workload_text(e["workload"]),
-                        host=e["host"], source=e["source"], reported=r.reported,
-                        model=r.model, error=f"{r.error:+.0%}", within=within))
-    return Table(out, {"result": "result", "model_run": "the model's run",
-                       "workload": "workload", "host": "host", "source": "source",
-                       "reported": "reported", "model": "model", "error": "error",
-                       "within": "within target"})
+        out.append(
+            dict(
+                result=f"{r.case.label}: {what} [{e['unit']}]",
+                model_run=r.case.setup,
+                workload=_workload_text(e["workload"]),
+                host=e["host"],
+                source=e["source"],
+                reported=r.reported,
+                model=r.model,
+                error=f"{r.error:+.0%}",
+                within=within,
+            )
+        )
+    return Table(
+        out,
+        {
+            "result": "result",
+            "model_run": "the model's run",
+            "workload": "workload",
+            "host": "host",
+            "source": "source",
+            "reported": "reported",
+            "model": "model",
+            "error": "error",
+            "within": "within target",
+        },
+    )

@@ -57,8 +57,7 @@ def public_repository(remote: str) -> str | None:
     host = m["host"].lower().removeprefix("www.")
     path = m["path"].rstrip("/").removesuffix(".git")
     parts = path.split("/")
-    if host not in HOSTS or len(parts) != 2 or not all(
-            re.fullmatch(r"[\w.-]+", p) for p in parts):
+    if host not in HOSTS or len(parts) != 2 or not all(re.fullmatch(r"[\w.-]+", p) for p in parts):
         return None
     return f"https://{host}/{parts[0]}/{parts[1]}"
 
@@ -75,13 +74,19 @@ def repository_url(environ, root) -> str | None:
             return None
         url = public_repository(raw)
         if url is None:
-            raise ValueError(f"{REPOSITORY_ENV} must be a repository on {', '.join(HOSTS)} "
-                             f"such as https://github.com/OWNER/NAME (or empty for none), "
-                             f"got {raw!r}")
+            raise ValueError(
+                f"{REPOSITORY_ENV} must be a repository on {', '.join(HOSTS)} "
+                f"such as https://github.com/OWNER/NAME (or empty for none), "
+                f"got {raw!r}"
+            )
         return url
     try:
-        out = subprocess.run(["git", "-C", str(root), "remote", "get-url", "origin"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["git", "-C", str(root), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return public_repository(out.stdout) if out.returncode == 0 else None
@@ -94,8 +99,12 @@ def theme_options(options: dict, url: str | None) -> dict:
         opts.update(repository_url=url, use_repository_button=True)
     else:
         opts.pop("repository_url", None)
-        opts.update(use_repository_button=False, use_edit_page_button=False,
-                    use_issues_button=False, launch_buttons={})
+        opts.update(
+            use_repository_button=False,
+            use_edit_page_button=False,
+            use_issues_button=False,
+            launch_buttons={},
+        )
     return opts
 
 
@@ -113,7 +122,8 @@ def run_locally_note(source: str) -> str:
         "<p>This page is a notebook. To run its code and move its explorers live, run "
         "<code>python3 dev.py lab</code> in the book's source folder: it installs "
         "JupyterLab into the project's <code>.venv</code> and opens it, and "
-        f"<code>{html.escape(source)}</code> opens there as a notebook.</p>\n</div>\n")
+        f"<code>{html.escape(source)}</code> opens there as a notebook.</p>\n</div>\n"
+    )
 
 
 def _note_where_no_repository(app, pagename, templatename, context, doctree):
@@ -131,8 +141,10 @@ def _note_where_no_repository(app, pagename, templatename, context, doctree):
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
     seen, out = set(), []
     for js in context.get("script_files", []):
-        key = (getattr(js, "filename", js) or "",
-               tuple(sorted(getattr(js, "attributes", {}).items())))
+        key = (
+            getattr(js, "filename", js) or "",
+            tuple(sorted(getattr(js, "attributes", {}).items())),
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -158,8 +170,9 @@ def _frames_for_kernels(app):
 def _frames_url_in_page(app, pagename, templatename, context, doctree):
     body = context.get("body")
     if body and FRAMES_URL_PLACEHOLDER in body:
-        context["body"] = body.replace(FRAMES_URL_PLACEHOLDER,
-                                       "../" * pagename.count("/") + FRAMES_FOLDER + "/")
+        context["body"] = body.replace(
+            FRAMES_URL_PLACEHOLDER, "../" * pagename.count("/") + FRAMES_FOLDER + "/"
+        )
 
 
 def _frames_into_site(app, exception):
@@ -173,11 +186,12 @@ def _frames_into_site(app, exception):
             wanted.update(_FRAME_NAME.findall(text))
     site = out / FRAMES_FOLDER
     store = _frame_store(app)
-    missing = sorted(n for n in wanted if not (store / n).exists()
-                     and not (site / n).exists())
+    missing = sorted(n for n in wanted if not (store / n).exists() and not (site / n).exists())
     if missing:
-        raise RuntimeError(f"{len(missing)} player frame(s) named by the pages are in neither "
-                           f"{store} nor {site}, e.g. {missing[0]}: rebuild from clean")
+        raise RuntimeError(
+            f"{len(missing)} player frame(s) named by the pages are in neither "
+            f"{store} nor {site}, e.g. {missing[0]}: rebuild from clean"
+        )
     site.mkdir(exist_ok=True)
     for name in wanted:
         if not (site / name).exists():

@@ -21,10 +21,33 @@ from __future__ import annotations
 
 from ..ring import broken_reason  # noqa: F401 (re-exported for the lab's users)
 from . import backends, guests  # noqa: F401
-from .experiments import (DONE_PORT, EMU_PORT, NOTIFY_PORT, LabResult,  # noqa: F401
-                          predicted_user_exits_per_request, run_emulated, run_virtio)
+from .experiments import (
+    DONE_PORT as DONE_PORT,
+)
+from .experiments import (
+    EMU_PORT as EMU_PORT,
+)
+from .experiments import (
+    NOTIFY_PORT as NOTIFY_PORT,
+)
+from .experiments import (
+    LabResult,
+    predicted_user_exits_per_request,
+    run_emulated,
+    run_virtio,
+)
 from .kvm import GuestError, GuestTimeout, KVMUnavailable, Machine, Probe, probe  # noqa: F401
 from .microbench import microbench
 
-__all__ = ["probe", "Probe", "run_virtio", "run_emulated", "microbench", "LabResult",
-           "KVMUnavailable", "GuestError", "GuestTimeout", "predicted_user_exits_per_request"]
+__all__ = [
+    "GuestError",
+    "GuestTimeout",
+    "KVMUnavailable",
+    "LabResult",
+    "Probe",
+    "microbench",
+    "predicted_user_exits_per_request",
+    "probe",
+    "run_emulated",
+    "run_virtio",
+]

@@ -40,9 +40,12 @@ from ..ring import (
 # The back ends' error codes: a range of their own, apart from the ring's return codes
 # (ring.EMPTY -1, ring.BROKEN -2), so that one is never read as the other.
 BAD_RING, BAD_ID, BAD_LENGTH, BAD_ADDRESS = -101, -102, -103, -104
-ERRORS = {BAD_RING: "the ring is broken", BAD_ID: "a request carried the wrong id",
-          BAD_LENGTH: "a request had the wrong byte count",
-          BAD_ADDRESS: "a buffer lies outside guest memory"}
+ERRORS = {
+    BAD_RING: "the ring is broken",
+    BAD_ID: "a request carried the wrong id",
+    BAD_LENGTH: "a request had the wrong byte count",
+    BAD_ADDRESS: "a buffer lies outside guest memory",
+}
 
 PAYLOAD_BYTE = 0x5A
 """Written over every request buffer before a run, so that the device copies real memory
@@ -52,7 +55,7 @@ PAYLOAD_BYTE = 0x5A
 def prefill(ram: np.ndarray, base: int, slots: int, nbytes: int) -> None:
     """Give ``slots`` request buffers of ``nbytes`` at ``base`` a payload (see
     :data:`PAYLOAD_BYTE`); the guest writes each request's id over its first 8 bytes."""
-    ram[base: base + slots * nbytes] = PAYLOAD_BYTE
+    ram[base : base + slots * nbytes] = PAYLOAD_BYTE
 
 
 @njit(inline="always")
@@ -174,8 +177,15 @@ class RegisterBackend(_Backend):
     (doorbell).  With ``implicit_address`` the guest writes only the doorbell and request
     k's buffer is ``buffers + (k % slots) * nbytes`` (a device with a fixed buffer ring)."""
 
-    def __init__(self, ram: np.ndarray, nbytes: int, base_port: int, buffers: int, slots: int,
-                 implicit_address: bool):
+    def __init__(
+        self,
+        ram: np.ndarray,
+        nbytes: int,
+        base_port: int,
+        buffers: int,
+        slots: int,
+        implicit_address: bool,
+    ):
         super().__init__(ram, nbytes)
         self.base_port = base_port
         self.regs = np.array([0, nbytes, buffers, slots, int(implicit_address)], np.int64)
@@ -187,19 +197,35 @@ class RegisterBackend(_Backend):
         if reg == 2:
             rc = _serve_doorbell(self.ram, self.regs, self.dst, self.state, value)
             if rc < 0:
-                return self._fail(f"request {self.served}: {ERRORS[rc]} (doorbell {value}, "
-                                  f"length register {self.regs[R_LEN]})")
+                return self._fail(
+                    f"request {self.served}: {ERRORS[rc]} (doorbell {value}, "
+                    f"length register {self.regs[R_LEN]})"
+                )
             return True
         if reg in (R_ADDR, R_LEN) and not self.regs[R_IMPLICIT]:
             self.regs[reg] = value
             return True
-        return self._fail(f"write of {value:#x} to port {port:#x}: not a register of this "
-                          f"device")
+        return self._fail(f"write of {value:#x} to port {port:#x}: not a register of this device")
 
 
 @njit
-def _fill(mem, st, q, driver_off, device_off, kind, ram, base, slots, nbytes, first_id, count,
-          addrs, lens, writable):
+def _fill(
+    mem,
+    st,
+    q,
+    driver_off,
+    device_off,
+    kind,
+    ram,
+    base,
+    slots,
+    nbytes,
+    first_id,
+    count,
+    addrs,
+    lens,
+    writable,
+):
     vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     while _driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
         pass
@@ -214,11 +240,24 @@ def _fill(mem, st, q, driver_off, device_off, kind, ram, base, slots, nbytes, fi
     return count
 
 
-def fill_ring(vq: Virtqueue, ram: np.ndarray, base: int, nbytes: int, first_id: int,
-              count: int) -> int:
+def fill_ring(
+    vq: Virtqueue, ram: np.ndarray, base: int, nbytes: int, first_id: int, count: int
+) -> int:
     """Reap the used ring, then make ``count`` requests available on ``vq`` as the guest
     driver does (request k: one descriptor, buffer ``base + (k % queue_size) * nbytes`` with
     k in its first 8 bytes).  Returns how many were added (fewer if the ring filled)."""
     q = vq.queue_size
-    return int(_fill(*vq, ram, base, q, nbytes, first_id, count, np.zeros(1, np.int64),
-                     np.full(1, nbytes, np.int64), np.zeros(1, np.bool_)))
+    return int(
+        _fill(
+            *vq,
+            ram,
+            base,
+            q,
+            nbytes,
+            first_id,
+            count,
+            np.zeros(1, np.int64),
+            np.full(1, nbytes, np.int64),
+            np.zeros(1, np.bool_),
+        )
+    )

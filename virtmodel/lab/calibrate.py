@@ -82,10 +82,12 @@ def _thread_wake_us(ops: int) -> float:
     the kernel's wake-up plus the GIL changing hands (a cross-check of kernel_wake)."""
     a, b = os.eventfd(0), os.eventfd(0)
     try:
+
         def echo():
             for _ in range(ops):
                 os.eventfd_read(a)
                 os.eventfd_write(b, 1)
+
         t = threading.Thread(target=echo, daemon=True)
         t.start()
         t0 = time.perf_counter()
@@ -100,35 +102,70 @@ def _thread_wake_us(ops: int) -> float:
         os.close(b)
 
 
-DEVICE_KINDS = ("notify_empty", "ring_request", "copy_ns_per_byte", "register_write",
-                "doorbell", "thread_wake", "kernel_wake")
+DEVICE_KINDS = (
+    "notify_empty",
+    "ring_request",
+    "copy_ns_per_byte",
+    "register_write",
+    "doorbell",
+    "thread_wake",
+    "kernel_wake",
+)
 QUEUE_SIZE = 256  # the ring of the device benchmarks, as in the experiments
 
 BENCHMARKS = {
     "pio_user": ("guest", "µs", "port write that exits to user space (run loop included)"),
     "mmio_user": ("guest", "µs", "MMIO write that exits to user space"),
     "cpuid_kernel": ("guest", "µs", "CPUID: an exit KVM handles in the kernel"),
-    "ioeventfd_kernel": ("guest", "µs", "port write KVM matches to an eventfd (no user "
-                                        "exit)"),
+    "ioeventfd_kernel": ("guest", "µs", "port write KVM matches to an eventfd (no user exit)"),
     "python_loop": ("host", "µs", "the VMM's run loop per exit, without a guest"),
-    "pio_irq": ("guest", "µs", "pio_user answered with an MSI through an irqfd, taken by "
-                               "the guest's CPL0 handler on the entry"),
-    "irqfd_write": ("host", "µs", "the VMM's write to an irqfd (MSI to a vCPU not "
-                                  "running)"),
-    "kick_wake": ("guest", "µs", "an ioeventfd kick answered by a thread blocked on "
-                                 "its eventfd: the round trip"),
-    "irq_taken": ("guest", "µs", "one interrupt injected on an entry and handled: pio_irq "
-                                 "less the same loop without it, less irqfd_write"),
+    "pio_irq": (
+        "guest",
+        "µs",
+        (
+            "pio_user answered with an MSI through an irqfd, taken by "
+            "the guest's CPL0 handler on the entry"
+        ),
+    ),
+    "irqfd_write": ("host", "µs", "the VMM's write to an irqfd (MSI to a vCPU not running)"),
+    "kick_wake": (
+        "guest",
+        "µs",
+        "an ioeventfd kick answered by a thread blocked on its eventfd: the round trip",
+    ),
+    "irq_taken": (
+        "guest",
+        "µs",
+        (
+            "one interrupt injected on an entry and handled: pio_irq "
+            "less the same loop without it, less irqfd_write"
+        ),
+    ),
     "notify_empty": ("host", "µs", "a notification to the virtio device, empty ring"),
     "ring_request": ("host", "µs", "ring work per request (pop, checks, push used)"),
     "copy_ns_per_byte": ("host", "ns/B", "copying one byte out of guest memory"),
     "register_write": ("host", "µs", "the emulated device taking a register write"),
-    "doorbell": ("host", "µs", "the emulated device's doorbell, 8-byte request (a "
-                               "cross-check; not used in the profile)"),
-    "thread_wake": ("host", "µs", "waking a Python thread blocked on an eventfd, GIL "
-                                  "hand-off included (a cross-check; not used)"),
-    "kernel_wake": ("host", "µs", "waking a thread blocked on an eventfd, timed in C "
-                                  "(half a pthread ping-pong; a cross-check of kick_wake)"),
+    "doorbell": (
+        "host",
+        "µs",
+        "the emulated device's doorbell, 8-byte request (a cross-check; not used in the profile)",
+    ),
+    "thread_wake": (
+        "host",
+        "µs",
+        (
+            "waking a Python thread blocked on an eventfd, GIL "
+            "hand-off included (a cross-check; not used)"
+        ),
+    ),
+    "kernel_wake": (
+        "host",
+        "µs",
+        (
+            "waking a thread blocked on an eventfd, timed in C "
+            "(half a pthread ping-pong; a cross-check of kick_wake)"
+        ),
+    ),
 }
 """Every micro-benchmark (guest ones from :mod:`~virtmodel.lab.microbench`, host ones from
 :func:`device_bench`): where it runs, its unit, what it times."""
@@ -163,8 +200,12 @@ def device_once(ops: int = 20_000, queue_size: int = QUEUE_SIZE) -> dict:
 
 def device_summary(samples: list[dict], ops: int, queue_size: int = QUEUE_SIZE) -> dict:
     """What :func:`device_bench` returns, from samples of :func:`device_once`."""
-    return {**medians(samples, DEVICE_KINDS), "ops": ops, "repeats": len(samples),
-            "queue_size": queue_size}
+    return {
+        **medians(samples, DEVICE_KINDS),
+        "ops": ops,
+        "repeats": len(samples),
+        "queue_size": queue_size,
+    }
 
 
 def device_bench(ops: int = 20_000, repeats: int = 5, queue_size: int = QUEUE_SIZE) -> dict:
@@ -233,50 +274,75 @@ def _wakeup(micro: dict, dev: dict, m) -> tuple:
     if "kick_wake" in micro:
         kw, kern = micro["kick_wake"], micro["ioeventfd_kernel"]
         if kw <= kern:
-            raise ValueError(f"micro-benchmarks inconsistent: kick_wake {kw:.3f} µs is not "
-                             f"more than ioeventfd_kernel {kern:.3f} µs")
+            raise ValueError(
+                f"micro-benchmarks inconsistent: kick_wake {kw:.3f} µs is not "
+                f"more than ioeventfd_kernel {kern:.3f} µs"
+            )
         cross = dev.get("kernel_wake", math.nan)
         return (kw - kern) * 1e3, m(
             f"kick_wake {kw:.3f} - ioeventfd_kernel {kern:.3f} µs: a thread blocked on the "
             f"kick's eventfd woken and answering, next to the running vCPU (the kernel's "
             f"wake-up alone, kernel_wake, is {cross:.3f} µs: where the woken thread lands "
-            f"on the vCPU's CPU it preempts the vCPU thread, which costs more)")
+            f"on the vCPU's CPU it preempts the vCPU thread, which costs more)"
+        )
     wake = dev.get("kernel_wake", math.nan)
     if not math.isnan(wake):
-        return wake * 1e3, m(f"kernel_wake {wake:.3f} µs: half an eventfd ping-pong between "
-                             f"two pthreads of a C program (the kernel's wake-up of a "
-                             f"thread blocked in read(), no interpreter)")
+        return wake * 1e3, m(
+            f"kernel_wake {wake:.3f} µs: half an eventfd ping-pong between "
+            f"two pthreads of a C program (the kernel's wake-up of a "
+            f"thread blocked in read(), no interpreter)"
+        )
     return dev["thread_wake"] * 1e3, m(
         f"thread_wake {dev['thread_wake']:.3f} µs: half an eventfd ping-pong between Python "
-        f"threads (a GIL hand-off included; kernel_wake was not measured)")
+        f"threads (a GIL hand-off included; kernel_wake was not measured)"
+    )
 
 
 def _interrupt_costs(micro: dict, m, pub) -> dict:
     """signal_ns, irq_inject_ns, native_irq_ns, eoi_ns from pio_irq and irqfd_write, or the
     published values where they were not measured (files from before 2026-11-25)."""
     if "pio_irq" not in micro:
-        return {f: (getattr(costs.MODERN, f), pub(f))
-                for f in ("signal_ns", "irq_inject_ns", "native_irq_ns", "eoi_ns")}
+        return {
+            f: (getattr(costs.MODERN, f), pub(f))
+            for f in ("signal_ns", "irq_inject_ns", "native_irq_ns", "eoi_ns")
+        }
     taken, sig = micro["irq_taken"], micro["irqfd_write"]
     if taken <= 0:
-        raise ValueError(f"micro-benchmarks inconsistent: irq_taken {taken:.3f} µs is not "
-                         f"positive (pio_irq {micro['pio_irq']:.3f} µs)")
-    lump = {"status": "derived", "source": "included in native_irq_ns: the lab takes the "
-            "injection, the handler, its EOI and iretq as one measurement (on PVM a CPL0 "
-            "handler runs in KVM's instruction emulator, as one exit)"}
+        raise ValueError(
+            f"micro-benchmarks inconsistent: irq_taken {taken:.3f} µs is not "
+            f"positive (pio_irq {micro['pio_irq']:.3f} µs)"
+        )
+    lump = {
+        "status": "derived",
+        "source": "included in native_irq_ns: the lab takes the "
+        "injection, the handler, its EOI and iretq as one measurement (on PVM a CPL0 "
+        "handler runs in KVM's instruction emulator, as one exit)",
+    }
     return dict(
-        signal_ns=(sig * 1e3, m(f"irqfd_write {sig:.3f} µs: the back end's write to an "
-                                f"irqfd routed to an MSI (KVM delivers it to the local APIC "
-                                f"in the writer's context)")),
-        native_irq_ns=(taken * 1e3, m(
-            f"irq_taken {taken:.3f} µs (an exit answered with an irqfd write, less the same "
-            f"exit without it, less irqfd_write): one interrupt injected on the entry and "
-            f"taken by the guest's CPL0 handler, its EOI (a local APIC write) and iretq")),
-        irq_inject_ns=(0.0, lump), eoi_ns=(0.0, lump))
+        signal_ns=(
+            sig * 1e3,
+            m(
+                f"irqfd_write {sig:.3f} µs: the back end's write to an "
+                f"irqfd routed to an MSI (KVM delivers it to the local APIC "
+                f"in the writer's context)"
+            ),
+        ),
+        native_irq_ns=(
+            taken * 1e3,
+            m(
+                f"irq_taken {taken:.3f} µs (an exit answered with an irqfd write, less the same "
+                f"exit without it, less irqfd_write): one interrupt injected on the entry and "
+                f"taken by the guest's CPL0 handler, its EOI (a local APIC write) and iretq"
+            ),
+        ),
+        irq_inject_ns=(0.0, lump),
+        eoi_ns=(0.0, lump),
+    )
 
 
-def profile_from(micro: dict, dev: dict, name: str | None = None,
-                 date: str | None = None) -> costs.CostProfile:
+def profile_from(
+    micro: dict, dev: dict, name: str | None = None, date: str | None = None
+) -> costs.CostProfile:
     """Map micro-benchmark results (:func:`virtmodel.lab.microbench`, :func:`device_bench`)
     onto a :class:`CostProfile`.  The arithmetic of each field is in its source."""
     date = date or datetime.date.today().isoformat()
@@ -287,67 +353,124 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
     pio, kern, loop = micro["pio_user"], micro["ioeventfd_kernel"], micro["python_loop"]
     user_exit = pio - kern - loop
     if user_exit <= 0:
-        raise ValueError(f"micro-benchmarks inconsistent: pio_user {pio:.3f} µs is not more "
-                         f"than ioeventfd_kernel + python_loop ({kern + loop:.3f} µs)")
+        raise ValueError(
+            f"micro-benchmarks inconsistent: pio_user {pio:.3f} µs is not more "
+            f"than ioeventfd_kernel + python_loop ({kern + loop:.3f} µs)"
+        )
 
     def m(note):
         return {"status": "measured", "source": f"{note} (virtmodel.lab, {flavour}, {date})"}
 
     def pub(field):
         s = costs.MODERN.sources[field]
-        return {"status": s["status"],
-                "source": "not measured by the lab; from the modern profile: "
-                          + s["source"]}
+        return {
+            "status": s["status"],
+            "source": "not measured by the lab; from the modern profile: " + s["source"],
+        }
 
     ghz = _host_ghz()
     fields = dict(
-        vmexit_ns=(kern * us, m(f"ioeventfd_kernel {kern:.3f} µs: a port write KVM matches "
-                                f"to an eventfd -- exit, decode, signal, entry (the lab "
-                                f"cannot split the world switch from KVM's decode)")),
+        vmexit_ns=(
+            kern * us,
+            m(
+                f"ioeventfd_kernel {kern:.3f} µs: a port write KVM matches "
+                f"to an eventfd -- exit, decode, signal, entry (the lab "
+                f"cannot split the world switch from KVM's decode)"
+            ),
+        ),
         kvm_exit_ns=(0.0, {"status": "derived", "source": "included in vmexit_ns"}),
-        user_exit_ns=(user_exit * us, m(
-            f"pio_user {pio:.3f} - ioeventfd_kernel {kern:.3f} - python_loop {loop:.3f} µs: "
-            f"the extra round trip of an exit that returns from ioctl(KVM_RUN)")),
-        emulate_access_ns=((loop + dev["register_write"]) * us, m(
-            f"python_loop {loop:.3f} + register_write {dev['register_write']:.3f} µs: "
-            f"the VMM decoding the exit and the device taking a register write")),
-        mmio_decode_ns=(max(0.0, micro["mmio_user"] - pio) * us, m(
-            f"mmio_user {micro['mmio_user']:.3f} - pio_user {pio:.3f} µs: what an MMIO "
-            f"exit adds to a port exit (the decode)")),
+        user_exit_ns=(
+            user_exit * us,
+            m(
+                f"pio_user {pio:.3f} - ioeventfd_kernel {kern:.3f} - python_loop {loop:.3f} µs: "
+                f"the extra round trip of an exit that returns from ioctl(KVM_RUN)"
+            ),
+        ),
+        emulate_access_ns=(
+            (loop + dev["register_write"]) * us,
+            m(
+                f"python_loop {loop:.3f} + register_write {dev['register_write']:.3f} µs: "
+                f"the VMM decoding the exit and the device taking a register write"
+            ),
+        ),
+        mmio_decode_ns=(
+            max(0.0, micro["mmio_user"] - pio) * us,
+            m(
+                f"mmio_user {micro['mmio_user']:.3f} - pio_user {pio:.3f} µs: what an MMIO "
+                f"exit adds to a port exit (the decode)"
+            ),
+        ),
         halt_poll_ns=(costs.MODERN.halt_poll_ns, pub("halt_poll_ns")),
-        device_parallelism=(1, {"status": "derived", "source":
-                                "the lab's back end serves one request at a time"}),
-        notify_ns=(dev["notify_empty"] * us, m(
-            f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
-            f"empty ring")),
+        device_parallelism=(
+            1,
+            {"status": "derived", "source": "the lab's back end serves one request at a time"},
+        ),
+        notify_ns=(
+            dev["notify_empty"] * us,
+            m(
+                f"notify_empty {dev['notify_empty']:.3f} µs: the device's kernel called on an "
+                f"empty ring"
+            ),
+        ),
         wakeup_ns=_wakeup(micro, dev, m),
         **_interrupt_costs(micro, m, pub),
-        copy_ns_per_byte=(dev["copy_ns_per_byte"], m(
-            f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "
-            f"per byte")),
-        dma_map_ns_per_page=(0.0, {"status": "derived", "source":
-                                   "the lab's device addresses guest RAM as one array: "
-                                   "no per-page mapping"}),
-        guest_ns_per_request=(GUEST_NS_PER_REQUEST, {"status": "assumption", "source":
-                                                     "about 20 guest instructions and 4 "
-                                                     "stores per request; below the lab's "
-                                                     "resolution"}),
-        virtio_ns_per_request=(dev["ring_request"] * us, m(
-            f"ring_request {dev['ring_request']:.4f} µs: pop, checks, push used, per "
-            f"request of a full drain")),
-        host_io_ns_per_request=(0.0, {"status": "derived", "source":
-                                      "the lab's back end does no host I/O"}),
-        device_ns_per_request=(0.0, {"status": "derived", "source":
-                                     "no physical device behind the lab's back end"}),
-        device_ns_per_byte=(0.0, {"status": "derived", "source":
-                                  "no physical device behind the lab's back end"}),
+        copy_ns_per_byte=(
+            dev["copy_ns_per_byte"],
+            m(
+                f"(drain of {dev['queue_size']} x 64 KiB - drain of {dev['queue_size']} x 8 B) "
+                f"per byte"
+            ),
+        ),
+        dma_map_ns_per_page=(
+            0.0,
+            {
+                "status": "derived",
+                "source": "the lab's device addresses guest RAM as one array: no per-page mapping",
+            },
+        ),
+        guest_ns_per_request=(
+            GUEST_NS_PER_REQUEST,
+            {
+                "status": "assumption",
+                "source": "about 20 guest instructions and 4 "
+                "stores per request; below the lab's "
+                "resolution",
+            },
+        ),
+        virtio_ns_per_request=(
+            dev["ring_request"] * us,
+            m(
+                f"ring_request {dev['ring_request']:.4f} µs: pop, checks, push used, per "
+                f"request of a full drain"
+            ),
+        ),
+        host_io_ns_per_request=(
+            0.0,
+            {"status": "derived", "source": "the lab's back end does no host I/O"},
+        ),
+        device_ns_per_request=(
+            0.0,
+            {"status": "derived", "source": "no physical device behind the lab's back end"},
+        ),
+        device_ns_per_byte=(
+            0.0,
+            {"status": "derived", "source": "no physical device behind the lab's back end"},
+        ),
         doorbell_ns=(costs.MODERN.doorbell_ns, pub("doorbell_ns")),
-        jitter_cv=(0.0, {"status": "assumption", "source":
-                         "the lab reports medians of whole runs; per-request jitter is not "
-                         "measured"}),
-        cpu_ghz=(ghz or costs.MODERN.cpu_ghz,
-                 m("cpu MHz in /proc/cpuinfo (no cycle counts are converted)") if ghz
-                 else pub("cpu_ghz")),
+        jitter_cv=(
+            0.0,
+            {
+                "status": "assumption",
+                "source": "the lab reports medians of whole runs; per-request jitter is not "
+                "measured",
+            },
+        ),
+        cpu_ghz=(
+            ghz or costs.MODERN.cpu_ghz,
+            m("cpu MHz in /proc/cpuinfo (no cycle counts are converted)")
+            if ghz
+            else pub("cpu_ghz"),
+        ),
     )
     missing = costs.FIELD_NAMES - set(fields)
     if missing:  # a new cost field must be mapped here, not silently defaulted
@@ -355,7 +478,7 @@ def profile_from(micro: dict, dev: dict, name: str | None = None,
     return costs.CostProfile(
         name=name,
         description=f"Calibrated by virtmodel.lab from micro-benchmarks alone on {cpu}, "
-                    f"KVM flavour {flavour}, {date}",
+        f"KVM flavour {flavour}, {date}",
         sources={k: s for k, (_, s) in fields.items()},
         **{k: float(v) for k, (v, _) in fields.items()},
     )

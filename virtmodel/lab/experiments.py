@@ -104,12 +104,15 @@ def _check_served(dev, n: int, s: int) -> None:
     if dev.error:
         raise GuestError(dev.error)
     if dev.served != n or dev.bytes_copied != n * s:
-        raise GuestError(f"the device served {dev.served} requests ({dev.bytes_copied} B), "
-                         f"expected {n} ({n * s} B)")
+        raise GuestError(
+            f"the device served {dev.served} requests ({dev.bytes_copied} B), "
+            f"expected {n} ({n * s} B)"
+        )
 
 
-def virtio_params(batch=1, request_bytes=4096, requests=20_000, queue_size=256,
-                  ioeventfd=False, interrupts=False) -> dict:
+def virtio_params(
+    batch=1, request_bytes=4096, requests=20_000, queue_size=256, ioeventfd=False, interrupts=False
+) -> dict:
     """Validated parameters of experiment (a)."""
     q = check_queue_size(queue_size)
     if split_ring_size(q) > BUFFERS - RING:
@@ -117,24 +120,34 @@ def virtio_params(batch=1, request_bytes=4096, requests=20_000, queue_size=256,
     for name, flag in (("ioeventfd", ioeventfd), ("interrupts", interrupts)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
-    return dict(batch=check_int(batch, "batch", 1, q),
-                request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
-                requests=check_int(requests, "requests", 1, MAX_REQUESTS), queue_size=q,
-                ioeventfd=ioeventfd, interrupts=interrupts,
-                **({"interrupt_mode": interrupt_mode()} if interrupts else {}))
+    return dict(
+        batch=check_int(batch, "batch", 1, q),
+        request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
+        requests=check_int(requests, "requests", 1, MAX_REQUESTS),
+        queue_size=q,
+        ioeventfd=ioeventfd,
+        interrupts=interrupts,
+        **({"interrupt_mode": interrupt_mode()} if interrupts else {}),
+    )
 
 
 def emulated_params(registers=1, request_bytes=4096, requests=5000) -> dict:
     """Validated parameters of experiment (b)."""
     if registers not in (1, 3) or isinstance(registers, bool):
         raise ValueError(f"registers must be 1 or 3, got {registers!r}")
-    return dict(registers=int(registers),
-                request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
-                requests=check_int(requests, "requests", 1, MAX_REQUESTS))
+    return dict(
+        registers=int(registers),
+        request_bytes=check_int(request_bytes, "request_bytes", 8, MAX_REQUEST_BYTES),
+        requests=check_int(requests, "requests", 1, MAX_REQUESTS),
+    )
 
 
-VIRTIO_VARIANTS = {"virtio": (False, False), "virtio+irq": (False, True),
-                   "virtio+iothread": (True, False), "virtio+iothread+irq": (True, True)}
+VIRTIO_VARIANTS = {
+    "virtio": (False, False),
+    "virtio+irq": (False, True),
+    "virtio+iothread": (True, False),
+    "virtio+iothread+irq": (True, True),
+}
 """Experiment (a)'s variants by name: (ioeventfd, interrupts).  "virtio": the kick's exit
 drains the ring, the guest polls the used index; "+irq": completions signalled by an MSI
 through an irqfd; "+iothread": the kick is an ioeventfd, an I/O thread drains."""
@@ -166,14 +179,26 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
 
         def waiting():  # the guest spins until its requests come back (no budget of its own)
             how = " and the interrupt that reports them" if irq else ""
-            return (f"the guest was waiting for its requests to come back used{how}: the "
-                    f"back end had returned {dev.served} of {n}, after {kicks[0]} kicks")
+            return (
+                f"the guest was waiting for its requests to come back used{how}: the "
+                f"back end had returned {dev.served} of {n}, after {kicks[0]} kicks"
+            )
 
         m.load(guests.CODE["virtio_driver"])
         # the driver waits for the used index at r14 + 2: the used ring's own, or with
         # interrupts the copy the handler makes
-        m.set_regs(rdi=RING, r11=RING + vq.driver_off, r14=IRQ_SHADOW if irq else used,
-                   rsi=q, rdx=NOTIFY_PORT, rcx=n, r8=b, r9=s, r10=BUFFERS, r15=DONE_PORT)
+        m.set_regs(
+            rdi=RING,
+            r11=RING + vq.driver_off,
+            r14=IRQ_SHADOW if irq else used,
+            rsi=q,
+            rdx=NOTIFY_PORT,
+            rcx=n,
+            r8=b,
+            r9=s,
+            r10=BUFFERS,
+            r15=DONE_PORT,
+        )
         thread = None
         if p["ioeventfd"]:
             efd = m.ioeventfd(NOTIFY_PORT)
@@ -185,6 +210,7 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
                     kicks[0] += os.eventfd_read(efd)
                     if stop.is_set() or not dev.notify():
                         return
+
             thread = threading.Thread(target=io_thread, daemon=True)
             thread.start()
         before = m.stats()
@@ -199,10 +225,18 @@ def virtio_once(p: dict, timeout_s: float = 30.0) -> Run:
         _check_served(dev, n, s)
         taken = m.interrupts_taken()
         if taken != dev.signals:
-            raise GuestError(f"the back end raised {dev.signals} interrupts, the guest took "
-                             f"{taken}")
-        return Run(dt, exits, kicks[0], kicks[0] if p["ioeventfd"] else 0, m.flavour,
-                   taken, _kvm_exits(before, m.stats()))
+            raise GuestError(
+                f"the back end raised {dev.signals} interrupts, the guest took {taken}"
+            )
+        return Run(
+            dt,
+            exits,
+            kicks[0],
+            kicks[0] if p["ioeventfd"] else 0,
+            m.flavour,
+            taken,
+            _kvm_exits(before, m.stats()),
+        )
 
 
 def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
@@ -210,11 +244,11 @@ def emulated_once(p: dict, timeout_s: float = 30.0) -> Run:
     r, s, n = p["registers"], p["request_bytes"], p["requests"]
     with Machine(_mem_for(EMULATED_SLOTS, s)) as m:
         backends.prefill(m.mem, BUFFERS, EMULATED_SLOTS, s)
-        dev = backends.RegisterBackend(m.mem, s, EMU_PORT, BUFFERS, EMULATED_SLOTS,
-                                    implicit_address=r == 1)
+        dev = backends.RegisterBackend(
+            m.mem, s, EMU_PORT, BUFFERS, EMULATED_SLOTS, implicit_address=r == 1
+        )
         m.load(guests.CODE["emulated_driver"])
-        m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS,
-                   r15=DONE_PORT)
+        m.set_regs(rcx=n, rdx=EMU_PORT, r8=r, rsi=EMULATED_SLOTS, r9=s, r10=BUFFERS, r15=DONE_PORT)
         before = m.stats()
         exits, dt = _run_guest(m, dev.write, dev, timeout_s)
         _check_served(dev, n, s)
@@ -236,9 +270,19 @@ def summarize(experiment: str, p: dict, runs: list) -> LabResult:
     us = [r.seconds / n * 1e6 for r in runs]
     med, spread = median_spread(us)
     last = runs[-1]
-    return LabResult(experiment, dict(p), last.flavour, med, spread, last.exits / n,
-                     last.kicks / n, tuple(us), last.eventfd_count, last.interrupts / n,
-                     last.kvm_exits / n)
+    return LabResult(
+        experiment,
+        dict(p),
+        last.flavour,
+        med,
+        spread,
+        last.exits / n,
+        last.kicks / n,
+        tuple(us),
+        last.eventfd_count,
+        last.interrupts / n,
+        last.kvm_exits / n,
+    )
 
 
 def _repeat(experiment, once, p, repeats, timeout_s):
@@ -247,16 +291,28 @@ def _repeat(experiment, once, p, repeats, timeout_s):
     return summarize(experiment, p, runs)
 
 
-def run_virtio(batch: int = 1, request_bytes: int = 4096, requests: int = 20_000,
-               queue_size: int = 256, repeats: int = 5, ioeventfd: bool = False,
-               interrupts: bool = False, timeout_s: float = 30.0) -> LabResult:
+def run_virtio(
+    batch: int = 1,
+    request_bytes: int = 4096,
+    requests: int = 20_000,
+    queue_size: int = 256,
+    repeats: int = 5,
+    ioeventfd: bool = False,
+    interrupts: bool = False,
+    timeout_s: float = 30.0,
+) -> LabResult:
     """Experiment (a), the mini virtio (see the module docstring)."""
     p = virtio_params(batch, request_bytes, requests, queue_size, ioeventfd, interrupts)
     return _repeat(virtio_variant(p), virtio_once, p, repeats, timeout_s)
 
 
-def run_emulated(registers: int = 1, request_bytes: int = 4096, requests: int = 5000,
-                 repeats: int = 5, timeout_s: float = 30.0) -> LabResult:
+def run_emulated(
+    registers: int = 1,
+    request_bytes: int = 4096,
+    requests: int = 5000,
+    repeats: int = 5,
+    timeout_s: float = 30.0,
+) -> LabResult:
     """Experiment (b): ``registers`` (1 or 3) trapping port writes per request; the device
     copies the request's bytes out of guest memory on the doorbell."""
     p = emulated_params(registers, request_bytes, requests)

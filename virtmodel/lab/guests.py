@@ -50,8 +50,14 @@ def assemble(name: str) -> bytes:
         raise RuntimeError("assembling needs binutils (as, objcopy) on PATH")
     with tempfile.TemporaryDirectory() as d:
         obj, out = Path(d) / "g.o", Path(d) / "g.bin"
-        subprocess.run(["as", "--64", "-o", str(obj), str(SOURCES / f"{name}.S")], check=True,
-                       capture_output=True)
-        subprocess.run(["objcopy", "-O", "binary", "-j", ".text", str(obj), str(out)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["as", "--64", "-o", str(obj), str(SOURCES / f"{name}.S")],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["objcopy", "-O", "binary", "-j", ".text", str(obj), str(out)],
+            check=True,
+            capture_output=True,
+        )
         return out.read_bytes()

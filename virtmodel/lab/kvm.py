@@ -45,9 +45,21 @@ KVM_CAP_IOEVENTFD = 36
 KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_BINARY_STATS_FD = 0, 32, 203
 KVM_IOEVENTFD_FLAG_PIO = 2
 
-EXIT_REASONS = {0: "UNKNOWN", 1: "EXCEPTION", 2: "IO", 3: "HYPERCALL", 4: "DEBUG", 5: "HLT",
-                6: "MMIO", 7: "IRQ_WINDOW_OPEN", 8: "SHUTDOWN", 9: "FAIL_ENTRY", 10: "INTR",
-                17: "INTERNAL_ERROR", 24: "SYSTEM_EVENT"}
+EXIT_REASONS = {
+    0: "UNKNOWN",
+    1: "EXCEPTION",
+    2: "IO",
+    3: "HYPERCALL",
+    4: "DEBUG",
+    5: "HLT",
+    6: "MMIO",
+    7: "IRQ_WINDOW_OPEN",
+    8: "SHUTDOWN",
+    9: "FAIL_ENTRY",
+    10: "INTR",
+    17: "INTERNAL_ERROR",
+    24: "SYSTEM_EVENT",
+}
 EXIT_IO, EXIT_MMIO = 2, 6
 
 # guest-physical layout
@@ -75,8 +87,26 @@ RFLAGS_IF = 0x200
 
 _SEG = struct.Struct("<QIHBBBBBBBBBx")  # kvm_segment, 24 bytes
 _SEG_NAMES = ("cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt")
-REG_NAMES = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10", "r11",
-             "r12", "r13", "r14", "r15", "rip", "rflags")
+REG_NAMES = (
+    "rax",
+    "rbx",
+    "rcx",
+    "rdx",
+    "rsi",
+    "rdi",
+    "rsp",
+    "rbp",
+    "r8",
+    "r9",
+    "r10",
+    "r11",
+    "r12",
+    "r13",
+    "r14",
+    "r15",
+    "rip",
+    "rflags",
+)
 
 
 class KVMUnavailable(RuntimeError):
@@ -101,8 +131,11 @@ class Probe:
     api_version: int | None
 
     def __str__(self):
-        return (f"KVM usable ({self.flavour}, API {self.api_version})" if self.usable
-                else f"KVM not usable: {self.reason}")
+        return (
+            f"KVM usable ({self.flavour}, API {self.api_version})"
+            if self.usable
+            else f"KVM not usable: {self.reason}"
+        )
 
 
 def flavour() -> str | None:
@@ -137,23 +170,29 @@ def probe(path: str = "/dev/kvm") -> Probe:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:
         name = errno.errorcode.get(e.errno, str(e.errno))
-        why = {"ENOENT": f"{path} does not exist (no KVM module, or not exposed here)",
-               "EACCES": f"no permission to open {path} (join the 'kvm' group or run as "
-                         "root)"}.get(name, f"cannot open {path}: {e.strerror}")
+        why = {
+            "ENOENT": f"{path} does not exist (no KVM module, or not exposed here)",
+            "EACCES": f"no permission to open {path} (join the 'kvm' group or run as root)",
+        }.get(name, f"cannot open {path}: {e.strerror}")
         return Probe(False, f"{why} [{name}]", flavour(), None)
     try:
         try:
             version = fcntl.ioctl(fd, KVM_GET_API_VERSION, 0)
         except OSError as e:
-            return Probe(False, f"{path} is not a KVM device [{errno.errorcode.get(e.errno)}]",
-                         None, None)
+            return Probe(
+                False, f"{path} is not a KVM device [{errno.errorcode.get(e.errno)}]", None, None
+            )
         if version != 12:
             return Probe(False, f"KVM API version {version}, expected 12", flavour(), version)
         try:
             vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
         except OSError as e:
-            return Probe(False, f"KVM_CREATE_VM failed: {e.strerror} "
-                                f"[{errno.errorcode.get(e.errno)}]", flavour(), version)
+            return Probe(
+                False,
+                f"KVM_CREATE_VM failed: {e.strerror} [{errno.errorcode.get(e.errno)}]",
+                flavour(),
+                version,
+            )
         os.close(vm)
         return Probe(True, "ok", flavour(), version)
     finally:
@@ -188,8 +227,9 @@ class Machine:
 
     def __init__(self, mem_bytes: int = 4 << 20, path: str = "/dev/kvm", irqchip: bool = False):
         if mem_bytes % (2 << 20) or not (2 << 20) <= mem_bytes <= (1 << 30):
-            raise ValueError(f"mem_bytes must be a multiple of 2 MiB in 2 MiB..1 GiB, "
-                             f"got {mem_bytes}")
+            raise ValueError(
+                f"mem_bytes must be a multiple of 2 MiB in 2 MiB..1 GiB, got {mem_bytes}"
+            )
         if not isinstance(irqchip, bool):
             raise ValueError(f"irqchip must be True or False, got {irqchip!r}")
         p = probe(path)
@@ -209,19 +249,22 @@ class Machine:
             # the VM without blocking close(); the VM's fd is closed before it is freed
             raw = np.zeros(mem_bytes + mmap.PAGESIZE, dtype=np.uint8)
             start = -raw.ctypes.data % mmap.PAGESIZE
-            self.mem = raw[start: start + mem_bytes]
+            self.mem = raw[start : start + mem_bytes]
             region = struct.pack("<IIQQQ", 0, 0, 0, mem_bytes, self.mem.ctypes.data)
             fcntl.ioctl(self.vm, KVM_SET_USER_MEMORY_REGION, region)
             if irqchip:  # the in-kernel PIC, IOAPIC and local APIC: before the vCPU
-                for cap, name in ((KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"),
-                                  (KVM_CAP_IRQFD, "KVM_CAP_IRQFD")):
+                for cap, name in (
+                    (KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"),
+                    (KVM_CAP_IRQFD, "KVM_CAP_IRQFD"),
+                ):
                     if not fcntl.ioctl(self.kvm, KVM_CHECK_EXTENSION, cap):
                         raise KVMUnavailable(f"this KVM has no {name}")
                 fcntl.ioctl(self.vm, KVM_CREATE_IRQCHIP, 0)
             self.vcpu = self._keep(fcntl.ioctl(self.vm, KVM_CREATE_VCPU, 0))
             size = fcntl.ioctl(self.kvm, KVM_GET_VCPU_MMAP_SIZE, 0)
-            self.run_page = mmap.mmap(self.vcpu, size, mmap.MAP_SHARED,
-                                      mmap.PROT_READ | mmap.PROT_WRITE)
+            self.run_page = mmap.mmap(
+                self.vcpu, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+            )
             self._maps.append(self.run_page)
             self._page_tables()
             self._descriptor_tables()
@@ -239,14 +282,14 @@ class Machine:
     def _page_tables(self):
         m = self.mem
         pml4, pdpt, pd = PAGE_TABLES, PAGE_TABLES + 0x1000, PAGE_TABLES + 0x2000
-        m[pml4: pml4 + 8] = np.frombuffer(struct.pack("<Q", pdpt | 0x7), np.uint8)
-        m[pdpt: pdpt + 8] = np.frombuffer(struct.pack("<Q", pd | 0x7), np.uint8)
+        m[pml4 : pml4 + 8] = np.frombuffer(struct.pack("<Q", pdpt | 0x7), np.uint8)
+        m[pdpt : pdpt + 8] = np.frombuffer(struct.pack("<Q", pd | 0x7), np.uint8)
         entries = (np.arange(512, dtype=np.uint64) << np.uint64(21)) | np.uint64(0x87)
-        m[pd: pd + 4096] = entries.view(np.uint8)
+        m[pd : pd + 4096] = entries.view(np.uint8)
         if self.irqchip:  # the local APIC's registers: one uncached 2 MiB page at 0xFEE00000
-            m[pdpt + 24: pdpt + 32] = np.frombuffer(struct.pack("<Q", APIC_PD | 0x7), np.uint8)
+            m[pdpt + 24 : pdpt + 32] = np.frombuffer(struct.pack("<Q", APIC_PD | 0x7), np.uint8)
             slot = APIC_PD + 8 * ((APIC_BASE >> 21) & 511)
-            m[slot: slot + 8] = np.frombuffer(struct.pack("<Q", APIC_BASE | 0x97), np.uint8)
+            m[slot : slot + 8] = np.frombuffer(struct.pack("<Q", APIC_BASE | 0x97), np.uint8)
 
     def _descriptor_tables(self):
         """A GDT with CPL0 and CPL3 segments, a 64-bit TSS and an empty IDT.  The TSS's I/O
@@ -254,32 +297,48 @@ class Machine:
         reads back 0), so IN/OUT at CPL3 pass only through the bitmap (a TSS without one
         makes every OUT triple-fault).  Its rsp0 is the stack the CPU switches to on an
         interrupt from CPL3; the guest fills its IDT gate (guests/irq_setup.S)."""
-        tss_low = (TSS_LIMIT | (TSS & 0xFFFFFF) << 16 | 0x8B << 40  # present, busy TSS
-                   | (TSS >> 24 & 0xFF) << 56)
-        gdt = (0,
-               0x00AF9B000000FFFF,  # 0x08: CPL0 code, 64-bit (the handler's)
-               0x00CF93000000FFFF,  # 0x10: CPL0 data
-               tss_low, TSS >> 32,  # 0x18: the TSS (two slots)
-               0x00CFF3000000FFFF,  # 0x2b: CPL3 data (the program's SS, DS, ...)
-               0x00AFFB000000FFFF)  # 0x33: CPL3 code, 64-bit (the program's CS)
-        self.mem[GDT: GDT + 8 * len(gdt)] = np.frombuffer(struct.pack(f"<{len(gdt)}Q", *gdt),
-                                                          np.uint8)
-        self.mem[IDT: IDT + 4096] = 0
-        self.mem[TSS: TSS + TSS_LIMIT + 1] = 0  # ... and a zero I/O bitmap: every port
-        self.mem[TSS + 4: TSS + 12] = np.frombuffer(struct.pack("<Q", KERNEL_STACK_TOP),
-                                                    np.uint8)  # rsp0
-        self.mem[TSS + 0x66: TSS + 0x68] = np.frombuffer(struct.pack("<H", 0x68), np.uint8)
+        tss_low = (
+            TSS_LIMIT
+            | (TSS & 0xFFFFFF) << 16
+            | 0x8B << 40  # present, busy TSS
+            | (TSS >> 24 & 0xFF) << 56
+        )
+        gdt = (
+            0,
+            0x00AF9B000000FFFF,  # 0x08: CPL0 code, 64-bit (the handler's)
+            0x00CF93000000FFFF,  # 0x10: CPL0 data
+            tss_low,
+            TSS >> 32,  # 0x18: the TSS (two slots)
+            0x00CFF3000000FFFF,  # 0x2b: CPL3 data (the program's SS, DS, ...)
+            0x00AFFB000000FFFF,
+        )  # 0x33: CPL3 code, 64-bit (the program's CS)
+        self.mem[GDT : GDT + 8 * len(gdt)] = np.frombuffer(
+            struct.pack(f"<{len(gdt)}Q", *gdt), np.uint8
+        )
+        self.mem[IDT : IDT + 4096] = 0
+        self.mem[TSS : TSS + TSS_LIMIT + 1] = 0  # ... and a zero I/O bitmap: every port
+        self.mem[TSS + 4 : TSS + 12] = np.frombuffer(
+            struct.pack("<Q", KERNEL_STACK_TOP), np.uint8
+        )  # rsp0
+        self.mem[TSS + 0x66 : TSS + 0x68] = np.frombuffer(struct.pack("<H", 0x68), np.uint8)
         self.mem[TSS + TSS_LIMIT] = 0xFF  # the bitmap's terminating byte
-        self.mem[IRQ_DATA: IRQ_DATA + 24] = 0
+        self.mem[IRQ_DATA : IRQ_DATA + 24] = 0
 
     def _long_mode(self):
         buf = bytearray(312)
         fcntl.ioctl(self.vcpu, KVM_GET_SREGS, buf)
         code = (0, 0xFFFFFFFF, 0x33, 11, 1, 3, 0, 1, 1, 1, 0, 0)
         data = (0, 0xFFFFFFFF, 0x2B, 3, 1, 3, 1, 1, 0, 1, 0, 0)
-        segs = {"cs": code, "ds": data, "es": data, "fs": data, "gs": data, "ss": data,
-                "tr": (TSS, TSS_LIMIT, 0x18, 11, 1, 0, 0, 0, 0, 0, 0, 0),
-                "ldt": (0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1)}
+        segs = {
+            "cs": code,
+            "ds": data,
+            "es": data,
+            "fs": data,
+            "gs": data,
+            "ss": data,
+            "tr": (TSS, TSS_LIMIT, 0x18, 11, 1, 0, 0, 0, 0, 0, 0, 0),
+            "ldt": (0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1),
+        }
         for i, name in enumerate(_SEG_NAMES):
             _SEG.pack_into(buf, 24 * i, *segs[name])
         struct.pack_into("<QH", buf, 192, GDT, 7 * 8 - 1)  # GDTR, IDTR: base u64, limit u16
@@ -289,7 +348,7 @@ class Machine:
         fcntl.ioctl(self.vcpu, KVM_SET_SREGS, bytes(buf))
 
     def load(self, code: bytes, at: int = CODE) -> None:
-        self.mem[at: at + len(code)] = np.frombuffer(code, np.uint8)
+        self.mem[at : at + len(code)] = np.frombuffer(code, np.uint8)
 
     def set_regs(self, rip: int = CODE, **regs) -> None:
         """Set the general registers (the guest program's parameters) and RIP."""
@@ -301,8 +360,11 @@ class Machine:
         # interrupts enabled: STI at CPL3 is not an option (on PVM it triple-faults)
         vals.update(rsp=STACK_TOP, rflags=0x3002 | (RFLAGS_IF if self.irqchip else 0), rip=rip)
         vals.update(regs)
-        fcntl.ioctl(self.vcpu, KVM_SET_REGS,
-                    struct.pack("<18Q", *(int(vals[n]) & (2**64 - 1) for n in REG_NAMES)))
+        fcntl.ioctl(
+            self.vcpu,
+            KVM_SET_REGS,
+            struct.pack("<18Q", *(int(vals[n]) & (2**64 - 1) for n in REG_NAMES)),
+        )
 
     def regs(self) -> dict:
         buf = bytearray(144)
@@ -332,15 +394,17 @@ class Machine:
         if not 0x20 <= vector <= 0xFE:
             raise ValueError(f"vector must be in 0x20..0xfe, got {vector:#x}")
         routing = struct.pack("<II", 1, 0) + struct.pack(
-            "<IIII" "IIII16x", gsi, KVM_IRQ_ROUTING_MSI, 0, 0, APIC_BASE, 0, vector, 0)
+            "<IIIIIIII16x", gsi, KVM_IRQ_ROUTING_MSI, 0, 0, APIC_BASE, 0, vector, 0
+        )
         fcntl.ioctl(self.vm, KVM_SET_GSI_ROUTING, routing)
         efd = os.eventfd(0, os.EFD_CLOEXEC)
         self._eventfds.append(efd)
         fcntl.ioctl(self.vm, KVM_IRQFD, struct.pack("<IIII16x", efd, gsi, 0, 0))
         return efd
 
-    def install_interrupt_handler(self, done_port: int, watch: int = IRQ_SHADOW,
-                                  timeout_s: float = 5.0) -> int:
+    def install_interrupt_handler(
+        self, done_port: int, watch: int = IRQ_SHADOW, timeout_s: float = 5.0
+    ) -> int:
         """Run ``guests/irq_setup.S`` (an IDT gate to its CPL0 handler for
         :data:`IRQ_VECTOR`, the local APIC enabled) and return the irqfd that raises that
         vector (:meth:`irqfd`).  On every interrupt the handler copies the 16-bit index at
@@ -351,8 +415,9 @@ class Machine:
         if not self.irqchip:
             raise ValueError("an interrupt handler needs a Machine(irqchip=True)")
         self.load(CODE["irq_setup"], IRQ_CODE)
-        self.mem[IRQ_USED_RING: IRQ_USED_RING + 8] = np.frombuffer(struct.pack("<Q", watch),
-                                                                   np.uint8)
+        self.mem[IRQ_USED_RING : IRQ_USED_RING + 8] = np.frombuffer(
+            struct.pack("<Q", watch), np.uint8
+        )
         self.set_regs(rip=IRQ_CODE, rdi=IDT, rsi=IRQ_VECTOR, r15=done_port)
         exits = self.run(lambda port, value: False, done_port, timeout_s)
         if exits != 1:
@@ -361,7 +426,7 @@ class Machine:
 
     def interrupts_taken(self) -> int:
         """How many interrupts the guest's handler has counted."""
-        return int(self.mem[IRQ_COUNT: IRQ_COUNT + 8].view(np.uint64)[0])
+        return int(self.mem[IRQ_COUNT : IRQ_COUNT + 8].view(np.uint64)[0])
 
     def stats(self) -> dict:
         """The vCPU's statistics from KVM's binary stats interface (``KVM_GET_STATS_FD``):
@@ -377,7 +442,7 @@ class Machine:
             scalars = []
             for i in range(num):
                 _, _, n, off, _ = struct.unpack_from("<IhHII", raw, i * size)
-                name = raw[i * size + 16: (i + 1) * size].split(b"\0")[0].decode()
+                name = raw[i * size + 16 : (i + 1) * size].split(b"\0")[0].decode()
                 if n == 1:
                     scalars.append((name, data_off + off))
             self._stats = (fd, scalars)
@@ -399,25 +464,28 @@ class Machine:
                 n += 1
                 reason = int.from_bytes(run_page[8:12], "little")
                 if reason == EXIT_IO:
-                    direction, size, port, count, off = unpack_io(run_page, 32)
+                    direction, size, port, _count, off = unpack_io(run_page, 32)
                     if port == done_port:
                         return n
-                    value = int.from_bytes(run_page[off: off + size], "little")
+                    value = int.from_bytes(run_page[off : off + size], "little")
                     if direction != 1 or on_io(port, value) is False:
-                        raise GuestError(f"guest {'wrote' if direction else 'read'} port "
-                                         f"{port:#x} (value {value:#x}): not expected "
-                                         f"after {n} exits; {self._where()}")
+                        raise GuestError(
+                            f"guest {'wrote' if direction else 'read'} port "
+                            f"{port:#x} (value {value:#x}): not expected "
+                            f"after {n} exits; {self._where()}"
+                        )
                 elif reason == EXIT_MMIO and on_mmio is not None:
-                    addr, = struct.unpack_from("<Q", run_page, 32)
+                    (addr,) = struct.unpack_from("<Q", run_page, 32)
                     length, is_write = struct.unpack_from("<IB", run_page, 48)
-                    value = int.from_bytes(run_page[40: 40 + length], "little")
+                    value = int.from_bytes(run_page[40 : 40 + length], "little")
                     if not is_write or on_mmio(addr, value) is False:
-                        raise GuestError(f"unexpected MMIO access at {addr:#x}; "
-                                         f"{self._where()}")
+                        raise GuestError(f"unexpected MMIO access at {addr:#x}; {self._where()}")
                 else:
-                    raise GuestError(f"guest stopped with exit reason "
-                                     f"{EXIT_REASONS.get(reason, reason)} after {n} exits; "
-                                     f"{self._where()}")
+                    raise GuestError(
+                        f"guest stopped with exit reason "
+                        f"{EXIT_REASONS.get(reason, reason)} after {n} exits; "
+                        f"{self._where()}"
+                    )
 
     def _where(self) -> str:
         try:

@@ -48,10 +48,23 @@ from . import guests
 from .experiments import DONE_PORT, NOTIFY_PORT, median_spread
 from .kvm import BUFFERS, EXIT_IO, KVM_CHECK_EXTENSION, MMIO_ADDR, GuestError, Machine
 
-KINDS = ("pio_user", "mmio_user", "cpuid_kernel", "ioeventfd_kernel", "python_loop",
-         "pio_irq", "irqfd_write", "irq_taken", "kick_wake")
-_OPS = {"pio_user": guests.OP_PIO, "mmio_user": guests.OP_MMIO,
-        "cpuid_kernel": guests.OP_CPUID, "ioeventfd_kernel": guests.OP_PIO}
+KINDS = (
+    "pio_user",
+    "mmio_user",
+    "cpuid_kernel",
+    "ioeventfd_kernel",
+    "python_loop",
+    "pio_irq",
+    "irqfd_write",
+    "irq_taken",
+    "kick_wake",
+)
+_OPS = {
+    "pio_user": guests.OP_PIO,
+    "mmio_user": guests.OP_MMIO,
+    "cpuid_kernel": guests.OP_CPUID,
+    "ioeventfd_kernel": guests.OP_PIO,
+}
 
 
 def _exit_kind(key: str, ops: int) -> tuple[float, str]:
@@ -60,8 +73,7 @@ def _exit_kind(key: str, ops: int) -> tuple[float, str]:
         m.load(guests.CODE["exit_loop"])
         m.set_regs(rcx=ops, rdx=NOTIFY_PORT, rdi=MMIO_ADDR, r8=DONE_PORT, r9=_OPS[key])
         t0 = time.perf_counter()
-        exits = m.run(lambda p, v: p == NOTIFY_PORT, DONE_PORT,
-                      on_mmio=lambda a, v: a == MMIO_ADDR)
+        exits = m.run(lambda p, v: p == NOTIFY_PORT, DONE_PORT, on_mmio=lambda a, v: a == MMIO_ADDR)
         dt = time.perf_counter() - t0
         want = ops + 1 if key in ("pio_user", "mmio_user") else 1  # + the "done"
         if exits != want:
@@ -101,8 +113,10 @@ def _interrupts(ops: int, chunks: int = 20) -> dict:
         signal = (time.perf_counter() - t0) / ops * 1e6
         m.load(guests.CODE["exit_loop"])
         per = max(1, ops // chunks)
-        handlers = {True: lambda p, v: p == NOTIFY_PORT and write(irqfd, 1) is None,
-                    False: lambda p, v: p == NOTIFY_PORT}
+        handlers = {
+            True: lambda p, v: p == NOTIFY_PORT and write(irqfd, 1) is None,
+            False: lambda p, v: p == NOTIFY_PORT,
+        }
         with_irq, diff = [], []
         for _ in range(chunks):
             us = {}
@@ -112,16 +126,17 @@ def _interrupts(ops: int, chunks: int = 20) -> dict:
                 exits = m.run(handlers[irq], DONE_PORT)
                 us[irq] = (time.perf_counter() - t0) / per * 1e6
                 if exits != per + 1:
-                    raise GuestError(f"pio_irq: {exits} exits to user space, expected "
-                                     f"{per + 1}")
+                    raise GuestError(f"pio_irq: {exits} exits to user space, expected {per + 1}")
             with_irq.append(us[True])
             diff.append(us[True] - us[False])
         taken = m.interrupts_taken()  # + 1: the one the loop above left pending, taken on
         if taken != chunks * per + 1:  # the first entry
-            raise GuestError(f"pio_irq: {taken} interrupts taken, expected "
-                             f"{chunks * per + 1}")
-        return {"pio_irq": statistics.median(with_irq), "irqfd_write": signal,
-                "irq_taken": statistics.median(diff) - signal}
+            raise GuestError(f"pio_irq: {taken} interrupts taken, expected {chunks * per + 1}")
+        return {
+            "pio_irq": statistics.median(with_irq),
+            "irqfd_write": signal,
+            "irq_taken": statistics.median(diff) - signal,
+        }
 
 
 def _kick_wake(ops: int) -> float:
@@ -129,7 +144,7 @@ def _kick_wake(ops: int) -> float:
     with Machine() as m:
         efd = m.ioeventfd(NOTIFY_PORT)
         os.set_blocking(efd, True)
-        answer = m.mem[BUFFERS: BUFFERS + 8].view(np.uint64)
+        answer = m.mem[BUFFERS : BUFFERS + 8].view(np.uint64)
         woken = [0]
 
         def back_end():
@@ -138,8 +153,7 @@ def _kick_wake(ops: int) -> float:
                 answer[0] += 1
 
         m.load(guests.CODE["exit_loop"])
-        m.set_regs(rcx=ops, rdx=NOTIFY_PORT, rdi=BUFFERS, r8=DONE_PORT,
-                   r9=guests.OP_KICK_WAIT)
+        m.set_regs(rcx=ops, rdx=NOTIFY_PORT, rdi=BUFFERS, r8=DONE_PORT, r9=guests.OP_KICK_WAIT)
         thread = threading.Thread(target=back_end, daemon=True)
         thread.start()
         try:
@@ -152,8 +166,10 @@ def _kick_wake(ops: int) -> float:
                 os.eventfd_write(efd, 1)
             thread.join(5)
         if exits != 1 or int(answer[0]) != ops:
-            raise GuestError(f"kick_wake: {exits} exits to user space and {int(answer[0])} "
-                             f"answers, expected 1 and {ops}")
+            raise GuestError(
+                f"kick_wake: {exits} exits to user space and {int(answer[0])} "
+                f"answers, expected 1 and {ops}"
+            )
         return dt / ops * 1e6
 
 
@@ -172,14 +188,20 @@ def micro_once(ops: int = 20_000) -> dict:
 def medians(samples: list[dict], keys) -> dict:
     """Median of each key over ``samples``, with ``spread`` = (max - min) / median."""
     out = {k: median_spread([s[k] for s in samples]) for k in keys}
-    return {**{k: med for k, (med, _) in out.items()},
-            "spread": {k: sp for k, (_, sp) in out.items()}}
+    return {
+        **{k: med for k, (med, _) in out.items()},
+        "spread": {k: sp for k, (_, sp) in out.items()},
+    }
 
 
 def summary(samples: list[dict], ops: int) -> dict:
     """What :func:`microbench` returns, from samples of :func:`micro_once`."""
-    return {**medians(samples, KINDS), "flavour": samples[-1]["flavour"], "ops": ops,
-            "repeats": len(samples)}
+    return {
+        **medians(samples, KINDS),
+        "flavour": samples[-1]["flavour"],
+        "ops": ops,
+        "repeats": len(samples),
+    }
 
 
 def microbench(ops: int = 20_000, repeats: int = 5) -> dict:

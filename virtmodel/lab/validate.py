@@ -42,12 +42,20 @@ from pathlib import Path
 
 from .. import costs
 from ..paths import Result, simulate
+from ..spec import check_int
 from ..sweep import points
 from .calibrate import device_once, device_summary, host_cpu, profile_from
-from ..spec import check_int
-from .experiments import (VIRTIO_VARIANTS, LabResult, emulated_once, emulated_params,
-                          summarize, virtio_once, virtio_params)
-from .microbench import micro_once, summary as micro_summary
+from .experiments import (
+    VIRTIO_VARIANTS,
+    LabResult,
+    emulated_once,
+    emulated_params,
+    summarize,
+    virtio_once,
+    virtio_params,
+)
+from .microbench import micro_once
+from .microbench import summary as micro_summary
 
 VARIANTS = ("virtio", "virtio+irq", "virtio+iothread")
 """The virtio variants of the grid (keys of ``experiments.VIRTIO_VARIANTS``)."""
@@ -65,15 +73,27 @@ def model_params(lab_result) -> tuple[str, dict]:
         # interrupt; its back end copies every request out of guest memory, as a network
         # back end does
         irq = p.get("interrupts", False)
-        return "virtio", dict(batch=p["batch"], request_bytes=p["request_bytes"],
-                              requests=p["requests"], queue_size=p["queue_size"],
-                              ioeventfd=p["ioeventfd"], interrupts=irq, event_idx=False,
-                              notify_by="pio", device_type="net",
-                              **({"interrupt_mode": p["interrupt_mode"]} if irq else {}))
+        return "virtio", dict(
+            batch=p["batch"],
+            request_bytes=p["request_bytes"],
+            requests=p["requests"],
+            queue_size=p["queue_size"],
+            ioeventfd=p["ioeventfd"],
+            interrupts=irq,
+            event_idx=False,
+            notify_by="pio",
+            device_type="net",
+            **({"interrupt_mode": p["interrupt_mode"]} if irq else {}),
+        )
     if lab_result.experiment == "emulated":
-        return "emulated", dict(accesses_per_request=p["registers"],
-                                request_bytes=p["request_bytes"], requests=p["requests"],
-                                data_mode="dma", dma_setup_accesses=0, interrupts=False)
+        return "emulated", dict(
+            accesses_per_request=p["registers"],
+            request_bytes=p["request_bytes"],
+            requests=p["requests"],
+            data_mode="dma",
+            dma_setup_accesses=0,
+            interrupts=False,
+        )
     raise ValueError(f"no model for lab experiment {lab_result.experiment!r}")
 
 
@@ -125,7 +145,7 @@ class Row:
 
     @property
     def knob_label(self) -> str:
-        """"batch 4", "1 register", "3 registers"."""
+        """ "batch 4", "1 register", "3 registers"."""
         if self.experiment != "emulated":
             return f"batch {self.knob}"
         return f"{self.knob} register{'s' if self.knob > 1 else ''}"
@@ -141,11 +161,24 @@ def compare(results, profile) -> list[Row]:
     rows = []
     for r, pred in zip(results, points([_twin(r, profile) for r in results])):
         knob = r.params["registers"] if r.experiment == "emulated" else r.params["batch"]
-        rows.append(Row(r.experiment, knob, r.params["request_bytes"], r.us_per_request,
-                        r.spread, pred.us_per_request, r.user_exits_per_request,
-                        pred.user_exits_per_request, min(r.runs_us), max(r.runs_us),
-                        r.interrupts_per_request, pred.interrupts_per_request,
-                        r.kvm_exits_per_request, pred.exits_per_request))
+        rows.append(
+            Row(
+                r.experiment,
+                knob,
+                r.params["request_bytes"],
+                r.us_per_request,
+                r.spread,
+                pred.us_per_request,
+                r.user_exits_per_request,
+                pred.user_exits_per_request,
+                min(r.runs_us),
+                max(r.runs_us),
+                r.interrupts_per_request,
+                pred.interrupts_per_request,
+                r.kvm_exits_per_request,
+                pred.exits_per_request,
+            )
+        )
     return rows
 
 
@@ -169,25 +202,50 @@ class Measurement:
         return compare(self.results, profile or self.profile)
 
 
-def grid_cells(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 20_000,
-               emulated_requests: int = 5000, variants=VARIANTS) -> list[tuple[str, dict]]:
+def grid_cells(
+    batches=BATCHES,
+    sizes=SIZES,
+    registers=REGISTERS,
+    requests: int = 20_000,
+    emulated_requests: int = 5000,
+    variants=VARIANTS,
+) -> list[tuple[str, dict]]:
     """The validated (experiment, parameters) of every grid cell: each virtio variant over
     batches x sizes, then the emulated device over registers x sizes."""
     unknown = [v for v in variants if v not in VIRTIO_VARIANTS]
     if unknown or not variants:
-        raise ValueError(f"variants must be some of {sorted(VIRTIO_VARIANTS)}, got "
-                         f"{list(variants)}")
-    cells = [(v, virtio_params(b, s, requests, ioeventfd=VIRTIO_VARIANTS[v][0],
-                               interrupts=VIRTIO_VARIANTS[v][1]))
-             for v in variants for b in batches for s in sizes]
-    cells += [("emulated", emulated_params(r, s, emulated_requests))
-              for r in registers for s in sizes]
+        raise ValueError(
+            f"variants must be some of {sorted(VIRTIO_VARIANTS)}, got {list(variants)}"
+        )
+    cells = [
+        (
+            v,
+            virtio_params(
+                b, s, requests, ioeventfd=VIRTIO_VARIANTS[v][0], interrupts=VIRTIO_VARIANTS[v][1]
+            ),
+        )
+        for v in variants
+        for b in batches
+        for s in sizes
+    ]
+    cells += [
+        ("emulated", emulated_params(r, s, emulated_requests)) for r in registers for s in sizes
+    ]
     return cells
 
 
-def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 20_000,
-            emulated_requests: int = 5000, repeats: int = 5, ops: int = 20_000,
-            seed: int = 0, progress=None, variants=VARIANTS) -> Measurement:
+def measure(
+    batches=BATCHES,
+    sizes=SIZES,
+    registers=REGISTERS,
+    requests: int = 20_000,
+    emulated_requests: int = 5000,
+    repeats: int = 5,
+    ops: int = 20_000,
+    seed: int = 0,
+    progress=None,
+    variants=VARIANTS,
+) -> Measurement:
     """Calibrate and run the grid, interleaved.
 
     The machine drifts (on a shared 2-core host, by several percent over tens of seconds),
@@ -203,7 +261,8 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
     runs = [[] for _ in cells]
     # each job: where its samples go, and one sample
     jobs = [(micro, lambda: micro_once(ops)), (dev, lambda: device_once(ops))] + [
-        (sink, lambda kind=kind, p=p: once[kind](p)) for sink, (kind, p) in zip(runs, cells)]
+        (sink, lambda kind=kind, p=p: once[kind](p)) for sink, (kind, p) in zip(runs, cells)
+    ]
     rng = random.Random(seed)
     for rep in range(repeats + 1):
         rng.shuffle(jobs)
@@ -216,8 +275,7 @@ def measure(batches=BATCHES, sizes=SIZES, registers=REGISTERS, requests: int = 2
     m, d = micro_summary(micro, ops), device_summary(dev, ops)
     results = [summarize(kind, p, r) for (kind, p), r in zip(cells, runs)]
     date = datetime.date.today().isoformat()
-    return Measurement(m, d, results, profile_from(m, d, date=date),
-                       time.perf_counter() - t0, date)
+    return Measurement(m, d, results, profile_from(m, d, date=date), time.perf_counter() - t0, date)
 
 
 FORMAT = "virtmodel-lab-measurement/1"
@@ -228,17 +286,27 @@ HEADER = ("host_cpu", "flavour", "date", "kernel", "python", "command")
 
 def header(m: Measurement, command: str = "") -> dict:
     """Where and how ``m`` was measured (run here, now): the keys of :data:`HEADER`."""
-    return dict(host_cpu=host_cpu(), flavour=m.micro["flavour"], date=m.date,
-                kernel=platform.release(), python=platform.python_version(),
-                command=command)
+    return dict(
+        host_cpu=host_cpu(),
+        flavour=m.micro["flavour"],
+        date=m.date,
+        kernel=platform.release(),
+        python=platform.python_version(),
+        command=command,
+    )
 
 
 def save(m: Measurement, path, command: str = "") -> None:
     """Write a measurement as JSON (what the package ships in ``virtmodel/data``)."""
-    data = dict(format=FORMAT, **header(m, command), seconds=round(m.seconds, 1),
-                micro=m.micro, device=m.device,
-                results=[dict(asdict(r), runs_us=list(r.runs_us)) for r in m.results],
-                profile=m.profile.to_dict())
+    data = dict(
+        format=FORMAT,
+        **header(m, command),
+        seconds=round(m.seconds, 1),
+        micro=m.micro,
+        device=m.device,
+        results=[dict(asdict(r), runs_us=list(r.runs_us)) for r in m.results],
+        profile=m.profile.to_dict(),
+    )
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
@@ -256,10 +324,15 @@ def load(path) -> tuple[Measurement, dict]:
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lab measurement ({FORMAT})")
-    results = [LabResult(**_renamed(dict(d, runs_us=tuple(d["runs_us"]))))
-               for d in data["results"]]
-    m = Measurement(data["micro"], data["device"], results,
-                    costs.CostProfile(**data["profile"]), data["seconds"], data["date"])
+    results = [LabResult(**_renamed(dict(d, runs_us=tuple(d["runs_us"])))) for d in data["results"]]
+    m = Measurement(
+        data["micro"],
+        data["device"],
+        results,
+        costs.CostProfile(**data["profile"]),
+        data["seconds"],
+        data["date"],
+    )
     return m, {k: data[k] for k in HEADER}
 
 
@@ -281,23 +354,32 @@ def shipped(name: str | None = None) -> tuple[Measurement, dict]:
     """
     name = name or costs.MEASURED
     if name not in costs.SHIPPED:
-        raise ValueError(f"no shipped lab measurement named {name!r}; shipped: "
-                         f"{sorted(costs.SHIPPED)}")
+        raise ValueError(
+            f"no shipped lab measurement named {name!r}; shipped: {sorted(costs.SHIPPED)}"
+        )
     return load(costs.SHIPPED[name])
 
 
 def table_text(rows) -> str:
     """The error table as fixed-width text (for the CLI)."""
-    lines = [f"{'experiment':<16}{'B/regs':>7}{'bytes':>8}{'measured µs':>13}{'spread':>8}"
-             f"{'model µs':>10}{'error':>8}{'user exits (lab/model)':>25}"
-             f"{'irqs (lab/model)':>19}{'all exits (KVM/model)':>24}"]
+    lines = [
+        (
+            f"{'experiment':<16}{'B/regs':>7}{'bytes':>8}{'measured µs':>13}{'spread':>8}"
+            f"{'model µs':>10}{'error':>8}{'user exits (lab/model)':>25}"
+            f"{'irqs (lab/model)':>19}{'all exits (KVM/model)':>24}"
+        )
+    ]
     for r in rows:
         kvm = "-" if r.measured_kvm_exits is None else f"{r.measured_kvm_exits:.4f}"
-        lines.append(f"{r.experiment:<16}{r.knob:>7}{r.request_bytes:>8}"
-                     f"{r.measured_us:>13.3f}{r.spread:>8.0%}{r.predicted_us:>10.3f}"
-                     f"{r.error:>+8.1%}{r.measured_user_exits:>16.4f} / "
-                     f"{r.predicted_user_exits:.4f}{r.measured_interrupts:>10.4f} / "
-                     f"{r.predicted_interrupts:.4f}{kvm:>15} / {r.predicted_exits:.4f}")
-    lines.append(f"median |error| {median_abs_error(rows):.1%} over {len(rows)} cells "
-                 f"(target {TARGET_MEDIAN_ERROR:.0%})")
+        lines.append(
+            f"{r.experiment:<16}{r.knob:>7}{r.request_bytes:>8}"
+            f"{r.measured_us:>13.3f}{r.spread:>8.0%}{r.predicted_us:>10.3f}"
+            f"{r.error:>+8.1%}{r.measured_user_exits:>16.4f} / "
+            f"{r.predicted_user_exits:.4f}{r.measured_interrupts:>10.4f} / "
+            f"{r.predicted_interrupts:.4f}{kvm:>15} / {r.predicted_exits:.4f}"
+        )
+    lines.append(
+        f"median |error| {median_abs_error(rows):.1%} over {len(rows)} cells "
+        f"(target {TARGET_MEDIAN_ERROR:.0%})"
+    )
     return "\n".join(lines)

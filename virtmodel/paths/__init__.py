@@ -12,12 +12,25 @@ values raise ValueError naming the parameter and its allowed range), draws the j
 from __future__ import annotations
 
 from .. import jitter
-from .registry import (REGISTRY, Example, Param, Path, get, names, register, taking,
-                       unregister)
+from .registry import REGISTRY, Example, Param, Path, get, names, register, taking, unregister
 from .result import Outcome, Result, latency_stats, result
 
-__all__ = ["REGISTRY", "Example", "Param", "Path", "Outcome", "Result", "check_params", "get",
-           "names", "register", "simulate", "taking", "unregister", "latency_stats"]
+__all__ = [
+    "REGISTRY",
+    "Example",
+    "Outcome",
+    "Param",
+    "Path",
+    "Result",
+    "check_params",
+    "get",
+    "latency_stats",
+    "names",
+    "register",
+    "simulate",
+    "taking",
+    "unregister",
+]
 
 
 def check_params(path: str, params: dict) -> dict:
@@ -58,5 +71,5 @@ def simulate(path: str, **params) -> Result:
 
 
 # the paths, each registering itself (order: how they appear in tables and legends)
-from . import emulated, nvme, virtio  # noqa: E402,F401,I001
-from . import vhost, vhost_user, vdpa, passthrough, native  # noqa: E402,F401,I001
+from . import emulated, nvme, virtio  # noqa: F401, I001
+from . import vhost, vhost_user, vdpa, passthrough, native  # noqa: F401

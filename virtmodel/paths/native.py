@@ -11,7 +11,8 @@ from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Path, register
-from .ringpath import RingSetup, stage_vec as sv
+from .ringpath import RingSetup
+from .ringpath import stage_vec as sv
 
 
 @lru_cache(maxsize=256)
@@ -22,16 +23,29 @@ def setup(s: int, prof: CostProfile):
     cost[rs.A_KICK] = sv(guest=prof.doorbell_ns)
     cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_HANDLER] = sv(guest=prof.native_irq_ns)
-    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=0.0, copied=0.0,
-                     software_backend=False)
+    return RingSetup(
+        cost,
+        exits,
+        kick_sync=False,
+        suppress_kicks=True,
+        suppress_interrupts=True,
+        halt_poll_ns=0.0,
+        copied=0.0,
+        software_backend=False,
+    )
 
 
 def _run(p: dict, prof: CostProfile, rng):
     return ringpath.run("native", p, prof, rng, setup(p["request_bytes"], prof))
 
 
-PATH = register(Path(
-    name="native", label="native", color="#555555",
-    doc="bare metal: the same ring protocol with a hardware device",
-    params=(*P.RING, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED), run=_run))
+PATH = register(
+    Path(
+        name="native",
+        label="native",
+        color="#555555",
+        doc="bare metal: the same ring protocol with a hardware device",
+        params=(*P.RING, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        run=_run,
+    )
+)

@@ -19,7 +19,8 @@ from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
-from .ringpath import exit_vec, stage_vec as sv
+from .ringpath import exit_vec
+from .ringpath import stage_vec as sv
 
 
 @lru_cache(maxsize=256)
@@ -30,16 +31,32 @@ def setup(s: int, mode: str, prof: CostProfile):
 
 
 def _run(p: dict, prof: CostProfile, rng):
-    return ringpath.run("passthrough", p, prof, rng,
-                        setup(p["request_bytes"], p["interrupt_mode"], prof),
-                        queues=p["queues"])
+    return ringpath.run(
+        "passthrough",
+        p,
+        prof,
+        rng,
+        setup(p["request_bytes"], p["interrupt_mode"], prof),
+        queues=p["queues"],
+    )
 
 
-PATH = register(Path(
-    name="passthrough", label="device assignment (VFIO)", color="#1e8449",
-    doc="the guest's driver drives the real device; only interrupts and idling cost exits",
-    params=(*P.RING, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED), run=_run,
-    examples=tuple(Example("NVMe SSD assigned with VFIO", f"read 4 KiB, {mode} interrupts",
-                           "none per I/O (the doorbells are mapped)",
-                           dict(request_bytes=4096, interrupt_mode=mode))
-                   for mode in ("posted", "legacy"))))
+PATH = register(
+    Path(
+        name="passthrough",
+        label="device assignment (VFIO)",
+        color="#1e8449",
+        doc="the guest's driver drives the real device; only interrupts and idling cost exits",
+        params=(*P.RING, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        run=_run,
+        examples=tuple(
+            Example(
+                "NVMe SSD assigned with VFIO",
+                f"read 4 KiB, {mode} interrupts",
+                "none per I/O (the doorbells are mapped)",
+                dict(request_bytes=4096, interrupt_mode=mode),
+            )
+            for mode in ("posted", "legacy")
+        ),
+    )
+)

@@ -10,8 +10,9 @@ calls :func:`register`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -153,8 +154,9 @@ class Path:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ValueError(f"{self.name!r} takes no parameter {name!r}; it takes "
-                         f"{', '.join(self.param_names)}")
+        raise ValueError(
+            f"{self.name!r} takes no parameter {name!r}; it takes {', '.join(self.param_names)}"
+        )
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -171,8 +173,10 @@ class Path:
         """
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
-            raise ValueError(f"{self.name!r} takes no parameter {', '.join(unknown)}; "
-                             f"it takes {', '.join(self.param_names)}")
+            raise ValueError(
+                f"{self.name!r} takes no parameter {', '.join(unknown)}; "
+                f"it takes {', '.join(self.param_names)}"
+            )
         out: dict = {}
         for p in self.params:
             out[p.name] = p.check(params.get(p.name, p.default), out)

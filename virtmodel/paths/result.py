@@ -72,8 +72,7 @@ class Result:
     def row(self) -> dict:
         """The scalar fields, for tables."""
         skip = {"params", "breakdown_ns", "latencies_ns", "exits_by_reason"}
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in skip}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         d["us_per_request"] = self.us_per_request
         d["cpu_ns_per_request"] = self.cpu_ns_per_request
         return d
@@ -86,7 +85,10 @@ def result(path: str, p: dict, o: Outcome) -> Result:
     mean, p99 = latency_stats(o.latencies)
     prof = p["profile"]
     return Result(
-        path=path, params=dict(p, profile=prof.name), profile=prof.name, requests=n,
+        path=path,
+        params=dict(p, profile=prof.name),
+        profile=prof.name,
+        requests=n,
         elapsed_ns=elapsed,
         throughput_rps=n / elapsed * 1e9 if elapsed > 0 else math.inf,
         bytes_per_s=n * p["request_bytes"] / elapsed * 1e9 if elapsed > 0 else math.inf,

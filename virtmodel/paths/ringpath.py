@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import jitter, ring, ringsim as rs
+from .. import jitter, ring
+from .. import ringsim as rs
 from ..costs import CostProfile
 from ..spec import PAGE_SIZE
 from ..trap import STAGES
@@ -58,12 +59,15 @@ def exit_vec(user: int = 0, **reasons) -> np.ndarray:
 
 def action_matrices():
     """Empty cost matrix (ns per stage) and exit matrix of the loop's actions."""
-    return (np.zeros((rs.N_ACTIONS, len(STAGES))),
-            np.zeros((rs.N_ACTIONS, rs.N_EXIT_COLS), dtype=np.int64))
+    return (
+        np.zeros((rs.N_ACTIONS, len(STAGES))),
+        np.zeros((rs.N_ACTIONS, rs.N_EXIT_COLS), dtype=np.int64),
+    )
 
 
-def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = False,
-                   tail_ns=0.0, tail_exits=None) -> None:
+def interrupt_rows(
+    cost, exits, prof: CostProfile, mode: str, level: bool = False, tail_ns=0.0, tail_exits=None
+) -> None:
     """Fill the vCPU's interrupt and idle rows for ``interrupt_mode`` ``mode``.
 
     * delivery to a running vCPU: ``legacy`` and ``pv-eoi`` need an exit (an IPI kicks the
@@ -80,20 +84,23 @@ def interrupt_rows(cost, exits, prof: CostProfile, mode: str, level: bool = Fals
     sv = stage_vec
     software = mode != "posted"
     if software:
-        cost[rs.A_IRQ_RUNNING] = sv(exit_entry=prof.vmexit_ns,
-                                    kvm=prof.kvm_exit_ns + prof.irq_inject_ns)
+        cost[rs.A_IRQ_RUNNING] = sv(
+            exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + prof.irq_inject_ns
+        )
         exits[rs.A_IRQ_RUNNING] = exit_vec(interrupt=1)
     eoi_exit = level or mode == "legacy"
-    cost[rs.A_HANDLER] = sv(guest=prof.native_irq_ns) + (sv(exit_entry=prof.eoi_ns)
-                                                         if eoi_exit else 0.0)
+    cost[rs.A_HANDLER] = sv(guest=prof.native_irq_ns) + (
+        sv(exit_entry=prof.eoi_ns) if eoi_exit else 0.0
+    )
     exits[rs.A_HANDLER] = exit_vec(eoi=int(eoi_exit))
     if tail_exits is not None:
         cost[rs.A_HANDLER_TAIL] += tail_ns
         exits[rs.A_HANDLER_TAIL] += tail_exits
     cost[rs.A_HLT] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
     exits[rs.A_HLT] = exit_vec(hlt=1)
-    cost[rs.A_WAKE_SLEPT] = sv(context_switch=prof.wakeup_ns,
-                               kvm=prof.irq_inject_ns if software else 0.0)
+    cost[rs.A_WAKE_SLEPT] = sv(
+        context_switch=prof.wakeup_ns, kvm=prof.irq_inject_ns if software else 0.0
+    )
 
 
 def ioeventfd_kick(prof: CostProfile) -> tuple:
@@ -113,9 +120,18 @@ def _virtqueue_rows(prof: CostProfile, mode: str, kick: tuple):
     return cost, exits
 
 
-def software_setup(prof: CostProfile, s: int, mode: str, kick: tuple, device_type: str,
-                   stage: str, *, maps_pages: bool, kick_sync: bool = False,
-                   polls: bool = False) -> RingSetup:
+def software_setup(
+    prof: CostProfile,
+    s: int,
+    mode: str,
+    kick: tuple,
+    device_type: str,
+    stage: str,
+    *,
+    maps_pages: bool,
+    kick_sync: bool = False,
+    polls: bool = False,
+) -> RingSetup:
     """A virtqueue served by a software back end (QEMU, vhost, a vhost-user process) whose
     CPU time counts in ``stage``: woken by a kick (plus its per-notification work) or by a
     completion, or busy-polling the ring (``polls``); per request its ring work, QEMU's
@@ -137,10 +153,17 @@ def software_setup(prof: CostProfile, s: int, mode: str, kick: tuple, device_typ
         cost[rs.A_POP] = sv(kvm=prof.host_io_ns_per_request) + sv(**{stage: work})
         cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_SIGNAL] = sv(**{stage: prof.signal_ns})
-    return RingSetup(cost, exits, kick_sync=kick_sync, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns,
-                     copied=float(s) if device_type == "net" else 0.0,
-                     software_backend=not polls, backend_polls=polls)
+    return RingSetup(
+        cost,
+        exits,
+        kick_sync=kick_sync,
+        suppress_kicks=True,
+        suppress_interrupts=True,
+        halt_poll_ns=prof.halt_poll_ns,
+        copied=float(s) if device_type == "net" else 0.0,
+        software_backend=not polls,
+        backend_polls=polls,
+    )
 
 
 def hardware_setup(prof: CostProfile, s: int, mode: str, kick: tuple) -> RingSetup:
@@ -148,17 +171,22 @@ def hardware_setup(prof: CostProfile, s: int, mode: str, kick: tuple) -> RingSet
     device): the device serves each request; without posted interrupts its MSI goes
     through the host's IRQ handler, which signals KVM's irqfd."""
     cost, exits = _virtqueue_rows(prof, mode, kick)
-    cost[rs.A_SERVICE] = stage_vec(device=prof.device_ns_per_request
-                                   + s * prof.device_ns_per_byte)
+    cost[rs.A_SERVICE] = stage_vec(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     if mode != "posted":
         cost[rs.A_SIGNAL] = stage_vec(kvm=prof.native_irq_ns + prof.signal_ns)
-    return RingSetup(cost, exits, kick_sync=False, suppress_kicks=True,
-                     suppress_interrupts=True, halt_poll_ns=prof.halt_poll_ns, copied=0.0,
-                     software_backend=False)
+    return RingSetup(
+        cost,
+        exits,
+        kick_sync=False,
+        suppress_kicks=True,
+        suppress_interrupts=True,
+        halt_poll_ns=prof.halt_poll_ns,
+        copied=0.0,
+        software_backend=False,
+    )
 
 
-def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
-        queues: int = 1) -> Outcome:
+def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: int = 1) -> Outcome:
     """Run ``p["requests"]`` requests of path ``name`` with ``setup`` (on a virtqueue of
     layout ``p["ring"]``, split if the path has no such parameter).
 
@@ -167,8 +195,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     is simulated with its share of the device, and the ``requests`` spread over all
     queues complete ``queues`` times as fast (latencies are one queue's)."""
     n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
-    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"],
-                             ring=p.get("ring", "split"))
+    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=p.get("ring", "split"))
     # the request's bytes spread over its descriptors, all device-readable
     lens = np.full(n_desc, s // n_desc, dtype=np.int64)
     lens[: s % n_desc] += 1
@@ -185,12 +212,33 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     stage_ns = np.zeros(len(STAGES))
     times = np.zeros(rs.N_TIMES)
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
-    rs.simulate_ring(vq, n, kick_every, closed, depth, lens, chain_write, 0, setup.cost,
-                     setup.exits, setup.kick_sync, not p["interrupts"], setup.suppress_kicks,
-                     setup.suppress_interrupts, setup.backend_polls, setup.doorbell_tail,
-                     parallelism, halt_poll,
-                     rng, jitter.sigma(prof.jitter_cv), lat,
-                     stage_ns, times, counters, MAX_STEPS_PER_REQUEST * n + 1024)
+    rs.simulate_ring(
+        vq,
+        n,
+        kick_every,
+        closed,
+        depth,
+        lens,
+        chain_write,
+        0,
+        setup.cost,
+        setup.exits,
+        setup.kick_sync,
+        not p["interrupts"],
+        setup.suppress_kicks,
+        setup.suppress_interrupts,
+        setup.backend_polls,
+        setup.doorbell_tail,
+        parallelism,
+        halt_poll,
+        rng,
+        jitter.sigma(prof.jitter_cv),
+        lat,
+        stage_ns,
+        times,
+        counters,
+        MAX_STEPS_PER_REQUEST * n + 1024,
+    )
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:
         why = ring.broken_reason(vq) or ""
@@ -203,8 +251,9 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup,
     user = counters[rs.C_EXITS + rs.X_USER]
     wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
     # a halt that outlived the poll window scheduled the vCPU thread out and back in
-    slept = (counters[rs.C_HALTS] - counters[rs.C_POLL_HITS]
-             if setup.exits[rs.A_HLT, rs.X_HLT] else 0)
+    slept = (
+        counters[rs.C_HALTS] - counters[rs.C_POLL_HITS] if setup.exits[rs.A_HLT, rs.X_HLT] else 0
+    )
     return Outcome(
         elapsed_ns=last_done / queues,
         latencies=lat,

@@ -18,7 +18,8 @@ from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Param, Path, register
-from .ringpath import exit_vec, stage_vec as sv
+from .ringpath import exit_vec
+from .ringpath import stage_vec as sv
 
 
 @lru_cache(maxsize=256)
@@ -27,25 +28,49 @@ def setup(s: int, mapped: bool, mode: str, prof: CostProfile):
     if mapped:
         kick = sv(guest=prof.doorbell_ns), exit_vec()
     else:  # an ioeventfd; the vhost-vdpa driver rings the device's doorbell
-        kick = (sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + prof.notify_ns
-                   + prof.doorbell_ns), exit_vec(io=1))
+        kick = (
+            sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + prof.notify_ns + prof.doorbell_ns),
+            exit_vec(io=1),
+        )
     return ringpath.hardware_setup(prof, s, mode, kick)
 
 
 def _run(p: dict, prof: CostProfile, rng):
-    return ringpath.run("vdpa", p, prof, rng,
-                        setup(p["request_bytes"], p["notify_mapped"], p["interrupt_mode"],
-                              prof), queues=p["queues"])
+    return ringpath.run(
+        "vdpa",
+        p,
+        prof,
+        rng,
+        setup(p["request_bytes"], p["notify_mapped"], p["interrupt_mode"], prof),
+        queues=p["queues"],
+    )
 
 
-NOTIFY_MAPPED = Param("notify_mapped", True, "", "the device's notification area is mapped "
-                      "into the guest (a kick reaches the device without an exit); else a "
-                      "kick is an ioeventfd exit the vhost-vdpa driver forwards", kind="bool")
+NOTIFY_MAPPED = Param(
+    "notify_mapped",
+    True,
+    "",
+    "the device's notification area is mapped "
+    "into the guest (a kick reaches the device without an exit); else a "
+    "kick is an ioeventfd exit the vhost-vdpa driver forwards",
+    kind="bool",
+)
 
-PATH = register(Path(
-    name="vdpa", label="vDPA (ring in hardware)", color="#7d3c98",
-    doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
-    params=(*P.RING, NOTIFY_MAPPED, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE,
-            P.SEED), run=_run,
-    examples=(Example("virtio-net vDPA NIC", "send 1500 B, notify area mapped", "none",
-                      dict(request_bytes=1500)),)))
+PATH = register(
+    Path(
+        name="vdpa",
+        label="vDPA (ring in hardware)",
+        color="#7d3c98",
+        doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
+        params=(*P.RING, NOTIFY_MAPPED, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        run=_run,
+        examples=(
+            Example(
+                "virtio-net vDPA NIC",
+                "send 1500 B, notify area mapped",
+                "none",
+                dict(request_bytes=1500),
+            ),
+        ),
+    )
+)

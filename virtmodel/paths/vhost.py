@@ -22,19 +22,37 @@ from .registry import Example, Path, register
 @lru_cache(maxsize=512)
 def setup(s: int, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
-    return ringpath.software_setup(prof, s, mode, ringpath.ioeventfd_kick(prof), device_type,
-                                   "kvm", maps_pages=False)
+    return ringpath.software_setup(
+        prof, s, mode, ringpath.ioeventfd_kick(prof), device_type, "kvm", maps_pages=False
+    )
 
 
 def _run(p: dict, prof: CostProfile, rng):
-    return ringpath.run("vhost", p, prof, rng, setup(
-        p["request_bytes"], p["interrupt_mode"], p["device_type"], prof))
+    return ringpath.run(
+        "vhost",
+        p,
+        prof,
+        rng,
+        setup(p["request_bytes"], p["interrupt_mode"], p["device_type"], prof),
+    )
 
 
-PATH = register(Path(
-    name="vhost", label="vhost (in-kernel)", color="#17a589",
-    doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
+PATH = register(
+    Path(
+        name="vhost",
+        label="vhost (in-kernel)",
+        color="#17a589",
+        doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
         "to user space",
-    params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED), run=_run,
-    examples=(Example("vhost-net", "send 1500 B, 1 per kick", "kick (ioeventfd)",
-                      dict(request_bytes=1500, device_type="net")),)))
+        params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        run=_run,
+        examples=(
+            Example(
+                "vhost-net",
+                "send 1500 B, 1 per kick",
+                "kick (ioeventfd)",
+                dict(request_bytes=1500, device_type="net"),
+            ),
+        ),
+    )
+)

@@ -22,26 +22,53 @@ from .registry import Example, Param, Path, register
 @lru_cache(maxsize=512)
 def setup(s: int, poll: bool, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
-    return ringpath.software_setup(prof, s, mode, ringpath.ioeventfd_kick(prof), device_type,
-                                   "qemu", maps_pages=False, polls=poll)
+    return ringpath.software_setup(
+        prof,
+        s,
+        mode,
+        ringpath.ioeventfd_kick(prof),
+        device_type,
+        "qemu",
+        maps_pages=False,
+        polls=poll,
+    )
 
 
 def _run(p: dict, prof: CostProfile, rng):
-    return ringpath.run("vhost-user", p, prof, rng, setup(
-        p["request_bytes"], p["backend_poll"], p["interrupt_mode"], p["device_type"], prof),
-        queues=p["queues"])
+    return ringpath.run(
+        "vhost-user",
+        p,
+        prof,
+        rng,
+        setup(p["request_bytes"], p["backend_poll"], p["interrupt_mode"], p["device_type"], prof),
+        queues=p["queues"],
+    )
 
 
-BACKEND_POLL = Param("backend_poll", False, "", "the back-end process busy-polls the ring: "
-                     "no kicks and no wake-ups, one host core spent", kind="bool")
+BACKEND_POLL = Param(
+    "backend_poll",
+    False,
+    "",
+    "the back-end process busy-polls the ring: no kicks and no wake-ups, one host core spent",
+    kind="bool",
+)
 
-PATH = register(Path(
-    name="vhost-user", label="vhost-user (user-space back end)", color="#d35400",
-    doc="the virtio back end in another user-space process; optionally busy-polling",
-    params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
-    run=_run,
-    examples=tuple(Example("vhost-user-blk (SPDK)", f"read 4 KiB, back end "
-                           f"{'polling' if poll else 'woken by kicks'}",
-                           "none" if poll else "kick (ioeventfd)",
-                           dict(request_bytes=4096, backend_poll=poll))
-                   for poll in (False, True))))
+PATH = register(
+    Path(
+        name="vhost-user",
+        label="vhost-user (user-space back end)",
+        color="#d35400",
+        doc="the virtio back end in another user-space process; optionally busy-polling",
+        params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        run=_run,
+        examples=tuple(
+            Example(
+                "vhost-user-blk (SPDK)",
+                f"read 4 KiB, back end {'polling' if poll else 'woken by kicks'}",
+                "none" if poll else "kick (ioeventfd)",
+                dict(request_bytes=4096, backend_poll=poll),
+            )
+            for poll in (False, True)
+        ),
+    )
+)

@@ -26,37 +26,65 @@ from ..costs import CostProfile
 from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
-from .ringpath import exit_vec, stage_vec as sv
+from .ringpath import exit_vec
+from .ringpath import stage_vec as sv
 
 
 @lru_cache(maxsize=512)
-def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str,
-          prof: CostProfile):
+def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
     if ioeventfd:
         kick = ringpath.ioeventfd_kick(prof)
     else:  # to QEMU in user space, which drains the ring inside the exit
         decode = prof.mmio_decode_ns if notify_by == "mmio" else 0.0
-        kick = (sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode,
-                   context_switch=prof.user_exit_ns,
-                   qemu=prof.emulate_access_ns + prof.notify_ns), exit_vec(io=1, user=1))
-    return ringpath.software_setup(prof, s, mode, kick, device_type, "qemu", maps_pages=True,
-                                   kick_sync=not ioeventfd)
+        kick = (
+            sv(
+                exit_entry=prof.vmexit_ns,
+                kvm=prof.kvm_exit_ns + decode,
+                context_switch=prof.user_exit_ns,
+                qemu=prof.emulate_access_ns + prof.notify_ns,
+            ),
+            exit_vec(io=1, user=1),
+        )
+    return ringpath.software_setup(
+        prof, s, mode, kick, device_type, "qemu", maps_pages=True, kick_sync=not ioeventfd
+    )
 
 
 def _run(p: dict, prof: CostProfile, rng):
-    return ringpath.run("virtio", p, prof, rng, setup(
-        p["request_bytes"], p["ioeventfd"], p["notify_by"], p["interrupt_mode"],
-        p["device_type"], prof))
+    return ringpath.run(
+        "virtio",
+        p,
+        prof,
+        rng,
+        setup(
+            p["request_bytes"],
+            p["ioeventfd"],
+            p["notify_by"],
+            p["interrupt_mode"],
+            p["device_type"],
+            prof,
+        ),
+    )
 
 
-PATH = register(Path(
-    name="virtio", label="virtio (QEMU)", color="#2471a3",
-    doc="a virtio driver and QEMU's back end share a split ring",
-    params=(*P.VIRTQUEUE, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
-    run=_run,
-    examples=tuple(Example(what, f"{size} B, {batch} per kick", "kick (ioeventfd)",
-                           dict(request_bytes=size, batch=batch, device_type=kind))
-                   for size, what, kind in ((4096, "virtio-blk", "blk"),
-                                            (1500, "virtio-net", "net"))
-                   for batch in (1, 16))))
+PATH = register(
+    Path(
+        name="virtio",
+        label="virtio (QEMU)",
+        color="#2471a3",
+        doc="a virtio driver and QEMU's back end share a split ring",
+        params=(*P.VIRTQUEUE, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        run=_run,
+        examples=tuple(
+            Example(
+                what,
+                f"{size} B, {batch} per kick",
+                "kick (ioeventfd)",
+                dict(request_bytes=size, batch=batch, device_type=kind),
+            )
+            for size, what, kind in ((4096, "virtio-blk", "blk"), (1500, "virtio-net", "net"))
+            for batch in (1, 16)
+        ),
+    )
+)

@@ -38,13 +38,16 @@ def build(name: str) -> Path:
     wanted = os.environ.get("CC")
     cc = shutil.which(wanted) if wanted else shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        raise NoCompiler(f"building {src.name} needs a C compiler "
-                         f"({'CC=' + wanted if wanted else 'cc or gcc'}) on PATH")
+        raise NoCompiler(
+            f"building {src.name} needs a C compiler "
+            f"({'CC=' + wanted if wanted else 'cc or gcc'}) on PATH"
+        )
     exe.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=exe.parent) as d:
         out = Path(d) / name
-        r = subprocess.run([cc, "-O2", "-pthread", "-o", str(out), str(src)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [cc, "-O2", "-pthread", "-o", str(out), str(src)], capture_output=True, text=True
+        )
         if r.returncode:
             raise NoCompiler(f"{cc} could not build {src.name}: {r.stderr.strip()[:500]}")
         os.replace(out, exe)  # atomic: a concurrent build leaves one whole executable
@@ -53,9 +56,12 @@ def build(name: str) -> Path:
 
 def run(name: str, *args) -> str:
     """Build (if needed) and run ``native/<name>``; its standard output."""
-    r = subprocess.run([str(build(name)), *map(str, args)], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [str(build(name)), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
     if r.returncode:
-        raise RuntimeError(f"{name} {' '.join(map(str, args))} failed with status "
-                           f"{r.returncode}: {r.stderr.strip()}")
+        raise RuntimeError(
+            f"{name} {' '.join(map(str, args))} failed with status "
+            f"{r.returncode}: {r.stderr.strip()}"
+        )
     return r.stdout
