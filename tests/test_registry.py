@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from virtmodel import hardware, paths, plots
+from virtmodel import params as P
 from virtmodel.__main__ import main
 from virtmodel.paths import Example, Outcome, Param, Path
-from virtmodel.paths import params as P
+from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, sweep
-from virtmodel.trap import STAGES
 
 TOY_COLOR = "#123456"
 

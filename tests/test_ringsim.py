@@ -5,7 +5,7 @@ import numpy as np
 
 from virtmodel import costs, ring, ringsim, split
 from virtmodel.paths import virtio
-from virtmodel.trap import STAGES
+from virtmodel.paths.result import STAGES
 
 PROFILE = "modern"
 
