@@ -8,6 +8,8 @@ from virtmodel import costs, registers, trap
 from virtmodel import params as P
 from virtmodel.paths import get, simulate
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 BASE = dict(accesses_per_request=3, dma_setup_accesses=2, interrupts=True)
 
 

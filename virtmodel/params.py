@@ -22,6 +22,9 @@ from .costs import MAX_PARALLELISM
 from .costs import get as get_profile
 from .spec import MAX_QUEUE_SIZE, check_int, check_packed_queue_size, check_queue_size
 
+KINDS = ("int", "bool", "choice", "profile", "seed", "custom")
+"""What a :class:`Param` can take (its ``kind``)."""
+
 
 @dataclass(frozen=True)
 class Param:
@@ -58,6 +61,16 @@ class Param:
     hi_text: str = ""
     choices: tuple = ()
     check_fn: Callable | None = None  # extra check: (value, params so far) -> value
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"{self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}"
+            )
+        if self.kind == "int" and (self.lo is None or self.hi is None):
+            raise ValueError(f"{self.name}: an int parameter declares lo and hi")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"{self.name}: the default {self.default!r} is not a choice")
 
     def allowed(self) -> str:
         """The allowed values, in words (for errors, ``--help`` and ``paths``)."""
@@ -102,6 +115,7 @@ class Param:
             value = check_int(value, self.name, 0, 2**63 - 1, "2**63-1")
         elif self.kind == "int":
             hi = self.hi(params) if callable(self.hi) else self.hi
+            assert self.lo is not None and hi is not None  # __post_init__ saw to it
             value = check_int(value, self.name, self.lo, hi, self.hi_text)
         if self.check_fn is not None:
             value = self.check_fn(value, params)

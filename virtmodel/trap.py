@@ -87,7 +87,7 @@ class Step(NamedTuple):
     actor: str  # "guest", "cpu", "kvm", "qemu", "device"
     stage: str  # one of STAGES
     ns: float
-    count: int
+    count: int  # type: ignore[assignment]  # a field named count hides tuple.count: wanted
     what: str
     concurrent: bool = False
 
