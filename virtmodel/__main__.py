@@ -223,7 +223,7 @@ def _paths(args) -> int:
 
 def _trap(args) -> int:
     from .paths.result import STAGES
-    from .trap import counts, stage_ns, steps
+    from .trap import counts, ns_by_stage, steps
 
     kw = dict(direction=args.direction, interrupt_mode=args.interrupt_mode)
     st = steps(args.request_bytes, args.data_mode, profile=args.profile, **kw)
@@ -238,7 +238,8 @@ def _trap(args) -> int:
         t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
     print(counts(args.request_bytes, args.data_mode, **kw))
-    print(dict(zip(STAGES, (round(x) for x in stage_ns(st)))))
+    ns = ns_by_stage(st)
+    print({s: round(ns.get(s, 0.0)) for s in STAGES})
     return 0
 
 

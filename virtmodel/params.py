@@ -443,25 +443,6 @@ HOST = (INTERRUPT_MODE, HALT_POLL)
 """How the host delivers interrupts and idles a vCPU."""
 DEVICE = (DEVICE_TYPE, DEVICE_PARALLELISM)
 """What is behind the back end."""
-TRAP = (
-    REQUEST_BYTES,
-    DATA_MODE,
-    DIRECTION,
-    ACCESSES,
-    DMA_SETUP,
-    HANDLER_ACCESSES,
-    MMIO,
-    BUSY_WAIT,
-    STRING_CHUNK,
-    SERVED_IN_EXIT,
-    DATA_COPIES,
-    INTERRUPTS,
-    INTERRUPT_MODE,
-    IRQ_TRIGGER,
-    HALT_POLL,
-)
-"""What the trap model's functions take (:func:`virtmodel.trap.counts`, ...), in checking
-order; the "emulated" path takes them too, with the ring's and the host's."""
 TRAP_OWN = (
     DATA_MODE,
     DIRECTION,
@@ -476,3 +457,6 @@ TRAP_OWN = (
     DATA_COPIES,
 )
 """The trap model's parameters that no ring path takes (the "emulated" path's own)."""
+TRAP = (REQUEST_BYTES, *TRAP_OWN, INTERRUPTS, *HOST)
+"""What the trap model's functions take (:func:`virtmodel.trap.counts`, ...), in checking
+order; the "emulated" path takes them too, with the ring's parameters."""

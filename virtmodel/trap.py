@@ -38,8 +38,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from . import params as P
 from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import CostProfile
@@ -47,14 +45,12 @@ from .costs import get as get_profile
 
 
 def __getattr__(name: str):  # TEMP(merge): ringpath imports STAGES from trap until the merge
-    if name == "STAGES":  # (asked while this module imports virtmodel.paths, below)
+    if name == "STAGES":  # (lazily: paths/result.py sits above this module, which needs none)
         from .paths.result import STAGES
 
         return STAGES
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-from .paths.result import STAGES
 
 DATA_MODES = P.DATA_MODE.choices
 """``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
@@ -77,15 +73,13 @@ by DMA with three accesses to start it, two to program the transfer, an edge-tri
 interrupt on a host with posted interrupts.  The hardware catalogue's entries give the real
 sequences of real drivers."""
 
-_S = {s: i for i, s in enumerate(STAGES)}
-
 
 class Step(NamedTuple):
     """One step of a request's path; ``count`` identical repetitions of ``ns`` each.
     A ``concurrent`` step runs beside the one before it (it adds CPU time, not latency)."""
 
     actor: str  # "guest", "cpu", "kvm", "qemu", "device"
-    stage: str  # one of STAGES
+    stage: str  # one of virtmodel.paths.result.STAGES
     ns: float
     count: int  # type: ignore[assignment]  # a field named count hides tuple.count: wanted
     what: str
@@ -374,12 +368,13 @@ def steps(
     return out
 
 
-def stage_ns(step_list: list[Step]) -> np.ndarray:
-    """Total ns per stage (ordered as :data:`STAGES`) of a list of steps (CPU time and
-    device time, concurrent steps included)."""
-    out = np.zeros(len(STAGES))
+def ns_by_stage(step_list: list[Step]) -> dict[str, float]:
+    """Total ns per stage of a list of steps (CPU time and device time, concurrent steps
+    included): stage -> ns, the stages that occur, in the order they first occur (a
+    Result's schema, every stage in order, is ``virtmodel.paths.result.STAGES``)."""
+    out: dict[str, float] = {}
     for st in step_list:
-        out[_S[st.stage]] += st.ns * st.count
+        out[st.stage] = out.get(st.stage, 0.0) + st.ns * st.count
     return out
 
 

@@ -24,6 +24,12 @@ _DEV = STAGES.index("device")
 _POLL = STAGES.index("polling")
 
 
+def _stage_ns(step_list: list[trap.Step]) -> np.ndarray:
+    """ns per stage of a request's steps, ordered as STAGES."""
+    ns = trap.ns_by_stage(step_list)
+    return np.array([ns.get(s, 0.0) for s in STAGES])
+
+
 def _run(p: dict, prof: CostProfile, rng) -> Outcome:
     n = p["requests"]
     kw = {k: p[k] for k in trap.DEFAULTS}
@@ -34,15 +40,15 @@ def _run(p: dict, prof: CostProfile, rng) -> Outcome:
         # of the adaptive window), else the thread sleeps and is woken
         poll_st = trap.steps(profile=prof, wait="poll", **kw)
         sleep_st = trap.steps(profile=prof, wait="sleep", **kw)
-        d = trap.stage_ns(poll_st)[_DEV]
+        d = _stage_ns(poll_st)[_DEV]
         polled = dev * d <= prof.halt_poll_ns if p["halt_poll"] else np.zeros(n, bool)
     else:
         poll_st = sleep_st = trap.steps(profile=prof, **kw)
-        d = trap.stage_ns(poll_st)[_DEV]
+        d = _stage_ns(poll_st)[_DEV]
         polled = np.zeros(n, bool)
     lat = np.where(polled, trap.elapsed_ns(poll_st), trap.elapsed_ns(sleep_st)) + (dev - 1) * d
     share = float(polled.mean())
-    stages = share * trap.stage_ns(poll_st) + (1 - share) * trap.stage_ns(sleep_st)
+    stages = share * _stage_ns(poll_st) + (1 - share) * _stage_ns(sleep_st)
     stages[_DEV] = d * float(dev.mean())
     stages[_POLL] = share and float((dev * d)[polled].sum() / n)
     slept = 0.0 if not p["interrupts"] else 1.0 - share
