@@ -22,7 +22,7 @@ from .costs import MAX_PARALLELISM
 from .costs import get as get_profile
 from .spec import MAX_QUEUE_SIZE, check_int, check_packed_queue_size, check_queue_size
 
-KINDS = ("int", "bool", "choice", "profile", "seed", "custom")
+PARAM_KINDS = ("int", "bool", "choice", "profile", "seed", "custom")
 """What a :class:`Param` can take (its ``kind``)."""
 
 
@@ -63,9 +63,9 @@ class Param:
     check_fn: Callable | None = None  # extra check: (value, params so far) -> value
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if self.kind not in PARAM_KINDS:
             raise ValueError(
-                f"{self.name}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}"
+                f"{self.name}: kind must be one of {', '.join(PARAM_KINDS)}, got {self.kind!r}"
             )
         if self.kind == "int" and (self.lo is None or self.hi is None):
             raise ValueError(f"{self.name}: an int parameter declares lo and hi")
