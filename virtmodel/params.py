@@ -5,7 +5,7 @@ values it takes, and checks a value (a bad one raises ValueError naming the para
 what it allows).  The declarations below are the whole vocabulary: a path lists the ones it
 takes (:class:`~virtmodel.paths.registry.Path`), the trap model's functions check theirs
 (:data:`TRAP`) with the same objects, and the CLI builds its options from them.  This module
-sits below :mod:`virtmodel.trap` and :mod:`virtmodel.paths` (it needs only the costs and the
+sits below ``virtmodel.trap`` and ``virtmodel.paths`` (it needs only the costs and the
 spec), so both can use it.
 """
 
@@ -141,6 +141,8 @@ def check_all(decls: Iterable[Param], given: dict, owner: str) -> dict:
         An unknown parameter (naming the ones ``owner`` takes), or a value outside its
         allowed range.
 
+    Examples
+    --------
     >>> check_all((REQUESTS,), {"request": 5}, "'toy'")
     Traceback (most recent call last):
     ...
