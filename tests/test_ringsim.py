@@ -18,7 +18,9 @@ def _run(
     lat): ``lat`` starts as NaN, holds a request's submit time while it is in flight and
     its latency once it completed."""
     prof = costs.get(PROFILE)
-    st = virtio.setup(4096, True, "mmio", "posted", "blk", prof)
+    st = virtio.setup(
+        4096, ioeventfd=True, notify_by="mmio", mode="posted", device_type="blk", prof=prof
+    )
     if free_pop:
         st = st._replace(cost=st.cost.copy())
         st.cost[ringsim.A_POP] = 0.0
@@ -108,7 +110,9 @@ def test_a_setup_builds_the_loop_with_plain_python_scalars():
     sweep passes them) must not compile and cache a second kernel.  The setup's behaviour
     and KVM's halt-poll window (off with ``halt_poll=False``) come from the setup."""
     prof = costs.get(PROFILE)
-    st = virtio.setup(4096, False, "mmio", "posted", "blk", prof)
+    st = virtio.setup(
+        4096, ioeventfd=False, notify_by="mmio", mode="posted", device_type="blk", prof=prof
+    )
     knobs = dict(
         requests=np.int64(8),
         kick_every=np.int64(2),

@@ -222,7 +222,7 @@ VT_UNSEEN_AT = 2  # poll: when the oldest unreaped used buffer was published
 VT_HALTED_AT = 3  # when it last halted
 VT_WINDOW = 4  # KVM's current halt-poll window
 N_VT = 5
-VN_PHASE = 0  # what it is doing (READY, ... below)
+VN_PHASE = 0  # what it is doing (VCPU_READY, ... below)
 VN_NEXT_REQ = 1  # the next request it submits
 VN_IN_BATCH = 2  # requests made available since it last asked whether to kick
 VN_DONE = 3  # requests reaped
@@ -230,11 +230,11 @@ VN_IN_PASS = 4  # completions returned inside a kick_sync exit since its last de
 N_VN = 5
 
 # vCPU phases (VN_PHASE)
-READY = 0  # free to submit, take an interrupt, reap, or halt
-PUBLISH_DUE = 1  # a prepared request is made available at VT_NOW
-HANDLER_DUE = 2  # interrupt taken; the handler reaps at VT_NOW
-IN_EXIT = 3  # kick_sync: in the kick's exit, draining the ring
-HALTED = 4
+VCPU_READY = 0  # free to submit, take an interrupt, reap, or halt
+VCPU_PUBLISH_DUE = 1  # a prepared request is made available at VT_NOW
+VCPU_HANDLER_DUE = 2  # interrupt taken; the handler reaps at VT_NOW
+VCPU_IN_EXIT = 3  # kick_sync: in the kick's exit, draining the ring
+VCPU_HALTED = 4
 
 # what the vCPU does next (_vcpu_next)
 DO_NOTHING = 0  # waits for another actor
@@ -266,6 +266,7 @@ DN_R_HEAD = 3  # served requests waiting to be returned used: a FIFO in Work.rea
 DN_R_LEN = 4
 DN_BUSY = 5  # device slots in use
 N_DN = 6
+assert DN_W_LEN == DN_W_HEAD + 1 and DN_R_LEN == DN_R_HEAD + 1  # as _fifo_push reads them
 
 # the queue as its back end knows it (doorbell_tail): chains taken; announced by doorbell
 # writes that have landed; the last write's count and the time it lands (one write in
@@ -462,13 +463,13 @@ def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
     """When the vCPU acts next and what it does (DO_*)."""
     phase = vn[VN_PHASE]
     t = vt[VT_NOW]
-    if phase == PUBLISH_DUE:
+    if phase == VCPU_PUBLISH_DUE:
         return t, DO_PUBLISH
-    if phase == HANDLER_DUE:
+    if phase == VCPU_HANDLER_DUE:
         return t, DO_HANDLE
-    if phase == IN_EXIT:
+    if phase == VCPU_IN_EXIT:
         return t, DO_DRAIN_IN_EXIT
-    if phase == HALTED:
+    if phase == VCPU_HALTED:
         return vt[VT_IRQ_AT], DO_WAKE
     if vt[VT_IRQ_AT] <= t:
         return t, DO_TAKE_IRQ
@@ -497,7 +498,7 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
         w.lat[vn[VN_NEXT_REQ]] = vt[VT_NOW]  # its submit time, until it completes
         _take(w, A_SUBMIT, 1.0)
         vt[VT_NOW] += w.c_row[A_SUBMIT]
-        vn[VN_PHASE] = PUBLISH_DUE
+        vn[VN_PHASE] = VCPU_PUBLISH_DUE
     elif do == DO_PUBLISH:
         return _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
     elif do == DO_DRAIN_IN_EXIT:
@@ -523,7 +524,7 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
         _take(w, A_HLT, 1.0)
         vt[VT_NOW] += w.c_row[A_HLT]
         vt[VT_HALTED_AT] = vt[VT_NOW]
-        vn[VN_PHASE] = HALTED
+        vn[VN_PHASE] = VCPU_HALTED
     return OK
 
 
@@ -531,7 +532,7 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
 def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
     """The prepared request is made available; after every ``kick_every`` requests (or the
     last, or when the ring is full) the vCPU asks the ring whether to kick."""
-    vn[VN_PHASE] = READY
+    vn[VN_PHASE] = VCPU_READY
     n_desc = w.chain_lens.shape[0]
     req = vn[VN_NEXT_REQ]
     for k in range(n_desc):
@@ -562,7 +563,7 @@ def _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
         qn[QN_RUNG] = vn[VN_NEXT_REQ]
         qt[QT_RUNG_AT] = vt[VT_NOW]
     if lp.kick_sync:
-        vn[VN_PHASE] = IN_EXIT
+        vn[VN_PHASE] = VCPU_IN_EXIT
         _begin_drain(vq, lp)
         return
     bn[BN_KICKED] = True
@@ -576,7 +577,7 @@ def _handler_due(w, vt, vn, delivery_ns):
     w.counters[C_IRQS] += 1
     _take(w, A_HANDLER, 1.0)
     vt[VT_NOW] += delivery_ns + w.c_row[A_HANDLER]
-    vn[VN_PHASE] = HANDLER_DUE
+    vn[VN_PHASE] = VCPU_HANDLER_DUE
 
 
 @njit(inline="always")
@@ -584,7 +585,7 @@ def _vcpu_handle(vq, w, vt, vn):
     """The handler reaps with interrupts disabled, re-enables them and looks again; what
     it reaps the application sees once the handler is done (its tail included): an entry
     that arrives during the tail waits for the next interrupt."""
-    vn[VN_PHASE] = READY
+    vn[VN_PHASE] = VCPU_READY
     t_seen = vt[VT_NOW] + w.c_row[A_HANDLER_TAIL]
     while True:
         _driver_disable_interrupts(vq)
@@ -652,7 +653,7 @@ def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn):
         return RING_BROKEN
     if r != DRAIN_DONE:
         return OK
-    vn[VN_PHASE] = READY
+    vn[VN_PHASE] = VCPU_READY
     if vn[VN_IN_PASS]:
         vn[VN_IN_PASS] = False
         raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False)
@@ -738,7 +739,7 @@ def _start(vt, vn, bt, bn, dt, dn, qt, qn):
     vt[VT_IRQ_AT] = np.inf
     vt[VT_UNSEEN_AT] = np.inf
     vn[:] = 0
-    vn[VN_PHASE] = READY
+    vn[VN_PHASE] = VCPU_READY
     bt[:] = 0.0
     bt[BT_WAKE_AT] = np.inf
     bn[:] = 0
