@@ -18,8 +18,7 @@ from .. import jitter, ring
 from .. import ringsim as rs
 from ..costs import CostProfile
 from ..spec import PAGE_SIZE
-from ..trap import STAGES
-from .result import Outcome
+from .result import STAGES, Outcome
 
 MAX_STEPS_PER_REQUEST = 64
 
