@@ -1,11 +1,13 @@
 """The simulation's speed, this tree against another copy of ``virtmodel``, side by side.
 
 ``python benchmarks/side_by_side.py OLD [PAIRS]`` runs benchmarks/run.py's simulation
-figures (virtio and packed-ring requests per second, the 32-point curve) in fresh
-processes, alternating: one with the folder OLD (which holds an older ``virtmodel/``, e.g.
-main's copied to /tmp/old) first on ``PYTHONPATH``, one with this tree's.  On a shared,
-noisy machine alternating makes both sides meet the same load; each process's line is
-printed, then the medians of each side and new / old.
+figures (virtio and packed-ring requests per second, the 32-point curve, on the clock) and
+the CPU time per request of a few workloads (process time, median of 9 runs of 100,000
+requests: less hurt by other processes than the clock) in fresh processes, alternating:
+one with the folder OLD (which holds an older ``virtmodel/``, e.g. main's copied to
+/tmp/old) first on ``PYTHONPATH``, one with this tree's.  On a shared, noisy machine
+alternating makes both sides meet the same load; each process's line is printed, then the
+medians of each side and new / old.
 """
 
 import json
@@ -17,14 +19,31 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+WORKLOADS = {
+    "batch 1": dict(batch=1),
+    "batch 16": dict(batch=16),
+    "batch 128": dict(batch=128),
+    "iodepth 8": dict(iodepth=8),
+    "no ioeventfd": dict(batch=16, ioeventfd=False),
+    "packed": dict(batch=16, ring="packed"),
+}
+"""virtio workloads whose CPU ns per request are compared (kick_sync: no ioeventfd)."""
+
 ONE = f"""
-import json, sys
+import json, statistics, sys, time
 sys.path.insert(0, {str(HERE)!r})
 import run
-from virtmodel import __file__ as where
+from virtmodel import __file__ as where, paths
 rates = run.rates_jit()
-print(json.dumps(dict(split=rates["split"], packed=rates["packed"], curve_ms=run.curve_ms(),
-                      where=where)))
+out = dict(split=rates["split"], packed=rates["packed"], curve_ms=run.curve_ms(), where=where)
+cpu = {{k: [] for k in {WORKLOADS!r}}}
+for _ in range(9):
+    for k, kw in {WORKLOADS!r}.items():
+        t = time.process_time()
+        paths.simulate("virtio", requests=100_000, **kw)
+        cpu[k].append((time.process_time() - t) / 100_000 * 1e9)
+out["cpu_ns"] = {{k: statistics.median(v) for k, v in cpu.items()}}
+print(json.dumps(out))
 """
 
 
@@ -53,7 +72,8 @@ def main() -> None:
             print(
                 f"{side}  virtio {r['split'] / 1e6:5.2f} M req/s  packed "
                 f"{r['packed'] / 1e6:5.2f} M req/s  32-point curve {r['curve_ms']:5.1f} ms"
-                f"  ({r['where']})",
+                f"  ({r['where']})\n     CPU ns/request: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ns"].items()),
                 flush=True,
             )
     med = {
@@ -64,6 +84,13 @@ def main() -> None:
         print(
             f"median {side}: virtio {m['split'] / 1e6:5.2f} M req/s, packed "
             f"{m['packed'] / 1e6:5.2f} M req/s, curve {m['curve_ms']:5.1f} ms"
+        )
+    for side, rs in runs.items():
+        print(
+            f"median {side}: CPU ns/request "
+            + ", ".join(
+                f"{k} {statistics.median(r['cpu_ns'][k] for r in rs):.1f}" for k in WORKLOADS
+            )
         )
     n, o = med["new"], med["old"]
     print(
