@@ -305,6 +305,8 @@ def _band(kind: str, x: float) -> tuple[float, float] | None:
     return None
 
 
+# Where a point's label may go (offset in points, alignment), tried in this order.
+_LABEL_SPOTS = ((4, 2, "left"), (-4, 2, "right"), (4, -10, "left"), (-4, -10, "right"))
 _TICKS = [m * 10.0**e for e in range(-2, 7) for m in (1, 2, 5)]
 
 
@@ -340,17 +342,28 @@ def _panel_svg(kind: str, title: str, points: list) -> str:
                     break
             else:
                 placed.append((r.reported, r.model, [str(n)]))
+        taken: list[tuple[float, float, float, float]] = []  # label boxes, in points
         for x, y, names in placed:
-            right = math.log(x / lo) > 0.8 * math.log(hi / lo)  # label to the left
+            text = ",".join(names)
+            px, py = ax.transData.transform((x, y)) * 72 / fig.dpi
+            w, h = 5.2 * len(text), 9.0  # the label's box at 9 pt, roughly
+            near_right = math.log(x / lo) > 0.75 * math.log(hi / lo)
+            spots = _LABEL_SPOTS[1::-1] + _LABEL_SPOTS[3:1:-1] if near_right else _LABEL_SPOTS
+            for dx, dy, ha in spots:  # the first spot that overlaps no label
+                x0 = px + dx - (w if ha == "right" else 0)
+                box = (x0, py + dy, x0 + w, py + dy + h)
+                if all(
+                    b[2] <= box[0] or box[2] <= b[0] or b[3] <= box[1] or box[3] <= b[1]
+                    for b in taken
+                ):
+                    break
+            taken.append(box)
             ax.annotate(
-                ",".join(names),
-                (x, y),
-                xytext=(-4 if right else 4, 3),
-                textcoords="offset points",
-                ha="right" if right else "left",
-                fontsize=9,
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, fontsize=9
             )
         ticks = [t for t in _TICKS if lo <= t <= hi and (hi / lo < 1000 or f"{t:g}"[0] == "1")]
+        if hi / lo > 1e4:  # many decades: every other one
+            ticks = ticks[::2]
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_locator(FixedLocator(ticks))
             axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
