@@ -1,0 +1,194 @@
+"""The QEMU lab's driver against QEMU's own device models: data comes back as the back end
+holds it, writes land, counts are exact, a QEMU that stops answering is killed, and no
+QEMU process or temporary file outlives a test.
+
+These assert data, counts and invariants, never timings.  Without qemu-system-x86_64 they
+skip with the reason (and fail the run in CI: conftest.py turns a skip into a failure
+there; CI installs QEMU with ``python3 dev.py test``)."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from virtmodel.lab import qemu
+from virtmodel.lab.qemu import Qemu, QemuError, QemuTimeout, Request, VirtioBlk
+
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(qemu.binary() is None, reason="QEMU: qemu-system-x86_64 not installed"),
+]
+
+NULL = ["-blockdev", "driver=null-co,node-name=d0,size=1073741824,read-zeroes=on"]
+
+
+def _device(iothread=False):
+    extra = ",iothread=io0" if iothread else ""
+    return (["-object", "iothread,id=io0"] if iothread else []) + [
+        "-device",
+        f"virtio-blk-pci,drive=d0,addr=04.0{extra}",
+    ]
+
+
+def _file(path, aio):
+    return ["-blockdev", f"driver=file,node-name=d0,filename={path},aio={aio},cache.direct=on"]
+
+
+@pytest.fixture
+def disk(tmp_path_factory):
+    d = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("disk")
+    path = d / f"virtmodel-test-disk-{os.getpid()}"
+    path.write_bytes(bytes(range(256)) * 4 * 1024)  # 1 MiB: byte k holds k % 256
+    yield path
+    path.unlink()
+
+
+def _qemu_children():
+    """PIDs of qemu-system processes whose parent is this test process."""
+    me, out = str(os.getpid()), []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = stat[stat.rindex(")") + 2 :].split()[1]
+        if name.startswith("qemu-system") and ppid == me:
+            out.append(int(p.name))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_orphans():
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    yield
+    assert _qemu_children() == [], "a QEMU process outlived its test"
+    if before or os.path.isdir("/dev/shm"):
+        leaked = {f for f in set(os.listdir("/dev/shm")) - before if "virtmodel-qemu-" in f}
+        assert not leaked, f"temporary files left behind: {leaked}"
+
+
+@pytest.mark.parametrize("iothread", [False, True])
+def test_read_returns_null_co_zeroes(iothread):
+    with Qemu(NULL + _device(iothread)) as q:
+        dev = VirtioBlk(q, 4)
+        q.mem[0x100000:0x400000] = 0xA5  # buffers dirty: QEMU must overwrite them
+        done = dev.run([Request(sector=8 * i, nbytes=4096) for i in range(5)])
+        assert len(done) == 5
+        for c in done:
+            assert c.status == 0 and c.written == 4097 and c.data == bytes(4096)
+
+
+@pytest.mark.parametrize("aio", ["threads", "io_uring", "native"])
+def test_read_returns_the_files_bytes(disk, aio):
+    with Qemu(_file(disk, aio) + _device(iothread=True)) as q:
+        dev = VirtioBlk(q, 4)
+        done = dev.run([Request(sector=s, nbytes=1024) for s in (0, 1, 7)])
+        for c in done:
+            start = c.request.sector * 512
+            assert c.status == 0 and c.data == bytes((start + k) % 256 for k in range(1024))
+
+
+def test_write_lands_in_the_file(disk):
+    with Qemu(_file(disk, "io_uring") + _device()) as q:
+        dev = VirtioBlk(q, 4)
+        (c,) = dev.run([Request(sector=3, nbytes=1024, write=True)], fill=b"virtmodel")
+        assert c.status == 0 and c.written == 1  # only the status byte
+        (r,) = dev.run([Request(sector=3, nbytes=1024)])
+    got = disk.read_bytes()
+    want = (b"virtmodel" * 114)[:1024]
+    assert got[3 * 512 : 3 * 512 + 1024] == want == r.data
+    assert got[: 3 * 512] == (bytes(range(256)) * 6)  # the sectors before are untouched
+
+
+@pytest.mark.parametrize("event_idx", [True, False])
+@pytest.mark.parametrize("iothread", [False, True])
+def test_request_count_round_trip(event_idx, iothread):
+    """Each batch of n requests: one kick (the driver asks whether QEMU wants it), n used
+    entries, the MSI-X message in RAM; with EVENT_IDX QEMU re-arms kicks at once
+    (avail_event = the avail index it saw), without it leaves the used flags clear."""
+    with Qemu(NULL + _device(iothread), trace=["virtio_blk_handle_read"]) as q:
+        dev = VirtioBlk(q, 4, event_idx=event_idx)
+        sent = 0
+        for n in (1, 3, 16, 64, 128):
+            dev.clear_msi()
+            kicked = dev.submit([Request(sector=8 * i) for i in range(n)])
+            assert kicked
+            dev.wait(n)
+            done = dev.reap()
+            sent += n
+            assert len(done) == n and {c.status for c in done} == {0}
+            assert dev.used_idx == sent
+            assert dev.msi_landed()
+            if event_idx:
+                assert dev.avail_event == sent
+            else:
+                assert dev.used_flags == 0
+        assert dev.kicks == 5
+        thread = "IO io0" if iothread else "qemu-system-x86"
+        assert q.trace_counts() == {("virtio_blk_handle_read", thread): sent}
+
+
+def test_a_qemu_that_stops_answering_is_killed():
+    q = Qemu(NULL + _device(), timeout=0.5)
+    try:
+        os.kill(q.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        with pytest.raises(QemuTimeout, match=r"did not answer 'readb 0x0' within 0\.5 s"):
+            q.command("readb 0x0")
+        assert time.monotonic() - t0 < 2
+        q.proc.wait(timeout=5)  # the watchdog's SIGKILL ended it
+        with pytest.raises(QemuError, match="QEMU is gone .no answer to 'readb 0x0'"):
+            q.command("readb 0x0")
+    finally:
+        q.close()
+    assert not q.dir.exists()
+
+
+def test_the_deadline_kills_qemu():
+    with Qemu(NULL, deadline=1) as q:
+        time.sleep(1.5)
+        with pytest.raises(QemuError, match=r"deadline of 1 s passed"):
+            q.command("readb 0x0")
+
+
+def test_qemus_own_errors_are_reported():
+    with pytest.raises(QemuError, match="Property 'virtio-blk-pci.nonsense' not found"):
+        Qemu(NULL + ["-device", "virtio-blk-pci,drive=d0,nonsense=1"])
+    with (
+        Qemu(NULL) as q,
+        pytest.raises(QemuError, match="QEMU answered .FAIL Unknown command 'nonsense'"),
+    ):
+        q.command("nonsense 1")
+
+
+def test_a_malformed_ring_gets_qemus_error_not_a_hang():
+    """A descriptor chain whose next index is past the ring: QEMU marks the device broken
+    (NEEDS_RESET) and says why on stderr; the driver's wait reports both."""
+    with Qemu(NULL + _device()) as q:
+        dev = VirtioBlk(q, 4, queue_size=16)
+        dev.add([Request(sector=0)])
+        dev.fields["desc_next"][0] = 200  # the header's descriptor points out of the ring
+        dev.publish()
+        dev.kick()
+        with pytest.raises(QemuError, match=r"NEEDS_RESET.*Desc next is 200"):
+            dev.wait(1, timeout=1)
+
+
+def test_bad_parameters_name_the_parameter():
+    with pytest.raises(ValueError, match=r"ram_mb must be an integer in 16\.\.1024, got 8"):
+        Qemu(NULL, ram_mb=8)
+    with Qemu(NULL + _device()) as q:
+        with pytest.raises(ValueError, match=r"queue_size must be a power of two in 2\.\.256"):
+            VirtioBlk(q, 4, queue_size=512)
+        dev = VirtioBlk(q, 4, queue_size=4)
+        with pytest.raises(ValueError, match="at most 2 requests may be outstanding"):
+            dev.add([Request(0)] * 3)
+        with pytest.raises(ValueError, match="nbytes must be a multiple of 512, got 1000"):
+            dev.add([Request(0, nbytes=1000)])
+        with pytest.raises(ValueError, match="no PCI device at 00:09.0"):
+            VirtioBlk(q, 9)
