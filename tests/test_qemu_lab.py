@@ -192,3 +192,39 @@ def test_bad_parameters_name_the_parameter():
             dev.add([Request(0, nbytes=1000)])
         with pytest.raises(ValueError, match="no PCI device at 00:09.0"):
             VirtioBlk(q, 9)
+
+
+@pytest.mark.parametrize("pattern,subs", [("scattered", [1, 8, 64]), ("sequential", [1, 1, 2])])
+def test_a_pass_is_one_kick_one_io_uring_enter_one_interrupt(pattern, subs):
+    """QEMU 7.2 per kick of n reads: n submissions (or merges of up to 32 adjacent ones),
+    one io_uring_enter for the whole pass, one interrupt, avail_event re-armed."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    rows = ex.pass_counts(ex.Setup(backend="io_uring"), (1, 8, 64), passes=3, pattern=pattern)
+    assert [r.submissions_per_pass for r in rows] == subs
+    for r in rows:
+        assert (r.kicks_per_pass, r.uring_enters_per_pass, r.interrupts_per_pass) == (1, 1, 1)
+        assert r.avail_event_lag == 0
+
+
+@pytest.mark.parametrize("iothread", [False, True])
+def test_without_event_idx_completions_still_interrupt_once_per_pass(iothread):
+    """Without an IOThread too, 7.2's virtio-blk completes through the dataplane's
+    notify bottom half: one irqfd signal per completion batch, used flags left clear."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    (r,) = ex.pass_counts(ex.Setup(iothread=iothread, event_idx=False), (32,), passes=3)
+    assert (r.interrupts_per_pass, r.kicks_per_pass, r.used_flags) == (1, 1, 0)
+
+
+def test_experiment_parameters_are_checked():
+    from virtmodel.lab.qemu import experiments as ex
+
+    with pytest.raises(ValueError, match=r"backend must be one of \('null', 'threads'"):
+        ex.Setup(backend="ramdisk")
+    with pytest.raises(ValueError, match="poll_max_ns needs iothread=True"):
+        ex.Setup(iothread=False, poll_max_ns=0)
+    with pytest.raises(ValueError, match=r"batch must be in 1\.\.128 .requests per kick., got 0"):
+        ex.pass_cpu(ex.Setup(), batches=(0,))
+    with pytest.raises(ValueError, match="rows must span at least two batch sizes"):
+        ex.fit([])

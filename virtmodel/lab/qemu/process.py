@@ -295,26 +295,29 @@ class Qemu:
             total[t.name] += t.cpu_ns
         return dict(total)
 
-    def trace_counts(self) -> Counter:
-        """Trace events logged since the last call, counted by ``(event, thread name)``
-        (a thread that has ended counts as ``"?"``)."""
+    def trace_events(self) -> list[tuple[str, str, str]]:
+        """Trace events logged since the last call: ``(event, thread name, arguments)``
+        (a thread that has ended is named ``"?"``)."""
         names = {t.tid: t.name for t in self.threads()}
-        counts: Counter = Counter()
         if not self.trace_file.exists():
-            return counts
+            return []
         with open(self.trace_file, "rb") as f:
             f.seek(self._trace_pos)
             data = f.read()
         end = data.rfind(b"\n") + 1
         self._trace_pos += end
+        out = []
         for raw in data[:end].splitlines():
-            line = raw.decode(errors="replace")
-            head, _, rest = line.partition(":")
+            head, _, rest = raw.decode(errors="replace").partition(":")
             tid, _, _ = head.partition("@")
-            event = rest.split(" ", 1)[0]
+            event, _, args = rest.partition(" ")
             if event and tid.isdigit():
-                counts[(event, names.get(int(tid), "?"))] += 1
-        return counts
+                out.append((event, names.get(int(tid), "?"), args))
+        return out
+
+    def trace_counts(self) -> Counter:
+        """Trace events logged since the last call, counted by ``(event, thread name)``."""
+        return Counter((event, thread) for event, thread, _ in self.trace_events())
 
 
 _SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}
