@@ -228,3 +228,20 @@ def test_experiment_parameters_are_checked():
         ex.pass_cpu(ex.Setup(), batches=(0,))
     with pytest.raises(ValueError, match="rows must span at least two batch sizes"):
         ex.fit([])
+
+
+def test_run_returns_every_experiment_with_its_parameters():
+    """The public surface, briefly (1 repeat of 3 passes): QEMU's version, the host, each
+    experiment's parameters and results, measured and predicted values, their error."""
+    lines = []
+    m = qemu.run(progress=lines.append, passes=3, repeats=1)
+    assert m.qemu_version == qemu.version()
+    assert any("pass_cpu/null-main-loop: done" in x for x in lines)
+    assert {"pass_cpu/null", "pass_cpu/native", "wakeups", "stream", "fits"} <= set(m.experiments)
+    assert m.experiments["pass_cpu/io_uring"]["params"]["backend"] == "io_uring"
+    for r in m.rows:
+        assert r.error == (r.predicted - r.measured) / r.measured
+    kicks = [r for r in m.rows if r.quantity == "kicks/request"]
+    assert len(kicks) == 8 and all(r.measured == 1 / r.params["batch"] for r in kicks)
+    d = m.to_dict()
+    assert d["rows"][0]["error"] == m.rows[0].error and d["host"]["cpus"] >= 1

@@ -5,10 +5,10 @@ IOThread, or the main loop), of the thread pool's workers and of io_uring's kern
 (``/proc/PID/task/TID/schedstat``), and what QEMU's trace events count.  The driver (this
 Python process) is slow next to QEMU, so each experiment is built so its speed does not
 decide the result: a pass's requests are written to guest RAM before the one kick, and only
-QEMU's threads' CPU is counted, never the driver's wall clock.  The one thing the driver
-costs QEMU is the qtest command of a kick, parsed by QEMU's main thread; where the back end
-runs in the main loop, :func:`command_ns` measures that command (a 2-byte store to RAM) and
-it is subtracted.
+QEMU's threads' CPU is counted, never the driver's wall clock.  The kick is a write to the
+queue's ioeventfd itself (``VirtioBlk(direct_kick=True)``), as KVM signals it for a guest:
+no qtest command, so the driver costs QEMU nothing and the main loop's CPU is the back
+end's.
 
 Timed runs have no tracing (a trace event costs CPU); counted runs trace.
 """
@@ -106,9 +106,12 @@ def machine(setup: Setup, trace: tuple[str, ...] = ()) -> Iterator[tuple[Qemu, V
         os.close(fd)
     try:
         with Qemu(setup.args(disk), trace=trace, deadline=120) as q:
-            dev = VirtioBlk(q, SLOT, event_idx=setup.event_idx)
-            dev.run([Request(0)])  # warm: QEMU's first request allocates and maps
-            yield q, dev
+            dev = VirtioBlk(q, SLOT, event_idx=setup.event_idx, direct_kick=True)
+            try:
+                dev.run([Request(0)])  # warm: QEMU's first request allocates and maps
+                yield q, dev
+            finally:
+                dev.close()
     finally:
         if disk:
             os.unlink(disk)
@@ -128,26 +131,15 @@ def check_batch(batch: int) -> int:
     return batch
 
 
-def _backend_ns(setup: Setup, before: dict, after: dict, commands: int, cmd_ns: float) -> float:
+def _backend_ns(setup: Setup, before: dict, after: dict) -> float:
     """QEMU's CPU between two readings that belongs to the back end: every thread but the
-    vCPU's (held by -S) and, with an IOThread, the main loop's; on the main loop the
-    driver's ``commands`` qtest commands are taken out."""
+    vCPU's (held by -S) and, with an IOThread, the main loop's."""
     total = 0.0
     for name, ns in after.items():
         if name == VCPU or (setup.iothread and name == MAIN):
             continue
         total += ns - before.get(name, 0)
-    if not setup.iothread:
-        total -= commands * cmd_ns
     return total
-
-
-def command_ns(q: Qemu, count: int = 200) -> float:
-    """CPU of QEMU's main thread per qtest command of a kick's shape (``writew`` to RAM)."""
-    before = q.thread_cpu_ns()[MAIN]
-    for _ in range(count):
-        q.write(2, 0x2000, 0)
-    return (q.thread_cpu_ns()[MAIN] - before) / count
 
 
 @dataclass(frozen=True)
@@ -160,7 +152,6 @@ class PassCpu:
     pattern: str
     ns_per_pass: float
     ns_per_pass_runs: tuple[float, ...]
-    command_ns: float  # the driver's qtest command, taken out on the main loop
 
     @property
     def ns_per_request(self) -> float:
@@ -168,31 +159,38 @@ class PassCpu:
 
 
 def pass_cpu(
-    setup: Setup,
+    setups: Setup | list[Setup],
     batches=(1, 2, 4, 8, 16, 32, 64, 128),
     passes: int = 40,
-    repeats: int = 3,
+    repeats: int = 5,
     pattern: str = "scattered",
 ) -> list[PassCpu]:
     """Back-end CPU per pass against requests per kick: each pass puts ``batch`` reads on
-    the ring, kicks once, waits for all of them and reaps them."""
+    the ring, kicks once, waits for all of them and reaps them.  Several ``setups`` run
+    side by side, their repeats interleaved, so that a change in the host's load over the
+    run weighs on all of them alike (rows in the order setups x batches)."""
+    setups = [setups] if isinstance(setups, Setup) else list(setups)
     for b in batches:
         check_batch(b)
-    out = []
-    with machine(setup) as (q, dev):
-        cmd = command_ns(q)
-        for b in batches:
-            runs = []
-            for _ in range(repeats):
-                before, kicks = q.thread_cpu_ns(), dev.kicks
-                for _ in range(passes):
+    runs: dict = {(i, b): [] for i in range(len(setups)) for b in batches}
+    with contextlib.ExitStack() as stack:
+        machines = [stack.enter_context(machine(s)) for s in setups]
+        for i, (_, dev) in enumerate(machines):
+            for b in batches:  # warm: the first passes of a new size cost more
+                for _ in range(3):
                     dev.run(requests(b, pattern))
-                after = q.thread_cpu_ns()
-                runs.append(_backend_ns(setup, before, after, dev.kicks - kicks, cmd) / passes)
-            out.append(
-                PassCpu(setup, b, passes, pattern, statistics.median(runs), tuple(runs), cmd)
-            )
-    return out
+        for _ in range(repeats):
+            for b in batches:
+                for i, (q, dev) in enumerate(machines):
+                    before = q.thread_cpu_ns()
+                    for _ in range(passes):
+                        dev.run(requests(b, pattern))
+                    runs[i, b].append(_backend_ns(setups[i], before, q.thread_cpu_ns()) / passes)
+    return [
+        PassCpu(s, b, passes, pattern, statistics.median(runs[i, b]), tuple(runs[i, b]))
+        for i, s in enumerate(setups)
+        for b in batches
+    ]
 
 
 @dataclass(frozen=True)
@@ -285,9 +283,9 @@ def _by_event(events) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class WakeUp:
-    """The fixed cost of waking the back end, by how long it slept before: CPU of a kick
-    that finds nothing new (``empty_kick_ns``) and of a pass of one request
-    (``one_request_ns``), medians over ``kicks`` kicks each ``gap_us`` apart."""
+    """The fixed cost of waking the back end, by how long it slept before: CPU per kick of
+    ``kicks`` kicks ``gap_us`` apart that find nothing new (``empty_kick_ns``), and per
+    pass of one request, passes ``gap_us`` apart (``one_request_ns``)."""
 
     setup: Setup
     gap_us: float
@@ -296,26 +294,34 @@ class WakeUp:
     one_request_ns: float
 
 
-def wakeups(setup: Setup, gaps_us=(0, 1000, 10000, 50000), kicks: int = 30) -> list[WakeUp]:
-    """Back-end CPU of one wake-up after an idle gap: the fixed per-pass cost, explained."""
+def _pause(us: float) -> None:
+    if us >= 1000:
+        time.sleep(us * 1e-6)
+        return
+    end = time.perf_counter() + us * 1e-6  # a short gap: spin (sleep overshoots)
+    while time.perf_counter() < end:
+        pass
+
+
+def wakeups(setup: Setup, gaps_us=(20, 200, 2000, 20000), kicks: int = 30) -> list[WakeUp]:
+    """Back-end CPU of one wake-up after an idle gap: what the fixed per-pass cost is."""
     out = []
     with machine(setup) as (q, dev):
-        cmd = command_ns(q)
         for gap in gaps_us:
             if not 0 <= gap <= 1e6:
                 raise ValueError(f"gaps_us must be in 0..1000000 µs, got {gap}")
-            empty, one = [], []
+            before = q.thread_cpu_ns()
             for _ in range(kicks):
-                time.sleep(gap * 1e-6)
-                before = q.thread_cpu_ns()
+                _pause(gap)
                 dev.kick()
-                time.sleep(300e-6)
-                empty.append(_backend_ns(setup, before, q.thread_cpu_ns(), 1, cmd))
-                time.sleep(gap * 1e-6)
-                before, k = q.thread_cpu_ns(), dev.kicks
+            _pause(max(gap, 1000))  # the last one handled
+            empty = _backend_ns(setup, before, q.thread_cpu_ns()) / kicks
+            before = q.thread_cpu_ns()
+            for _ in range(kicks):
+                _pause(gap)
                 dev.run([Request(0)])
-                one.append(_backend_ns(setup, before, q.thread_cpu_ns(), dev.kicks - k, cmd))
-            out.append(WakeUp(setup, gap, kicks, statistics.median(empty), statistics.median(one)))
+            one = _backend_ns(setup, before, q.thread_cpu_ns()) / kicks
+            out.append(WakeUp(setup, gap, kicks, empty, one))
     return out
 
 
@@ -339,17 +345,13 @@ def stream(setup: Setup, count: int = 300, gap_us: float = 0.0, window: int = 32
     if not 1 <= window <= 128:
         raise ValueError(f"window must be in 1..128, got {window}")
     with machine(setup) as (q, dev):
-        cmd = command_ns(q)
         dev.reap()
         before, k0 = q.thread_cpu_ns(), dev.kicks
         for i in range(count):
             if dev.outstanding() >= window:
                 dev.wait(1)
                 dev.reap()
-            if gap_us:
-                end = time.perf_counter() + gap_us * 1e-6
-                while time.perf_counter() < end:
-                    pass
+            _pause(gap_us)
             dev.submit([Request(16 * (i % 64))])
         dev.wait(dev.outstanding())
         dev.reap()
@@ -360,5 +362,5 @@ def stream(setup: Setup, count: int = 300, gap_us: float = 0.0, window: int = 32
             count,
             gap_us,
             kicks / count,
-            _backend_ns(setup, before, after, kicks, cmd) / count,
+            _backend_ns(setup, before, after) / count,
         )

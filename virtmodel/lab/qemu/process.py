@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import mmap
 import os
 import select
@@ -319,5 +320,32 @@ class Qemu:
         """Trace events logged since the last call, counted by ``(event, thread name)``."""
         return Counter((event, thread) for event, thread, _ in self.trace_events())
 
+    def eventfds(self) -> set[int]:
+        """QEMU's eventfd descriptors (their numbers in QEMU)."""
+        out = set()
+        for fd in os.listdir(f"/proc/{self.pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{self.pid}/fd/{fd}") == "anon_inode:[eventfd]":
+                    out.add(int(fd))
+        return out
 
+    def borrow_fd(self, fd: int) -> int:
+        """A copy of QEMU's descriptor ``fd`` in this process (``pidfd_getfd``, Linux 5.6;
+        needs ptrace rights over QEMU, which a parent has)."""
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            mine = _LIBC.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if mine < 0:
+                err = ctypes.get_errno()
+                raise QemuUnavailable(
+                    f"pidfd_getfd of QEMU's fd {fd} failed: {os.strerror(err)} "
+                    "(needs Linux 5.6+ and ptrace rights over QEMU)"
+                )
+            return mine
+        finally:
+            os.close(pidfd)
+
+
+SYS_PIDFD_GETFD = 438  # the same number on every architecture (Linux 5.6)
+_LIBC = ctypes.CDLL(None, use_errno=True)
 _SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}
