@@ -98,3 +98,14 @@ def test_run_checks_its_parameters():
 def test_shipped_profiles_are_not_kvm_lab_profiles():
     """The QEMU lab's file is not a KVM lab measurement (costs.SHIPPED reads lab-*.json)."""
     assert all(not str(p.name).startswith("qemu-lab") for p in costs.SHIPPED.values())
+
+
+def test_cpu_rows_carry_the_models_costs_at_qemus_counts():
+    m = qemu.shipped()
+    cpu = [r for r in m.rows if r.quantity == "back-end ns/request"]
+    assert len(cpu) == 16
+    for r in cpu:
+        p = m.profiles[r.params["backend"]]
+        assert r.at_qemu_counts == pytest.approx(
+            calibrate.charged(p, 1 / r.params["batch"], 1 / r.params["batch"])
+        )

@@ -258,10 +258,7 @@ def save(m: Measurement, path, command: str = "") -> None:
 def load(path) -> Measurement:
     """A measurement written by :func:`save`."""
     data = json.loads(Path(path).read_text())
-    rows = [
-        Row(r["experiment"], r["params"], r["quantity"], r["measured"], r["predicted"])
-        for r in data["rows"]
-    ]
+    rows = [Row(**{f.name: r[f.name] for f in dataclasses.fields(Row)}) for r in data["rows"]]
     profiles = {b: costs.CostProfile(**p) for b, p in data["profiles"].items()}
     return Measurement(
         data["qemu_version"],
