@@ -109,3 +109,13 @@ def test_cpu_rows_carry_the_models_costs_at_qemus_counts():
         assert r.at_qemu_counts == pytest.approx(
             calibrate.charged(p, 1 / r.params["batch"], 1 / r.params["batch"])
         )
+
+
+def test_the_figure_draws_qemu_and_the_model():
+    m = qemu.shipped()
+    fig = qemu.figure(m)
+    cpu, wake, irq = fig.axes
+    assert cpu.get_xlabel() == "requests per kick" and wake.get_xscale() == "log"
+    # one set of points and one model line per back end, the polling and main-loop marks
+    assert len(cpu.lines) == 2 * 4 + 2 + 1
+    assert qemu.picture(m).data[:8] == b"\x89PNG\r\n\x1a\n"

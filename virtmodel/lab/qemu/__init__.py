@@ -12,6 +12,7 @@ back-end half with QEMU (:func:`shipped`: the measurement shipped with virtmodel
 
 from __future__ import annotations
 
+from .figure import figure, picture
 from .process import Qemu, QemuError, QemuTimeout, QemuUnavailable, binary, version
 from .validate import Measurement, Row, run, shipped
 from .virtio_blk import Completion, Request, VirtioBlk
@@ -27,6 +28,8 @@ __all__ = [
     "Row",
     "VirtioBlk",
     "binary",
+    "figure",
+    "picture",
     "run",
     "shipped",
     "version",

@@ -4,6 +4,9 @@ fixed cost of a wake-up against the idle time before it, and interrupts per requ
 
 from __future__ import annotations
 
+import io
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .validate import Measurement, predict
@@ -95,3 +98,14 @@ def figure(m: Measurement) -> Figure:
     irq.legend(fontsize=7)
     fig.suptitle(f"{m.qemu_version.split(' (')[0]}; {m.host['cpu']}; {m.date}", fontsize=9)
     return fig
+
+
+def picture(m: Measurement, dpi: int = 100):
+    """:func:`figure` as a PNG image a notebook shows (``IPython.display.Image``)."""
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig = figure(m)
+    FigureCanvasAgg(fig)
+    fig.savefig(buf, format="png", dpi=dpi)
+    return Image(buf.getvalue())
