@@ -116,6 +116,7 @@ def test_the_figure_draws_qemu_and_the_model():
     fig = qemu.figure(m)
     cpu, wake, irq = fig.axes
     assert cpu.get_xlabel() == "requests per kick" and wake.get_xscale() == "log"
+    assert irq.get_ylabel() == "interrupts per request"
     # one set of points and one model line per back end, the polling and main-loop marks
     assert len(cpu.lines) == 2 * 4 + 2 + 1
     assert qemu.picture(m).data[:8] == b"\x89PNG\r\n\x1a\n"
