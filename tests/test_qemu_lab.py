@@ -245,3 +245,48 @@ def test_run_returns_every_experiment_with_its_parameters():
     assert len(kicks) == 8 and all(r.measured == 1 / r.params["batch"] for r in kicks)
     d = m.to_dict()
     assert d["rows"][0]["error"] == m.rows[0].error and d["host"]["cpus"] >= 1
+
+
+@pytest.mark.parametrize("dbbuf", [False, True])
+def test_nvme_reads_return_the_files_sectors(tmp_path_factory, dbbuf):
+    from virtmodel.lab.qemu.nvme import Nvme
+
+    d = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("disk")
+    path = d / f"virtmodel-test-nvme-{os.getpid()}"
+    path.write_bytes(b"".join(bytes([s]) * 512 for s in range(64)))  # sector s holds s
+    try:
+        args = _file(path, "io_uring") + ["-device", "nvme,drive=d0,serial=t,addr=05.0"]
+        with Qemu(args) as q:
+            dev = Nvme(q, 5, dbbuf=dbbuf)
+            got = dev.read([3, 10, 40], nbytes=1024)
+            assert got == [
+                bytes([3]) * 512 + bytes([4]) * 512,
+                bytes([10]) * 512 + bytes([11]) * 512,
+                bytes([40]) * 512 + bytes([41]) * 512,
+            ]
+            assert q.mem[0x1004:0x1008].view("<u4")[0] == 0x10  # the I/O queue's MSI-X
+    finally:
+        path.unlink()
+
+
+def test_nvme_shadow_doorbells_update_the_eventidx_per_command():
+    """QEMU 7.2 with a Doorbell Buffer Config: per command one SQ EventIdx update and one
+    read of the shadow SQ tail (plus one per MMIO doorbell), one read of the shadow CQ head;
+    no CQ EventIdx (QEMU 8.0's fa5db2aa168b); without it, only MMIO doorbells."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    on = ex.nvme_counts(True, batches=(1, 8), rounds=3)
+    off = ex.nvme_counts(False, batches=(8,), rounds=3)
+    for r in on:
+        pc = r.per_command
+        assert pc["pci_nvme_io_cmd"] == pc["pci_nvme_eventidx_sq"] == 1
+        assert pc["pci_nvme_shadow_doorbell_sq"] == 1 + 1 / r.batch
+        assert pc["pci_nvme_shadow_doorbell_cq"] == 1 and pc["pci_nvme_eventidx_cq"] == 0
+        assert (
+            pc["pci_nvme_mmio_doorbell_sq"] == 1 / r.batch == r.mmio_doorbells_per_batch / r.batch
+        )
+    (r,) = off
+    assert (
+        r.per_command["pci_nvme_eventidx_sq"] == r.per_command["pci_nvme_shadow_doorbell_sq"] == 0
+    )
+    assert r.per_command["pci_nvme_mmio_doorbell_sq"] == 1 / 8

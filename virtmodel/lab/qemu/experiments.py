@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .nvme import Nvme
 from .process import Qemu
 from .virtio_blk import Request, VirtioBlk
 
@@ -372,3 +373,102 @@ def stream(setup: Setup, count: int = 300, gap_us: float = 0.0, window: int = 32
             kicks / count,
             _backend_ns(setup, before, after) / count,
         )
+
+
+NVME_SLOT = 5
+NVME_EVENTS = (
+    "pci_nvme_io_cmd",
+    "pci_nvme_mmio_doorbell_sq",
+    "pci_nvme_shadow_doorbell_sq",
+    "pci_nvme_eventidx_sq",
+    "pci_nvme_mmio_doorbell_cq",
+    "pci_nvme_shadow_doorbell_cq",
+    "pci_nvme_eventidx_cq",
+)
+
+
+@contextlib.contextmanager
+def nvme_machine(dbbuf: bool, trace: tuple[str, ...] = ()) -> Iterator[tuple[Qemu, Nvme]]:
+    """QEMU's NVMe controller on a null-co namespace, our driver on it."""
+    args = [
+        "-blockdev",
+        f"driver=null-co,node-name=d0,size={1 << 30},read-zeroes=on",
+        "-device",
+        f"nvme,drive=d0,serial=virtmodel,addr={NVME_SLOT:02x}.0",
+    ]
+    with Qemu(args, trace=trace, deadline=120) as q:
+        yield q, Nvme(q, NVME_SLOT, dbbuf=dbbuf)
+
+
+@dataclass(frozen=True)
+class NvmeCounts:
+    """Per command of batches of ``batch`` reads, one doorbell decision per batch: what
+    QEMU's NVMe controller did (trace events), and its CPU per command (the slope over the
+    batches: the qtest command of each doorbell write falls out)."""
+
+    dbbuf: bool
+    batch: int
+    commands: int
+    per_command: dict  # trace event -> count per command
+    mmio_doorbells_per_batch: float  # the driver's MMIO doorbell writes (SQ)
+
+
+def nvme_counts(dbbuf: bool, batches=(1, 8, 32), rounds: int = 10) -> list[NvmeCounts]:
+    """NVMe doorbell processing and, with shadow doorbells, EventIdx updates per command."""
+    out = []
+    with nvme_machine(dbbuf, trace=NVME_EVENTS) as (q, dev):
+        dev.read([0])
+        time.sleep(0.01)
+        q.trace_counts()
+        for b in batches:
+            check_batch(b)
+            rings = dev.io.doorbell_writes
+            for _ in range(rounds):
+                dev.read([8 * i for i in range(b)])
+            time.sleep(0.02)
+            c = _by_event(q.trace_events())
+            n = b * rounds
+            out.append(
+                NvmeCounts(
+                    dbbuf,
+                    b,
+                    n,
+                    {e: c.get(e, 0) / n for e in NVME_EVENTS},
+                    (dev.io.doorbell_writes - rings) / rounds,
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class NvmeCpu:
+    """QEMU's CPU per NVMe read command (main loop: QEMU 7.2's NVMe has no IOThread), from
+    the slope over batches, with and without shadow doorbells."""
+
+    dbbuf: bool
+    fit: Fit
+
+
+def nvme_cpu(dbbuf: bool, batches=(1, 4, 16, 32), passes: int = 30, repeats: int = 3) -> NvmeCpu:
+    rows = []
+    with nvme_machine(dbbuf) as (q, dev):
+        for b in batches:
+            check_batch(b)
+            runs = []
+            for _ in range(repeats):
+                before = q.thread_cpu_ns()
+                for _ in range(passes):
+                    dev.read([8 * i for i in range(b)])
+                after = q.thread_cpu_ns()
+                runs.append(sum(after[k] - before.get(k, 0) for k in after if k != VCPU) / passes)
+            rows.append(
+                PassCpu(
+                    Setup(iothread=False),
+                    b,
+                    passes,
+                    "scattered",
+                    statistics.median(runs),
+                    tuple(runs),
+                )
+            )
+    return NvmeCpu(dbbuf, fit(rows))

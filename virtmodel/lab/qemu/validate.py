@@ -195,6 +195,14 @@ def run(
         for gap in (0, 50):
             streams.append(ex.stream(ex.Setup(poll_max_ns=poll), count=300, gap_us=gap))
     record("stream", dict(count=300, gaps_us=(0, 50), poll_max_ns=(None, 0)), streams)
+    for dbbuf in (False, True):
+        tag = "shadow-doorbells" if dbbuf else "mmio-doorbells"
+        record(
+            f"nvme_counts/{tag}",
+            dict(dbbuf=dbbuf, batches=(1, 8, 32), rounds=10),
+            ex.nvme_counts(dbbuf),
+        )
+        record(f"nvme_cpu/{tag}", dict(dbbuf=dbbuf, batches=(1, 4, 16, 32)), [ex.nvme_cpu(dbbuf)])
 
     kick = next(w for w in wake if w.gap_us == CALIBRATION_GAP_US)
     profiles = {b: profile_from(b, fits, kick.empty_kick_ns, where) for b in ex.BACKENDS}
