@@ -290,3 +290,23 @@ def test_nvme_shadow_doorbells_update_the_eventidx_per_command():
         r.per_command["pci_nvme_eventidx_sq"] == r.per_command["pci_nvme_shadow_doorbell_sq"] == 0
     )
     assert r.per_command["pci_nvme_mmio_doorbell_sq"] == 1 / 8
+
+
+def test_ide_pio_read_returns_the_files_sectors(tmp_path_factory):
+    """The legacy IDE ports of the pc machine, register by register: one data-register
+    read (one ide_data_readw in QEMU) per 16-bit word, six register writes per command."""
+    from virtmodel.lab.qemu.ide import Ide
+
+    d = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("disk")
+    path = d / f"virtmodel-test-ide-{os.getpid()}"
+    path.write_bytes(b"".join(bytes([s]) * 512 for s in range(16)))
+    try:
+        args = _file(path, "threads") + ["-device", "ide-hd,drive=d0,bus=ide.0,unit=0"]
+        with Qemu(args, machine="pc", trace=["ide_data_readw", "ide_ioport_write"]) as q:
+            assert Ide(q).read(5, 2) == bytes([5]) * 512 + bytes([6]) * 512
+            time.sleep(0.02)
+            counts = q.trace_counts()
+        assert counts[("ide_data_readw", "qemu-system-x86")] == 512
+        assert counts[("ide_ioport_write", "qemu-system-x86")] == 6
+    finally:
+        path.unlink()

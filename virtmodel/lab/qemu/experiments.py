@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .ide import DATA, STATUS, Ide
 from .nvme import Nvme
 from .process import Qemu
 from .virtio_blk import Request, VirtioBlk
@@ -472,3 +473,53 @@ def nvme_cpu(dbbuf: bool, batches=(1, 4, 16, 32), passes: int = 30, repeats: int
                 )
             )
     return NvmeCpu(dbbuf, fit(rows))
+
+
+UNUSED_PORT = 0x2F0  # nothing decodes it on the pc machine
+
+
+@dataclass(frozen=True)
+class IdeCost:
+    """QEMU's CPU for one emulated IDE register access and one string-PIO element: the
+    main thread's CPU per qtest port read of the status register and of the data register
+    (inside a transfer), less a read of a port nothing decodes (the qtest command and the
+    port dispatch); medians of ``repeats`` interleaved runs of ``accesses`` reads each."""
+
+    accesses: int
+    repeats: int
+    unused_port_ns: float
+    register_ns: float
+    pio_element_ns: float
+    runs: dict
+
+
+def ide_cost(accesses: int = 1000, repeats: int = 5) -> IdeCost:
+    """The CPU of emulated register accesses (the ``pc`` machine's IDE, null-co disk)."""
+    if not 10 <= accesses <= 60_000:
+        raise ValueError(f"accesses must be in 10..60000, got {accesses}")
+    args = [
+        "-blockdev",
+        f"driver=null-co,node-name=d0,size={1 << 30},read-zeroes=on",
+        "-device",
+        "ide-hd,drive=d0,bus=ide.0,unit=0",
+    ]
+    runs: dict = {"unused": [], "status": [], "data": []}
+    with Qemu(args, machine="pc", deadline=120) as q:
+        ide = Ide(q)
+        ports = {"unused": (1, UNUSED_PORT), "status": (1, STATUS), "data": (2, DATA)}
+        for _ in range(repeats):
+            ide.start_read(0, 256)  # a transfer of 65536 words for the data reads
+            for kind, (width, port) in ports.items():
+                before = q.thread_cpu_ns()[MAIN]
+                for _ in range(accesses):
+                    q.inp(width, port)
+                runs[kind].append((q.thread_cpu_ns()[MAIN] - before) / accesses)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return IdeCost(
+        accesses,
+        repeats,
+        med["unused"],
+        med["status"] - med["unused"],
+        med["data"] - med["unused"],
+        runs,
+    )

@@ -93,6 +93,8 @@ class Qemu:
         Seconds a command may wait for its answer (0.1..600).
     deadline : float
         Seconds the whole process may live (the watchdog kills it then), 1..3600.
+    machine : str
+        ``q35`` (PCIe, the default) or ``pc`` (i440FX with the legacy IDE ports).
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Qemu:
         trace: tuple[str, ...] | list[str] = (),
         timeout: float = 20.0,
         deadline: float = 300.0,
+        machine: str = "q35",
     ):
         if not (isinstance(ram_mb, int) and 16 <= ram_mb <= 1024):
             raise ValueError(f"ram_mb must be an integer in 16..1024, got {ram_mb!r}")
@@ -109,6 +112,8 @@ class Qemu:
             raise ValueError(f"timeout must be in 0.1..600 s, got {timeout!r}")
         if not 1 <= deadline <= 3600:
             raise ValueError(f"deadline must be in 1..3600 s, got {deadline!r}")
+        if machine not in ("q35", "pc"):
+            raise ValueError(f"machine must be 'q35' or 'pc', got {machine!r}")
         exe = binary()
         if exe is None:
             raise QemuUnavailable(f"{BINARY} is not installed (apt-get install qemu-system-x86)")
@@ -127,7 +132,7 @@ class Qemu:
             cmd = [
                 exe,
                 "-machine",
-                "q35,memory-backend=ram",
+                f"{machine},memory-backend=ram",
                 "-object",
                 f"memory-backend-file,id=ram,size={ram_mb}M,mem-path={ram_path},share=on",
                 "-m",

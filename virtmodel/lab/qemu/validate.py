@@ -205,6 +205,7 @@ def run(
         record(f"nvme_cpu/{tag}", dict(dbbuf=dbbuf, batches=(1, 4, 16, 32)), [ex.nvme_cpu(dbbuf)])
 
     kick = next(w for w in wake if w.gap_us == CALIBRATION_GAP_US)
+    record("ide_cost", dict(accesses=1000, repeats=5), [ex.ide_cost()])
     profiles = {b: profile_from(b, fits, kick.empty_kick_ns, where) for b in ex.BACKENDS}
     rows = []
     seen = {c.batch: c for c in counts[True, "scattered"]}
