@@ -87,7 +87,8 @@ class NvmeQueue:
     def completions(self, count: int, timeout: float = 10.0) -> list[tuple[int, int]]:
         """Wait for ``count`` completion entries; return their (command id, status) and
         ring the completion queue's head doorbell once."""
-        mem, out = self.ctrl.qemu.mem, []
+        mem = self.ctrl.qemu.mem
+        out: list[tuple[int, int]] = []
         end = time.monotonic() + timeout
         while len(out) < count:
             at = self.cq + CQE * self.head
