@@ -79,6 +79,7 @@ def test_cli_prints_the_shipped_measurement(capsys):
     out = capsys.readouterr().out
     assert "shipped measurement: QEMU emulator version 7.2" in out
     assert "median |error| of back-end" in out and "interrupts/request" in out
+    assert "median |error| of the model's back-end costs at QEMU's counts" in out
 
 
 def test_cli_json_is_only_for_the_qemu_lab(capsys, tmp_path):

@@ -304,10 +304,16 @@ def table_text(m: Measurement) -> str:
                 else f"   {r.at_qemu_counts:.4g} ({(r.at_qemu_counts - r.measured) / r.measured:+.1%})"
             )
         )
+    at = [abs(r.at_qemu_counts - r.measured) / r.measured for r in m.rows if r.at_qemu_counts]
     for q, target in (
         ("back-end", CPU_TARGET),
         ("kicks", COUNT_TARGET),
         ("interrupts", COUNT_TARGET),
     ):
         lines.append(f"median |error| of {q}: {m.median_error(q):.1%} (target {target:.0%})")
+    if at:
+        lines.append(
+            f"median |error| of the model's back-end costs at QEMU's counts: "
+            f"{statistics.median(at):.1%} (worst {max(at):.0%})"
+        )
     return "\n".join(lines)
