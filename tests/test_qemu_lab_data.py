@@ -121,3 +121,18 @@ def test_the_figure_draws_qemu_and_the_model():
     # one set of points and one model line per back end, the polling and main-loop marks
     assert len(cpu.lines) == 2 * 4 + 2 + 1
     assert qemu.picture(m).data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_lab_page_shows_the_qemu_lab_from_the_shipped_measurement(built_site):
+    site, _ = built_site
+    page = (site / "book" / "lab.html").read_text()
+    section = page.split("QEMU’s own back end, measured here")[1]
+    m = qemu.shipped()
+    assert m.qemu_version in section and "load average" in section
+    assert "<img" in section.split("The fixed part is a wake-up")[0]  # the figure
+    assert (
+        "model&#x27;s costs at QEMU&#x27;s counts" in section
+        or "model's costs at QEMU's counts" in section
+    )
+    assert "shadow-doorbells:" in section and "status register:" in section
