@@ -19,7 +19,7 @@ import numpy as np
 
 from ...spec import need_event
 from . import pci
-from .process import Qemu, QemuError
+from .process import Qemu, QemuError, full_barrier
 
 # controller registers (BAR0)
 CAP, CC, CSTS, AQA, ASQ, ACQ = 0x00, 0x14, 0x1C, 0x24, 0x28, 0x30
@@ -76,6 +76,7 @@ class NvmeQueue:
         self._published = self.tail
         if c.dbbuf:
             c.shadow(2 * self.qid)[0] = self.tail
+            full_barrier()  # the shadow tail out before the EventIdx is read
             if not need_event(int(c.eventidx(2 * self.qid)[0]), self.tail, old):
                 return False
         c.qemu.write(4, c.bar + DOORBELLS + 2 * self.qid * c.stride, self.tail)
@@ -108,6 +109,7 @@ class NvmeQueue:
         c = self.ctrl
         if c.dbbuf:
             c.shadow(2 * self.qid + 1)[0] = self.head
+            full_barrier()
             if not need_event(int(c.eventidx(2 * self.qid + 1)[0]), self.head, self._cq_old):
                 self._cq_old = self.head
                 return out

@@ -351,6 +351,19 @@ class Qemu:
             os.close(pidfd)
 
 
+_FENCE = threading.Lock()
+
+
+def full_barrier() -> None:
+    """A full memory barrier between this thread's stores to guest RAM and its next loads
+    (Linux's ``virtio_mb``): acquiring and releasing a lock runs a locked instruction,
+    which on x86 drains the store buffer.  A driver that publishes an index and then reads
+    the device's event index needs it, or both sides may miss each other's write (the
+    device sleeps on an index the driver thinks it has seen: a lost kick)."""
+    with _FENCE:
+        pass
+
+
 SYS_PIDFD_GETFD = 438  # the same number on every architecture (Linux 5.6)
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}

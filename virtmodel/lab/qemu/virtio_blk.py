@@ -37,7 +37,7 @@ from ...spec import (
 )
 from ...split import LAST_USED_IDX
 from . import pci
-from .process import Qemu, QemuError
+from .process import Qemu, QemuError, full_barrier
 
 VIRTIO_VENDOR = 0x1AF4
 VIRTIO_F_VERSION_1 = 32
@@ -311,6 +311,7 @@ class VirtioBlk:
     def kick_if_needed(self) -> bool:
         """The driver's decision (Linux ``virtqueue_kick_prepare``) from what QEMU
         published, then the kick if wanted; returns whether it kicked."""
+        full_barrier()  # the avail index out before avail_event is read
         self.refresh()
         if self.q.kick_prepare():
             self.kick()
