@@ -412,6 +412,8 @@ class NvmeCounts:
     commands: int
     per_command: dict  # trace event -> count per command
     mmio_doorbells_per_batch: float  # the driver's MMIO doorbell writes (SQ)
+    sq_eventidx_lag: float  # after a batch: the driver's SQ tail - the SQ EventIdx in RAM
+    cq_eventidx_lag: float  # after a batch: the driver's CQ head - the CQ EventIdx in RAM
 
 
 def nvme_counts(dbbuf: bool, batches=(1, 8, 32), rounds: int = 10) -> list[NvmeCounts]:
@@ -424,8 +426,13 @@ def nvme_counts(dbbuf: bool, batches=(1, 8, 32), rounds: int = 10) -> list[NvmeC
         for b in batches:
             check_batch(b)
             rings = dev.io.doorbell_writes
+            sq_lag, cq_lag = [], []
             for _ in range(rounds):
                 dev.read([8 * i for i in range(b)])
+                time.sleep(0.002)  # QEMU has handled the CQ doorbell
+                if dbbuf:
+                    sq_lag.append((dev.io.tail - int(dev.eventidx(2)[0])) % dev.io.size)
+                    cq_lag.append((dev.io.head - int(dev.eventidx(3)[0])) % dev.io.size)
             time.sleep(0.02)
             c = _by_event(q.trace_events())
             n = b * rounds
@@ -436,6 +443,8 @@ def nvme_counts(dbbuf: bool, batches=(1, 8, 32), rounds: int = 10) -> list[NvmeC
                     n,
                     {e: c.get(e, 0) / n for e in NVME_EVENTS},
                     (dev.io.doorbell_writes - rings) / rounds,
+                    statistics.fmean(sq_lag) if dbbuf else 0.0,
+                    statistics.fmean(cq_lag) if dbbuf else 0.0,
                 )
             )
     return out
