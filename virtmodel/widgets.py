@@ -888,7 +888,7 @@ def validation_table(rows=None) -> Table:
     out = []
     for r in rows:
         e = r.case.entry
-        within = {True: "yes", False: "no", None: "no target"}[r.within]
+        within = r.skipped or {True: "yes", False: "no", None: "no target"}[r.within]
         what = f"the entry's {r.case.raw_key!r} figure" if r.case.raw_key else e["quantity"]
         out.append(
             dict(
@@ -898,8 +898,8 @@ def validation_table(rows=None) -> Table:
                 host=e["host"],
                 source=e["source"],
                 reported=r.reported,
-                model=r.model,
-                error=f"{r.error:+.0%}",
+                model="not run" if r.skipped else r.model,
+                error="-" if r.skipped else f"{r.error:+.0%}",
                 within=within,
             )
         )
