@@ -182,7 +182,7 @@ def _virtio_iops(qd: int) -> Callable[[], float]:
     return lambda: _run("virtio", iodepth=qd, request_bytes=4096).throughput_rps
 
 
-CASES = (
+CASES: tuple[Case, ...] = (
     Case(
         "qemu-nvme-dbbuf-mmio-per-io-qd1",
         "nvme, shadow doorbells, QD1, null device",
