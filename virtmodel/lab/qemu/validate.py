@@ -264,11 +264,26 @@ def save(m: Measurement, path, command: str = "") -> None:
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
 
+def _profile(saved: dict) -> costs.CostProfile:
+    """A saved profile with the cost fields of today: a field the file predates (the
+    profile's unmeasured part, which :func:`~virtmodel.lab.qemu.calibrate.profile_from`
+    takes from the modern profile) comes from the modern profile as it is now."""
+    later = {
+        f.name: getattr(costs.MODERN, f.name)
+        for f in dataclasses.fields(costs.CostProfile)
+        if f.name not in saved
+    }
+    sources = dict(saved.get("sources", {}))
+    for name in later:
+        sources[name] = costs.MODERN.sources[name]
+    return costs.CostProfile(**{**saved, **later, "sources": sources})
+
+
 def load(path) -> Measurement:
     """A measurement written by :func:`save`."""
     data = json.loads(Path(path).read_text())
     rows = [Row(**{f.name: r[f.name] for f in dataclasses.fields(Row)}) for r in data["rows"]]
-    profiles = {b: costs.CostProfile(**p) for b, p in data["profiles"].items()}
+    profiles = {b: _profile(p) for b, p in data["profiles"].items()}
     return Measurement(
         data["qemu_version"],
         data["host"],
