@@ -151,8 +151,8 @@ _OWN = (
 PATH = register(
     Path(
         name="emulated",
-        label="emulated device",
-        color="#c0392b",
+        label="generic emulated device",
+        color="#D55E00",
         doc="QEMU emulates a device register by register; every access traps",
         params=(*P.RING, *_OWN, *P.HOST, P.PROFILE, P.SEED),
         run=_run,

@@ -1,0 +1,342 @@
+"""Chapter 5 ("After the source: how modern hosts closed the gap"): each explorer
+compares a few configurations of the registered paths over the number of requests in
+flight (fio's iodepth)."""
+
+from __future__ import annotations
+
+from .. import cachelines, registers
+from ..costs import get as get_profile
+from ..paths import REGISTRY, names
+from ..sweep import points
+from ..trap import INTERRUPT_MODES
+from ..units import fmt_bytes
+from . import figures
+from .core import FRAME_WIDTH_IN, REQUESTS, Explorer, Knob, curve, run
+
+DEPTHS = (1, 2, 4, 8, 16, 32, 64)
+"""The curves' x values (iodepth)."""
+MARKS = (1, 4, 16, 64)
+"""The iodepths a reader can mark on them (each a frame on the static site)."""
+ON_OFF = {True: "on", False: "off"}
+SIZES = (512, 4096, 65536)
+IDE_DMA = f"{figures.IDE_DISK}, DMA"
+
+
+def _variants(fig, variants: dict, metrics, depth: int, prof, exits_in_legend=False):
+    """Curves of each variant (label -> (path, params)) over ``DEPTHS``, drawn with
+    ``depth`` marked (``exits_in_legend``: each label followed by its exits per request
+    there); returns them and each variant's result at ``depth``."""
+    curves = {
+        label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
+        for label, (path, kw) in variants.items()
+    }
+    at = {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
+    paths = {label: path for label, (path, _) in variants.items()}
+    figures.curves(
+        curves,
+        metrics,
+        fig,
+        marker=depth,
+        colors={label: figures.path_color(path) for label, path in paths.items()},
+        styles=figures.variant_styles(paths),
+        labels={k: figures.with_exits(k, r) for k, r in at.items()} if exits_in_legend else None,
+    )
+    return curves, at
+
+
+def explore_ioeventfd(profile="modern") -> Explorer:
+    """ioeventfd and the I/O thread: the kick as an exit to QEMU, or an exit KVM ends with
+    an eventfd signal that wakes QEMU's I/O thread."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, request_bytes):
+        v = {
+            "virtio, ioeventfd (I/O thread)": ("virtio", dict(ioeventfd=True)),
+            "virtio, kick exits to QEMU": ("virtio", dict(ioeventfd=False)),
+            "emulated NVMe, doorbells to QEMU": ("nvme", dict(ioeventfd=False)),
+            "emulated NVMe, doorbell ioeventfds": ("nvme", dict(ioeventfd=True)),
+        }
+        v = {k: (p, dict(kw, request_bytes=request_bytes)) for k, (p, kw) in v.items()}
+        c, at = _variants(
+            fig, v, ("user_exits_per_request", "throughput_rps", "mean_latency_ns"), depth, prof
+        )
+        fig.suptitle(
+            f"iodepth {depth}, {fmt_bytes(request_bytes)}: "
+            + "; ".join(
+                f"{k.split(',')[0]}{',' + k.split(',')[1] if ',' in k else ''}: "
+                f"{r.user_exits_per_request:.2f} to QEMU"
+                for k, r in list(at.items())[:2]
+            ),
+            fontsize=9,
+        )
+        return {"curves": c, "at": at}
+
+    return Explorer(
+        "ioeventfd and the I/O thread",
+        (
+            Knob("depth", "iodepth", MARKS, 1),
+            Knob("request_bytes", "request size", SIZES, 4096, fmt_bytes),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_backends(profile="modern") -> Explorer:
+    """vhost, vhost-user and polling: exits saved against a core burned."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, device_type):
+        v = {
+            "virtio (QEMU)": ("virtio", {}),
+            "vhost (kernel)": ("vhost", {}),
+            "vhost-user, woken by kicks": ("vhost-user", dict(backend_poll=False)),
+            "vhost-user, polling": ("vhost-user", dict(backend_poll=True)),
+        }
+        size = 1500 if device_type == "net" else 4096
+        v = {
+            k: (p, dict(kw, device_type=device_type, request_bytes=size))
+            for k, (p, kw) in v.items()
+        }
+        c, at = _variants(
+            fig, v, ("exits_per_request", "cpu_ns_per_request", "mean_latency_ns"), depth, prof
+        )
+        poll, woken = at["vhost-user, polling"], at["vhost-user, woken by kicks"]
+        fig.suptitle(
+            f"iodepth {depth}, {device_type}: polling takes "
+            f"{poll.kicks_per_request:.3f} kicks per request (woken: "
+            f"{woken.kicks_per_request:.2f}) and {poll.cpu_ns_per_request / 1e3:.1f} "
+            f"µs of CPU (woken: {woken.cpu_ns_per_request / 1e3:.1f})",
+            fontsize=9,
+        )
+        return {"curves": c, "at": at}
+
+    return Explorer(
+        "Back ends: QEMU, vhost, vhost-user, polling",
+        (
+            Knob("depth", "iodepth", MARKS, 1),
+            Knob(
+                "device_type",
+                "device",
+                ("blk", "net"),
+                "blk",
+                {"blk": "block (4 KiB)", "net": "network (1500 B)"}.get,
+            ),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_interrupts(profile="modern") -> Explorer:
+    """Interrupt virtualization and halt polling: exits per request and tail latency."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, halt_poll):
+        v = {
+            f"virtio, {m}": ("virtio", dict(interrupt_mode=m, halt_poll=halt_poll))
+            for m in INTERRUPT_MODES
+        }
+        v["virtio, guest polls"] = ("virtio", dict(interrupts=False))
+        c, at = _variants(
+            fig, v, ("exits_per_request", "p99_latency_ns", "cpu_ns_per_request"), depth, prof
+        )
+        legacy, posted = at["virtio, legacy"], at["virtio, posted"]
+        fig.suptitle(
+            f"iodepth {depth}, halt polling {ON_OFF[halt_poll]}: legacy "
+            f"{legacy.exits_per_request:.2f} exits per request (EOI "
+            f"{legacy.exits_by_reason['eoi']:.2f}, delivery "
+            f"{legacy.exits_by_reason['interrupt']:.2f}, HLT "
+            f"{legacy.exits_by_reason['hlt']:.2f}); posted "
+            f"{posted.exits_per_request:.2f}",
+            fontsize=9,
+        )
+        return {"curves": c, "at": at}
+
+    return Explorer(
+        "Interrupts and idle vCPUs",
+        (
+            Knob("depth", "iodepth", MARKS, 1),
+            Knob("halt_poll", "KVM halt polling", (True, False), True, ON_OFF.get),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_nvme(profile="modern") -> Explorer:
+    """Emulated is not slow by nature: QEMU's NVMe, with and without shadow doorbells,
+    beside virtio and an IDE disk."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, ioeventfd):
+        v = {
+            "NVMe, no shadow doorbells": ("nvme", dict(shadow_doorbell=False, ioeventfd=ioeventfd)),
+            "NVMe, shadow doorbells": ("nvme", dict(shadow_doorbell=True, ioeventfd=ioeventfd)),
+            "virtio-blk": ("virtio", {}),
+            IDE_DMA: ("emulated", registers.params(registers.IDE_DMA_READ)),
+        }
+        c, at = _variants(
+            fig,
+            v,
+            ("exits_per_request", "throughput_rps", "mean_latency_ns"),
+            depth,
+            prof,
+            exits_in_legend=True,
+        )
+        fig.suptitle(
+            f"iodepth {depth}, doorbell ioeventfds {ON_OFF[ioeventfd]}: NVMe "
+            f"{at['NVMe, shadow doorbells'].exits_per_request:.2f} exits per I/O "
+            f"with shadow doorbells, "
+            f"{at['NVMe, no shadow doorbells'].exits_per_request:.2f} without; "
+            f"IDE {at[IDE_DMA].exits_per_request:.0f}",
+            fontsize=9,
+        )
+        return {"curves": c, "at": at}
+
+    return Explorer(
+        "Emulated is not slow by nature: NVMe",
+        (
+            Knob("depth", "iodepth", MARKS, 1),
+            Knob("ioeventfd", "doorbell ioeventfds", (False, True), False, ON_OFF.get),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_assignment(profile="modern") -> Explorer:
+    """Device assignment and vDPA beside virtio and bare metal."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, interrupt_mode):
+        v = {
+            "native": ("native", {}),
+            "passthrough (VFIO)": ("passthrough", dict(interrupt_mode=interrupt_mode)),
+            "vDPA": ("vdpa", dict(interrupt_mode=interrupt_mode)),
+            "vhost": ("vhost", dict(interrupt_mode=interrupt_mode)),
+            "virtio (QEMU)": ("virtio", dict(interrupt_mode=interrupt_mode)),
+        }
+        c, at = _variants(
+            fig, v, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), depth, prof
+        )
+        share = at["passthrough (VFIO)"].throughput_rps / at["native"].throughput_rps
+        fig.suptitle(
+            f"iodepth {depth}, {interrupt_mode} interrupts: passthrough at "
+            f"{share:.0%} of native throughput",
+            fontsize=9,
+        )
+        return {"curves": c, "at": at, "share": share}
+
+    return Explorer(
+        "Device assignment and vDPA",
+        (
+            Knob("depth", "iodepth", MARKS, 1),
+            Knob("interrupt_mode", "interrupts", INTERRUPT_MODES, "posted"),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_packed(profile="modern") -> Explorer:
+    """The packed ring beside the split ring: cache lines moved between the guest's and
+    the back end's cores per request, and the simulated run."""
+    prof = get_profile(profile)
+    batches = (1, 2, 4, 8, 16, 32, 64)
+    for ev in (True, False):  # trace once here (cached): the static player's workers share it
+        cachelines.table(("split", "packed"), 256, ev, batches)
+
+    def draw(fig, batch, event_idx):
+        rows = cachelines.table(("split", "packed"), 256, event_idx, batches)
+        lines = {
+            r: [x["lines_per_request"] for x in rows if x["ring"] == r] for r in ("split", "packed")
+        }
+        ax, ax2 = figures.panels(fig, 2)
+        for r, ys in lines.items():
+            ax.plot(batches, ys, "o-", ms=3, label=r, color=figures.RING_COLORS[r])
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(figures.LABELS["batch"])
+        ax.set_ylabel("cache lines moved per request")
+        ax.axvline(batch, color="k", lw=0.8, ls=":")
+        ax.legend(frameon=False)
+        ax.grid(alpha=0.3)
+        res = {
+            r: run(
+                "vhost",
+                ring=r,
+                batch=batch,
+                event_idx=event_idx,
+                requests=REQUESTS,
+                profile=prof,
+                device_type="net",
+                request_bytes=64,
+            )
+            for r in ("split", "packed")
+        }
+        us = [res[r].us_per_request for r in res]
+        ax2.bar(range(2), us, color=[figures.RING_COLORS[r] for r in res])
+        for i, v in enumerate(us):  # the values: two bars often within a few percent
+            ax2.text(i, v, f"{v:.3f} µs", ha="center", va="bottom", fontsize=figures.SMALL)
+        ax2.set_ylim(0, max(us) * 1.15)
+        ax2.set_xticks(range(2), list(res))
+        ax2.set_ylabel("time per request (µs)")
+        ax2.grid(alpha=0.3, axis="y")
+        i = batches.index(batch)
+        fig.suptitle(
+            f"batch {batch}, EVENT_IDX {ON_OFF[event_idx]}: split moves "
+            f"{lines['split'][i]:.2f} lines per request, packed "
+            f"{lines['packed'][i]:.2f}",
+            fontsize=9,
+        )
+        return {"lines": lines, "results": res}
+
+    return Explorer(
+        "Split or packed?",
+        (
+            Knob("batch", "batch size", batches, 1),
+            Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True, ON_OFF.get),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
+def explore_which_path(profile="modern") -> Explorer:
+    """Which path, when: every registered path on one figure for the workload chosen."""
+    prof = get_profile(profile)
+
+    def draw(fig, request_bytes, depth, device_type):
+        kw = dict(
+            request_bytes=request_bytes,
+            requests=REQUESTS,
+            profile=prof,
+            iodepth=depth,
+            device_type=device_type,
+        )
+        res = dict(
+            zip(
+                names(),
+                points(
+                    [
+                        (name, {k: v for k, v in kw.items() if k in REGISTRY[name].param_names})
+                        for name in names()
+                    ],
+                    runner=run,
+                ),
+            )
+        )
+        figures.path_bars(res, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), fig)
+        fig.suptitle(f"{fmt_bytes(request_bytes)}, iodepth {depth}, {device_type}", fontsize=9)
+        return {"results": res}
+
+    return Explorer(
+        "Which path, when?",
+        (
+            Knob("request_bytes", "request size", SIZES, 4096, fmt_bytes),
+            Knob("depth", "iodepth", (1, 8, 64), 1),
+            Knob("device_type", "device", ("blk", "net"), "blk"),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.8),
+    )
