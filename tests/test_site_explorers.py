@@ -117,7 +117,7 @@ def test_a_frame_enlarges_its_neighbours_are_fetched_and_a_slow_one_shows_a_sign
     browser,  # noqa: F811
     server,  # noqa: F811
 ):
-    base, site = server
+    base, _ = server
     page = browser.new_page(viewport=DESKTOP)
     fetched = []
     page.on("request", lambda r: fetched.append(r.url.split("/")[-1]))
