@@ -137,7 +137,7 @@ def test_a_frame_enlarges_its_neighbours_are_fetched_and_a_slow_one_shows_a_sign
     img.click()
     big = player.locator(".vm-enlarged")
     assert big.is_visible()
-    assert big.locator("img").get_attribute("src") == img.evaluate("e => e.src")
+    assert big.locator("img").evaluate("e => e.src") == img.evaluate("e => e.src")
     box = big.locator("img").bounding_box()
     assert box["width"] > img.bounding_box()["width"]
     page.keyboard.press("Escape")

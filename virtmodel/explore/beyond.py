@@ -252,15 +252,6 @@ def explore_packed(profile="modern") -> Explorer:
         lines = {
             r: [x["lines_per_request"] for x in rows if x["ring"] == r] for r in ("split", "packed")
         }
-        ax, ax2 = figures.panels(fig, 2)
-        for r, ys in lines.items():
-            ax.plot(batches, ys, "o-", ms=3, label=r, color=figures.RING_COLORS[r])
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel(figures.LABELS["batch"])
-        ax.set_ylabel("cache lines moved per request")
-        ax.axvline(batch, color="k", lw=0.8, ls=":")
-        ax.legend(frameon=False)
-        ax.grid(alpha=0.3)
         res = {
             r: run(
                 "vhost",
@@ -274,20 +265,14 @@ def explore_packed(profile="modern") -> Explorer:
             )
             for r in ("split", "packed")
         }
-        us = [res[r].us_per_request for r in res]
-        ax2.bar(range(2), us, color=[figures.RING_COLORS[r] for r in res])
-        for i, v in enumerate(us):  # the values: two bars often within a few percent
-            ax2.text(i, v, f"{v:.3f} µs", ha="center", va="bottom", fontsize=figures.SMALL)
-        ax2.set_ylim(0, max(us) * 1.15)
-        ax2.set_xticks(range(2), list(res))
-        ax2.set_ylabel("time per request (µs)")
-        ax2.grid(alpha=0.3, axis="y")
         i = batches.index(batch)
-        fig.suptitle(
+        figures.drawing(fig, figures.RingCompare).update(
+            batches,
+            lines,
+            batch,
+            {r: x.us_per_request for r, x in res.items()},
             f"batch {batch}, EVENT_IDX {ON_OFF[event_idx]}: split moves "
-            f"{lines['split'][i]:.2f} lines per request, packed "
-            f"{lines['packed'][i]:.2f}",
-            fontsize=9,
+            f"{lines['split'][i]:.2f} lines per request, packed {lines['packed'][i]:.2f}",
         )
         return {"lines": lines, "results": res}
 

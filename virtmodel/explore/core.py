@@ -48,7 +48,7 @@ STATIC_ENV = "VIRTMODEL_STATIC"
 MIN_TEXT_PX = 11
 """CSS pixels of the smallest text of a frame where it is shown, on a desktop and on a
 phone (issue 22's floor for reading at 100 % zoom)."""
-COLUMN_PX = 736
+COLUMN_PX = 688
 """Width (CSS pixels) of a code cell's output in the book's content column on a desktop
 1280 px wide (sphinx-book-theme; measured in Chromium)."""
 PHONE_COLUMN_PX = 358
@@ -226,7 +226,7 @@ class Explorer:
         return static.player_html(self, store)
 
     def widget(self):
-        """The live form: a control per knob above the figure (:mod:`virtmodel.explore.live`)."""
+        """The live form: a control per knob above the figure (``virtmodel.explore.live``)."""
         from . import live
 
         return live.widget(self)

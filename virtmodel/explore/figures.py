@@ -797,6 +797,53 @@ class Timeline:
         ax.set_title(title)
 
 
+class RingCompare:
+    """The split and packed rings side by side: cache lines moved per request against
+    batch size (a line per ring, the batch shown marked by a band and a dot on each), and
+    the time per request at that batch (a bar per ring, its value written on it).  Made
+    once; :meth:`update` sets the data, the marks, the values and the title."""
+
+    panels, width_ratios = 2, None
+    RINGS = ("split", "packed")
+
+    def __init__(self, fig: Figure, axes):
+        ax, ax2 = self.axes = axes
+        self.band = ax.axvline(1, color="#e3e3e3", lw=12, zorder=1)
+        self.lines, self.dots = {}, {}
+        for r in self.RINGS:
+            c = RING_COLORS[r]
+            (self.lines[r],) = ax.plot([], [], "o-", ms=3, label=r, color=c)
+            (self.dots[r],) = ax.plot([], [], "o", ms=8, mec="white", mew=1.2, color=c)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(LABELS["batch"])
+        ax.set_ylabel("cache lines moved per request")
+        ax.legend(handles=list(self.lines.values()), frameon=False)
+        ax.grid(alpha=0.3)
+        self.bars = ax2.bar(range(2), [0, 0], color=[RING_COLORS[r] for r in self.RINGS])
+        self.values = [
+            ax2.text(i, 0, "", ha="center", va="bottom", fontsize=SMALL) for i in range(2)
+        ]
+        ax2.set_xticks(range(2), list(self.RINGS))
+        ax2.set_ylabel("time per request (µs)")
+        ax2.grid(alpha=0.3, axis="y")
+
+    def update(self, batches, lines: dict, batch, us: dict, title: str) -> None:
+        ax, ax2 = self.axes
+        i = list(batches).index(batch)
+        for r in self.RINGS:
+            self.lines[r].set_data(batches, lines[r])
+            self.dots[r].set_data([batch], [lines[r][i]])
+        self.band.set_xdata([batch, batch])
+        ax.relim()
+        ax.autoscale_view()
+        for bar, text, r in zip(self.bars, self.values, self.RINGS):
+            bar.set_height(us[r])
+            text.set_position((text.get_position()[0], us[r]))
+            text.set_text(f"{us[r]:.3f} µs")  # two bars often within a few percent
+        ax2.set_ylim(0, max(us.values()) * 1.15)
+        ax.figure.suptitle(title, fontsize=9)
+
+
 def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
     """One request's steps as boxes in lanes by actor, every trip of a repeated run drawn
     (:class:`Timeline`); a concurrent step (KVM polling while the device works) is drawn
