@@ -4,7 +4,7 @@ reason, and no knob shown disabled changes anything; every frame's smallest text
 11 CSS pixels where it is shown (from the frame's pixel size, the size it is shown at and
 the size its smallest text was drawn with); a frame is not drawn wider than it is shown;
 clicking a frame enlarges it; the frames one step away are fetched before they are asked
-for; a slow frame shows a loading sign.
+for; a slow frame shows a loading sign; printed code output stays within the column.
 
 (The browser, the server and the helpers to move a control come from test_site.)
 """
@@ -153,3 +153,21 @@ def test_a_frame_enlarges_its_neighbours_are_fetched_and_a_slow_one_shows_a_sign
     page.wait_for_timeout(100)
     assert "vm-loading" not in player.get_attribute("class").split()
     page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_printed_output_stays_within_the_column(browser, server, viewport):  # noqa: F811
+    """No cell's printed output is wider than its box (it wraps instead of scrolling)."""
+    base, site = server
+    outputs = 0
+    for rel in _pages(site):
+        page, *_ = _open(browser, base + rel, viewport=viewport)
+        wide = page.eval_on_selector_all(
+            "div.cell_output pre",
+            "els => els.map(e => [e.scrollWidth, e.clientWidth, e.textContent.slice(0, 50)])",
+        )
+        outputs += len(wide)
+        for scroll_w, client_w, text in wide:
+            assert scroll_w <= client_w + 1, (rel, scroll_w, client_w, text)
+        page.close()
+    assert outputs >= 10
