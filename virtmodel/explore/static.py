@@ -478,7 +478,7 @@ _STYLE = """<style>
 .vm-player.vm-loading picture{opacity:.5}
 .vm-player .vm-wait{display:none;font-size:.8em;color:#666}
 .vm-player.vm-loading .vm-wait{display:block}
-.vm-enlarged{position:fixed;inset:0;z-index:1000;background:rgba(0,0,0,.8);overflow:auto;
+.vm-enlarged{position:fixed;inset:0;z-index:2000;background:rgba(0,0,0,.8);overflow:auto;
  display:flex;align-items:center;justify-content:center;cursor:zoom-out}
 .vm-enlarged[hidden]{display:none}
 .vm-enlarged img{width:min(100vw,1600px);max-width:none;height:auto;background:#fff}
