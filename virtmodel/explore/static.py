@@ -403,7 +403,7 @@ _SCRIPT = """<script>(function () {
     var d = JSON.parse(root.querySelector("script.vm-player-data").textContent);
     var img = root.querySelector("img.vm-frame"), src = root.querySelector("source");
     var narrow = window.matchMedia(src.media);
-    var pos = d.start.slice(), fetched = {};
+    var pos = d.start.slice(), fetched = {}, near = false;
     function index(p) {
       var i = 0;
       for (var k = 0; k < d.knobs.length; k++) i = i * d.knobs[k].labels.length + p[k];
@@ -411,6 +411,8 @@ _SCRIPT = """<script>(function () {
     }
     function url(i, phone) { return d.url + d.names[(phone ? d.narrow : d.frames)[i]]; }
     function prefetch() {  // the frames one step away on any control, for this screen
+      if (!near) return;  // not before the reader comes to this player: a page's first
+      // visit loads only the frames it shows
       for (var k = 0; k < d.knobs.length; k++) {
         for (var step = -1; step <= 1; step += 2) {
           var p = pos.slice(); p[k] += step;
@@ -455,7 +457,9 @@ _SCRIPT = """<script>(function () {
     big.addEventListener("click", function () { big.hidden = true; });
     big.addEventListener("keydown", function (e) {
       if (e.key === "Escape") big.hidden = true; });
-    prefetch();
+    ["pointerenter", "focusin", "touchstart"].forEach(function (e) {
+      root.addEventListener(e, function () { near = true; prefetch(); }, {passive: true});
+    });
   };
   window.vmPlayer(document.getElementById("%s"));
 })();</script>"""
