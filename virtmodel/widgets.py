@@ -462,13 +462,14 @@ def explore_breakdown(profile="modern") -> Explorer:
     )
 
 
-def vring_tour(queue_size: int = 8) -> Explorer:
-    """Chapter 3: the split ring's three parts, one real operation per step on a queue of
-    ``queue_size`` entries.  Knobs: step, VIRTIO_F_EVENT_IDX."""
-    n = len(ring_tour(queue_size, False))
+def vring_tour(queue_size: int = 8, ring: str = "split") -> Explorer:
+    """Chapter 3 (split) and 5 (packed): a ring's three areas, one real operation per step
+    on a queue of ``queue_size`` entries in layout ``ring``.  Knobs: step,
+    VIRTIO_F_EVENT_IDX."""
+    n = len(ring_tour(queue_size, False, ring))
 
     def draw(fig, step, event_idx):
-        s = ring_tour(queue_size, event_idx)[step]
+        s = ring_tour(queue_size, event_idx, ring)[step]
         plots.vring(
             s.snapshot,
             fig,
@@ -478,7 +479,7 @@ def vring_tour(queue_size: int = 8) -> Explorer:
         return {"step": s}
 
     return Explorer(
-        "The vring, step by step",
+        "The vring, step by step" if ring == "split" else "The packed ring, step by step",
         (
             Knob("step", "step", tuple(range(n)), 0),
             Knob(
