@@ -4,14 +4,14 @@ compiled entry points ``driver_add`` ... ``device_enable_kicks``), say why it br
 take a snapshot of it for drawing.
 
 Numba kernels (the event loop, the lab's back ends) call the same operations under the same
-names from :mod:`virtmodel.ringops`, inlined; the entry points here are those kernels
-compiled on their own, so that a call from Python does not inline-compile the whole ring.
+names from ``virtmodel.ringops``, inlined; the entry points here are those kernels compiled
+on their own, so that a call from Python does not inline-compile the whole ring.
 
-Every layout is a module (:mod:`virtmodel.split`, :mod:`virtmodel.packed`) registered in
-:data:`LAYOUTS`, with the same parts: ``make`` and ``views``; ``STATE``, its private-state
-slots declared by name (:class:`virtmodel.ringmem.State`); ``AREAS``, its fields in the
-spec's three areas; ``REASONS``, why it breaks; ``owners``, which request each descriptor
-belongs to; and the ten operations that :mod:`virtmodel.ringops` switches between.
+Every layout is a module (``virtmodel.split``, ``virtmodel.packed``) registered in
+``LAYOUTS``, with the same parts: ``make`` and ``views``; ``STATE``, its private-state
+slots declared by name (``virtmodel.ringmem.State``); ``AREAS``, its fields in the spec's
+three areas; ``REASONS``, why it breaks; ``owners``, which request each descriptor belongs
+to; and the ten operations that ``virtmodel.ringops`` switches between.
 """
 
 from __future__ import annotations

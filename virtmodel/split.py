@@ -147,9 +147,10 @@ def make(
     guest memory; a zeroed one is made if None)."""
     q = check_queue_size(queue_size)
     event_idx = check_event_idx(event_idx)
+    size = split_ring_size(q, align)
     if align < 4:
         raise ValueError(f"align must be at least 4 (the used ring is 4-byte aligned), got {align}")
-    mem = check_mem(mem, split_ring_size(q, align))
+    mem = check_mem(mem, size)
     st = new_state(STATE, q, event_idx)
     return Virtqueue(mem, st, q, DESC_SIZE * q, used_ring_offset(q, align), SPLIT)
 
