@@ -2,7 +2,10 @@
 """The project's commands, each self-contained on a fresh machine with only Python 3.11+:
 
     python3 dev.py book    build the book (HTML in _build/html/index.html)
-    python3 dev.py test    run every test (also with the JIT off)
+    python3 dev.py test    run every test (also with the JIT off), after the lint
+    python3 dev.py lint    ruff check and ruff format --check on the tree, mypy on the model core
+    python3 dev.py quick   the fast inner loop: the lint, then the model's tests and the
+                           package's docstring examples (JIT on, warm numba cache)
     python3 dev.py bench   run the benchmarks and print their ratios
     python3 dev.py lab [jupyter lab options]
                            open the chapters as live notebooks in JupyterLab
@@ -20,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import venv
 from pathlib import Path
 
@@ -132,6 +136,7 @@ def test() -> int:
     runs the Binder check (a fresh environment: pip and numba's compiler, one core), then
     the model's tests again as plain Python.  The side lane's output is printed after the
     main lane's; the command fails if either lane does."""
+    lint_rc = lint()  # first: a new finding fails the run (the tests still run, to report)
     ensure_lab()  # for the JupyterLab test (the Binder test builds its own environment)
     ensure_chromium()
     env = dict(os.environ)
@@ -143,9 +148,21 @@ def test() -> int:
             env,
         ),
         (
-            "the model's tests again with NUMBA_DISABLE_JIT=1 (plain Python: a missing 16-bit "
-            "mask shows): " + ", ".join(JIT_OFF_TESTS),
-            [PY, "-m", "pytest", *JIT_OFF_TESTS, "-m", "not slow", "-p", "no:cacheprovider"],
+            (
+                "the model's tests again with NUMBA_DISABLE_JIT=1 (plain Python: a missing "
+                f"16-bit mask shows): the tests marked {MODEL!r} and the package's docstring "
+                "examples"
+            ),
+            [
+                PY,
+                "-m",
+                "pytest",
+                *SUITE,
+                "-m",
+                f"{MODEL} and not slow",
+                "-p",
+                "no:cacheprovider",
+            ],
             jit_off,
         ),
     ]
@@ -173,14 +190,14 @@ def test() -> int:
         + "; then ".join(t.split(":")[0] for t, _, _ in side_lane),
         flush=True,
     )
-    rc = run([PY, "-m", "pytest", "tests", "--ignore", BINDER_TEST], env=env)
+    rc = run([PY, "-m", "pytest", *SUITE, "--ignore", BINDER_TEST], env=env)
     lane.join()
     print("\n=== side lane\n" + log.read_text(), flush=True)
-    failed = rc != 0 or any(side_rc)
+    failed = rc != 0 or any(side_rc) or lint_rc != 0
     if failed:
         print(
-            f"main lane: {'failed' if rc else 'passed'}; side lane: "
-            f"{'failed' if any(side_rc) else 'passed'}",
+            f"lint: {'failed' if lint_rc else 'clean'}; main lane: {'failed' if rc else 'passed'}; "
+            f"side lane: {'failed' if any(side_rc) else 'passed'}",
             flush=True,
         )
     return 1 if failed else 0
@@ -189,25 +206,82 @@ def test() -> int:
 BINDER_TEST = "tests/test_binder.py"
 
 
-JIT_OFF_TESTS = [
-    f"tests/test_{name}.py"
-    for name in (
-        "spec",
-        "ring",
-        "ring_properties",
-        "packed",
-        "packed_properties",
-        "ringsim",
-        "trap",
-        "paths",
-        "mechanisms",
-        "frozen",
-        "cachelines",
-        "jitter",
+MODEL = "model"
+"""The marker of the tests of the numba kernels (rings, event loop, paths): each such test
+module sets ``pytestmark = pytest.mark.model`` (tests/test_lanes.py checks that every test
+module of a module with kernels does), and tests/conftest.py marks the package's docstring
+examples.  They run a second time as plain Python; the lab's, the CLI's and the book's
+tests run once, with the JIT on."""
+SUITE = ["tests", "virtmodel", "--doctest-modules"]
+"""What pytest collects: the test suite and the package's docstring examples."""
+
+MYPY_MODULES = (
+    "spec",
+    "ringmem",
+    "split",
+    "packed",
+    "ring",
+    "ringsim",
+    "paths",
+    "costs",
+    "sweep",
+    "jitter",
+    "params",
+    "trap",
+)
+"""The model core mypy checks (settings in pyproject.toml's [tool.mypy])."""
+
+
+def lint() -> int:
+    """ruff check and ruff format --check on the whole tree (pyproject.toml's [tool.ruff]),
+    then mypy on the model core; every step runs, the command fails if any does."""
+    ensure_venv()
+    core = [
+        f"virtmodel/{m}" if (ROOT / "virtmodel" / m).is_dir() else f"virtmodel/{m}.py"
+        for m in MYPY_MODULES
+    ]
+    steps = {
+        "ruff check": [BIN / "ruff", "check", "."],
+        "ruff format": [BIN / "ruff", "format", "--check", "."],
+        "mypy": [BIN / "mypy", *core],
+    }
+    failed = [name for name, cmd in steps.items() if run(cmd) != 0]
+    print(
+        f"lint: {'failed: ' + ', '.join(failed) if failed else 'clean'} ({', '.join(steps)})",
+        flush=True,
     )
-]
-"""The tests of the numba kernels (rings, event loop, paths), run a second time as plain
-Python.  The lab's, the CLI's and the book's tests run once, with the JIT on."""
+    return 1 if failed else 0
+
+
+def quick() -> int:
+    """The fast inner loop: the lint, then the model's tests (not the slow ones) and the
+    package's docstring examples with the JIT on.  Fast with a warm numba cache (a fresh
+    worktree compiles the kernels first, a minute or two)."""
+    start = time.monotonic()
+    lint_rc = lint()
+    lint_s = time.monotonic() - start
+    rc = run(
+        [
+            PY,
+            "-m",
+            "pytest",
+            *SUITE,
+            "-m",
+            f"{MODEL} and not slow",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
+    )
+    total = time.monotonic() - start
+    print(
+        f"quick: lint {'clean' if lint_rc == 0 else 'FAILED'} ({lint_s:.0f} s: ruff check, ruff "
+        f"format --check, mypy on {len(MYPY_MODULES)} modules); tests marked {MODEL!r} and the "
+        f"docstring examples, JIT on: {'passed' if rc == 0 else 'FAILED'} ({total - lint_s:.0f} s); "
+        f"total {total:.0f} s",
+        flush=True,
+    )
+    return 1 if lint_rc or rc else 0
 
 
 def bench() -> int:
@@ -236,7 +310,7 @@ def lab(options) -> int:
 
 
 def main(argv) -> int:
-    cmds = {"book": book, "test": test, "bench": bench}
+    cmds = {"book": book, "test": test, "lint": lint, "quick": quick, "bench": bench}
     if argv[:1] == ["lab"]:
         return lab(argv[1:])
     if len(argv) != 1 or argv[0] not in cmds:

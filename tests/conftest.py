@@ -15,6 +15,14 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _skipped = []
 
 
+def pytest_collection_modifyitems(config, items):
+    """The package's docstring examples (``--doctest-modules virtmodel``) are model tests:
+    they run in the fast loop and again with the JIT off."""
+    for item in items:
+        if isinstance(item, pytest.DoctestItem):
+            item.add_marker(pytest.mark.model)
+
+
 def pytest_runtest_logreport(report):
     if report.skipped and not hasattr(report, "wasxfail"):  # an expected failure ran
         _skipped.append(

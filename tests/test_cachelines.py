@@ -6,6 +6,8 @@ import pytest
 from virtmodel import cachelines
 from virtmodel.cachelines import count_transfers
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 
 def test_a_line_moves_when_the_other_side_wrote_it_last():
     line = lambda o: (0, o // 64)

@@ -316,9 +316,9 @@ def test_the_model_predicts_the_shipped_grid_within_the_target():
     rows = m.rows()
     variants = {r.experiment for r in rows} - {"emulated"}
     assert "virtio" in variants and variants <= set(validate.VARIANTS)
-    assert len(rows) == len(variants) * len(validate.BATCHES) * len(validate.SIZES) + len(
+    assert len(rows) == len(variants) * len(validate.BATCHES) * len(validate.REQUEST_SIZES) + len(
         validate.REGISTERS
-    ) * len(validate.SIZES)  # every cell of the grid it ran
+    ) * len(validate.REQUEST_SIZES)  # every cell of the grid it ran
     for r in rows:  # exits are not a fit: they must agree exactly
         assert r.predicted_user_exits == pytest.approx(r.measured_user_exits, abs=1e-12), r
         assert r.predicted_interrupts == pytest.approx(r.measured_interrupts, abs=1e-12), r

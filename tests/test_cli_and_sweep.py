@@ -13,8 +13,8 @@ import pytest
 from virtmodel import plots
 from virtmodel.__main__ import main
 from virtmodel.paths import names, simulate
+from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, points, sweep
-from virtmodel.trap import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,6 +4,8 @@ bit for bit (latencies included), the Result recorded in tests/data."""
 import frozen
 import pytest
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 RECORDED = frozen.load()
 
 

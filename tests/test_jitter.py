@@ -7,6 +7,8 @@ import pytest
 
 from virtmodel import jitter
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 
 def test_factors_are_the_c_library_exp_of_the_seeded_normals():
     """Bit for bit what ``math.exp`` gives for the seed's normals, in order: numpy's

@@ -9,6 +9,8 @@ import pytest
 from virtmodel import costs, validation
 from virtmodel.paths import REGISTRY, names, simulate, taking
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 STILL = costs.MODERN.replace(jitter_cv=0.0)
 N = 400
 

@@ -25,6 +25,8 @@ from virtmodel.spec import (
     packed_ring_size,
 )
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 NEXT, WRITE = 1, 2
 ROOT = Path(__file__).resolve().parents[1]
 

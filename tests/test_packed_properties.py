@@ -2,6 +2,7 @@
 state machine): nothing is lost or completed twice, every answer agrees with the plain-Python
 reference, and so does every byte of the descriptor ring and event suppression structures."""
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
@@ -9,6 +10,8 @@ from queue_machine import QueueMachine
 from reference_packed import RefPacked
 
 from virtmodel.ring import Queue
+
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
 
 
 class PackedMachine(QueueMachine):

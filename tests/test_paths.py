@@ -8,6 +8,8 @@ import pytest
 from virtmodel import costs
 from virtmodel.paths import names, simulate
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 N = 2000
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from virtmodel import hardware, paths, plots
+from virtmodel import params as P
 from virtmodel.__main__ import main
 from virtmodel.paths import Example, Outcome, Param, Path
-from virtmodel.paths import params as P
+from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, sweep
-from virtmodel.trap import STAGES
 
 TOY_COLOR = "#123456"
 
@@ -203,3 +203,16 @@ def test_every_parameter_rejects_a_bad_value_naming_itself_and_its_range(path, n
 
 def test_the_cases_cover_every_path():
     assert {p for p, _ in CASES} == set(paths.names())
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(kind="float", lo=0, hi=1), "w: kind must be one of int, bool, choice"),
+        (dict(lo=0), "w: an int parameter declares lo and hi"),
+        (dict(kind="choice", choices=("a", "b")), "w: the default 1 is not a choice"),
+    ],
+)
+def test_a_declaration_that_cannot_check_is_refused_when_made(kw, msg):
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}"):
+        Param("w", 1, "", "a parameter declared wrong", **kw)

@@ -9,6 +9,8 @@ from virtmodel import split
 from virtmodel.ring import BrokenQueueError, SplitQueue
 from virtmodel.spec import split_ring_size
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 
 def cycle(q, n=1, lens=(64,), written=0):
     """n round trips of one chain each: add, pop, push, reap."""

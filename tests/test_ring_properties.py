@@ -1,6 +1,7 @@
 """Random interleavings of driver and device operations (hypothesis state machine):
 nothing is lost or duplicated, and every answer agrees with the plain-Python reference."""
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, precondition, rule
@@ -8,6 +9,8 @@ from queue_machine import QueueMachine
 from reference_ring import RefRing
 
 from virtmodel.ring import SplitQueue
+
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
 
 
 class RingMachine(QueueMachine):

@@ -2,10 +2,13 @@
 broken before the run, a step limit, and two sides waiting for each other."""
 
 import numpy as np
+import pytest
 
 from virtmodel import costs, ring, ringsim, split
 from virtmodel.paths import virtio
-from virtmodel.trap import STAGES
+from virtmodel.paths.result import STAGES
+
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
 
 PROFILE = "modern"
 

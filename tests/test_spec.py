@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from virtmodel import spec
 
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
+
 u16 = st.integers(0, 0xFFFF)
 
 

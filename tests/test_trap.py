@@ -1,9 +1,14 @@
 """Trap-and-emulate: exact counts that follow from KVM's and QEMU's mechanisms."""
 
+import re
+
 import pytest
 
 from virtmodel import costs, registers, trap
-from virtmodel.paths import simulate
+from virtmodel import params as P
+from virtmodel.paths import get, simulate
+
+pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again with the JIT off
 
 BASE = dict(accesses_per_request=3, dma_setup_accesses=2, interrupts=True)
 
@@ -87,7 +92,7 @@ def test_the_vcpu_polls_a_short_wait_and_sleeps_through_a_long_one():
     assert any("slept" in s.what for s in slow)
     assert not any(s.stage == "polling" for s in trap.steps(4096, "dma", halt_poll=False))
     # polling runs beside the device: CPU time, not latency
-    assert trap.elapsed_ns(fast) < trap.stage_ns(fast).sum()
+    assert trap.elapsed_ns(fast) < sum(trap.ns_by_stage(fast).values())
 
 
 def test_dma_beats_string_pio_for_large_transfers_and_loses_for_tiny_ones():
@@ -113,7 +118,7 @@ def test_the_crossover_of_a_write_by_rep_outs_is_a_few_bytes_not_pages():
         ({"direction": "sideways"}, "direction must be one of"),
         ({"interrupt_mode": "apicv"}, "interrupt_mode must be one of"),
         ({"irq_trigger": "both"}, "irq_trigger must be one of"),
-        ({"nonsense": 1}, "unknown parameter nonsense"),
+        ({"nonsense": 1}, "the trap model takes no parameter nonsense; it takes request_bytes"),
     ],
 )
 def test_bad_parameters(kw, msg):
@@ -144,3 +149,30 @@ def test_e1000_sends_inside_the_exit_and_copies_twice_ide_pio_takes_an_exit_per_
         trap.counts(4096, "string-pio", direction="write", string_chunk_bytes=512).data_exits
         == 1024
     )  # rep outs: per element
+
+
+@pytest.mark.parametrize(
+    "value,msg",
+    [
+        (0, "accesses_per_request must be in 1..256, got 0"),
+        (257, "accesses_per_request must be in 1..256, got 257"),
+        (2.5, "accesses_per_request must be an integer in 1..256, got 2.5"),
+    ],
+)
+def test_a_request_takes_one_to_256_starting_accesses_in_the_model_and_the_path(value, msg):
+    """The access that tells the device (a doorbell or command write) always traps, so a
+    request has at least one; the trap model and the "emulated" path check the same
+    declaration and say the same thing at both ends."""
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        trap.counts(accesses_per_request=value)
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        simulate("emulated", accesses_per_request=value, requests=10)
+    assert trap.counts(accesses_per_request=1).register_accesses == 1 + 2  # + DMA setup
+    assert trap.counts(accesses_per_request=256).register_accesses == 256 + 2
+
+
+def test_the_emulated_path_takes_the_trap_models_declarations_with_their_defaults():
+    path = get("emulated")
+    for name, default in trap.DEFAULTS.items():
+        assert path.param(name) is next(p for p in P.TRAP if p.name == name)
+        assert path.param(name).default == default

@@ -222,7 +222,8 @@ def _paths(args) -> int:
 
 
 def _trap(args) -> int:
-    from .trap import STAGES, counts, stage_ns, steps
+    from .paths.result import STAGES
+    from .trap import counts, ns_by_stage, steps
 
     kw = dict(direction=args.direction, interrupt_mode=args.interrupt_mode)
     st = steps(args.request_bytes, args.data_mode, profile=args.profile, **kw)
@@ -237,7 +238,8 @@ def _trap(args) -> int:
         t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
     print(counts(args.request_bytes, args.data_mode, **kw))
-    print(dict(zip(STAGES, (round(x) for x in stage_ns(st)))))
+    ns = ns_by_stage(st)
+    print({s: round(ns.get(s, 0.0)) for s in STAGES})
     return 0
 
 
@@ -358,6 +360,9 @@ def _calibrate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import params as P
+    from .costs import DEFAULT as DEFAULT_PROFILE
+
     ap = _Parser(
         prog="python -m virtmodel",
         description="Models of KVM I/O: QEMU-emulated devices (trap per register access) vs "
@@ -392,14 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ps.set_defaults(func=_paths)
     t = sub.add_parser("trap", help="one emulated request, step by step")
-    t.add_argument("--request-bytes", type=int, default=4096)
-    t.add_argument("--data-mode", default="dma", choices=("dma", "string-pio", "pio"))
-    t.add_argument("--direction", default="read", choices=("read", "write"))
-    t.add_argument("--interrupt-mode", default="posted", choices=("posted", "pv-eoi", "legacy"))
-    t.add_argument("--profile", default="modern")
+    t.add_argument("--request-bytes", type=int, default=P.REQUEST_BYTES.default)
+    for prm in (P.DATA_MODE, P.DIRECTION, P.INTERRUPT_MODE):
+        t.add_argument("--" + prm.name.replace("_", "-"), default=prm.default, choices=prm.choices)
+    t.add_argument("--profile", default=DEFAULT_PROFILE)
     t.set_defaults(func=_trap)
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
-    p.add_argument("name", nargs="?", default="modern")
+    p.add_argument("name", nargs="?", default=DEFAULT_PROFILE)
     p.set_defaults(func=_profile)
     lb = sub.add_parser(
         "lab", help="run the KVM lab here: micro-benchmarks and the virtio / emulated grid"

@@ -8,6 +8,7 @@ flight (fio's iodepth), one call per demo, like :mod:`virtmodel.widgets`' explor
 from __future__ import annotations
 
 from . import cachelines, plots
+from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import get as get_profile
 from .paths import REGISTRY, names
 from .sweep import points
@@ -20,7 +21,7 @@ DEPTHS = (1, 2, 4, 8, 16, 32, 64)
 MARKS = (1, 4, 16, 64)
 """The iodepths a reader can mark on them (each a frame on the static site)."""
 ON_OFF = {True: "on", False: "off"}
-SIZES = (512, 4096, 65536)
+KNOB_SIZES = (512, 4096, 65536)
 
 
 def _variants(fig, variants: dict, metrics, depth: int, prof):
@@ -42,7 +43,7 @@ def _variants(fig, variants: dict, metrics, depth: int, prof):
     return curves, {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
 
 
-def explore_ioeventfd(profile="modern") -> Explorer:
+def explore_ioeventfd(profile=DEFAULT_PROFILE) -> Explorer:
     """ioeventfd and the I/O thread: the kick as an exit to QEMU, or an exit KVM ends with
     an eventfd signal that wakes QEMU's I/O thread."""
     prof = get_profile(profile)
@@ -73,14 +74,14 @@ def explore_ioeventfd(profile="modern") -> Explorer:
         "ioeventfd and the I/O thread",
         (
             Knob("depth", "iodepth", MARKS, 1),
-            Knob("request_bytes", "request size", SIZES, 4096, fmt_bytes),
+            Knob("request_bytes", "request size", KNOB_SIZES, 4096, fmt_bytes),
         ),
         draw,
         figsize=(12, 3.6),
     )
 
 
-def explore_backends(profile="modern") -> Explorer:
+def explore_backends(profile=DEFAULT_PROFILE) -> Explorer:
     """vhost, vhost-user and polling: exits saved against a core burned."""
     prof = get_profile(profile)
 
@@ -126,7 +127,7 @@ def explore_backends(profile="modern") -> Explorer:
     )
 
 
-def explore_interrupts(profile="modern") -> Explorer:
+def explore_interrupts(profile=DEFAULT_PROFILE) -> Explorer:
     """Interrupt virtualization and halt polling: exits per request and tail latency."""
     prof = get_profile(profile)
 
@@ -162,7 +163,7 @@ def explore_interrupts(profile="modern") -> Explorer:
     )
 
 
-def explore_nvme(profile="modern") -> Explorer:
+def explore_nvme(profile=DEFAULT_PROFILE) -> Explorer:
     """Emulated is not slow by nature: QEMU's NVMe, with and without shadow doorbells,
     beside virtio and an IDE disk."""
     prof = get_profile(profile)
@@ -199,7 +200,7 @@ def explore_nvme(profile="modern") -> Explorer:
     )
 
 
-def explore_assignment(profile="modern") -> Explorer:
+def explore_assignment(profile=DEFAULT_PROFILE) -> Explorer:
     """Device assignment and vDPA beside virtio and bare metal."""
     prof = get_profile(profile)
 
@@ -233,7 +234,7 @@ def explore_assignment(profile="modern") -> Explorer:
     )
 
 
-def explore_packed(profile="modern") -> Explorer:
+def explore_packed(profile=DEFAULT_PROFILE) -> Explorer:
     """The packed ring beside the split ring: cache lines moved between the guest's and
     the back end's cores per request, and the simulated run."""
     prof = get_profile(profile)
@@ -296,7 +297,7 @@ def explore_packed(profile="modern") -> Explorer:
     )
 
 
-def explore_which_path(profile="modern") -> Explorer:
+def explore_which_path(profile=DEFAULT_PROFILE) -> Explorer:
     """Which path, when: every registered path on one figure for the workload chosen."""
     prof = get_profile(profile)
 
@@ -312,10 +313,7 @@ def explore_which_path(profile="modern") -> Explorer:
             zip(
                 names(),
                 points(
-                    [
-                        (name, {k: v for k, v in kw.items() if k in REGISTRY[name].param_names})
-                        for name in names()
-                    ],
+                    [(name, REGISTRY[name].accepting(kw)) for name in names()],
                     runner=run,
                 ),
             )
@@ -327,7 +325,7 @@ def explore_which_path(profile="modern") -> Explorer:
     return Explorer(
         "Which path, when?",
         (
-            Knob("request_bytes", "request size", SIZES, 4096, fmt_bytes),
+            Knob("request_bytes", "request size", KNOB_SIZES, 4096, fmt_bytes),
             Knob("depth", "iodepth", (1, 8, 64), 1),
             Knob("device_type", "device", ("blk", "net"), "blk"),
         ),
@@ -336,13 +334,12 @@ def explore_which_path(profile="modern") -> Explorer:
     )
 
 
-def path_table(profile="modern", request_bytes=4096, depth=1) -> Table:
+def path_table(profile=DEFAULT_PROFILE, request_bytes=4096, depth=1) -> Table:
     """Every path at one workload: exits by reason, CPU, throughput, latency."""
     rows = []
     for name in names():
-        takes = REGISTRY[name].param_names
         kw = dict(request_bytes=request_bytes, requests=REQUESTS, profile=profile, iodepth=depth)
-        r = run(name, **{k: v for k, v in kw.items() if k in takes})
+        r = run(name, **REGISTRY[name].accepting(kw))
         rows.append(
             dict(
                 path=REGISTRY[name].label,

@@ -9,10 +9,11 @@ makes); :func:`catalogue` runs each through its path.
 
 from __future__ import annotations
 
+from .costs import DEFAULT as DEFAULT_PROFILE
 from .paths import REGISTRY, simulate
 
 
-def catalogue(profile="modern", requests: int = 2000) -> list[dict]:
+def catalogue(profile=DEFAULT_PROFILE, requests: int = 2000) -> list[dict]:
     """One row per example operation of every registered path, in registry order."""
     rows = []
     for path in REGISTRY.values():

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +82,7 @@ _lent = threading.local()  # this thread's Generators not lent out at the moment
 
 
 @lru_cache(maxsize=4096)
-def _start(seed: int) -> dict:
+def _start(seed: int) -> Mapping[str, Any]:
     """The bit generator's state right after seeding with ``seed``."""
     return np.random.default_rng(seed).bit_generator.state
 

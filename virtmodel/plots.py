@@ -14,7 +14,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 from matplotlib.transforms import Bbox
 
-from .trap import STAGES
+from .paths.result import STAGES
 from .units import fmt_bytes
 
 _OTHER = ("#7d3c98", "#16a085", "#d35400", "#2c3e50", "#b7950b")

@@ -151,7 +151,5 @@ def compare(over: str, values, paths=None, **params) -> dict[str, Curve]:
     """
     out = {}
     for path in names() if paths is None else paths:
-        takes = get(path).param_names
-        mine = {k: v for k, v in params.items() if k in takes}
-        out[path] = sweep(path, over, values, **mine)
+        out[path] = sweep(path, over, values, **get(path).accepting(params))
     return out

@@ -38,18 +38,26 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
+from . import params as P
+from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import CostProfile
 from .costs import get as get_profile
-from .spec import check_int
 
-DATA_MODES = ("pio", "string-pio", "dma")
+
+def __getattr__(name: str):  # TEMP(merge): ringpath imports STAGES from trap until the merge
+    if name == "STAGES":  # (lazily: paths/result.py sits above this module, which needs none)
+        from .paths.result import STAGES
+
+        return STAGES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+DATA_MODES = P.DATA_MODE.choices
 """``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
 ``rep ins`` through KVM's emulator; ``dma``: QEMU reads or writes guest memory directly."""
-DIRECTIONS = ("read", "write")
-TRIGGERS = ("edge", "level")
-INTERRUPT_MODES = ("posted", "pv-eoi", "legacy")
+DIRECTIONS = P.DIRECTION.choices
+TRIGGERS = P.IRQ_TRIGGER.choices
+INTERRUPT_MODES = P.INTERRUPT_MODE.choices
 
 PIO_BYTES_PER_EXIT = 4
 STRING_OUT_BYTES_PER_EXIT = 4
@@ -57,45 +65,13 @@ STRING_OUT_BYTES_PER_EXIT = 4
 STRING_IN_BYTES_PER_EXIT = 1024
 """``rep ins``: KVM reads ahead up to its 1 KiB ``read_cache`` per exit
 (``pio_in_emulated``)."""
-MAX_REQUEST_BYTES = 1 << 24
 PAGE_BYTES = 4096
 
-DEFAULTS = dict(
-    request_bytes=4096,
-    data_mode="dma",
-    direction="read",
-    accesses_per_request=3,
-    dma_setup_accesses=2,
-    handler_accesses=0,
-    mmio=False,
-    busy_wait_ns=0,
-    string_chunk_bytes=0,
-    served_in_exit=False,
-    data_copies=0,
-    interrupts=True,
-    interrupt_mode="posted",
-    irq_trigger="edge",
-    halt_poll=True,
-)
-"""The defaults of one register-programmed device, a read by DMA with three accesses to
-start it, two to program the transfer, an edge-triggered interrupt on a host with posted
-interrupts.  The hardware catalogue's entries give the real sequences of real drivers."""
-
-LIMITS = dict(
-    accesses_per_request=256,
-    dma_setup_accesses=64,
-    handler_accesses=64,
-    busy_wait_ns=10_000_000,
-    string_chunk_bytes=MAX_REQUEST_BYTES,
-    data_copies=4,
-)
-"""The largest value each count takes (all start at 0)."""
-
-STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device", "polling")
-"""Where time goes, in the words of the source's section 2.3 (exits and entries, context
-switches, copies), plus the work that is not overhead (guest, device) and the CPU spent
-polling (KVM's halt polling, a guest or back end spinning on a ring)."""
-_S = {s: i for i, s in enumerate(STAGES)}
+DEFAULTS = {p.name: p.default for p in P.TRAP}
+"""The defaults of one register-programmed device (:data:`virtmodel.params.TRAP`), a read
+by DMA with three accesses to start it, two to program the transfer, an edge-triggered
+interrupt on a host with posted interrupts.  The hardware catalogue's entries give the real
+sequences of real drivers."""
 
 
 class Step(NamedTuple):
@@ -103,9 +79,9 @@ class Step(NamedTuple):
     A ``concurrent`` step runs beside the one before it (it adds CPU time, not latency)."""
 
     actor: str  # "guest", "cpu", "kvm", "qemu", "device"
-    stage: str  # one of STAGES
+    stage: str  # one of virtmodel.paths.result.STAGES
     ns: float
-    count: int
+    count: int  # type: ignore[assignment]  # a field named count hides tuple.count: wanted
     what: str
     concurrent: bool = False
 
@@ -139,25 +115,7 @@ class TrapCounts(NamedTuple):
 
 
 def _params(kw: dict) -> dict:
-    unknown = set(kw) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(
-            f"unknown parameter {', '.join(sorted(unknown))}; the trap path "
-            f"takes {', '.join(DEFAULTS)}"
-        )
-    p = {**DEFAULTS, **kw}
-    p["request_bytes"] = check_int(p["request_bytes"], "request_bytes", 0, MAX_REQUEST_BYTES)
-    for name, hi in LIMITS.items():
-        p[name] = check_int(p[name], name, 0, hi)
-    for name, allowed in (
-        ("data_mode", DATA_MODES),
-        ("direction", DIRECTIONS),
-        ("interrupt_mode", INTERRUPT_MODES),
-        ("irq_trigger", TRIGGERS),
-    ):
-        if p[name] not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {p[name]!r}")
-    return p
+    return P.check_all(P.TRAP, kw, "the trap model")
 
 
 def bytes_per_data_exit(data_mode: str, direction: str, string_chunk_bytes: int = 0) -> int:
@@ -183,7 +141,7 @@ def _eoi_exit(p: dict) -> bool:
 
 
 def counts(
-    request_bytes: int = DEFAULTS["request_bytes"], data_mode: str = DEFAULTS["data_mode"], **kw
+    request_bytes: int = P.REQUEST_BYTES.default, data_mode: str = P.DATA_MODE.default, **kw
 ) -> TrapCounts:
     """Exact counts for one request (keywords as :data:`DEFAULTS`); they follow from the
     mechanism in the module docstring.  The halt while the device works is one HLT exit
@@ -273,9 +231,9 @@ def _access_steps(
 
 
 def steps(
-    request_bytes: int = DEFAULTS["request_bytes"],
-    data_mode: str = DEFAULTS["data_mode"],
-    profile: CostProfile | str = "modern",
+    request_bytes: int = P.REQUEST_BYTES.default,
+    data_mode: str = P.DATA_MODE.default,
+    profile: CostProfile | str = DEFAULT_PROFILE,
     wait: str = "auto",
     **kw,
 ) -> list[Step]:
@@ -410,12 +368,13 @@ def steps(
     return out
 
 
-def stage_ns(step_list: list[Step]) -> np.ndarray:
-    """Total ns per stage (ordered as :data:`STAGES`) of a list of steps (CPU time and
-    device time, concurrent steps included)."""
-    out = np.zeros(len(STAGES))
+def ns_by_stage(step_list: list[Step]) -> dict[str, float]:
+    """Total ns per stage of a list of steps (CPU time and device time, concurrent steps
+    included): stage -> ns, the stages that occur, in the order they first occur (a
+    Result's schema, every stage in order, is ``virtmodel.paths.result.STAGES``)."""
+    out: dict[str, float] = {}
     for st in step_list:
-        out[_S[st.stage]] += st.ns * st.count
+        out[st.stage] = out.get(st.stage, 0.0) + st.ns * st.count
     return out
 
 
@@ -425,9 +384,9 @@ def elapsed_ns(step_list: list[Step]) -> float:
 
 
 def request_ns(
-    request_bytes: int = DEFAULTS["request_bytes"],
-    data_mode: str = DEFAULTS["data_mode"],
-    profile: CostProfile | str = "modern",
+    request_bytes: int = P.REQUEST_BYTES.default,
+    data_mode: str = P.DATA_MODE.default,
+    profile: CostProfile | str = DEFAULT_PROFILE,
     **kw,
 ) -> float:
     """Time of one request on this path, start to finish (no jitter)."""

@@ -32,7 +32,7 @@ COUNT_TOLERANCE = 0.15
 COUNT_ABSOLUTE = 0.1
 COUNT_SHARE = 0.80
 RATIO_MEDIAN = 0.30
-REQUESTS = 20_000
+CASE_REQUESTS = 20_000
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +53,7 @@ def null_device(profile=costs.MODERN) -> costs.CostProfile:
 
 
 def _run(path: str, **kw):
-    return simulate(path, requests=REQUESTS, **kw)
+    return simulate(path, requests=CASE_REQUESTS, **kw)
 
 
 def _iops_ratio(path_a: str, kw_a: dict, path_b: str, kw_b: dict) -> float:

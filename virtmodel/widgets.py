@@ -35,6 +35,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from . import canvas, exit_tax, plots, registers, trap
+from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import get as get_profile
 from .hardware import catalogue
 from .paths import get as get_path
@@ -87,8 +88,7 @@ def run(path: str, **params):
 def curve(path: str, over: str, values, **params) -> Curve:
     """:func:`virtmodel.sweep.sweep` through the memoised :func:`run`, with the parameters
     ``path`` takes (an explorer sets knobs some paths do not have)."""
-    takes = get_path(path).param_names
-    return sweep(path, over, values, runner=run, **{k: v for k, v in params.items() if k in takes})
+    return sweep(path, over, values, runner=run, **get_path(path).accepting(params))
 
 
 @dataclass
@@ -248,7 +248,7 @@ SIZES = tuple(1 << k for k in range(6, 21))  # 64 B .. 1 MiB
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
-def explore_exit_tax(profile="modern") -> Explorer:
+def explore_exit_tax(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 1: how much of a vCPU exits take.  Knobs: cost per exit, exit rate."""
     prof = get_profile(profile)
     costs_us = (0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -292,7 +292,7 @@ def explore_exit_tax(profile="modern") -> Explorer:
     )
 
 
-def explore_trap_path(profile="modern") -> Explorer:
+def explore_trap_path(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 2.1: one emulated request, step by step.  Knobs: data mode, request size,
     direction."""
     prof = get_profile(profile)
@@ -339,7 +339,7 @@ def ide_sequence(data_mode: str) -> dict:
     )
 
 
-def explore_dma_size(profile="modern") -> Explorer:
+def explore_dma_size(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 2.1: data through the sharing page vs DMA as the transfer grows, with the
     register sequences of an IDE disk under Linux's libata; the crossover.  Knobs:
     transfer size, direction."""
@@ -409,7 +409,7 @@ def explore_dma_size(profile="modern") -> Explorer:
     )
 
 
-def device_catalogue(profile="modern"):
+def device_catalogue(profile=DEFAULT_PROFILE):
     """Chapter 2.2: a table of what typical operations of emulated devices cost (and, for
     contrast, the same transfers on the other paths)."""
     return Table(
@@ -426,7 +426,7 @@ def device_catalogue(profile="modern"):
     )
 
 
-def explore_breakdown(profile="modern") -> Explorer:
+def explore_breakdown(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 2.3: where a request's time goes, stage by stage, path by path.  Knobs:
     request size, batch (the ring paths)."""
     prof = get_profile(profile)
@@ -501,7 +501,7 @@ WORKLOADS = {"batch": "closed-loop batches", "iodepth": "fio iodepth"}
 INTERRUPT_MODES = {"posted": "posted (APICv/AVIC)", "pv-eoi": "PV EOI", "legacy": "legacy"}
 
 
-def explore_batching(profile="modern") -> Explorer:
+def explore_batching(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 3: exits, time and latency per request as more requests are in flight, as
     closed-loop batches or as fio's iodepth, every path.  Knobs: requests in flight,
     workload, interrupt mode, VIRTIO_F_EVENT_IDX, queue size."""
@@ -566,7 +566,7 @@ def explore_batching(profile="modern") -> Explorer:
     )
 
 
-def explore_request_size(profile="modern") -> Explorer:
+def explore_request_size(profile=DEFAULT_PROFILE) -> Explorer:
     """Chapter 3: every path across request sizes ("close to native").  Knob: batch."""
     prof = get_profile(profile)
     sizes = tuple(1 << k for k in range(8, 21, 2))  # 256 B .. 1 MiB
@@ -621,7 +621,7 @@ class Table:
         return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
 
 
-def profile_table(profile="modern") -> Table:
+def profile_table(profile=DEFAULT_PROFILE) -> Table:
     """Every cost of a profile with its unit, status and source (the calibration appendix)."""
     return Table(
         get_profile(profile).table(),

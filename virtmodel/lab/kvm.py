@@ -45,7 +45,7 @@ KVM_CAP_IOEVENTFD = 36
 KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_BINARY_STATS_FD = 0, 32, 203
 KVM_IOEVENTFD_FLAG_PIO = 2
 
-EXIT_REASONS = {
+KVM_EXIT_NAMES = {
     0: "UNKNOWN",
     1: "EXCEPTION",
     2: "IO",
@@ -483,7 +483,7 @@ class Machine:
                 else:
                     raise GuestError(
                         f"guest stopped with exit reason "
-                        f"{EXIT_REASONS.get(reason, reason)} after {n} exits; "
+                        f"{KVM_EXIT_NAMES.get(reason, reason)} after {n} exits; "
                         f"{self._where()}"
                     )
 

@@ -60,7 +60,7 @@ from .microbench import summary as micro_summary
 VARIANTS = ("virtio", "virtio+irq", "virtio+iothread")
 """The virtio variants of the grid (keys of ``experiments.VIRTIO_VARIANTS``)."""
 BATCHES = (1, 4, 16, 64)
-SIZES = (64, 1500, 4096, 65536)
+REQUEST_SIZES = (64, 1500, 4096, 65536)
 REGISTERS = (1, 3)
 TARGET_MEDIAN_ERROR = 0.10
 
@@ -204,7 +204,7 @@ class Measurement:
 
 def grid_cells(
     batches=BATCHES,
-    sizes=SIZES,
+    sizes=REQUEST_SIZES,
     registers=REGISTERS,
     requests: int = 20_000,
     emulated_requests: int = 5000,
@@ -236,7 +236,7 @@ def grid_cells(
 
 def measure(
     batches=BATCHES,
-    sizes=SIZES,
+    sizes=REQUEST_SIZES,
     registers=REGISTERS,
     requests: int = 20_000,
     emulated_requests: int = 5000,

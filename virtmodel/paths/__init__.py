@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from .. import jitter
 from .registry import REGISTRY, Example, Param, Path, get, names, register, taking, unregister
-from .result import Outcome, Result, latency_stats, result
+from .result import STAGES, Outcome, Result, latency_stats, result
 
 __all__ = [
     "REGISTRY",
+    "STAGES",
     "Example",
     "Outcome",
     "Param",

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .. import params as P
 from .. import ringsim as rs
 from ..costs import CostProfile
-from . import params as P
 from . import ringpath
 from .registry import Path, register
 from .ringpath import RingSetup

@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+from .. import params as P
 from .. import ringsim as rs
 from ..costs import CostProfile
+from ..params import Param
 from ..spec import PAGE_SIZE
-from . import params as P
 from . import ringpath
-from .registry import Example, Param, Path, register
+from .registry import Example, Path, register
 from .ringpath import RingSetup, exit_vec
 from .ringpath import stage_vec as sv
 

@@ -1,8 +1,9 @@
 """The path registry: what a path declares, and the one table of declared paths.
 
 A path is one :class:`Path` object in its own module of ``virtmodel.paths``: its name,
-label and colour, its parameters (:class:`Param`: default, allowed range or choices, unit,
-one-line doc) and the function that runs it.  Everything that lists paths or their
+label and colour, its parameters (:class:`~virtmodel.params.Param` declarations from
+:mod:`virtmodel.params`: default, allowed range or choices, unit, one-line doc) and the
+function that runs it.  Everything that lists paths or their
 parameters (``simulate``, ``sweep``, the plots' colours and legends, the explorers, the
 CLI, the hardware catalogue) reads :data:`REGISTRY`; adding a path is one new module that
 calls :func:`register`.
@@ -12,97 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
+from ..params import Param, check_all
 
-from ..costs import get as get_profile
-from ..spec import check_int
-
-
-@dataclass(frozen=True)
-class Param:
-    """One keyword parameter of a path.
-
-    Parameters
-    ----------
-    name : str
-        The keyword.
-    default
-        Its value when not given.
-    unit : str
-        Unit of the value ("" if none).
-    doc : str
-        One line: what it means.
-    kind : str
-        What it takes: ``"int"`` (``lo``..``hi``; ``hi`` may be a function of the
-        parameters checked before it, described by ``hi_text``), ``"bool"``, ``"choice"``
-        (one of ``choices``), ``"profile"`` (a CostProfile, a profile name or a .json
-        path), ``"seed"`` (0..2**63-1) or ``"custom"`` (``check_fn`` alone decides;
-        ``hi_text`` says what it allows).
-    lo, hi, hi_text, choices, check_fn
-        The allowed values, as ``kind`` says; ``check_fn(value, params so far)`` returns
-        the value, checked further.
-    """
-
-    name: str
-    default: Any
-    unit: str
-    doc: str
-    kind: str = "int"
-    lo: int | None = None
-    hi: int | Callable[[dict], int] | None = None
-    hi_text: str = ""
-    choices: tuple = ()
-    check_fn: Callable | None = None  # extra check: (value, params so far) -> value
-
-    def allowed(self) -> str:
-        """The allowed values, in words (for errors, ``--help`` and ``paths``)."""
-        if self.kind == "bool":
-            return "True or False"
-        if self.kind == "choice":
-            return "one of " + ", ".join(map(repr, self.choices))
-        if self.kind == "profile":
-            return "a CostProfile, a profile name or a .json file"
-        if self.kind == "seed":
-            return "0..2**63-1"
-        if self.kind == "custom":
-            return self.hi_text
-        hi = self.hi_text or (str(self.hi) if not callable(self.hi) else "")
-        return f"{self.lo}..{hi}"
-
-    def check(self, value, params: dict):
-        """``value`` checked and converted (a profile name becomes a CostProfile).
-
-        Parameters
-        ----------
-        value
-            The value given.
-        params : dict
-            The parameters checked before this one (a range may depend on them).
-
-        Raises
-        ------
-        ValueError
-            Naming the parameter and its allowed values.
-        """
-        if self.kind == "bool":
-            if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{self.name} must be True or False, got {value!r}")
-            value = bool(value)
-        elif self.kind == "choice":
-            if value not in self.choices:
-                raise ValueError(f"{self.name} must be {self.allowed()}, got {value!r}")
-        elif self.kind == "profile":
-            value = get_profile(value)
-        elif self.kind == "seed":
-            value = check_int(value, self.name, 0, 2**63 - 1, "2**63-1")
-        elif self.kind == "int":
-            hi = self.hi(params) if callable(self.hi) else self.hi
-            value = check_int(value, self.name, self.lo, hi, self.hi_text)
-        if self.check_fn is not None:
-            value = self.check_fn(value, params)
-        return value
+__all__ = [
+    "REGISTRY",
+    "Example",
+    "Param",
+    "Path",
+    "get",
+    "names",
+    "register",
+    "taking",
+    "unregister",
+]
 
 
 @dataclass(frozen=True)
@@ -171,16 +95,18 @@ class Path:
         ValueError
             An unknown parameter, or a value outside its allowed range.
         """
-        unknown = sorted(set(params) - set(self.param_names))
-        if unknown:
-            raise ValueError(
-                f"{self.name!r} takes no parameter {', '.join(unknown)}; "
-                f"it takes {', '.join(self.param_names)}"
-            )
-        out: dict = {}
-        for p in self.params:
-            out[p.name] = p.check(params.get(p.name, p.default), out)
-        return out
+        return check_all(self.params, params, repr(self.name))
+
+    def accepting(self, params: dict) -> dict:
+        """The items of ``params`` this path takes (in their order), the others left out:
+        for a caller that sets one set of knobs on several paths.
+
+        >>> from virtmodel.paths import get
+        >>> get("native").accepting({"batch": 4, "ioeventfd": False})
+        {'batch': 4}
+        """
+        takes = self.param_names
+        return {k: v for k, v in params.items() if k in takes}
 
 
 REGISTRY: dict[str, Path] = {}

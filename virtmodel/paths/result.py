@@ -11,7 +11,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import njit
-from ..trap import STAGES
+
+STAGES = ("guest", "exit_entry", "kvm", "context_switch", "qemu", "copy", "device", "polling")
+"""Where time goes (the keys of :attr:`Result.breakdown_ns`, the order of
+:attr:`Outcome.stage_ns`), in the words of the source's section 2.3 (exits and entries,
+context switches, copies), plus the work that is not overhead (guest, device) and the CPU
+spent polling (KVM's halt polling, a guest or back end spinning on a ring)."""
 
 
 class Outcome(NamedTuple):

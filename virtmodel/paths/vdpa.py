@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .. import params as P
 from ..costs import CostProfile
-from . import params as P
+from ..params import Param
 from . import ringpath
-from .registry import Example, Param, Path, register
+from .registry import Example, Path, register
 from .ringpath import exit_vec
 from .ringpath import stage_vec as sv
 

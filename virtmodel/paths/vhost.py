@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .. import params as P
 from ..costs import CostProfile
-from . import params as P
 from . import ringpath
 from .registry import Example, Path, register
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .. import params as P
 from ..costs import CostProfile
-from . import params as P
+from ..params import Param
 from . import ringpath
-from .registry import Example, Param, Path, register
+from .registry import Example, Path, register
 
 
 @lru_cache(maxsize=512)

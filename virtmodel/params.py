@@ -1,0 +1,464 @@
+"""Every keyword parameter of the model, declared once.
+
+A :class:`Param` says what a parameter means (unit, one-line doc), its default and the
+values it takes, and checks a value (a bad one raises ValueError naming the parameter and
+what it allows).  The declarations below are the whole vocabulary: a path lists the ones it
+takes (:class:`~virtmodel.paths.registry.Path`), the trap model's functions check theirs
+(:data:`TRAP`) with the same objects, and the CLI builds its options from them.  This module
+sits below ``virtmodel.trap`` and ``virtmodel.paths`` (it needs only the costs and the
+spec), so both can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .costs import DEFAULT as DEFAULT_PROFILE
+from .costs import MAX_PARALLELISM
+from .costs import get as get_profile
+from .spec import MAX_QUEUE_SIZE, check_int, check_packed_queue_size, check_queue_size
+
+PARAM_KINDS = ("int", "bool", "choice", "profile", "seed", "custom")
+"""What a :class:`Param` can take (its ``kind``)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One keyword parameter of the model (of a path, or of the trap model's functions).
+
+    Parameters
+    ----------
+    name : str
+        The keyword.
+    default
+        Its value when not given.
+    unit : str
+        Unit of the value ("" if none).
+    doc : str
+        One line: what it means.
+    kind : str
+        What it takes: ``"int"`` (``lo``..``hi``; ``hi`` may be a function of the
+        parameters checked before it, described by ``hi_text``), ``"bool"``, ``"choice"``
+        (one of ``choices``), ``"profile"`` (a CostProfile, a profile name or a .json
+        path), ``"seed"`` (0..2**63-1) or ``"custom"`` (``check_fn`` alone decides;
+        ``hi_text`` says what it allows).
+    lo, hi, hi_text, choices, check_fn
+        The allowed values, as ``kind`` says; ``check_fn(value, params so far)`` returns
+        the value, checked further.
+    """
+
+    name: str
+    default: Any
+    unit: str
+    doc: str
+    kind: str = "int"
+    lo: int | None = None
+    hi: int | Callable[[dict], int] | None = None
+    hi_text: str = ""
+    choices: tuple = ()
+    check_fn: Callable | None = None  # extra check: (value, params so far) -> value
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(
+                f"{self.name}: kind must be one of {', '.join(PARAM_KINDS)}, got {self.kind!r}"
+            )
+        if self.kind == "int" and (self.lo is None or self.hi is None):
+            raise ValueError(f"{self.name}: an int parameter declares lo and hi")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"{self.name}: the default {self.default!r} is not a choice")
+
+    def allowed(self) -> str:
+        """The allowed values, in words (for errors, ``--help`` and ``paths``)."""
+        if self.kind == "bool":
+            return "True or False"
+        if self.kind == "choice":
+            return "one of " + ", ".join(map(repr, self.choices))
+        if self.kind == "profile":
+            return "a CostProfile, a profile name or a .json file"
+        if self.kind == "seed":
+            return "0..2**63-1"
+        if self.kind == "custom":
+            return self.hi_text
+        hi = self.hi_text or (str(self.hi) if not callable(self.hi) else "")
+        return f"{self.lo}..{hi}"
+
+    def check(self, value, params: dict):
+        """``value`` checked and converted (a profile name becomes a CostProfile).
+
+        Parameters
+        ----------
+        value
+            The value given.
+        params : dict
+            The parameters checked before this one (a range may depend on them).
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter and its allowed values.
+        """
+        if self.kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{self.name} must be True or False, got {value!r}")
+            value = bool(value)
+        elif self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"{self.name} must be {self.allowed()}, got {value!r}")
+        elif self.kind == "profile":
+            value = get_profile(value)
+        elif self.kind == "seed":
+            value = check_int(value, self.name, 0, 2**63 - 1, "2**63-1")
+        elif self.kind == "int":
+            hi = self.hi(params) if callable(self.hi) else self.hi
+            assert self.lo is not None and hi is not None  # __post_init__ saw to it
+            value = check_int(value, self.name, self.lo, hi, self.hi_text)
+        if self.check_fn is not None:
+            value = self.check_fn(value, params)
+        return value
+
+
+def check_all(decls: Iterable[Param], given: dict, owner: str) -> dict:
+    """``given`` checked against the declarations ``decls`` (in their order: a range may
+    depend on the parameters before it): the full set, defaults filled.
+
+    Parameters
+    ----------
+    decls : iterable of Param
+        What ``owner`` takes.
+    given : dict
+        The values given.
+    owner : str
+        Who takes them, for the error on an unknown name (``"'virtio'"``).
+
+    Raises
+    ------
+    ValueError
+        An unknown parameter (naming the ones ``owner`` takes), or a value outside its
+        allowed range.
+
+    Examples
+    --------
+    >>> check_all((REQUESTS,), {"request": 5}, "'toy'")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'toy' takes no parameter request; it takes requests
+    """
+    decls = tuple(decls)
+    names = [p.name for p in decls]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ValueError(
+            f"{owner} takes no parameter {', '.join(unknown)}; it takes {', '.join(names)}"
+        )
+    out: dict = {}
+    for p in decls:
+        out[p.name] = p.check(given.get(p.name, p.default), out)
+    return out
+
+
+MAX_REQUEST_BYTES = 1 << 24
+MAX_REQUESTS = 10_000_000
+
+REQUEST_BYTES = Param(
+    "request_bytes",
+    4096,
+    "B",
+    "bytes per request (the DMA size)",
+    lo=0,
+    hi=MAX_REQUEST_BYTES,
+    hi_text="16 MiB",
+)
+QUEUE_SIZE = Param(
+    "queue_size",
+    256,
+    "descriptors",
+    "descriptors in the ring",
+    kind="custom",
+    hi_text=f"a power of two, 1..{MAX_QUEUE_SIZE} (the packed ring: any size)",
+    check_fn=lambda v, p: (
+        check_packed_queue_size(v) if p.get("ring") == "packed" else check_queue_size(v)
+    ),
+)
+LAYOUT = Param(
+    "ring",
+    "split",
+    "",
+    "the virtqueue's layout: split (virtio 1.0's descriptor "
+    "table, available and used rings) or packed (virtio 1.1's one descriptor ring)",
+    kind="choice",
+    choices=("split", "packed"),
+)
+DESCRIPTORS = Param(
+    "descriptors_per_request",
+    1,
+    "descriptors",
+    "descriptors per chain (the request's bytes spread over them)",
+    lo=1,
+    hi=lambda p: min(p["queue_size"], 64),
+    hi_text="min(queue_size, 64)",
+)
+BATCH = Param(
+    "batch",
+    1,
+    "requests",
+    "requests the driver makes available before it considers a kick",
+    lo=1,
+    hi=lambda p: p["queue_size"] // p["descriptors_per_request"],
+    hi_text="queue_size // descriptors_per_request",
+)
+
+
+def _one_workload(iodepth, p):
+    if iodepth > 1 and p["batch"] > 1:
+        raise ValueError(
+            f"give batch or iodepth, not both: batch={p['batch']} (closed-loop "
+            f"batches) and iodepth={iodepth} (fio's libaio queue depth)"
+        )
+    return iodepth
+
+
+IODEPTH = Param(
+    "iodepth",
+    1,
+    "requests",
+    "fio's iodepth: requests kept in flight, a new one "
+    "submitted (and a kick considered) as each completes; with batch > 1 it "
+    "must be 1",
+    lo=1,
+    hi=lambda p: p["queue_size"] // p["descriptors_per_request"],
+    hi_text="queue_size // descriptors_per_request",
+    check_fn=_one_workload,
+)
+REQUESTS = Param("requests", 10_000, "requests", "requests simulated", lo=1, hi=MAX_REQUESTS)
+EVENT_IDX = Param(
+    "event_idx",
+    True,
+    "",
+    "VIRTIO_F_EVENT_IDX negotiated (kick and interrupt suppression by index, not by flag)",
+    kind="bool",
+)
+INTERRUPTS = Param(
+    "interrupts",
+    True,
+    "",
+    "completions by interrupt (else the driver polls; "
+    "emulated: the device completes during the doorbell's exit)",
+    kind="bool",
+)
+IOEVENTFD = Param(
+    "ioeventfd",
+    True,
+    "",
+    "a kick is an in-kernel exit that wakes an I/O thread "
+    "(else an exit to user space; QEMU drains the ring in the vCPU thread)",
+    kind="bool",
+)
+INTERRUPT_MODE = Param(
+    "interrupt_mode",
+    "posted",
+    "",
+    "how interrupts reach the vCPU: "
+    "posted (APICv/AVIC: no exit to deliver an MSI or for its EOI), "
+    "pv-eoi (an exit to deliver; the EOI needs none), legacy (an exit to "
+    "deliver, one for the EOI)",
+    kind="choice",
+    choices=("posted", "pv-eoi", "legacy"),
+)
+HALT_POLL = Param(
+    "halt_poll",
+    True,
+    "",
+    "KVM polls a halted vCPU for up to the profile's "
+    "halt_poll_ns before its thread sleeps (the window adapts as KVM's does)",
+    kind="bool",
+)
+DEVICE_TYPE = Param(
+    "device_type",
+    "blk",
+    "",
+    "what the back end does with the data: blk "
+    "(the physical device serves it, no CPU copy), net (the back end copies "
+    "it into the host's network stack: a tap write)",
+    kind="choice",
+    choices=("blk", "net"),
+)
+DEVICE_PARALLELISM = Param(
+    "device_parallelism",
+    0,
+    "requests",
+    "requests the physical device serves at once (0: the profile's device_parallelism)",
+    lo=0,
+    hi=MAX_PARALLELISM,
+)
+NOTIFY_BY = Param(
+    "notify_by",
+    "mmio",
+    "",
+    "how the driver kicks: mmio (virtio-pci 1.0's "
+    "notify area; KVM decodes it unless it is an ioeventfd) or pio (legacy "
+    "virtio-pci's queue-notify port: no decode)",
+    kind="choice",
+    choices=("mmio", "pio"),
+)
+SHADOW_DOORBELL = Param(
+    "shadow_doorbell",
+    True,
+    "",
+    "NVMe 1.3 Doorbell Buffer Config: "
+    "doorbells in shared memory with EventIdx values (the NVMe "
+    "counterpart of VIRTIO_F_EVENT_IDX)",
+    kind="bool",
+)
+NVME_IOEVENTFD = Param(
+    "ioeventfd",
+    False,
+    "",
+    "the doorbells are ioeventfds (QEMU's nvme "
+    "ioeventfd=on; off by default): KVM still decodes, no exit to user "
+    "space; QEMU registers them only with shadow doorbells, so without "
+    "shadow_doorbell this changes nothing",
+    kind="bool",
+)
+DIRECTION = Param(
+    "direction",
+    "read",
+    "",
+    "read (device to guest: rep ins moves up to "
+    "1 KiB per exit) or write (guest to device: rep outs, one element per "
+    "exit)",
+    kind="choice",
+    choices=("read", "write"),
+)
+QUEUES = Param(
+    "queues",
+    1,
+    "queues",
+    "virtqueues (or device queues), one per vCPU, each "
+    "with its own back end and interrupt; the device's parallelism is shared "
+    "among them",
+    lo=1,
+    hi=64,
+)
+# The trap-and-emulate model's own parameters (:mod:`virtmodel.trap`; the "emulated" path).
+DATA_MODE = Param(
+    "data_mode",
+    "dma",
+    "",
+    "how data cross: pio (4 B per OUT/IN), string-pio "
+    "(rep outs/ins through KVM's emulator), dma (QEMU maps guest memory)",
+    kind="choice",
+    choices=("pio", "string-pio", "dma"),
+)
+ACCESSES = Param(
+    "accesses_per_request",
+    3,
+    "accesses",
+    "trapping register accesses that start a request (at least the one that tells the "
+    "device: a doorbell or command write)",
+    lo=1,
+    hi=256,
+)
+DMA_SETUP = Param(
+    "dma_setup_accesses",
+    2,
+    "accesses",
+    "extra register accesses that program a DMA transfer",
+    lo=0,
+    hi=64,
+)
+HANDLER_ACCESSES = Param(
+    "handler_accesses",
+    0,
+    "accesses",
+    "register accesses in the interrupt handler (status reads, acknowledgements)",
+    lo=0,
+    hi=64,
+)
+MMIO = Param(
+    "mmio",
+    False,
+    "",
+    "the registers are memory-mapped (KVM decodes each access; port accesses need no decode)",
+    kind="bool",
+)
+BUSY_WAIT = Param(
+    "busy_wait_ns",
+    0,
+    "ns",
+    "the driver's busy-waits per request (udelay between register accesses)",
+    lo=0,
+    hi=10_000_000,
+)
+IRQ_TRIGGER = Param(
+    "irq_trigger",
+    "edge",
+    "",
+    "edge (ISA IRQ, MSI) or level (PCI INTx: its EOI always exits)",
+    kind="choice",
+    choices=("edge", "level"),
+)
+STRING_CHUNK = Param(
+    "string_chunk_bytes",
+    0,
+    "B",
+    "string PIO reads: bytes per "
+    "rep ins the driver issues (libata: one 512 B sector; 0: the whole transfer)",
+    lo=0,
+    hi=MAX_REQUEST_BYTES,
+)
+SERVED_IN_EXIT = Param(
+    "served_in_exit",
+    False,
+    "",
+    "the device model completes the "
+    "request before the doorbell's exit returns (e1000's transmit): no wait, no halt",
+    kind="bool",
+)
+DATA_COPIES = Param(
+    "data_copies",
+    0,
+    "copies",
+    "DMA: CPU copies of the data the device "
+    "model makes anyway (e1000: into its buffer, then to the tap device)",
+    lo=0,
+    hi=4,
+)
+PROFILE = Param(
+    "profile",
+    DEFAULT_PROFILE,
+    "",
+    "the costs: a CostProfile, a name in costs.PROFILES or a .json file",
+    kind="profile",
+)
+SEED = Param("seed", 0, "", "seeds the jitter of service and wake-up times", kind="seed")
+
+RING = (REQUEST_BYTES, QUEUE_SIZE, DESCRIPTORS, BATCH, IODEPTH, REQUESTS, EVENT_IDX, INTERRUPTS)
+"""What every path over a shared ring takes (in checking order)."""
+VIRTQUEUE = (REQUEST_BYTES, LAYOUT, *RING[1:])
+"""The same, for paths whose ring is a virtqueue of either layout."""
+HOST = (INTERRUPT_MODE, HALT_POLL)
+"""How the host delivers interrupts and idles a vCPU."""
+DEVICE = (DEVICE_TYPE, DEVICE_PARALLELISM)
+"""What is behind the back end."""
+TRAP_OWN = (
+    DATA_MODE,
+    DIRECTION,
+    ACCESSES,
+    DMA_SETUP,
+    HANDLER_ACCESSES,
+    MMIO,
+    BUSY_WAIT,
+    IRQ_TRIGGER,
+    STRING_CHUNK,
+    SERVED_IN_EXIT,
+    DATA_COPIES,
+)
+"""The trap model's parameters that no ring path takes (the "emulated" path's own)."""
+TRAP = (REQUEST_BYTES, *TRAP_OWN, INTERRUPTS, *HOST)
+"""What the trap model's functions take (:func:`virtmodel.trap.counts`, ...), in checking
+order; the "emulated" path takes them too, with the ring's parameters."""
