@@ -221,6 +221,7 @@ MYPY_MODULES = (
     "split",
     "packed",
     "ring",
+    "ringops",
     "ringsim",
     "paths",
     "costs",

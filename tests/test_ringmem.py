@@ -9,6 +9,8 @@ import pytest
 from virtmodel import packed, ringmem, split
 from virtmodel.ringmem import ARRAYS, COMMON, DEVICE, DRIVER, Slot, State
 
+pytestmark = pytest.mark.model
+
 LAYOUTS = {"split": split, "packed": packed}
 
 
