@@ -95,7 +95,9 @@ def rate_simpy(ring, n, batch=16):
     from virtmodel import ringsim as rs
     from virtmodel.paths import virtio
 
-    st = virtio.setup(4096, True, "mmio", "posted", "blk", SIMPY_PROFILE)
+    st = virtio.setup(
+        4096, ioeventfd=True, notify_by="mmio", mode="posted", device_type="blk", prof=SIMPY_PROFILE
+    )
     rows = st.cost.sum(axis=1)
     c = {name: rows[i] for i, name in enumerate(rs.ACTIONS)}
     simpy_virtio.run(200, batch, c, ring=ring)  # warm: the ring's Python entry points

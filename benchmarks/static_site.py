@@ -1,9 +1,12 @@
-"""The static site's figures: clean build time, each page's own payload, the players' frames.
+"""The static site's figures: clean build time, each page's own payload and its whole first
+visit, the players' frames.
 
 A clean build (a fresh output folder, every notebook executed, every player's grid
 rendered) is timed; then, from the built HTML, each page's own payload: its HTML plus the
 images it loads at first (the ``src`` of every ``<img>``; on a phone the narrow
-``<source>`` instead where a player has one), theme files aside.  The frames' total size
+``<source>`` instead where a player has one), theme files aside.  A page's first visit is
+everything Chromium loads for it with an empty cache (HTML, the theme's stylesheets,
+scripts and fonts, images), at 1280 px and at 390 px (target: 1 MB, issue 22).  The frames' total size
 is given as stored (256-colour lossless WebP) and as the same pixels stored as palette PNG
 (the other compact encoding: equal legibility, since the pixels are identical).
 
@@ -25,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_TARGET_S = 240
 PAGE_TARGET_BYTES = 600 * 1024
+FIRST_VISIT_TARGET_BYTES = 1_000_000
+CHROMIUM = "/usr/bin/chromium"
 
 _IMG = re.compile(r'<img\b[^>]*?\bsrc="([^"]+)"')
 _NARROW = re.compile(r'<source media="[^"]*" srcset="([^"]+)"[^>]*><img\b[^>]*?\bsrc="([^"]+)"')
@@ -59,6 +64,55 @@ def page_weights(site: Path) -> dict[str, tuple[int, int]]:
         swap = {img: src for src, img in _NARROW.findall(text)}
         phone = base + sum(size(swap.get(s, s)) for s in _IMG.findall(text))
         out[page.name] = (wide, phone)
+    return out
+
+
+def first_visits(site: Path) -> dict[str, tuple[int, int]] | None:
+    """For each chapter page: (desktop bytes, phone bytes) that Chromium loads on a first
+    visit (a fresh context, so an empty cache), theme included.  None without Chromium
+    (Debian's, at :data:`CHROMIUM`) or playwright."""
+    import functools
+    import http.server
+    import os
+    import threading
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not os.path.exists(CHROMIUM):
+        return None
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site))
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_port}/"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    out = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+            for page in sorted((site / "book").glob("*.html")):
+                sizes = []
+                for width, height in ((1280, 900), (390, 844)):
+                    ctx = browser.new_context(viewport={"width": width, "height": height})
+                    tab, loaded = ctx.new_page(), []
+                    tab.on(
+                        "response", lambda r, got=loaded: got.append(len(r.body()) if r.ok else 0)
+                    )
+                    tab.goto(f"{base}book/{page.name}", wait_until="load")
+                    tab.wait_for_timeout(300)
+                    sizes.append(sum(loaded))
+                    ctx.close()
+                out[page.name] = (sizes[0], sizes[1])
+            browser.close()
+    finally:
+        httpd.shutdown()
     return out
 
 
@@ -106,6 +160,22 @@ def measure(report, site: Path | None = None) -> None:
             f"<= {PAGE_TARGET_BYTES // 1024}",
             worst <= PAGE_TARGET_BYTES,
         )
+        visits = first_visits(site)
+        if visits is None:
+            print("  (no Chromium or playwright: first visits not measured)")
+        else:
+            for name, (wide, phone) in visits.items():
+                print(
+                    f"  {name:<20} first visit {wide / 1e6:6.3f} MB (phone {phone / 1e6:6.3f} MB)"
+                )
+            heaviest = max(max(v) for v in visits.values())
+            report(
+                "heaviest first visit, theme included",
+                heaviest / 1e6,
+                "MB",
+                f"<= {FIRST_VISIT_TARGET_BYTES / 1e6:g}",
+                heaviest <= FIRST_VISIT_TARGET_BYTES,
+            )
         n, stored, as_png = frames(site)
         report("player frames (distinct files)", n, "files", "-", True)
         report("player frames, lossless WebP (as stored)", stored / 2**20, "MiB", "-", True)

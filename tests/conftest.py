@@ -66,7 +66,11 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
     """The book built once per run, as the README's command builds it (strict, executed):
-    returns (site folder, build log)."""
+    returns (site folder, build log).  ``VIRTMODEL_BUILT_SITE=_build/html`` tests a site
+    already built from this checkout instead (no log), for work on the site tests; CI
+    always builds."""
+    if os.environ.get("VIRTMODEL_BUILT_SITE") and not IN_CI:
+        return Path(os.environ["VIRTMODEL_BUILT_SITE"]).resolve(), ""
     out_dir = tmp_path_factory.mktemp("book")
     jb = Path(sysconfig.get_path("scripts")) / "jupyter-book"
     root = Path(__file__).resolve().parents[1]

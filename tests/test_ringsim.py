@@ -13,43 +13,44 @@ pytestmark = pytest.mark.model  # the numba kernels: dev.py runs these again wit
 PROFILE = "modern"
 
 
-def _run(vq, n=8, batch=1, descriptors=1, poll=False, max_steps=None):
+def _run(
+    vq, n=8, batch=1, descriptors=1, poll=False, max_steps=None, free_pop=False, parallelism=None
+):
     """simulate_ring with the inputs ringpath builds (virtio's action costs, no jitter,
-    closed-loop batches); returns (status, counters, lat): ``lat`` starts as NaN, holds a
-    request's submit time while it is in flight and its latency once it completed."""
+    closed-loop batches; with ``free_pop`` a pop costs nothing); returns (status, counters,
+    lat): ``lat`` starts as NaN, holds a request's submit time while it is in flight and
+    its latency once it completed."""
     prof = costs.get(PROFILE)
-    st = virtio.setup(4096, True, "mmio", "posted", "blk", prof)
+    st = virtio.setup(
+        4096, ioeventfd=True, notify_by="mmio", mode="posted", device_type="blk", prof=prof
+    )
+    if free_pop:
+        st = st._replace(cost=st.cost.copy())
+        st.cost[ringsim.A_POP] = 0.0
+    loop = st.loop(
+        requests=n,
+        kick_every=batch,
+        closed=True,
+        depth=batch,
+        poll=poll,
+        parallelism=parallelism or int(prof.device_parallelism),
+        max_steps=max_steps,
+    )
     lens = np.full(descriptors, 4096 // descriptors, dtype=np.int64)
     lat = np.full(n, np.nan)
-    stage_ns = np.zeros(len(STAGES))
-    times = np.zeros(ringsim.N_TIMES)
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
     ringsim.simulate_ring(
         vq,
-        n,
-        batch,
-        True,
-        batch,
-        lens,
-        np.zeros(descriptors, dtype=np.bool_),
-        0,
+        loop,
         st.cost,
         st.exits,
-        False,
-        poll,
-        True,
-        True,
-        False,
-        False,
-        int(prof.device_parallelism),
-        prof.halt_poll_ns,
+        lens,
+        np.zeros(descriptors, dtype=np.bool_),
         np.random.default_rng(0),
-        0.0,
         lat,
-        stage_ns,
-        times,
+        np.zeros(len(STAGES)),
+        np.zeros(ringsim.N_TIMES),
         counters,
-        64 * n + 1024 if max_steps is None else max_steps,
     )
     return int(counters[ringsim.C_STATUS]), counters, lat
 
@@ -99,41 +100,34 @@ def test_requests_that_finish_at_the_same_time_are_returned_in_the_order_popped(
     the same moment, so all four finish at once.  The device's next finish is the *first*
     slot with the earliest time, so they come back used in the order they were popped (and
     the four that waited for a slot after them)."""
-    prof = costs.get(PROFILE)
-    st = virtio.setup(4096, True, "mmio", "posted", "blk", prof)
-    cost = st.cost.copy()
-    cost[ringsim.A_POP] = 0.0  # every pop at the same instant
     n = q = 8
     vq = ring.make_virtqueue(q, event_idx=True)
-    lat = np.full(n, np.nan)
-    counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
-    ringsim.simulate_ring(
-        vq,
-        n,
-        n,
-        True,
-        n,
-        np.array([4096]),
-        np.zeros(1, dtype=np.bool_),
-        0,
-        cost,
-        st.exits,
-        False,
-        False,
-        True,
-        True,
-        False,
-        False,
-        4,
-        prof.halt_poll_ns,
-        np.random.default_rng(0),
-        0.0,
-        lat,
-        np.zeros(len(STAGES)),
-        np.zeros(ringsim.N_TIMES),
-        counters,
-        64 * n,
-    )
-    assert counters[ringsim.C_STATUS] == ringsim.OK
+    status, _, _ = _run(vq, n=n, batch=n, free_pop=True, parallelism=4)
+    assert status == ringsim.OK
     # one descriptor per request and a fresh queue: request i's head is descriptor i
     assert split.views(vq)["used_ring_id"].tolist() == list(range(n))
+
+
+def test_a_setup_builds_the_loop_with_plain_python_scalars():
+    """numba compiles the loop once per argument type: knobs given as numpy scalars (as a
+    sweep passes them) must not compile and cache a second kernel.  The setup's behaviour
+    and KVM's halt-poll window (off with ``halt_poll=False``) come from the setup."""
+    prof = costs.get(PROFILE)
+    st = virtio.setup(
+        4096, ioeventfd=False, notify_by="mmio", mode="posted", device_type="blk", prof=prof
+    )
+    knobs = dict(
+        requests=np.int64(8),
+        kick_every=np.int64(2),
+        closed=np.bool_(True),
+        depth=np.int64(2),
+        poll=np.bool_(False),
+        parallelism=np.int64(4),
+        sigma=np.float64(0.25),
+    )
+    loop = st.loop(**knobs)
+    assert {type(x) for x in loop} == {int, bool, float}
+    assert loop.kick_sync and loop.suppress_kicks and not loop.backend_polls  # no ioeventfd
+    assert loop.halt_poll_max_ns == prof.halt_poll_ns > 0
+    assert st.loop(**knobs, halt_poll=False).halt_poll_max_ns == 0.0
+    assert loop.max_steps == 64 * 8 + 1024 and loop.written == 0

@@ -1,11 +1,13 @@
 """The built site in real headless Chromium (Debian's chromium, driven by playwright).
 
 Every page loads with no JavaScript error and no request leaving the machine, and its own
-payload (the HTML and the images it loads at first) stays within 600 KB; every figure has
-rendered pixels; every control of every player, moved through all its values, shows other
-frames that load; at a phone's width (390 px) no player overflows the page and the vring
-tour shows its narrow frames; every internal link (and its #anchor) resolves.  In CI a
-missing browser fails the run.
+payload (the HTML and the images it loads at first) stays within 600 KB; its whole first
+visit, theme included, within 1 MB; every figure has rendered pixels; every control of
+every player, moved through all its values, shows other frames that load; at a phone's
+width (390 px) no page scrolls sideways, no player overflows the page and the vring tour
+shows its narrow frames; no text names a button the page does not have; the validation
+appendix shows its chart; the downloads offered to run a page locally are real files;
+every internal link (and its #anchor) resolves.  In CI a missing browser fails the run.
 """
 
 import functools
@@ -33,7 +35,9 @@ FLAGS = [
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PAGE_BUDGET = 600 * 1024  # bytes: a page's HTML plus the images it loads at first
+FIRST_VISIT_BUDGET = 1_000_000  # bytes: everything a first visit loads, theme included
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +78,13 @@ def _pages(site):
 
 
 def _open(browser, url, viewport=None):
-    """Load ``url``; return (page, JS errors, console errors, requests to other hosts,
-    bytes of the page's own payload: its HTML and images)."""
+    """Load ``url`` in a fresh context (an empty cache: a first visit); return (page, JS
+    errors, console errors, requests to other hosts, (url, bytes) of the page's own
+    payload: its HTML and images).  ``page.loaded`` lists (url, bytes) of everything it
+    loaded."""
     page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
     errors, console, outside, own = [], [], [], []
+    page.loaded = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
 
@@ -90,8 +97,12 @@ def _open(browser, url, viewport=None):
         return r.abort()
 
     def response(r):
-        if r.request.resource_type in ("document", "image") and not r.url.startswith("data:"):
-            own.append((r.url, len(r.body())))
+        if r.url.startswith("data:"):
+            return
+        size = len(r.body()) if r.ok else 0
+        page.loaded.append((r.url, size))
+        if r.request.resource_type in ("document", "image"):
+            own.append((r.url, size))
 
     page.route("**/*", route)
     page.on("response", response)
@@ -333,16 +344,186 @@ def test_launch_buttons_lead_somewhere(built_site):
         notebook = "\nkernelspec:" in source.split("\n---\n")[0]
         notebooks += notebook
         got = launch_links((site / rel).read_text())
+        assert got["note"] == int(notebook), rel  # "Run this page live" on every notebook
         if url is None:
             assert got == {
                 "binder": [],
                 "live_code": 0,
                 "repository": [],
-                "local_note": int(notebook),
+                "note": int(notebook),
+                "downloads": [
+                    "../downloads/virtmodel-source.zip",
+                    f"../downloads/{Path(rel).stem}.ipynb",
+                ]
+                * notebook,
             }, rel
         else:
-            assert got["repository"] == [url] and got["local_note"] == 0, rel
+            assert got["repository"] == [url] and got["downloads"] == [], rel
             assert got["live_code"] == int(notebook), rel
             assert len(got["binder"]) == int(notebook), rel
             assert all(b.endswith(f"?urlpath=lab/tree/{rel[:-5]}.md") for b in got["binder"])
     assert notebooks >= 4
+
+
+def test_no_page_scrolls_sideways(browser, server):
+    """At 1280 px and at a phone's 390 px, no page is wider than the window (long names,
+    signatures, printed output and tables wrap or scroll inside their own box)."""
+    base, site = server
+    for rel in _pages(site):
+        for viewport in (DESKTOP, PHONE):
+            page, *_ = _open(browser, base + rel, viewport=viewport)
+            wide = page.evaluate(
+                """() => [document.documentElement.scrollWidth, innerWidth,
+                [...document.querySelectorAll('.bd-article *')]
+                  .filter(e => e.getBoundingClientRect().right > innerWidth + 1
+                          && !e.closest('.vm-table-box, pre, .highlight, .vm-player'))
+                  .slice(0, 3).map(e => e.tagName + '.' + e.className + ': '
+                                   + (e.textContent || '').slice(0, 40))]"""
+            )
+            assert wide[0] <= wide[1], (rel, viewport["width"], wide)
+            page.close()
+
+
+def test_every_first_visit_is_light(browser, server):
+    """A first visit (empty cache), everything included (HTML, theme, scripts, fonts,
+    images), weighs at most 1 MB on a desktop and on a phone; fontawesome.js (1.45 MiB)
+    is not among it, and every icon the page shows is drawn (the theme's webfont, cut to
+    the icons used, has loaded)."""
+    base, site = server
+    for rel in _pages(site):
+        for viewport in (DESKTOP, PHONE):
+            page, *_ = _open(browser, base + rel, viewport=viewport)
+            weight = sum(n for _, n in page.loaded)
+            heaviest = sorted(page.loaded, key=lambda x: -x[1])[:4]
+            assert weight <= FIRST_VISIT_BUDGET, (rel, viewport["width"], weight, heaviest)
+            assert not any("fontawesome.js" in u for u, _ in page.loaded), rel
+            icons = page.evaluate(
+                """() => document.fonts.ready.then(() => [...document.querySelectorAll(
+                  'i.fa-solid, i.fas, i.fa-brands, i.fab, i.fa-regular, i.far')]
+                  .filter(e => e.offsetParent !== null)
+                  .map(e => [e.className, getComputedStyle(e, '::before').content,
+                             getComputedStyle(e).fontFamily,
+                             e.getBoundingClientRect().width]))"""
+            )
+            assert icons, rel  # the search button at least
+            for cls, content, family, width in icons:
+                assert content not in ("none", "normal", '""') and width > 0, (rel, cls)
+                assert "Font Awesome 6" in family, (rel, cls, family)
+            fonts = [
+                u for u, n in page.loaded if u.split("?")[0].endswith(".icons-used.woff") and n
+            ]
+            assert fonts, (rel, "no icon font loaded")
+            page.close()
+
+
+# Words that name a control of the page, and what must be on the page for them to be true.
+BUTTON_WORDS = {
+    r"\blaunch button|\brocket\b": ".dropdown-launch-buttons",
+    r"\bLive Code\b": "button[onclick='initThebeSBT()']",
+    r"\brepository button\b": ".btn-source-repository-button",
+    r"\btop right\b": None,  # a place, not a control: never true of every layout
+}
+
+
+def test_no_text_names_a_button_the_page_lacks(browser, server):
+    """Every mention of a control in a page's text (its prose, its players' notes) is of
+    a control the page has."""
+    import re
+
+    base, site = server
+    for rel in _pages(site):
+        page, *_ = _open(browser, base + rel, viewport=DESKTOP)
+        text = page.locator("main").inner_text()
+        for words, control in BUTTON_WORDS.items():
+            for m in re.finditer(words, text, re.IGNORECASE):
+                around = text[max(0, m.start() - 60) : m.end() + 60]
+                assert control and page.locator(control).count(), (rel, around)
+        page.close()
+
+
+def test_validation_appendix_leads_with_its_chart(browser, server):
+    """Appendix C: the chart (a panel per kind, log axes, each result a point numbered as
+    its row, with its values on hover) before the table, whose first columns are result,
+    reported, model, error, met."""
+    from virtmodel import validation
+
+    base, _ = server
+    rows = validation.table()
+    for viewport in (DESKTOP, PHONE):
+        page, *_ = _open(browser, base + "book/validation.html", viewport=viewport)
+        panels = page.locator(".vm-chart .vm-chart-panel svg")
+        assert panels.count() == 3
+        for i in range(3):
+            box = panels.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (i, box)
+            smallest = panels.nth(i).evaluate(  # px on screen: user units times the scale
+                """svg => Math.min(...[...svg.querySelectorAll('text')].map(t =>
+                parseFloat(getComputedStyle(t).fontSize)
+                * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width))"""
+            )
+            assert smallest >= 11, (viewport["width"], i, smallest)
+        tips = page.eval_on_selector_all(
+            ".vm-chart g[id^=vm-pt-] > title", "ts => ts.map(t => t.textContent)"
+        )
+        assert len(tips) == len(rows)
+        for n, r in enumerate(rows, 1):
+            assert f"{n}. {r.case.label}: reported " in tips[n - 1]
+        heads = page.eval_on_selector_all(".vm-table th", "hs => hs.map(h => h.textContent)")
+        assert heads[:5] == ["result", "reported", "model", "error", "met"]
+        chart_y = page.locator(".vm-chart").bounding_box()["y"]
+        assert chart_y < page.locator(".vm-table").first.bounding_box()["y"]
+        page.close()
+
+
+def test_downloads_to_run_locally_are_real_files(server):
+    """Where the site offers the book's source and the chapters as .ipynb (no
+    repository), they are what they say: a zip of the source with the book, its
+    command and its licence; each notebook the chapter's code, in the chapter's order."""
+    import io
+    import re
+    import zipfile
+    from pathlib import Path
+
+    import jupytext
+
+    base, site = server
+    root = Path(__file__).resolve().parents[1]
+    offered = 0
+    for rel in _pages(site):
+        page = (site / rel).read_text()
+        for href in re.findall(r'<a href="([^"]*)" download>', page):
+            url = urljoin(base + rel, href)
+            with urllib.request.urlopen(url) as r:
+                body = r.read()
+            offered += 1
+            if href.endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(body)) as z:
+                    names = set(z.namelist())
+                assert {
+                    "virtmodel/dev.py",
+                    "virtmodel/LICENSE",
+                    f"virtmodel/{rel[:-5]}.md",
+                } <= names
+            else:
+                assert href.endswith(f"/{Path(rel).stem}.ipynb"), (rel, href)
+                nb = json.loads(body)
+                want = jupytext.read(root / rel.replace(".html", ".md"))
+                code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+                assert code == [c.source for c in want.cells if c.cell_type == "code"], rel
+    from test_launch_buttons import ext
+
+    if ext.repository_url(os.environ, root) is None:
+        assert offered >= 8  # a source and a notebook on every notebook page
+
+
+def test_footer_names_date_version_and_licence(built_site):
+    import re
+    from importlib.metadata import version
+
+    site, _ = built_site
+    for rel in _pages(site):
+        foot = (site / rel).read_text().split('class="vm-footer"')[1].split("</p>")[0]
+        assert re.search(r"Built \d{4}-\d{2}-\d{2} from virtmodel ", foot), rel
+        assert f"virtmodel {version('virtmodel')}, commit <code>" in foot, rel
+        assert 'Licence: MIT (<a href="../LICENSE.txt">LICENSE</a>)' in foot, rel
+    assert (site / "LICENSE.txt").read_text().startswith("MIT License")

@@ -1,5 +1,8 @@
 """The model beside published results from real systems: the table and its targets."""
 
+import html
+import re
+
 from virtmodel import validation
 
 
@@ -35,16 +38,56 @@ def test_counts_meet_their_target():
 
 
 def test_the_appendix_table_shows_every_result_with_its_verdict():
-    from virtmodel.widgets import validation_table
+    from virtmodel.evidence import validation_table
+
+    rows = validation.table()
+    table = validation_table(rows)
+    page = table._repr_html_()
+    assert page.count("<tr>") == 1 + len(rows)  # header + one row per result
+    # the columns a reader compares come first, the context after
+    assert list(table.columns.values())[:5] == ["result", "reported", "model", "error", "met"]
+    assert page.count('<td data-label="met">yes</td>') == sum(r.within is True for r in rows)
+    assert page.count('<td data-label="met">no</td>') == sum(r.within is False for r in rows)
+    assert page.count('<td data-label="met">no target</td>') == sum(r.within is None for r in rows)
+    for n, r in enumerate(rows, 1):
+        assert f"{n}. {r.case.label}" in page and f"{r.error:+.0%}" in page
+
+
+def test_each_source_is_cited_by_key_and_listed_once():
+    """A source named on many rows appears once, in the list below the table; each row
+    links to it by its key."""
+    from virtmodel.evidence import validation_table
 
     rows = validation.table()
     page = validation_table(rows)._repr_html_()
-    assert page.count("<tr>") == 1 + len(rows)  # header + one row per result
-    assert page.count("<td>yes</td>") == sum(r.within is True for r in rows)
-    assert page.count("<td>no</td>") == sum(r.within is False for r in rows)
-    assert page.count("<td>no target</td>") == sum(r.within is None for r in rows)
-    for r in rows:
-        assert r.case.label in page and f"{r.error:+.0%}" in page
+    entries = {r.case.source_key: r.case.entry["source"] for r in rows}
+    assert len(entries) == len({r.case.entry["source"] for r in rows})  # one key per source
+    for key, source in entries.items():
+        assert page.count(html.escape(source)) == 1, key
+        anchor = "src-" + key.lower()
+        assert page.count(f'<dt id="{anchor}">[{key}]</dt>') == 1
+        assert page.count(f'<a href="#{anchor}">[{key}]</a>') == sum(
+            r.case.source_key == key for r in rows
+        )
+
+
+def test_every_entry_has_a_source_key_of_its_own():
+    keys = {}
+    for e in validation.published().values():
+        assert re.fullmatch(r"[A-Z][A-Za-z]+\d{4}[a-z]?|Firecracker", e["source_key"]), e["id"]
+        assert keys.setdefault(e["source_key"], e["source"]) == e["source"], e["id"]
+
+
+def test_each_miss_reason_is_one_reason():
+    """Reasons are kept apart (a row may have several), each a sentence or more of its
+    own: none starts mid-thought or runs into the next without a space."""
+    for r in validation.table():
+        assert isinstance(r.case.miss, tuple)
+        for why in r.case.miss:
+            assert why == why.strip() and why[0].isupper() and why.endswith("."), why[:60]
+            assert not re.search(r"\.[A-Z]", why), why[:60]
+    qd8 = next(r for r in validation.table() if r.case.label == "qemu-nvme-dbbuf-mmio-per-io-qd8")
+    assert len(qd8.case.miss) == 2  # the QD8 turn, and the 2022 QEMU's speed
 
 
 def test_a_case_explains_itself_only_where_the_model_misses():

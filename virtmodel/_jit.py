@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 
 def _writable(path: str) -> bool:
@@ -44,6 +45,7 @@ if _forced:
     os.environ["NUMBA_CACHE_DIR"] = _forced
 
 import numba
+import numba.extending
 
 CACHE_DIR_FORCED = _forced
 """The NUMBA_CACHE_DIR virtmodel had to set, or None if numba's default locations work."""
@@ -62,3 +64,45 @@ def entry_point(kernel):
     """A separately compiled copy of an ``inline="always"`` kernel, for calls from Python
     (inlined kernels are meant to be called from other kernels)."""
     return njit(getattr(kernel, "py_func", kernel))
+
+
+def _stack_array_typing(typingctx, n, dtype):
+    """Typing and code of :func:`stack_array` (a numba intrinsic)."""
+    from numba.core import cgutils, types
+
+    if not isinstance(n, types.IntegerLiteral):
+        return None  # numba tries again with the literal
+    aryty = types.Array(dtype.dtype, 1, "C")
+    size = n.literal_value
+
+    def codegen(context, builder, sig, args):
+        item = context.get_data_type(aryty.dtype)
+        nbytes = context.get_constant(types.intp, context.get_abi_sizeof(item))
+        ary = context.make_array(aryty)(context, builder)
+        context.populate_array(
+            ary,
+            data=cgutils.alloca_once(builder, item, size=size),
+            shape=[context.get_constant(types.intp, size)],
+            strides=[nbytes],
+            itemsize=nbytes,
+            meminfo=None,
+        )
+        return ary._getvalue()
+
+    return aryty(n, dtype), codegen
+
+
+def _stack_array_python(n, dtype):
+    return __import__("numpy").zeros(n, dtype)
+
+
+stack_array: Any = (
+    _stack_array_python
+    if getattr(numba.config, "DISABLE_JIT", 0)
+    else numba.extending.intrinsic(prefer_literal=True)(_stack_array_typing)
+)
+"""``stack_array(n, dtype)``: a small array of ``n`` (a constant) items of ``dtype`` in the
+calling kernel's stack frame, uninitialised, for state a kernel keeps in named slots: unlike
+an array passed in, LLVM sees that nothing else can point into it and keeps its slots in
+registers.  It needs no runtime (it works under ``_nrt=False``) and must not outlive the
+kernel that made it.  With the JIT off: ``np.zeros(n, dtype)``."""

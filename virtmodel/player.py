@@ -487,8 +487,9 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
     combos = len(manifest.frames)
     note = (
         f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
-        f"{len(set(manifest.frames))} distinct frames. Open the page live (launch "
-        "button, top right) to run the models yourself."
+        f"{len(set(manifest.frames))} distinct frames, drawn by the models when this page "
+        "was built. To run the models yourself, open the page live: see “Run this page "
+        "live” at the top of the page."
     )
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (

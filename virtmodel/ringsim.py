@@ -43,15 +43,37 @@ ring's suppression logic and the actors' states ask for them at that moment of s
 time.  Events run in time order (ties: vCPU, then device, then back end), so what one side
 sees of the other's writes is what it would see.
 
+How the code is laid out (SimPy's shape, in one numba kernel):
+
+* :class:`Loop` holds the run's parameters (scalars: the workload and the actors'
+  behaviour); :meth:`virtmodel.paths.ringpath.RingSetup.loop` builds it.  :class:`Work`
+  holds the arrays the loop works in; :func:`simulate_ring` makes them.
+* :func:`_run` is the loop: it asks each actor when it acts next (:func:`_vcpu_next`, the
+  back end's clock or wake-up time, the device's next finish), :func:`_pick` chooses the
+  earliest, and that actor takes one step: :func:`_vcpu_step` (which dispatches on what the
+  vCPU does next, ``DO_*``), :func:`_device_step`, :func:`_backend_step`.
+* Each actor's state is named slots in two small arrays (``VT_``/``VN_`` for the vCPU,
+  ``BT_``/``BN_`` the back end, ``DT_``/``DN_`` the device, ``QT_``/``QN_`` the queue as
+  its back end knows it): times in ns, and numbers and flags.  A step function takes the
+  rows it reads and writes; one actor of each kind runs today, and more of a kind would be
+  more rows, with the loop picking among them.
+* What the back end and the vCPU in a ``kick_sync`` exit both do is written once:
+  :func:`_drain_step` (take a chain and hand it to the device, or re-enable kicks and
+  look again), :func:`_complete`, :func:`_interrupt_decision`.
+* The ring is reached only through :mod:`virtmodel.ring`'s kernel operations (imported
+  below, one block).
+
 The kernel is numba-compiled and allocation-free; :mod:`virtmodel.paths.ringpath` builds
 its inputs and reads its counters.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._jit import njit
+from ._jit import njit, stack_array
 from .jitter import lognormal
 from .ring import (
     BROKEN,
@@ -143,46 +165,160 @@ STATUS_TEXT = {
     DEADLOCK: "every actor is waiting for another",
 }
 
-# vCPU phases
-_READY = 0
-_PUBLISH_DUE = 1  # a prepared request is made available at t_v
-_HANDLER_DUE = 2  # interrupt taken; the handler reaps at t_v
-_IN_EXIT = 3  # kick_sync: in the kick's exit, draining the ring
-_HALTED = 4
+# ---- the loop's parameters ---------------------------------------------------------------
+
+
+class Loop(NamedTuple):
+    """What the event loop runs: the workload and the actors' behaviour, scalars only
+    (:meth:`virtmodel.paths.ringpath.RingSetup.loop` builds it from a path's setup)."""
+
+    requests: int  # requests to complete
+    kick_every: int  # the vCPU asks whether to kick after this many requests
+    closed: bool  # a new batch starts only when the previous one completed
+    depth: int  # requests in flight at most
+    poll: bool  # the vCPU spins on the used ring instead of taking interrupts
+    kick_sync: bool  # a kick drains the ring inside its exit (no back-end thread)
+    suppress_kicks: bool  # the back end disables kicks while it drains
+    suppress_interrupts: bool  # the back end asks the ring before it interrupts
+    backend_polls: bool  # the back end busy-polls the ring: never asks for a kick
+    doorbell_tail: bool  # the back end takes only chains a doorbell write announced
+    parallelism: int  # requests the device serves at once
+    halt_poll_max_ns: float  # KVM's maximum halt-poll window (0: none)
+    sigma: float  # shape of the lognormal jitter of service and wake-up times
+    max_steps: int  # the loop stops (STEP_LIMIT) after this many steps
+    written: int = 0  # bytes the device writes per request (the used element's len)
+
+
+class Work(NamedTuple):
+    """The arrays the loop works in (made once per run by :func:`simulate_ring`)."""
+
+    c_row: np.ndarray  # ns of each action (its cost row's sum)
+    units: np.ndarray  # actions taken, each weighted by its jitter factor
+    taken: np.ndarray  # actions taken
+    chain_lens: np.ndarray  # a request's descriptor lengths
+    chain_write: np.ndarray  # and which of them the device writes
+    addrs: np.ndarray  # a request's buffer addresses (scratch)
+    slot_t: np.ndarray  # when each device slot's request finishes (inf: free)
+    slot_h: np.ndarray  # which chain each device slot serves
+    waiting: np.ndarray  # chains waiting for a device slot (a FIFO)
+    ready: np.ndarray  # served chains waiting to be returned used (a FIFO)
+    lat: np.ndarray  # per request: its submit time in flight, its latency once reaped
+    times: np.ndarray  # T_*
+    counters: np.ndarray  # C_*
+
+
+# ---- the actors and their state ------------------------------------------------------------
+# Each kind of actor keeps its state in two small arrays, one row per actor (its id): times
+# in ns (float64, slots *T_*) and numbers and flags (int64, slots *N_*).  One of each actor
+# runs today: row 0.
+VCPU = 0
+DEVICE = 1
+BACKEND = 2
+NOBODY = 3  # every actor waits for another (a deadlock)
+
+VT_NOW = 0  # the vCPU's clock
+VT_IRQ_AT = 1  # when a raised interrupt reaches it (inf: none pending)
+VT_UNSEEN_AT = 2  # poll: when the oldest unreaped used buffer was published
+VT_HALTED_AT = 3  # when it last halted
+VT_WINDOW = 4  # KVM's current halt-poll window
+N_VT = 5
+VN_PHASE = 0  # what it is doing (VCPU_READY, ... below)
+VN_NEXT_REQ = 1  # the next request it submits
+VN_IN_BATCH = 2  # requests made available since it last asked whether to kick
+VN_DONE = 3  # requests reaped
+VN_IN_PASS = 4  # completions returned inside a kick_sync exit since its last decision
+N_VN = 5
+
+# vCPU phases (VN_PHASE)
+VCPU_READY = 0  # free to submit, take an interrupt, reap, or halt
+VCPU_PUBLISH_DUE = 1  # a prepared request is made available at VT_NOW
+VCPU_HANDLER_DUE = 2  # interrupt taken; the handler reaps at VT_NOW
+VCPU_IN_EXIT = 3  # kick_sync: in the kick's exit, draining the ring
+VCPU_HALTED = 4
+
+# what the vCPU does next (_vcpu_next)
+DO_NOTHING = 0  # waits for another actor
+DO_SUBMIT = 1  # prepare a request
+DO_PUBLISH = 2  # make the prepared request available (and kick if asked)
+DO_TAKE_IRQ = 3  # take an interrupt while running
+DO_REAP_POLLED = 4  # reap what polling found
+DO_HALT = 5
+DO_WAKE = 6  # woken from a halt by an interrupt
+DO_HANDLE = 7  # the interrupt handler reaps
+DO_DRAIN_IN_EXIT = 8  # one step of the drain inside a kick_sync exit
+
+BT_NOW = 0  # the back end's clock while it is awake
+BT_WAKE_AT = 1  # when it wakes (inf: nothing woke it)
+N_BT = 2
+BN_AWAKE = 0
+BN_KICKED = 1  # a kick it has not acted on yet
+BN_DRAINING = 2
+BN_IN_PASS = 3  # completions returned since its last interrupt decision
+N_BN = 4
+
+DT_NEXT = 0  # the device's next finish (inf: idle)
+N_DT = 1
+DN_NEXT_SLOT = 0  # the slot that finishes at DT_NEXT (what _earliest would answer): kept,
+#                   not rescanned, when a request starts (measured: 9 to 11 % of a run)
+DN_W_HEAD = 1  # requests waiting for a device slot: a FIFO in Work.waiting
+DN_W_LEN = 2
+DN_R_HEAD = 3  # served requests waiting to be returned used: a FIFO in Work.ready
+DN_R_LEN = 4
+DN_BUSY = 5  # device slots in use
+N_DN = 6
+assert DN_W_LEN == DN_W_HEAD + 1 and DN_R_LEN == DN_R_HEAD + 1  # as _fifo_push reads them
+
+# the queue as its back end knows it (doorbell_tail): chains taken; announced by doorbell
+# writes that have landed; the last write's count and the time it lands (one write in
+# flight at most: the vCPU rings again only after that write's exit ended)
+QT_RUNG_AT = 0
+N_QT = 1
+QN_POPPED = 0
+QN_ANNOUNCED = 1
+QN_RUNG = 2
+N_QN = 3
+
+# one step of a drain (_drain_step)
+DRAIN_TOOK = 0  # a chain was taken and handed to the device
+DRAIN_AGAIN = 1  # the ring looked empty, but chains came with kicks re-enabled
+DRAIN_WAITING = 2  # the next doorbell write has not landed yet
+DRAIN_DONE = 3  # the ring is empty, kicks re-enabled
+DRAIN_BROKEN = 4
 
 HALT_POLL_GROW_START_NS = 10_000.0
 """KVM's ``halt_poll_ns_grow_start``: the first non-zero halt-poll window."""
 
 
-@njit(inline="always")
-def _reap(vq, t, lat, times):
-    """Reap every used buffer now: each request's latency is ``t`` less its submit time,
-    which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
-    n = 0
-    while True:
-        tok = _driver_get_used(vq)
-        if tok == EMPTY:
-            if n > 0 and t > times[T_LAST_DONE]:
-                times[T_LAST_DONE] = t
-            return n
-        if tok < 0:
-            return BROKEN
-        lat[tok] = t - lat[tok]
-        n += 1
+# ---- helpers ---------------------------------------------------------------------------
 
 
 @njit(inline="always")
-def _take(taken, a, units, w):
+def _take(w, a, f):
     """Count action ``a`` once (its exits are added up at the end, from ``taken``) and
-    weigh its cost by ``w``."""
-    taken[a] += 1
-    units[a] += w
+    weigh its cost by ``f``."""
+    w.taken[a] += 1
+    w.units[a] += f
 
 
 @njit(inline="always")
 def _wrap(i, q):
     """``i`` modulo ``q`` for 0 <= i < 2q, without a division."""
     return i - q if i >= q else i
+
+
+@njit(inline="always")
+def _fifo_push(buf, dn, head, x):
+    """Append ``x`` to the FIFO in ``buf`` whose head is ``dn[head]``, length the next."""
+    buf[_wrap(dn[head] + dn[head + 1], buf.shape[0])] = x
+    dn[head + 1] += 1
+
+
+@njit(inline="always")
+def _fifo_pop(buf, dn, head):
+    x = buf[dn[head]]
+    dn[head] = _wrap(dn[head] + 1, buf.shape[0])
+    dn[head + 1] -= 1
+    return x
 
 
 @njit(inline="always")
@@ -208,525 +344,512 @@ def _earliest(slot_t):
     return k
 
 
-# slots of the device's queues' state (dq)
-_W_HEAD = 0  # requests waiting for a device slot: a FIFO in ``waiting``
-_W_LEN = 1
-_R_HEAD = 2  # served requests waiting to be returned used: a FIFO in ``ready``
-_R_LEN = 3
-_BUSY = 4  # device slots in use
+@njit(inline="always")
+def _reap(vq, t, w):
+    """Reap every used buffer now: each request's latency is ``t`` less its submit time,
+    which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
+    n = 0
+    while True:
+        tok = _driver_get_used(vq)
+        if tok == EMPTY:
+            if n > 0 and t > w.times[T_LAST_DONE]:
+                w.times[T_LAST_DONE] = t
+            return n
+        if tok < 0:
+            return BROKEN
+        w.lat[tok] = t - w.lat[tok]
+        n += 1
+
+
+# ---- what the back end and the vCPU in a kick_sync exit both do --------------------------
 
 
 @njit(inline="always")
-def _to_device(head, t, svc_ns, slot_t, slot_h, waiting, ready, dq, rng, sigma, units, d_next, d_k):
-    """Hand a popped request to the device at ``t``: served at once when it has no service
-    time, in a free slot, or queued for one.  Returns when the device next finishes and in
-    which slot, given ``d_next`` and ``d_k`` before: a new request can only bring the next
-    finish forward, so the slots need no scan (ties go to the lower slot, as in
-    :func:`_earliest`)."""
-    q = ready.shape[0]
+def _to_device(head, t, lp, w, dt, dn, rng):
+    """Hand a popped chain to the device at ``t``: served at once when it has no service
+    time, in a free slot, or queued for one.  A new request can only bring the next finish
+    forward, so the slots need no scan (ties go to the lower slot, as in :func:`_earliest`)."""
+    svc_ns = w.c_row[A_SERVICE]
     if svc_ns == 0.0:
-        ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = head
-        dq[_R_LEN] += 1
-    elif dq[_BUSY] < slot_t.shape[0]:
-        k = _free_slot(slot_t)
-        js = lognormal(rng, sigma)
-        units[A_SERVICE] += js
+        _fifo_push(w.ready, dn, DN_R_HEAD, head)
+    elif dn[DN_BUSY] < w.slot_t.shape[0]:
+        k = _free_slot(w.slot_t)
+        js = lognormal(rng, lp.sigma)
+        w.units[A_SERVICE] += js
         v = t + svc_ns * js
-        slot_t[k] = v
-        slot_h[k] = head
-        dq[_BUSY] += 1
-        if v < d_next or (v == d_next and k < d_k):
-            return v, k
+        w.slot_t[k] = v
+        w.slot_h[k] = head
+        dn[DN_BUSY] += 1
+        if v < dt[DT_NEXT] or (v == dt[DT_NEXT] and k < dn[DN_NEXT_SLOT]):
+            dt[DT_NEXT] = v
+            dn[DN_NEXT_SLOT] = k
     else:
-        waiting[_wrap(dq[_W_HEAD] + dq[_W_LEN], q)] = head
-        dq[_W_LEN] += 1
-    return d_next, d_k
+        _fifo_push(w.waiting, dn, DN_W_HEAD, head)
 
 
 @njit(inline="always")
-def _return_used(vq, ready, dq, written):
-    """Return the oldest served request used."""
-    head = ready[dq[_R_HEAD]]
-    dq[_R_HEAD] = _wrap(dq[_R_HEAD] + 1, ready.shape[0])
-    dq[_R_LEN] -= 1
-    _device_push_used(vq, head, written)
+def _begin_drain(vq, lp):
+    if lp.suppress_kicks:
+        _device_disable_kicks(vq)
 
 
 @njit(inline="always")
-def _wants_interrupt(vq, poll, suppress_interrupts):
-    """At the end of a pass of completions: raise an interrupt?"""
-    return not poll and (not suppress_interrupts or _device_should_interrupt(vq))
+def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
+    """One step of a drain at ``t``: take the next chain and hand it to the device; when
+    the ring looks empty, re-enable kicks and look once more (the race every back end must
+    close).  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the new time)."""
+    head = EMPTY
+    if not lp.doorbell_tail or qn[QN_POPPED] < (
+        qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
+    ):
+        head = _device_pop(vq)
+    elif qn[QN_POPPED] < qn[QN_RUNG]:
+        return DRAIN_WAITING, qt[QT_RUNG_AT]
+    if head == BROKEN:
+        return DRAIN_BROKEN, t
+    if head != EMPTY:
+        qn[QN_POPPED] += 1
+        _take(w, A_POP, 1.0)
+        t += w.c_row[A_POP]
+        if busy:
+            w.times[T_BACKEND_BUSY] += w.c_row[A_POP]
+        _to_device(head, t, lp, w, dt, dn, rng)
+        return DRAIN_TOOK, t
+    if lp.suppress_kicks and not lp.backend_polls and _device_enable_kicks(vq):
+        _device_disable_kicks(vq)
+        return DRAIN_AGAIN, t
+    return DRAIN_DONE, t
+
+
+@njit(inline="always")
+def _complete(vq, lp, w, t, busy, vt, dn):
+    """Return the oldest served chain used at ``t``; a polling vCPU sees it from then on.
+    Returns the new time."""
+    _device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
+    _take(w, A_COMPLETE, 1.0)
+    t += w.c_row[A_COMPLETE]
+    if busy:
+        w.times[T_BACKEND_BUSY] += w.c_row[A_COMPLETE]
+    if lp.poll and vt[VT_UNSEEN_AT] == np.inf:
+        vt[VT_UNSEEN_AT] = t
+    return t
+
+
+@njit(inline="always")
+def _interrupt_decision(vq, lp, w, t, busy):
+    """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
+    if lp.poll or (lp.suppress_interrupts and not _device_should_interrupt(vq)):
+        return False, t
+    w.counters[C_SIGNALS] += 1
+    _take(w, A_SIGNAL, 1.0)
+    if busy:
+        w.times[T_BACKEND_BUSY] += w.c_row[A_SIGNAL]
+    return True, t + w.c_row[A_SIGNAL]
+
+
+@njit(inline="always")
+def _wake_backend(lp, w, bt, t, a, rng):
+    """Wake the sleeping back end at ``t`` by action ``a`` (a jittered thread wake-up)."""
+    jw = lognormal(rng, lp.sigma)
+    bt[BT_WAKE_AT] = t + w.c_row[a] * jw
+    _take(w, a, jw)
+
+
+# ---- the vCPU ----------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
+    """When the vCPU acts next and what it does (DO_*)."""
+    phase = vn[VN_PHASE]
+    t = vt[VT_NOW]
+    if phase == VCPU_PUBLISH_DUE:
+        return t, DO_PUBLISH
+    if phase == VCPU_HANDLER_DUE:
+        return t, DO_HANDLE
+    if phase == VCPU_IN_EXIT:
+        return t, DO_DRAIN_IN_EXIT
+    if phase == VCPU_HALTED:
+        return vt[VT_IRQ_AT], DO_WAKE
+    if vt[VT_IRQ_AT] <= t:
+        return t, DO_TAKE_IRQ
+    if lp.poll and vt[VT_UNSEEN_AT] <= t:
+        return t, DO_REAP_POLLED
+    nr, done = vn[VN_NEXT_REQ], vn[VN_DONE]
+    if (
+        nr < lp.requests
+        and _num_free(vq) >= w.chain_lens.shape[0]
+        and nr - done < lp.depth
+        and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == nr)
+    ):
+        return t, DO_SUBMIT
+    if lp.poll:
+        if vt[VT_UNSEEN_AT] < np.inf:
+            return vt[VT_UNSEEN_AT], DO_REAP_POLLED
+    elif vt[VT_IRQ_AT] < np.inf or b_time < np.inf or d_time < np.inf:
+        return t, DO_HALT
+    return np.inf, DO_NOTHING
+
+
+@njit(inline="always")
+def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
+    """The vCPU does ``do`` at ``at``.  Returns a status (OK or RING_BROKEN)."""
+    if do == DO_SUBMIT:
+        w.lat[vn[VN_NEXT_REQ]] = vt[VT_NOW]  # its submit time, until it completes
+        _take(w, A_SUBMIT, 1.0)
+        vt[VT_NOW] += w.c_row[A_SUBMIT]
+        vn[VN_PHASE] = VCPU_PUBLISH_DUE
+    elif do == DO_PUBLISH:
+        return _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
+    elif do == DO_DRAIN_IN_EXIT:
+        return _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn)
+    elif do == DO_HANDLE:
+        return _vcpu_handle(vq, w, vt, vn)
+    elif do == DO_TAKE_IRQ:
+        vt[VT_IRQ_AT] = np.inf
+        _take(w, A_IRQ_RUNNING, 1.0)
+        _handler_due(w, vt, vn, w.c_row[A_IRQ_RUNNING])
+    elif do == DO_WAKE:
+        _vcpu_wake(lp, w, rng, vt, vn)
+    elif do == DO_REAP_POLLED:
+        w.times[T_GUEST_POLL] += at - vt[VT_NOW]
+        vt[VT_NOW] = at
+        vt[VT_UNSEEN_AT] = np.inf
+        n = _reap(vq, at, w)
+        if n < 0:
+            return RING_BROKEN
+        vn[VN_DONE] += n
+    elif do == DO_HALT:
+        w.counters[C_HALTS] += 1
+        _take(w, A_HLT, 1.0)
+        vt[VT_NOW] += w.c_row[A_HLT]
+        vt[VT_HALTED_AT] = vt[VT_NOW]
+        vn[VN_PHASE] = VCPU_HALTED
+    return OK
+
+
+@njit(inline="always")
+def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
+    """The prepared request is made available; after every ``kick_every`` requests (or the
+    last, or when the ring is full) the vCPU asks the ring whether to kick."""
+    vn[VN_PHASE] = VCPU_READY
+    n_desc = w.chain_lens.shape[0]
+    req = vn[VN_NEXT_REQ]
+    for k in range(n_desc):
+        w.addrs[k] = (req * n_desc + k) * 4096
+    if _driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
+        return RING_BROKEN
+    vn[VN_NEXT_REQ] = req + 1
+    vn[VN_IN_BATCH] += 1
+    if lp.backend_polls and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
+        bn[BN_KICKED] = True  # the polling back end sees the new chain at once
+        bt[BT_WAKE_AT] = vt[VT_NOW]
+    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or _num_free(vq) < n_desc:
+        vn[VN_IN_BATCH] = 0
+        if _driver_kick_prepare(vq):
+            _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
+    return OK
+
+
+@njit(inline="always")
+def _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
+    """A kick: the trapping write, then the back end's thread woken (or, with
+    ``kick_sync``, the vCPU drains the ring itself inside the exit)."""
+    w.counters[C_KICKS] += 1
+    _take(w, A_KICK, 1.0)
+    vt[VT_NOW] += w.c_row[A_KICK]
+    if lp.doorbell_tail:  # the new tail lands as the write's exit ends
+        qn[QN_ANNOUNCED] = qn[QN_RUNG]
+        qn[QN_RUNG] = vn[VN_NEXT_REQ]
+        qt[QT_RUNG_AT] = vt[VT_NOW]
+    if lp.kick_sync:
+        vn[VN_PHASE] = VCPU_IN_EXIT
+        _begin_drain(vq, lp)
+        return
+    bn[BN_KICKED] = True
+    if not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
+        _wake_backend(lp, w, bt, vt[VT_NOW], A_WAKE_BACKEND, rng)
+
+
+@njit(inline="always")
+def _handler_due(w, vt, vn, delivery_ns):
+    """An interrupt taken: the handler runs after ``delivery_ns`` and reaps at its end."""
+    w.counters[C_IRQS] += 1
+    _take(w, A_HANDLER, 1.0)
+    vt[VT_NOW] += delivery_ns + w.c_row[A_HANDLER]
+    vn[VN_PHASE] = VCPU_HANDLER_DUE
+
+
+@njit(inline="always")
+def _vcpu_handle(vq, w, vt, vn):
+    """The handler reaps with interrupts disabled, re-enables them and looks again; what
+    it reaps the application sees once the handler is done (its tail included): an entry
+    that arrives during the tail waits for the next interrupt."""
+    vn[VN_PHASE] = VCPU_READY
+    t_seen = vt[VT_NOW] + w.c_row[A_HANDLER_TAIL]
+    while True:
+        _driver_disable_interrupts(vq)
+        n = _reap(vq, t_seen, w)
+        if n < 0:
+            return RING_BROKEN
+        vn[VN_DONE] += n
+        if not _driver_enable_interrupts(vq):
+            break
+    _take(w, A_HANDLER_TAIL, 1.0)
+    vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
+    return OK
+
+
+@njit(inline="always")
+def _vcpu_wake(lp, w, rng, vt, vn):
+    """The interrupt reached the halted vCPU: it wakes (inside KVM's halt-poll window, or
+    its thread was scheduled out), KVM adapts the window, the vCPU enters and takes it."""
+    t_halt = vt[VT_HALTED_AT]
+    halted = vt[VT_IRQ_AT] - t_halt
+    halted = max(halted, 0.0)
+    vt[VT_IRQ_AT] = np.inf
+    window = vt[VT_WINDOW]
+    if halted <= window:
+        w.counters[C_POLL_HITS] += 1
+        w.times[T_HALT_POLL] += halted
+        _take(w, A_WAKE_POLLED, 1.0)
+        vt[VT_NOW] = t_halt + halted + w.c_row[A_WAKE_POLLED]
+    else:
+        w.times[T_HALT_POLL] += window
+        jw = lognormal(rng, lp.sigma)
+        _take(w, A_WAKE_SLEPT, jw)
+        vt[VT_NOW] = t_halt + halted + w.c_row[A_WAKE_SLEPT] * jw
+    vt[VT_WINDOW] = _halt_poll_window(window, halted, lp.halt_poll_max_ns)
+    _handler_due(w, vt, vn, 0.0)
+
+
+@njit(inline="always")
+def _halt_poll_window(window, halted, max_ns):
+    """KVM's adaptive window after a halt of ``halted`` ns (``kvm_vcpu_halt``): kept,
+    shrunk or grown."""
+    if halted > window:
+        if window > 0.0 and halted > max_ns:
+            window = window / 2.0
+            if window < HALT_POLL_GROW_START_NS:
+                window = 0.0
+        elif window < max_ns and halted < max_ns:
+            window = max(HALT_POLL_GROW_START_NS, 2.0 * window)
+            window = min(window, max_ns)
+    return window
+
+
+@njit(inline="always")
+def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn):
+    """kick_sync: the vCPU drains the ring inside the kick's exit; requests with no service
+    time complete inline; the exit returns when the ring is empty, with the interrupt it
+    raised (if any) injected on the entry that ends it, with no exit of its own (one that
+    was already pending merges with it)."""
+    if dn[DN_R_LEN] > 0 and w.c_row[A_SERVICE] == 0.0:
+        vt[VT_NOW] = _complete(vq, lp, w, vt[VT_NOW], False, vt, dn)
+        vn[VN_IN_PASS] = True
+        return OK
+    r, vt[VT_NOW] = _drain_step(vq, lp, w, vt[VT_NOW], False, dt, dn, qt, qn, rng)
+    if r == DRAIN_BROKEN:
+        return RING_BROKEN
+    if r != DRAIN_DONE:
+        return OK
+    vn[VN_PHASE] = VCPU_READY
+    if vn[VN_IN_PASS]:
+        vn[VN_IN_PASS] = False
+        raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False)
+        if raised:
+            if vt[VT_IRQ_AT] <= vt[VT_NOW]:
+                vt[VT_IRQ_AT] = np.inf
+            _handler_due(w, vt, vn, 0.0)
+    return OK
+
+
+# ---- the device and the back end -----------------------------------------------------------
+
+
+@njit(inline="always")
+def _device_step(lp, w, rng, dt, dn, bt, bn):
+    """A request finishes in slot DN_NEXT_SLOT: it waits to be returned used, the slot takes
+    the next waiting request, and a sleeping back end is woken (a polling one sees it at
+    once)."""
+    k = dn[DN_NEXT_SLOT]
+    tf = dt[DT_NEXT]
+    _fifo_push(w.ready, dn, DN_R_HEAD, w.slot_h[k])
+    if dn[DN_W_LEN] > 0:
+        js = lognormal(rng, lp.sigma)
+        w.units[A_SERVICE] += js
+        w.slot_t[k] = tf + w.c_row[A_SERVICE] * js
+        w.slot_h[k] = _fifo_pop(w.waiting, dn, DN_W_HEAD)
+    else:
+        w.slot_t[k] = np.inf
+        dn[DN_BUSY] -= 1
+    k = _earliest(w.slot_t)
+    dn[DN_NEXT_SLOT] = k
+    dt[DT_NEXT] = w.slot_t[k]
+    if not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
+        if lp.backend_polls:
+            bt[BT_WAKE_AT] = tf
+        else:
+            _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
+
+
+@njit(inline="always")
+def _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn):
+    """The back end wakes if it slept; returns a served request used, or decides one
+    interrupt at the end of a pass of completions, or drains the ring it was kicked for;
+    with nothing to do it sleeps (or polls) until a kick or a completion."""
+    if not bn[BN_AWAKE]:
+        bt[BT_NOW] = max(bt[BT_NOW], bt[BT_WAKE_AT])
+        bt[BT_WAKE_AT] = np.inf
+        bn[BN_AWAKE] = True
+        w.counters[C_BACKEND_WAKES] += 1
+    if dn[DN_R_LEN] > 0:
+        bt[BT_NOW] = _complete(vq, lp, w, bt[BT_NOW], True, vt, dn)
+        bn[BN_IN_PASS] = True
+        return OK
+    if bn[BN_IN_PASS]:
+        bn[BN_IN_PASS] = False
+        raised, bt[BT_NOW] = _interrupt_decision(vq, lp, w, bt[BT_NOW], True)
+        if raised and vt[VT_IRQ_AT] == np.inf:
+            vt[VT_IRQ_AT] = bt[BT_NOW]
+        return OK
+    if bn[BN_KICKED] and not bn[BN_DRAINING]:
+        bn[BN_KICKED] = False
+        bn[BN_DRAINING] = True
+        _begin_drain(vq, lp)
+    if bn[BN_DRAINING]:
+        r, bt[BT_NOW] = _drain_step(vq, lp, w, bt[BT_NOW], True, dt, dn, qt, qn, rng)
+        if r == DRAIN_BROKEN:
+            return RING_BROKEN
+        if r == DRAIN_DONE:
+            bn[BN_DRAINING] = False
+        return OK
+    bn[BN_AWAKE] = False
+    return OK
+
+
+# ---- the loop ----------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _start(vt, vn, bt, bn, dt, dn, qt, qn):
+    """Every actor's state at time 0: the vCPU ready, no interrupt pending, the back end
+    asleep with nothing to wake it, the device idle, no doorbell rung."""
+    vt[:] = 0.0
+    vt[VT_IRQ_AT] = np.inf
+    vt[VT_UNSEEN_AT] = np.inf
+    vn[:] = 0
+    vn[VN_PHASE] = VCPU_READY
+    bt[:] = 0.0
+    bt[BT_WAKE_AT] = np.inf
+    bn[:] = 0
+    dt[DT_NEXT] = np.inf
+    dn[:] = 0
+    qt[:] = 0.0
+    qn[:] = 0
+
+
+@njit(inline="always")
+def _pick(v_time, d_time, b_time):
+    """The actor that acts next: the earliest (ties: vCPU, then device, then back end), or
+    NOBODY when every one waits for another."""
+    if v_time == np.inf and b_time == np.inf and d_time == np.inf:
+        return NOBODY
+    if v_time <= d_time and v_time <= b_time:
+        return VCPU
+    if d_time <= b_time:
+        return DEVICE
+    return BACKEND
 
 
 @njit
 def simulate_ring(
-    vq,
-    n_req,
-    kick_every,
-    closed,
-    depth,
-    chain_lens,
-    chain_write,
-    written,
-    cost,
-    exits,
-    kick_sync,
-    poll,
-    suppress_kicks,
-    suppress_interrupts,
-    backend_polls,
-    doorbell_tail,
-    parallelism,
-    halt_poll_max_ns,
-    rng,
-    sigma,
-    lat,
-    stage_ns,
-    times,
-    counters,
-    max_steps,
+    vq, lp, cost, exits, chain_lens, chain_write, rng, lat, stage_ns, times, counters
 ):
-    """Run ``n_req`` requests through ``vq``; fill ``lat`` (ns: each request's submit time
-    while it is in flight, its latency once it completed), ``stage_ns`` (total ns per
-    stage of the actions taken), ``times`` (``T_*``: polling CPU, the last completion;
-    zeroed by the caller) and ``counters`` (``C_STATUS`` says whether it finished: OK, or
-    why not).
+    """Run ``lp.requests`` requests (``lp``: a :class:`Loop`) through ``vq``; fill ``lat``
+    (ns: each request's submit time while it is in flight, its latency once it completed),
+    ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
+    CPU, the last completion; zeroed by the caller) and ``counters`` (``C_STATUS`` says
+    whether it finished: OK, or why not).
 
     ``cost[action, stage]`` and ``exits[action, column]`` describe each action (rows
-    ``A_*``; exit columns ``X_*``).  Device service and thread wake-ups are multiplied by
-    lognormal factors of shape ``sigma`` drawn from ``rng`` (a numpy Generator) as they
-    happen.  ``max_steps`` bounds the loop (``C_STATUS`` = STEP_LIMIT past it).
+    ``A_*``; exit columns ``X_*``); ``chain_lens`` and ``chain_write`` each request's
+    descriptors.  Device service and thread wake-ups are multiplied by lognormal factors
+    of shape ``lp.sigma`` drawn from ``rng`` (a numpy Generator) as they happen.
     """
     q = vq.queue_size
-    addrs = np.empty(chain_lens.shape[0], dtype=np.int64)
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
-    units = np.zeros(N_ACTIONS)  # actions taken, each weighted by its jitter factor
-    taken = np.zeros(N_ACTIONS, dtype=np.int64)  # actions taken
-    slot_t = np.full(parallelism, np.inf)  # when each device slot's request finishes
-    slot_h = np.zeros(parallelism, dtype=np.int64)
-    waiting = np.zeros(q, dtype=np.int64)  # requests waiting for a device slot (FIFO)
-    ready = np.zeros(q, dtype=np.int64)  # served requests waiting to be returned (FIFO)
-    dq = np.zeros(5, dtype=np.int64)  # the two FIFOs' heads and lengths, slots in use
-    _run(
-        vq,
-        n_req,
-        kick_every,
-        closed,
-        depth,
+    w = Work(
+        c_row,
+        np.zeros(N_ACTIONS),
+        np.zeros(N_ACTIONS, dtype=np.int64),
         chain_lens,
         chain_write,
-        written,
-        cost,
-        exits,
-        kick_sync,
-        poll,
-        suppress_kicks,
-        suppress_interrupts,
-        backend_polls,
-        doorbell_tail,
-        halt_poll_max_ns,
-        rng,
-        sigma,
+        np.empty(chain_lens.shape[0], dtype=np.int64),
+        np.full(lp.parallelism, np.inf),
+        np.zeros(lp.parallelism, dtype=np.int64),
+        np.zeros(q, dtype=np.int64),
+        np.zeros(q, dtype=np.int64),
         lat,
-        stage_ns,
         times,
         counters,
-        max_steps,
-        addrs,
-        c_row,
-        units,
-        taken,
-        slot_t,
-        slot_h,
-        waiting,
-        ready,
-        dq,
     )
+    _run(vq, lp, w, rng)
+    _tally(w, cost, exits, stage_ns)
 
 
 @njit(_nrt=False)
-def _run(
-    vq,
-    n_req,
-    kick_every,
-    closed,
-    depth,
-    chain_lens,
-    chain_write,
-    written,
-    cost,
-    exits,
-    kick_sync,
-    poll,
-    suppress_kicks,
-    suppress_interrupts,
-    backend_polls,
-    doorbell_tail,
-    halt_poll_max_ns,
-    rng,
-    sigma,
-    lat,
-    stage_ns,
-    times,
-    counters,
-    max_steps,
-    addrs,
-    c_row,
-    units,
-    taken,
-    slot_t,
-    slot_h,
-    waiting,
-    ready,
-    dq,
-):
-    """The event loop of :func:`simulate_ring`, which allocates its work arrays.
+def _run(vq, lp, w, rng):
+    """The event loop of :func:`simulate_ring`, which allocates its arrays: pick the next
+    actor, let it take one step.
 
-    Compiled without numba's runtime (``_nrt=False``): it allocates nothing, and with the
-    runtime every ring operation inlined here reference-counts the queue's two arrays
-    (atomic increments and decrements that the compiler could not prune), which took half
-    of the loop's time."""
-    inf = np.inf
-    q = vq.queue_size
-    n_desc = chain_lens.shape[0]
-    svc_ns = c_row[A_SERVICE]
-
-    # vCPU
-    t_v = 0.0
-    v_phase = _READY
-    irq_at = inf  # when a raised interrupt reaches the vCPU
-    unseen_at = inf  # poll: when the oldest unreaped used buffer was published
-    t_halt = 0.0
-    window = 0.0  # KVM's current halt-poll window
-    next_req = 0
-    in_batch = 0
-    done = 0
-    # back end
-    b_awake = False
-    t_b = 0.0
-    wake_at = inf
-    kicked = False  # a kick the back end has not acted on yet
-    draining = False
-    in_pass = False  # completions returned since the last interrupt decision
-    v_pass = False  # the same, for completions returned inside a kick_sync exit
-    # device (its queues' state in dq)
-    d_next = inf
-    d_k = 0  # the slot that finishes at d_next (what _earliest would answer): kept, not
-    #          rescanned, when a request starts (measured: 9 to 11 % of a run)
-    # doorbell_tail: chains taken; announced by doorbell writes that have landed; the last
-    # write's count and the time it lands (one write in flight at most: the vCPU rings
-    # again only after that write's exit ended)
-    popped = 0
-    announced = 0
-    rung = 0
-    rung_at = 0.0
-
-    if backend_polls:  # it never asks for a kick: it watches the ring
+    Each actor's state is two rows of named slots (``VT_*`` times and ``VN_*`` numbers for
+    the vCPU, ``BT_``/``BN_`` the back end, ``DT_``/``DN_`` the device, ``QT_``/``QN_`` the
+    queue) in arrays on this kernel's stack: LLVM sees that nothing else points into them
+    and keeps the slots in registers (in arrays passed in, every store to another array
+    might have changed them: the loop ran 5 to 20 % slower).  Compiled without numba's
+    runtime (``_nrt=False``): it allocates nothing, and with the runtime every ring
+    operation inlined here reference-counts the queue's two arrays (atomic increments and
+    decrements that the compiler could not prune), which took half of the loop's time."""
+    vt, vn = stack_array(N_VT, np.float64), stack_array(N_VN, np.int64)
+    bt, bn = stack_array(N_BT, np.float64), stack_array(N_BN, np.int64)
+    dt, dn = stack_array(N_DT, np.float64), stack_array(N_DN, np.int64)
+    qt, qn = stack_array(N_QT, np.float64), stack_array(N_QN, np.int64)
+    _start(vt, vn, bt, bn, dt, dn, qt, qn)
+    if lp.backend_polls:  # it never asks for a kick: it watches the ring
         _device_disable_kicks(vq)
     steps = 0
     status = OK
-    while done < n_req:
+    while vn[VN_DONE] < lp.requests:
         steps += 1
-        if steps > max_steps:
+        if steps > lp.max_steps:
             status = STEP_LIMIT
             break
-        # ---- when does each actor act next? --------------------------------------------
-        b_time = t_b if b_awake else wake_at
-        v_time = inf
-        action = -1
-        if v_phase == _PUBLISH_DUE or v_phase == _HANDLER_DUE or v_phase == _IN_EXIT:
-            v_time = t_v
-        elif v_phase == _HALTED:
-            v_time = irq_at
+        b_time = bt[BT_NOW] if bn[BN_AWAKE] else bt[BT_WAKE_AT]
+        at, do = _vcpu_next(vq, lp, w, vt, vn, dt[DT_NEXT], b_time)
+        actor = _pick(at, dt[DT_NEXT], b_time)
+        if actor == VCPU:
+            status = _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn)
+        elif actor == DEVICE:
+            _device_step(lp, w, rng, dt, dn, bt, bn)
+        elif actor == BACKEND:
+            status = _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn)
         else:
-            can_submit = (
-                next_req < n_req
-                and _num_free(vq) >= n_desc
-                and next_req - done < depth
-                and (not closed or in_batch > 0 or done == next_req)
-            )
-            if irq_at <= t_v:
-                v_time, action = t_v, A_IRQ_RUNNING
-            elif poll and unseen_at <= t_v:
-                v_time, action = t_v, -2  # reap by polling
-            elif can_submit:
-                v_time, action = t_v, A_SUBMIT
-            elif poll:
-                if unseen_at < inf:
-                    v_time, action = unseen_at, -2
-            elif irq_at < inf or b_time < inf or d_next < inf:
-                v_time, action = t_v, A_HLT
-        if v_time == inf and b_time == inf and d_next == inf:
             status = DEADLOCK
+        if status != OK:
             break
-        # ---- the vCPU acts ---------------------------------------------------------------
-        if v_time <= d_next and v_time <= b_time:
-            if v_phase == _READY:
-                if action == A_SUBMIT:
-                    lat[next_req] = t_v  # its submit time, until it completes
-                    _take(taken, A_SUBMIT, units, 1.0)
-                    t_v += c_row[A_SUBMIT]
-                    v_phase = _PUBLISH_DUE
-                elif action == A_IRQ_RUNNING:
-                    irq_at = inf
-                    counters[C_IRQS] += 1
-                    _take(taken, A_IRQ_RUNNING, units, 1.0)
-                    _take(taken, A_HANDLER, units, 1.0)
-                    t_v += c_row[A_IRQ_RUNNING] + c_row[A_HANDLER]
-                    v_phase = _HANDLER_DUE
-                elif action == -2:
-                    times[T_GUEST_POLL] += v_time - t_v
-                    t_v = v_time
-                    unseen_at = inf
-                    n = _reap(vq, t_v, lat, times)
-                    if n < 0:
-                        status = RING_BROKEN
-                        break
-                    done += n
-                elif action == A_HLT:
-                    counters[C_HALTS] += 1
-                    _take(taken, A_HLT, units, 1.0)
-                    t_v += c_row[A_HLT]
-                    t_halt = t_v
-                    v_phase = _HALTED
-                continue
-            if v_phase == _HALTED:  # the interrupt arrived: wake, enter, take it
-                halted = irq_at - t_halt
-                halted = max(halted, 0.0)
-                irq_at = inf
-                if halted <= window:
-                    counters[C_POLL_HITS] += 1
-                    times[T_HALT_POLL] += halted
-                    _take(taken, A_WAKE_POLLED, units, 1.0)
-                    t_v = t_halt + halted + c_row[A_WAKE_POLLED]
-                else:
-                    times[T_HALT_POLL] += window
-                    jw = lognormal(rng, sigma)
-                    _take(taken, A_WAKE_SLEPT, units, jw)
-                    t_v = t_halt + halted + c_row[A_WAKE_SLEPT] * jw
-                # KVM's adaptive window (kvm_vcpu_halt): keep, shrink or grow
-                if halted > window:
-                    if window > 0.0 and halted > halt_poll_max_ns:
-                        window = window / 2.0
-                        if window < HALT_POLL_GROW_START_NS:
-                            window = 0.0
-                    elif window < halt_poll_max_ns and halted < halt_poll_max_ns:
-                        window = max(HALT_POLL_GROW_START_NS, 2.0 * window)
-                        window = min(window, halt_poll_max_ns)
-                counters[C_IRQS] += 1
-                _take(taken, A_HANDLER, units, 1.0)
-                t_v += c_row[A_HANDLER]
-                v_phase = _HANDLER_DUE
-                continue
-            if v_phase == _PUBLISH_DUE:
-                v_phase = _READY
-                for k in range(n_desc):
-                    addrs[k] = (next_req * n_desc + k) * 4096
-                head = _driver_add(vq, addrs, chain_lens, chain_write, next_req)
-                if head < 0:
-                    status = RING_BROKEN
-                    break
-                next_req += 1
-                in_batch += 1
-                if backend_polls and not b_awake and wake_at == inf:
-                    kicked = True  # the polling back end sees the new chain at once
-                    wake_at = t_v
-                if in_batch == kick_every or next_req == n_req or _num_free(vq) < n_desc:
-                    in_batch = 0
-                    if _driver_kick_prepare(vq):
-                        counters[C_KICKS] += 1
-                        _take(taken, A_KICK, units, 1.0)
-                        t_v += c_row[A_KICK]
-                        if doorbell_tail:  # the new tail lands as the write's exit ends
-                            announced = rung
-                            rung = next_req
-                            rung_at = t_v
-                        if kick_sync:
-                            v_phase = _IN_EXIT
-                            if suppress_kicks:
-                                _device_disable_kicks(vq)
-                        elif not b_awake:
-                            kicked = True
-                            if wake_at == inf:
-                                jw = lognormal(rng, sigma)
-                                wake_at = t_v + c_row[A_WAKE_BACKEND] * jw
-                                _take(taken, A_WAKE_BACKEND, units, jw)
-                        else:
-                            kicked = True
-                continue
-            if v_phase == _HANDLER_DUE:
-                v_phase = _READY
-                _driver_disable_interrupts(vq)
-                # what it reaps, the application sees once the handler is done (its tail
-                # included); an entry that arrives during the tail waits for the next one
-                t_seen = t_v + c_row[A_HANDLER_TAIL]
-                while True:
-                    n = _reap(vq, t_seen, lat, times)
-                    if n < 0:
-                        status = RING_BROKEN
-                        break
-                    done += n
-                    if not _driver_enable_interrupts(vq):
-                        break
-                    _driver_disable_interrupts(vq)
-                if status != OK:
-                    break
-                _take(taken, A_HANDLER_TAIL, units, 1.0)
-                t_v += c_row[A_HANDLER_TAIL]
-                continue
-            # _IN_EXIT: the vCPU drains the ring (kick_sync), requests with no service time
-            # complete inline; the exit returns when the ring is empty
-            if dq[_R_LEN] > 0 and svc_ns == 0.0:
-                _return_used(vq, ready, dq, written)
-                _take(taken, A_COMPLETE, units, 1.0)
-                t_v += c_row[A_COMPLETE]
-                v_pass = True
-                if poll and unseen_at == inf:
-                    unseen_at = t_v
-                continue
-            head = _device_pop(vq)
-            if head == BROKEN:
-                status = RING_BROKEN
-                break
-            if head != EMPTY:
-                popped += 1
-                _take(taken, A_POP, units, 1.0)
-                t_v += c_row[A_POP]
-                d_next, d_k = _to_device(
-                    head,
-                    t_v,
-                    svc_ns,
-                    slot_t,
-                    slot_h,
-                    waiting,
-                    ready,
-                    dq,
-                    rng,
-                    sigma,
-                    units,
-                    d_next,
-                    d_k,
-                )
-                continue
-            if suppress_kicks and _device_enable_kicks(vq):
-                _device_disable_kicks(vq)
-                continue
-            v_phase = _READY
-            if v_pass:
-                v_pass = False
-                if _wants_interrupt(vq, poll, suppress_interrupts):
-                    counters[C_SIGNALS] += 1
-                    _take(taken, A_SIGNAL, units, 1.0)
-                    t_v += c_row[A_SIGNAL]
-                    # raised by the vCPU's own thread inside its exit: KVM injects it on
-                    # the entry that ends the exit, with no exit to deliver it (one that
-                    # was already pending merges with it)
-                    if irq_at <= t_v:
-                        irq_at = inf
-                    counters[C_IRQS] += 1
-                    _take(taken, A_HANDLER, units, 1.0)
-                    t_v += c_row[A_HANDLER]
-                    v_phase = _HANDLER_DUE
-            continue
-        # ---- the device: a request finishes ----------------------------------------------
-        if d_next <= b_time:
-            k = d_k
-            tf = d_next
-            ready[_wrap(dq[_R_HEAD] + dq[_R_LEN], q)] = slot_h[k]
-            dq[_R_LEN] += 1
-            if dq[_W_LEN] > 0:
-                js = lognormal(rng, sigma)
-                units[A_SERVICE] += js
-                slot_t[k] = tf + svc_ns * js
-                slot_h[k] = waiting[dq[_W_HEAD]]
-                dq[_W_HEAD] = _wrap(dq[_W_HEAD] + 1, q)
-                dq[_W_LEN] -= 1
-            else:
-                slot_t[k] = inf
-                dq[_BUSY] -= 1
-            d_k = _earliest(slot_t)
-            d_next = slot_t[d_k]
-            if not b_awake and wake_at == inf:
-                if backend_polls:
-                    wake_at = tf
-                else:
-                    jw = lognormal(rng, sigma)
-                    wake_at = tf + c_row[A_WAKE_FOR_COMPLETION] * jw
-                    _take(taken, A_WAKE_FOR_COMPLETION, units, jw)
-            continue
-        # ---- the back end ------------------------------------------------------------------
-        if not b_awake:
-            t_b = max(t_b, wake_at)
-            wake_at = inf
-            b_awake = True
-            counters[C_BACKEND_WAKES] += 1
-        if dq[_R_LEN] > 0:  # return a served request
-            _return_used(vq, ready, dq, written)
-            _take(taken, A_COMPLETE, units, 1.0)
-            t_b += c_row[A_COMPLETE]
-            times[T_BACKEND_BUSY] += c_row[A_COMPLETE]
-            in_pass = True
-            if poll and unseen_at == inf:
-                unseen_at = t_b
-            continue
-        if in_pass:  # one interrupt decision per pass of completions
-            in_pass = False
-            if _wants_interrupt(vq, poll, suppress_interrupts):
-                counters[C_SIGNALS] += 1
-                _take(taken, A_SIGNAL, units, 1.0)
-                t_b += c_row[A_SIGNAL]
-                times[T_BACKEND_BUSY] += c_row[A_SIGNAL]
-                if irq_at == inf:
-                    irq_at = t_b
-            continue
-        if kicked and not draining:
-            kicked = False
-            draining = True
-            if suppress_kicks:
-                _device_disable_kicks(vq)
-        if draining:
-            head = EMPTY
-            if not doorbell_tail or popped < (rung if t_b >= rung_at else announced):
-                head = _device_pop(vq)
-            elif popped < rung:  # the next doorbell write has not landed yet: wait for it
-                t_b = rung_at
-                continue
-            if head == BROKEN:
-                status = RING_BROKEN
-                break
-            if head != EMPTY:
-                popped += 1
-                _take(taken, A_POP, units, 1.0)
-                t_b += c_row[A_POP]
-                times[T_BACKEND_BUSY] += c_row[A_POP]
-                d_next, d_k = _to_device(
-                    head,
-                    t_b,
-                    svc_ns,
-                    slot_t,
-                    slot_h,
-                    waiting,
-                    ready,
-                    dq,
-                    rng,
-                    sigma,
-                    units,
-                    d_next,
-                    d_k,
-                )
-                continue
-            if suppress_kicks and not backend_polls and _device_enable_kicks(vq):
-                _device_disable_kicks(vq)
-                continue
-            draining = False
-            continue
-        b_awake = False  # nothing to do: sleep (or poll) until a kick or a completion
-    for a in range(N_ACTIONS):  # the time of each stage is exact: sum of units x cost
+    w.counters[C_STATUS] = status
+    w.counters[C_STEPS] = steps
+
+
+@njit(inline="always")
+def _tally(w, cost, exits, stage_ns):
+    """The time of each stage, exact: the sum of units x cost; and the exits: each
+    action's, as often as it was taken."""
+    for a in range(N_ACTIONS):
         for k in range(stage_ns.shape[0]):
-            stage_ns[k] += units[a] * cost[a, k]
-        for k in range(N_EXIT_COLS):  # and the exits: each action's, as often as taken
-            counters[C_EXITS + k] += taken[a] * exits[a, k]
-    counters[C_STATUS] = status
-    counters[C_STEPS] = steps
+            stage_ns[k] += w.units[a] * cost[a, k]
+        for k in range(N_EXIT_COLS):
+            w.counters[C_EXITS + k] += w.taken[a] * exits[a, k]

@@ -43,15 +43,6 @@ from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import CostProfile
 from .costs import get as get_profile
 
-
-def __getattr__(name: str):  # TEMP(merge): ringpath imports STAGES from trap until the merge
-    if name == "STAGES":  # (lazily: paths/result.py sits above this module, which needs none)
-        from .paths.result import STAGES
-
-        return STAGES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 DATA_MODES = P.DATA_MODE.choices
 """``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
 ``rep ins`` through KVM's emulator; ``dma``: QEMU reads or writes guest memory directly."""

@@ -37,6 +37,13 @@ from matplotlib.figure import Figure
 from . import canvas, exit_tax, plots, registers, trap
 from .costs import DEFAULT as DEFAULT_PROFILE
 from .costs import get as get_profile
+from .evidence import (  # noqa: F401 (profile_table, validation_table: importable here too)
+    Table,
+    lab_error_table,
+    micro_table,
+    profile_table,
+    validation_table,
+)
 from .hardware import catalogue
 from .paths import get as get_path
 from .paths import names, simulate
@@ -595,40 +602,6 @@ def explore_request_size(profile=DEFAULT_PROFILE) -> Explorer:
     )
 
 
-class Table:
-    """Rows of dicts shown as an HTML table (numbers formatted, columns renamed)."""
-
-    def __init__(self, rows: list[dict], columns: dict):
-        self.rows, self.columns = rows, columns
-
-    @staticmethod
-    def _cell(v) -> str:
-        if isinstance(v, float):
-            return f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
-        return html.escape(str(v))
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(t)}</th>" for t in self.columns.values())
-        body = "".join(
-            "<tr>" + "".join(f"<td>{self._cell(r[c])}</td>" for c in self.columns) + "</tr>"
-            for r in self.rows
-        )
-        return (
-            f'<table class="vm-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-        )
-
-    def __repr__(self):
-        return "\n".join(" | ".join(self._cell(r[c]) for c in self.columns) for r in self.rows)
-
-
-def profile_table(profile=DEFAULT_PROFILE) -> Table:
-    """Every cost of a profile with its unit, status and source (the calibration appendix)."""
-    return Table(
-        get_profile(profile).table(),
-        {"name": "cost", "value": "value", "unit": "unit", "status": "status", "source": "source"},
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # The lab chapter: measured beside predicted.
 # ---------------------------------------------------------------------------------------
@@ -677,70 +650,6 @@ def explore_lab(measurement, label: str) -> Explorer:
         ),
         draw,
         figsize=(11, 3.9),
-    )
-
-
-def lab_error_table(rows) -> Table:
-    """Every grid cell (rows of :func:`virtmodel.lab.validate.compare`): measured,
-    predicted, error, exits (measured / model)."""
-    rows = [
-        dict(
-            experiment=r.experiment,
-            knob=r.knob_label,
-            size=fmt_bytes(r.request_bytes),
-            measured=r.measured_us,
-            range=f"{r.measured_min:.2f}–{r.measured_max:.2f}",
-            predicted=r.predicted_us,
-            error=f"{r.error:+.1%}",
-            exits=f"{r.measured_user_exits:.4f} / {r.predicted_user_exits:.4f}",
-        )
-        for r in rows
-    ]
-    return Table(
-        rows,
-        {
-            "experiment": "experiment",
-            "knob": "knob",
-            "size": "request",
-            "measured": "measured µs",
-            "range": "runs (min–max)",
-            "predicted": "model µs",
-            "error": "error",
-            "exits": "exits to user space (lab / model)",
-        },
-    )
-
-
-def micro_table(measurement) -> Table:
-    """The micro-benchmarks the profile was calibrated from."""
-    from .lab.calibrate import BENCHMARKS
-
-    m, d = measurement.micro, measurement.device
-    rows = []
-    for k, (where, unit, text) in BENCHMARKS.items():
-        src = m if k in m else d
-        if k not in src:  # a measurement from before this benchmark existed
-            continue
-        rows.append(
-            dict(
-                name=k,
-                where=where,
-                value=src[k],
-                unit=unit,
-                spread=f"{src['spread'][k]:.0%}",
-                what=text,
-            )
-        )
-    return Table(
-        rows,
-        {
-            "name": "benchmark",
-            "where": "runs in",
-            "value": "median",
-            "unit": "unit",
-            "spread": "spread",
-            "what": "what it times",
-        },
     )
 
 
@@ -870,51 +779,3 @@ def measure_your_machine(**measure_kw) -> LabReport:
     """The lab chapter's demo: a :class:`LabReport` (``measure_kw`` go to
     :func:`virtmodel.lab.validate.measure` when this machine is measured)."""
     return LabReport(**measure_kw)
-
-
-# ---------------------------------------------------------------------------------------
-# The validation appendix: the model beside published results.
-# ---------------------------------------------------------------------------------------
-def _workload_text(workload: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in workload.items())
-
-
-def validation_table(rows=None) -> Table:
-    """Every published result of :func:`virtmodel.validation.table` beside the model: the
-    result, its workload, host and source, the reported and predicted values, the error and
-    whether it is within its target (absolute rates and latencies have none)."""
-    from . import validation
-
-    rows = validation.table() if rows is None else rows
-    out = []
-    for r in rows:
-        e = r.case.entry
-        within = {True: "yes", False: "no", None: "no target"}[r.within]
-        what = f"the entry's {r.case.raw_key!r} figure" if r.case.raw_key else e["quantity"]
-        out.append(
-            dict(
-                result=f"{r.case.label}: {what} [{e['unit']}]",
-                model_run=r.case.setup,
-                workload=_workload_text(e["workload"]),
-                host=e["host"],
-                source=e["source"],
-                reported=r.reported,
-                model=r.model,
-                error=f"{r.error:+.0%}",
-                within=within,
-            )
-        )
-    return Table(
-        out,
-        {
-            "result": "result",
-            "model_run": "the model's run",
-            "workload": "workload",
-            "host": "host",
-            "source": "source",
-            "reported": "reported",
-            "model": "model",
-            "error": "error",
-            "within": "within target",
-        },
-    )

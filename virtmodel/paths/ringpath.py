@@ -18,8 +18,7 @@ from .. import jitter, ring
 from .. import ringsim as rs
 from ..costs import CostProfile
 from ..spec import PAGE_SIZE
-from ..trap import STAGES
-from .result import Outcome
+from .result import STAGES, Outcome
 
 MAX_STEPS_PER_REQUEST = 64
 
@@ -37,6 +36,44 @@ class RingSetup(NamedTuple):
     software_backend: bool  # waking the back end is a thread switch
     backend_polls: bool = False  # the back end busy-polls: no kicks, one core spent
     doorbell_tail: bool = False  # the back end takes only chains a doorbell write announced
+
+    def loop(
+        self,
+        *,
+        requests: int,
+        kick_every: int,
+        closed: bool,
+        depth: int,
+        poll: bool,
+        parallelism: int,
+        halt_poll: bool = True,
+        sigma: float = 0.0,
+        max_steps: int | None = None,
+    ) -> rs.Loop:
+        """The event loop's parameters for this setup and a workload: ``requests`` in all,
+        at most ``depth`` in flight, a kick asked for after every ``kick_every``, whole
+        batches if ``closed``; the vCPU polls the used ring if ``poll``; the device serves
+        ``parallelism`` at once; KVM halt-polls unless ``halt_poll`` is off; service and
+        wake-ups jittered with shape ``sigma``; at most ``max_steps`` steps (default
+        MAX_STEPS_PER_REQUEST per request, plus 1024)."""
+        return rs.Loop(
+            requests=int(requests),
+            kick_every=int(kick_every),
+            closed=bool(closed),
+            depth=int(depth),
+            poll=bool(poll),
+            kick_sync=bool(self.kick_sync),
+            suppress_kicks=bool(self.suppress_kicks),
+            suppress_interrupts=bool(self.suppress_interrupts),
+            backend_polls=bool(self.backend_polls),
+            doorbell_tail=bool(self.doorbell_tail),
+            parallelism=int(parallelism),
+            halt_poll_max_ns=float(self.halt_poll_ns if halt_poll else 0.0),
+            sigma=float(sigma),
+            max_steps=int(
+                MAX_STEPS_PER_REQUEST * requests + 1024 if max_steps is None else max_steps
+            ),
+        )
 
 
 def stage_vec(**ns) -> np.ndarray:
@@ -207,37 +244,22 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
         kick_every, closed, depth = batch, True, batch
     parallelism = p.get("device_parallelism") or int(prof.device_parallelism)
     parallelism = max(1, parallelism // queues)
-    halt_poll = setup.halt_poll_ns if p.get("halt_poll", True) else 0.0
     lat = np.empty(n)  # not zeroed: the kernel writes each entry when it submits
     stage_ns = np.zeros(len(STAGES))
     times = np.zeros(rs.N_TIMES)
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
+    loop = setup.loop(
+        requests=n,
+        kick_every=kick_every,
+        closed=closed,
+        depth=depth,
+        poll=not p["interrupts"],
+        parallelism=parallelism,
+        halt_poll=p.get("halt_poll", True),
+        sigma=jitter.sigma(prof.jitter_cv),
+    )
     rs.simulate_ring(
-        vq,
-        n,
-        kick_every,
-        closed,
-        depth,
-        lens,
-        chain_write,
-        0,
-        setup.cost,
-        setup.exits,
-        setup.kick_sync,
-        not p["interrupts"],
-        setup.suppress_kicks,
-        setup.suppress_interrupts,
-        setup.backend_polls,
-        setup.doorbell_tail,
-        parallelism,
-        halt_poll,
-        rng,
-        jitter.sigma(prof.jitter_cv),
-        lat,
-        stage_ns,
-        times,
-        counters,
-        MAX_STEPS_PER_REQUEST * n + 1024,
+        vq, loop, setup.cost, setup.exits, lens, chain_write, rng, lat, stage_ns, times, counters
     )
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:
