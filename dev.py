@@ -99,23 +99,34 @@ def ensure_lab() -> None:
         overrides.write_text(json.dumps(merged, indent=2) + "\n")
 
 
-def ensure_chromium() -> None:
-    """The site tests drive Debian's chromium; install it where we can (root + apt-get)."""
-    if shutil.which("chromium"):
+def ensure_apt_package(command: str, package: str, tests: str) -> None:
+    """Install Debian's ``package`` (which provides ``command``) where it is missing and we
+    can (root + apt-get); otherwise say which tests will skip (and fail the run in CI)."""
+    if shutil.which(command):
         return
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
         print(
-            "chromium is not installed and cannot be installed here (needs root and "
-            "apt-get): the browser tests will skip (and fail the run in CI)",
+            f"{command} is not installed and cannot be installed here (needs root and "
+            f"apt-get): {tests} will skip (and fail the run in CI)",
             flush=True,
         )
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if (
         run(["apt-get", "update", "-q"], env=env) != 0
-        or run(["apt-get", "install", "-y", "-q", "chromium"], env=env) != 0
+        or run(["apt-get", "install", "-y", "-q", package], env=env) != 0
     ):
-        print("installing chromium failed (see above)", flush=True)
+        print(f"installing {package} failed (see above)", flush=True)
+
+
+def ensure_chromium() -> None:
+    """The site tests drive Debian's chromium."""
+    ensure_apt_package("chromium", "chromium", "the browser tests")
+
+
+def ensure_qemu() -> None:
+    """The QEMU lab's tests drive Debian's QEMU 7.2 (qemu-system-x86)."""
+    ensure_apt_package("qemu-system-x86_64", "qemu-system-x86", "the QEMU lab's tests")
 
 
 def book() -> int:
@@ -139,6 +150,7 @@ def test() -> int:
     lint_rc = lint()  # first: a new finding fails the run (the tests still run, to report)
     ensure_lab()  # for the JupyterLab test (the Binder test builds its own environment)
     ensure_chromium()
+    ensure_qemu()
     env = dict(os.environ)
     jit_off = dict(env, NUMBA_DISABLE_JIT="1")
     side_lane = [

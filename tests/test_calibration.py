@@ -222,9 +222,10 @@ def test_emulated_without_interrupts_drops_exactly_the_halt_the_interrupt_and_it
     diff = trap.request_ns(4096, profile=p, **kw) - trap.request_ns(
         4096, profile=p, interrupts=False, **kw
     )
-    # the HLT exit runs while the device works; the wake-up, the interrupt and its EOI add
+    # the HLT exit runs while the device works; the wake-up, the VM entry after it, the
+    # interrupt and its EOI add
     assert diff == pytest.approx(
-        p.wakeup_ns + p.signal_ns + p.irq_inject_ns + p.native_irq_ns + p.eoi_ns
+        p.wakeup_ns + p.wake_entry_ns + p.signal_ns + p.irq_inject_ns + p.native_irq_ns + p.eoi_ns
     )
     r = paths.simulate("emulated", interrupts=False, requests=10)
     assert r.interrupts_per_request == 0

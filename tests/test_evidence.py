@@ -60,24 +60,23 @@ def test_the_lab_table_leads_with_measured_model_error():
 def test_the_chart_has_a_numbered_point_per_result_with_its_values():
     rows = validation.table()
     chart = evidence.validation_chart(rows)
-    assert [p[0] for p in chart.panels] == ["count", "ratio", "absolute"]
+    kinds = ["count", "ratio", "scaling", "absolute"]
+    assert [p[0] for p in chart.panels] == kinds
     page = chart._repr_html_()
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 4
     tips = re.findall(r'<g id="vm-pt-(\d+)"><title>([^<]*)</title>', page)
+    ran = [n for n in range(1, len(rows) + 1) if not rows[n - 1].skipped]
+    assert len(ran) < len(rows)  # rows the model cannot run yet have no point
     assert [int(n) for n, _ in tips] == sorted(
-        range(1, len(rows) + 1),
-        key=lambda n: (
-            ("count", "ratio").index(rows[n - 1].case.kind)
-            if rows[n - 1].case.kind in ("count", "ratio")
-            else 2
-        ),
+        ran,
+        key=lambda n: kinds.index(k if (k := rows[n - 1].case.kind) in kinds else "absolute"),
     )
     for n, tip in tips:
         r = rows[int(n) - 1]
         assert tip.startswith(f"{n}. {r.case.label}: reported {r.reported:.4g}, model ")
         assert f"({r.error:+.0%})" in tip
     labels = {t for s in re.findall(r">([\d,]+)</text>", page) for t in s.split(",")}
-    assert {str(n) for n in range(1, len(rows) + 1)} <= labels  # every point numbered
+    assert {str(n) for n in ran} <= labels  # every point numbered
 
 
 def test_the_count_band_is_the_count_target():
@@ -90,4 +89,6 @@ def test_the_count_band_is_the_count_target():
         assert not validation._within("count", x, hi * 1.01)
     lo, hi = evidence._band("ratio", 2.0)
     assert (lo, hi) == pytest.approx((1.4, 2.6))
-    assert evidence._band("absolute", 2.0) is None
+    assert evidence._band("scaling", 2.0) == pytest.approx((1.4, 2.6))
+    assert evidence._band("absolute", 2.0) == pytest.approx((1.3, 2.7))
+    assert evidence._band("no such kind", 2.0) is None

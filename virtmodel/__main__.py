@@ -298,9 +298,52 @@ def _print_micro(micro: dict, dev: dict) -> None:
         print(f"  {k:<18}{src[k]:9.4f} {unit:<4} spread {src['spread'][k]:6.1%}  ({where})")
 
 
+def _lab_qemu(args) -> int:
+    from .lab import qemu
+
+    if args.shipped:
+        m = qemu.shipped()
+        print(
+            f"shipped measurement: {m.qemu_version}; {m.host['cpu']} ({m.host['cpus']} CPUs), "
+            f"kernel {m.host['kernel']}, {m.date}, load average {m.host['loadavg']:.1f} at the "
+            f"start, {m.host['loadavg_end']:.1f} at the end"
+        )
+    else:
+        if qemu.binary() is None:
+            print(
+                "The QEMU lab needs qemu-system-x86_64 (Debian: apt-get install "
+                "qemu-system-x86); python -m virtmodel lab qemu --shipped prints the shipped "
+                "measurement."
+            )
+            return 1
+        print(f"{qemu.version()}: running the experiments ...", flush=True)
+        m = qemu.run(progress=lambda line: print(line, flush=True))
+        print(
+            f"took {m.seconds:.0f} s; load average {m.host['loadavg']:.1f} at the start, "
+            f"{m.host['loadavg_end']:.1f} at the end (other work shares QEMU's cores)"
+        )
+    print("\nprofiles (python -m virtmodel profile FILE.json for every source):")
+    for backend, p in m.profiles.items():
+        print(
+            f"  {backend:<9} notify_ns {p.notify_ns:8.0f}  signal_ns {p.signal_ns:7.0f}  "
+            f"virtio_ns_per_request {p.virtio_ns_per_request:6.0f}  "
+            f"host_io_ns_per_request {p.host_io_ns_per_request:6.0f}"
+        )
+    print("\nthe model's back-end half (profile of that back end) vs QEMU:")
+    print(qemu.validate.table_text(m))
+    if args.json:
+        qemu.validate.save(m, args.json, command=" ".join(["python -m virtmodel", *args.argv]))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def _lab(args) -> int:
     from .lab import validate
 
+    if args.what == "qemu":
+        return _lab_qemu(args)
+    if args.json:
+        raise ValueError("--json is for 'lab qemu' (the KVM lab writes its JSON with --save)")
     if args.shipped:
         m, head = validate.shipped()
         print(
@@ -406,7 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", default=DEFAULT_PROFILE)
     p.set_defaults(func=_profile)
     lb = sub.add_parser(
-        "lab", help="run the KVM lab here: micro-benchmarks and the virtio / emulated grid"
+        "lab",
+        help="run the KVM lab here: micro-benchmarks and the virtio / emulated grid "
+        "('lab qemu': the QEMU lab, QEMU's own virtio-blk back end measured)",
+    )
+    lb.add_argument(
+        "what",
+        nargs="?",
+        default="kvm",
+        choices=("kvm", "qemu"),
+        help="kvm (default): the KVM lab; qemu: drive QEMU's own virtio-blk through qtest, "
+        "calibrate its back-end costs and compare the model's back-end half (under 3 min)",
+    )
+    lb.add_argument(
+        "--json",
+        metavar="FILE.json",
+        type=_output_file(".json"),
+        help="(lab qemu) also write the measurement as JSON",
     )
     lb.add_argument("--batch", type=_list(int), default=[1, 4, 16, 64])
     lb.add_argument("--request-bytes", type=_list(int), default=[64, 1500, 4096, 65536])

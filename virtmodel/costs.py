@@ -5,8 +5,10 @@ per field, where the number came from and how sure it is::
 
     published   read in a primary source (cycles converted at the stated clock)
     derived     arithmetic on published values (the arithmetic is in the note)
-    measured    measured by virtmodel.lab on the machine named in the profile
-    assumption  no source: a stated guess, to be replaced by a measurement
+    measured    measured by the project's labs (virtmodel.lab, the QEMU lab) on the
+                machine the note names
+    assumption  no source: a stated guess (bounded where the note says so), to be
+                replaced by a measurement
 
 ``"modern"`` (the default) stands for a recent server with APICv and an NVMe SSD; its costs
 come from published micro-benchmarks, most measured on other hosts (each source names its
@@ -87,13 +89,23 @@ class CostProfile:
         "KVM's maximum halt-poll window (halt_poll_ns): how long "
         "a halted vCPU spins before its thread sleeps",
     )
+    wake_entry_ns: float = _f(
+        "ns",
+        "the VM entry after a halted vCPU is woken (the entry half of the HLT exit's "
+        "round trip, with the posted-interrupt sync): on the completion's latency path; "
+        "part of vmexit_ns, not added to it",
+    )
     # -- data movement ----------------------------------------------------------------------
     copy_ns_per_byte: float = _f("ns/B", "CPU copy of one byte (memcpy bandwidth)")
     dma_map_ns_per_page: float = _f(
         "ns/page", "mapping one guest page for the device (address translation in QEMU)"
     )
     # -- work that is not virtualization overhead -------------------------------------------
-    guest_ns_per_request: float = _f("ns", "the guest's own driver work per request")
+    guest_ns_per_request: float = _f(
+        "ns",
+        "the submit share of the I/O stack per request, in the guest (or on bare metal): "
+        "the application's system call, block layer, driver",
+    )
     virtio_ns_per_request: float = _f(
         "ns", "back end's ring processing per request (pop, parse, push used)"
     )
@@ -110,7 +122,11 @@ class CostProfile:
         "requests", "requests the physical device serves at once (its internal parallelism)"
     )
     doorbell_ns: float = _f("ns", "native: posted MMIO write to a real device's doorbell")
-    native_irq_ns: float = _f("ns", "native: interrupt entry, handler and EOI on bare metal")
+    native_irq_ns: float = _f(
+        "ns",
+        "the completion share of the I/O stack per interrupt (entry, handler, EOI, "
+        "completing the request to the application), on bare metal and in the guest",
+    )
     jitter_cv: float = _f(
         "1", "coefficient of variation of service and wake-up times (lognormal), for tail latency"
     )
@@ -139,6 +155,11 @@ class CostProfile:
             raise ValueError(
                 f"device_parallelism must be a whole number in "
                 f"1..{MAX_PARALLELISM}, got {self.device_parallelism}"
+            )
+        if self.wake_entry_ns > self.vmexit_ns:
+            raise ValueError(
+                f"wake_entry_ns must be in 0..vmexit_ns ({self.vmexit_ns:g} ns): it is the "
+                f"entry part of the HLT exit's round trip, got {self.wake_entry_ns}"
             )
         for k, s in self.sources.items():
             if k not in FIELD_NAMES:
@@ -293,6 +314,46 @@ _KAUER = (
 )
 _P4800X = "Intel Optane SSD DC P4800X 375 GB, 4 KiB random read (AnandTech review 11209)"
 
+# The I/O stack of one 4 KiB read on bare metal (fio, system calls, block layer, NVMe driver,
+# interrupt, completion), from per-core IOPS of interrupt-driven fio on two hosts:
+# 608 k IOPS with libaio (J. Axboe, "Efficient IO with io_uring", kernel.dk/io_uring.pdf,
+# 2019, section 9.1; his "test box", not named) = 1,645 ns, and 638 k IOPS with fio's
+# io_uring engine at QD8 on a P5800X (fio issue #1206, 2021-03-12; host not named) =
+# 1,567 ns.  Both are peak, batched figures: per request at QD1 it may be more.
+_STACK_NS = 1600.0
+_STACK = (
+    "the I/O stack per request, 1,600 ns: fio interrupt-driven peak per core, 608 k IOPS "
+    "with libaio (J. Axboe, 'Efficient IO with io_uring', https://kernel.dk/io_uring.pdf, "
+    "2019, sec. 9.1, host not named) = 1,645 ns, and 638 k IOPS with io_uring at QD8 on a "
+    "P5800X (https://github.com/axboe/fio/issues/1206, 2021, host not named) = 1,567 ns"
+)
+_SUBMIT_SHARE = 0.6  # assumption: the submit side's share of that stack (50-70 % plausible)
+_SPLIT = (
+    "; the split, 60 % submit (system call, bio, blk-mq, driver queue_rq) and 40 % "
+    "completion (interrupt, blk_mq_complete, aio_complete, the reap), is an ASSUMPTION: "
+    "no source splits it"
+)
+_DOORBELL_NS = 100.0
+# the device's own time: AnandTech's bare-metal mean less what the native path charges the
+# CPU around it (the stack's two shares and the doorbell write)
+_DEVICE_4K_NS = 8900.0 - _STACK_NS - _DOORBELL_NS
+_WAKE = (
+    "half of 'perf bench sched pipe', 8.814 us/op on the unpatched mainline kernel "
+    "(A. Vagin, LKML 2022-10-27, "
+    "https://lore.kernel.org/all/20221027202603.670616-1-avagin@google.com/; an 8-CPU "
+    "host, not named; the patched figure of the same mail, 3.74 us/op, is an unmerged RFC): "
+    "a pipe write, a cross-CPU wake-up and a read per half; range 2.4-4.4 us on two "
+    "mainline hosts (4.77 us/op in the perf-tools pull for v6.3)"
+)
+_QEMU_LAB = (
+    "QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18), virtio-blk with an IOThread on null-co, "
+    "64 requests per kick, no tracing: ~2.3 us of IOThread CPU per request (schedstat, ns: "
+    "no clock conversion), on the project's lab machine, a KVM guest with 2 vCPUs of an AMD "
+    "EPYC (family 26, TSC ~2.6 GHz) -- a VM, probably slower than bare metal; the per-wake "
+    "fixed part (~109 us at 1 request per kick) is not explained and not used "
+    "(shared/qemu-lab-notes.md, 2026-12-06)"
+)
+
 MODERN = CostProfile(
     name="modern",
     description="A recent x86 server: Intel Xeon Gold 6248R (Cascade Lake, 3.0 GHz TSC) with "
@@ -306,21 +367,22 @@ MODERN = CostProfile(
     user_exit_ns=_cyc(6200 - 1400, _GHZ),
     emulate_access_ns=250.0,
     notify_ns=0.0,
-    wakeup_ns=3743.971 / 2,
+    wakeup_ns=8814.0 / 2,
     signal_ns=300.0,
     irq_inject_ns=0.0,
     eoi_ns=_cyc(4780.75 - 2919, _GHZ),
     halt_poll_ns=200_000.0,
+    wake_entry_ns=400.0,
     copy_ns_per_byte=1 / 9.95,
     dma_map_ns_per_page=50.0,
-    guest_ns_per_request=408.2,
-    virtio_ns_per_request=300.0,
-    host_io_ns_per_request=1500.0,
-    device_ns_per_request=8900.0 - 4096 * (1 / 2.4),
+    guest_ns_per_request=_SUBMIT_SHARE * _STACK_NS,
+    virtio_ns_per_request=2300.0,
+    host_io_ns_per_request=1100.0,
+    device_ns_per_request=_DEVICE_4K_NS - 4096 * (1 / 2.4),
     device_ns_per_byte=1 / 2.4,
-    device_parallelism=5,
-    doorbell_ns=100.0,
-    native_irq_ns=1000.0,
+    device_parallelism=4,
+    doorbell_ns=_DOORBELL_NS,
+    native_irq_ns=(1 - _SUBMIT_SHARE) * _STACK_NS,
     jitter_cv=0.05,
     cpu_ghz=_GHZ,
     sources={
@@ -351,12 +413,18 @@ MODERN = CostProfile(
             "no published figure for QEMU dispatching "
             "one register access to a device model (~750 cycles)",
         ),
-        "notify_ns": _src("assumption", "0: counted inside virtio_ns_per_request"),
-        "wakeup_ns": _src(
-            "derived",
-            "half of a pipe ping-pong, 3.744 us/op (perf bench sched "
-            "pipe, A. Vagin, LKML 2022-10-27; CPU not named): a proxy for an "
-            "eventfd wake-up, for which no figure was found",
+        "notify_ns": _src(
+            "assumption",
+            "0: counted inside virtio_ns_per_request (the QEMU lab's per-wake fixed part "
+            "is not explained yet)",
+        ),
+        "wakeup_ns": _src("derived", _WAKE + ": a proxy for an eventfd wake-up"),
+        "wake_entry_ns": _src(
+            "assumption",
+            "no micro-benchmark found; bounded below by the entry half of the vmcall round "
+            "trip (~780 of 1,559 cycles, ~260 ns) and above by the whole round trip "
+            "(vmexit_ns): 400 ns, the entry with KVM's posted-interrupt sync (PIR to vIRR) "
+            "in vcpu_run after kvm_vcpu_halt returns",
         ),
         "signal_ns": _src(
             "assumption",
@@ -390,27 +458,22 @@ MODERN = CostProfile(
         "dma_map_ns_per_page": _src(
             "assumption", "no published figure; a page-table walk in QEMU's memory API"
         ),
-        "guest_ns_per_request": _src(
-            "published",
-            "a guest system call under gVisor's KVM "
-            "platform, 408.2 ns, Xeon W-2135 (gVisor PR #7370): a "
-            "proxy for the guest driver's work, not a measurement "
-            "of a driver",
-        ),
-        "virtio_ns_per_request": _src(
-            "assumption", "no published figure for QEMU's pop, request parsing and push per request"
-        ),
+        "guest_ns_per_request": _src("derived", "60 % of " + _STACK + _SPLIT),
+        "virtio_ns_per_request": _src("measured", _QEMU_LAB),
         "host_io_ns_per_request": _src(
-            "assumption",
-            "no micro-benchmark found of one "
-            "linux-aio read's CPU in the host kernel (io_submit, "
-            "block layer, NVMe driver, io_getevents); a guess, "
-            "chosen before the validation ran and not fitted to it",
+            "derived",
+            "the bare-metal stack (1,600 ns, as guest_ns_per_request) less ~500 ns a back "
+            "end does not pay per request: fio's user-space work and the application's "
+            "wake-up and reap (QEMU submits a whole pass with one io_submit and reaps from "
+            "the user-mapped AIO ring); the 500 ns is an ASSUMPTION (range 1.0-1.3 us)",
         ),
         "device_ns_per_request": _src(
             "derived",
-            f"{_P4800X}: mean 8.9 us at QD1 (host NVMe "
-            "stack included) minus 4096 B x device_ns_per_byte",
+            f"{_P4800X}: mean 8.9 us at QD1 on bare metal, less the CPU the native path "
+            "charges around the device (the stack, 1,600 ns, and the doorbell, 100 ns) = "
+            "7,200 ns for 4 KiB, less 4096 B x device_ns_per_byte; cross-check: 120,005 "
+            "IOPS polled at QD1 on bare metal (S. Hajnoczi, KVM Forum 2020, read in a "
+            "transcript) = 8,333 ns, less a polled stack of 0.6-1.0 us = 7.3-7.7 us",
         ),
         "device_ns_per_byte": _src(
             "derived",
@@ -419,15 +482,14 @@ MODERN = CostProfile(
         ),
         "device_parallelism": _src(
             "derived",
-            f"Little's law on {_P4800X}: 584.8 k IOPS at "
-            "QD16 x 8.9 us at QD1 = 5.2 requests in service",
+            f"Little's law on {_P4800X}: 584.8 k IOPS at QD16 x the device's own time at "
+            "QD1 (7.2 us, above) = 4.2 requests in service, rounded to 4 (with the old "
+            "8.9 us, which held the host's stack, it gave 5); the QD16 point is near one "
+            "core's ceiling (1 / 1.7 us = 588 k), so it may be CPU-bound and the device "
+            "able to serve more",
         ),
         "doorbell_ns": _src("assumption", "a posted MMIO write; no published figure found"),
-        "native_irq_ns": _src(
-            "assumption",
-            "interrupt entry, handler and completion on bare "
-            "metal (also the guest's handler): no published figure",
-        ),
+        "native_irq_ns": _src("derived", "40 % of " + _STACK + _SPLIT),
         "jitter_cv": _src(
             "derived", f"{_P4800X}: median 9 us, p99 10 us at QD1: a lognormal with CV 0.045"
         ),
@@ -457,21 +519,22 @@ LEGACY_2012 = CostProfile(
     user_exit_ns=_cyc(20574 - 7237, _GHZ_2012),
     emulate_access_ns=0.0,
     notify_ns=0.0,
-    wakeup_ns=3743.971 / 2,
+    wakeup_ns=8814.0 / 2,
     signal_ns=300.0,
     irq_inject_ns=0.0,
     eoi_ns=1556 / 2.1,
     halt_poll_ns=0.0,
+    wake_entry_ns=_cyc(3898 / 2, _GHZ_2012),
     copy_ns_per_byte=1 / 7.766,
     dma_map_ns_per_page=50.0,
-    guest_ns_per_request=408.2,
-    virtio_ns_per_request=300.0,
-    host_io_ns_per_request=1500.0,
+    guest_ns_per_request=_SUBMIT_SHARE * _STACK_NS,
+    virtio_ns_per_request=2300.0,
+    host_io_ns_per_request=1100.0,
     device_ns_per_request=1000.0,
     device_ns_per_byte=0.05,
     device_parallelism=1,
     doorbell_ns=100.0,
-    native_irq_ns=1000.0,
+    native_irq_ns=(1 - _SUBMIT_SHARE) * _STACK_NS,
     jitter_cv=0.2,
     cpu_ghz=_GHZ_2012,
     sources={
@@ -494,10 +557,11 @@ LEGACY_2012 = CostProfile(
             "derived", "0: QEMU's handling of the access is inside user_exit_ns (measured together)"
         ),
         "notify_ns": _src("assumption", "0: counted inside virtio_ns_per_request"),
-        "wakeup_ns": _src(
-            "derived",
-            "half of a pipe ping-pong, 3.744 us/op (A. Vagin, LKML "
-            "2022-10-27): a later host, low confidence",
+        "wakeup_ns": _src("derived", _WAKE + ": a later host, low confidence"),
+        "wake_entry_ns": _src(
+            "assumption",
+            f"half of the vmcall round trip of 3898 cycles, {_KUT2012}: entry and exit "
+            "taken as equal halves",
         ),
         "signal_ns": _src("assumption", "no published figure for one eventfd write"),
         "irq_inject_ns": _src(
@@ -518,18 +582,27 @@ LEGACY_2012 = CostProfile(
         ),
         "dma_map_ns_per_page": _src("assumption", "no published figure"),
         "guest_ns_per_request": _src(
-            "published",
-            "guest syscall 408.2 ns, Xeon W-2135 (gVisor PR #7370), a proxy for the driver's work",
+            "assumption",
+            "the modern profile's figure (no per-core IOPS of a 2012 kernel found; before "
+            "blk-mq, Linux 3.13, the stack was probably slower): 60 % of " + _STACK + _SPLIT,
         ),
-        "virtio_ns_per_request": _src("assumption", "no published figure"),
-        "host_io_ns_per_request": _src("assumption", "the same guess as the modern profile's"),
+        "virtio_ns_per_request": _src(
+            "assumption",
+            "the modern profile's QEMU 7.2 measurement (no figure for a QEMU of 2012, "
+            "before virtio-blk dataplane): " + _QEMU_LAB,
+        ),
+        "host_io_ns_per_request": _src(
+            "assumption", "the modern profile's derived figure, on a later kernel"
+        ),
         "device_ns_per_request": _src(
             "assumption", "a fast device (1 us), so that virtualization overhead is visible"
         ),
         "device_ns_per_byte": _src("assumption", "a 20 GB/s device"),
         "device_parallelism": _src("assumption", "one request at a time"),
         "doorbell_ns": _src("assumption", "a posted MMIO write; no published figure"),
-        "native_irq_ns": _src("assumption", "bare-metal interrupt entry, handler and EOI"),
+        "native_irq_ns": _src(
+            "assumption", "the modern profile's figure: 40 % of " + _STACK + _SPLIT
+        ),
         "jitter_cv": _src("assumption", "20 % lognormal spread"),
         "cpu_ghz": _src("assumption", "the 2012 commit does not name its CPU"),
     },

@@ -253,9 +253,9 @@ def validation_table(rows=None) -> Table:
             dict(
                 result=f"{n}. {r.case.label} [{e['unit']}]",
                 reported=r.reported,
-                model=r.model,
-                error=f"{r.error:+.0%}",
-                met=MET[r.within],
+                model="not run" if r.skipped else r.model,
+                error="-" if r.skipped else f"{r.error:+.0%}",
+                met=r.skipped or MET[r.within],
                 model_run=r.case.setup,
                 source=Cite(r.case.source_key),
                 details=Fold(
@@ -286,7 +286,8 @@ def validation_table(rows=None) -> Table:
 PANELS = (
     ("count", "Counts per I/O", "within 15 % or 0.1"),
     ("ratio", "Ratios", "median error within 30 %"),
-    ("absolute", "Rates and latencies", ""),
+    ("scaling", "Scaling", "median error within 30 %"),
+    ("absolute", "Rates and latencies", "median error within 35 %"),
 )
 MARKS = {  # met -> (marker, colour, words); Okabe-Ito colours, told apart by shape too
     True: ("o", "#0072B2", "within its target"),
@@ -301,8 +302,10 @@ def _band(kind: str, x: float) -> tuple[float, float] | None:
     if kind == "count":
         d = max(validation.COUNT_TOLERANCE * x, validation.COUNT_ABSOLUTE)
         return max(x - d, 1e-3), x + d
-    if kind == "ratio":
+    if kind in ("ratio", "scaling"):
         return x * (1 - validation.RATIO_MEDIAN), x * (1 + validation.RATIO_MEDIAN)
+    if kind == "absolute":
+        return x * (1 - validation.ABSOLUTE_MEDIAN), x * (1 + validation.ABSOLUTE_MEDIAN)
     return None
 
 
@@ -428,5 +431,6 @@ def validation_chart(rows=None) -> Chart:
     rows = validation.table() if rows is None else rows
     groups: dict[str, list] = {kind: [] for kind, _, _ in PANELS}
     for n, r in enumerate(rows, 1):
-        groups[r.case.kind if r.case.kind in ("count", "ratio") else "absolute"].append((n, r))
+        if not r.skipped:  # a row the model cannot run yet has no point (the table says why)
+            groups[r.case.kind if r.case.kind in groups else "absolute"].append((n, r))
     return Chart([(k, title, target, groups[k]) for k, title, target in PANELS if groups[k]])

@@ -21,8 +21,9 @@ The mechanism (the source's section 2.1, in KVM's terms, as the Linux and QEMU c
    the guest pages and hands them to the host's I/O as they are: no per-chunk exits, no CPU
    copy.
 5. The device works asynchronously (IDE, AHCI): the vCPU has nothing to do and halts; KVM
-   polls for up to ``halt_poll_ns`` before it lets the vCPU thread sleep.  On completion
-   QEMU raises the interrupt; the guest's handler reads and clears the device's status
+   polls for up to ``halt_poll_ns`` before it lets the vCPU thread sleep.  The HLT exit's
+   round trip is split: its VM entry (``wake_entry_ns``) follows the wake-up, on the
+   latency path.  On completion QEMU raises the interrupt; the guest's handler reads and clears the device's status
    registers (more exits), and its EOI exits unless the host virtualizes it (posted
    interrupts or PV EOI for an edge-triggered vector; a level-triggered vector, as PCI INTx,
    always exits).  A device that completes the request inside the doorbell's exit needs no
@@ -304,7 +305,16 @@ def steps(
         dev = 0.0
     else:
         dev = prof.device_ns_per_request + s * prof.device_ns_per_byte
-        out.append(Step("device", "device", dev, 1, "host I/O and the physical device serve it"))
+        out.append(
+            Step(
+                "kvm",
+                "kvm",
+                prof.host_io_ns_per_request,
+                1,
+                "QEMU's thread in the host's I/O stack submits it and reaps it (blk_aio_*)",
+            )
+        )
+        out.append(Step("device", "device", dev, 1, "the physical device serves it"))
     if not p["interrupts"]:
         return out
     if not p["served_in_exit"]:  # the vCPU waits for the device, halted
@@ -312,13 +322,22 @@ def steps(
             Step(
                 "cpu",
                 "exit_entry",
-                prof.vmexit_ns,
+                prof.vmexit_ns - prof.wake_entry_ns,
                 1,
                 "the vCPU has nothing to do: HLT exits",
                 concurrent=True,
             )
         )
         out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT", concurrent=True))
+        out.append(
+            Step(
+                "cpu",
+                "exit_entry",
+                prof.wake_entry_ns,
+                1,
+                "the woken vCPU re-enters the guest (the entry of its halt's exit)",
+            )
+        )
         if wait == "auto":
             wait = "poll" if p["halt_poll"] and dev <= prof.halt_poll_ns else "sleep"
         if wait == "poll":

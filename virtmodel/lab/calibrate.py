@@ -401,6 +401,15 @@ def profile_from(
             ),
         ),
         halt_poll_ns=(costs.MODERN.halt_poll_ns, pub("halt_poll_ns")),
+        wake_entry_ns=(
+            0.0,
+            {
+                "status": "derived",
+                "source": "0: included in vmexit_ns (the lab times whole exit round trips and "
+                "cannot split the entry off; the HLT exit's whole round trip is charged "
+                "when the vCPU halts)",
+            },
+        ),
         device_parallelism=(
             1,
             {"status": "derived", "source": "the lab's back end serves one request at a time"},

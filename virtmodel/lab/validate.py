@@ -318,6 +318,19 @@ def _renamed(result: dict) -> dict:
     return result
 
 
+def _profile_fields(profile: dict) -> dict:
+    """A saved profile with the cost fields of today: files before 2026-12 have no
+    ``wake_entry_ns``, which the lab never splits off its exit round trips (0, as
+    :func:`virtmodel.lab.calibrate.profile_from` sets it)."""
+    if "wake_entry_ns" not in profile:
+        profile = dict(profile, wake_entry_ns=0.0)
+        profile["sources"] = dict(
+            profile.get("sources", {}),
+            wake_entry_ns={"status": "derived", "source": "0: included in vmexit_ns"},
+        )
+    return profile
+
+
 def load(path) -> tuple[Measurement, dict]:
     """Read a measurement written by :func:`save`; returns it and the file's header (host
     CPU, flavour, date, kernel, command)."""
@@ -329,7 +342,7 @@ def load(path) -> tuple[Measurement, dict]:
         data["micro"],
         data["device"],
         results,
-        costs.CostProfile(**data["profile"]),
+        costs.CostProfile(**_profile_fields(data["profile"])),
         data["seconds"],
         data["date"],
     )

@@ -33,7 +33,7 @@ def setup(s: int, mapped: bool, mode: str, prof: CostProfile):
             sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + prof.notify_ns + prof.doorbell_ns),
             exit_vec(io=1),
         )
-    return ringpath.hardware_setup(prof, s, mode, kick)
+    return ringpath.hardware_setup(prof, s, mode, kick, suppress_interrupts=True)
 
 
 def _run(p: dict, prof: CostProfile, rng):
