@@ -75,20 +75,19 @@ import numpy as np
 
 from ._jit import njit, stack_array
 from .jitter import lognormal
-from .ring import (
-    BROKEN,
-    EMPTY,
-    _device_disable_kicks,
-    _device_enable_kicks,
-    _device_pop,
-    _device_push_used,
-    _device_should_interrupt,
-    _driver_add,
-    _driver_disable_interrupts,
-    _driver_enable_interrupts,
-    _driver_get_used,
-    _driver_kick_prepare,
-    _num_free,
+from .ringmem import BROKEN, EMPTY
+from .ringops import (
+    device_disable_kicks,
+    device_enable_kicks,
+    device_pop,
+    device_push_used,
+    device_should_interrupt,
+    driver_add,
+    driver_disable_interrupts,
+    driver_enable_interrupts,
+    driver_get_used,
+    driver_kick_prepare,
+    num_free,
 )
 
 # rows of the cost matrix (ns per stage) and of the exit matrix
@@ -350,7 +349,7 @@ def _reap(vq, t, w):
     which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
     n = 0
     while True:
-        tok = _driver_get_used(vq)
+        tok = driver_get_used(vq)
         if tok == EMPTY:
             if n > 0 and t > w.times[T_LAST_DONE]:
                 w.times[T_LAST_DONE] = t
@@ -390,7 +389,7 @@ def _to_device(head, t, lp, w, dt, dn, rng):
 @njit(inline="always")
 def _begin_drain(vq, lp):
     if lp.suppress_kicks:
-        _device_disable_kicks(vq)
+        device_disable_kicks(vq)
 
 
 @njit(inline="always")
@@ -402,7 +401,7 @@ def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
     ):
-        head = _device_pop(vq)
+        head = device_pop(vq)
     elif qn[QN_POPPED] < qn[QN_RUNG]:
         return DRAIN_WAITING, qt[QT_RUNG_AT]
     if head == BROKEN:
@@ -415,8 +414,8 @@ def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
             w.times[T_BACKEND_BUSY] += w.c_row[A_POP]
         _to_device(head, t, lp, w, dt, dn, rng)
         return DRAIN_TOOK, t
-    if lp.suppress_kicks and not lp.backend_polls and _device_enable_kicks(vq):
-        _device_disable_kicks(vq)
+    if lp.suppress_kicks and not lp.backend_polls and device_enable_kicks(vq):
+        device_disable_kicks(vq)
         return DRAIN_AGAIN, t
     return DRAIN_DONE, t
 
@@ -425,7 +424,7 @@ def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
 def _complete(vq, lp, w, t, busy, vt, dn):
     """Return the oldest served chain used at ``t``; a polling vCPU sees it from then on.
     Returns the new time."""
-    _device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
+    device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
     _take(w, A_COMPLETE, 1.0)
     t += w.c_row[A_COMPLETE]
     if busy:
@@ -438,7 +437,7 @@ def _complete(vq, lp, w, t, busy, vt, dn):
 @njit(inline="always")
 def _interrupt_decision(vq, lp, w, t, busy):
     """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
-    if lp.poll or (lp.suppress_interrupts and not _device_should_interrupt(vq)):
+    if lp.poll or (lp.suppress_interrupts and not device_should_interrupt(vq)):
         return False, t
     w.counters[C_SIGNALS] += 1
     _take(w, A_SIGNAL, 1.0)
@@ -478,7 +477,7 @@ def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
     nr, done = vn[VN_NEXT_REQ], vn[VN_DONE]
     if (
         nr < lp.requests
-        and _num_free(vq) >= w.chain_lens.shape[0]
+        and num_free(vq) >= w.chain_lens.shape[0]
         and nr - done < lp.depth
         and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == nr)
     ):
@@ -537,16 +536,16 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
     req = vn[VN_NEXT_REQ]
     for k in range(n_desc):
         w.addrs[k] = (req * n_desc + k) * 4096
-    if _driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
+    if driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
         return RING_BROKEN
     vn[VN_NEXT_REQ] = req + 1
     vn[VN_IN_BATCH] += 1
     if lp.backend_polls and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
         bn[BN_KICKED] = True  # the polling back end sees the new chain at once
         bt[BT_WAKE_AT] = vt[VT_NOW]
-    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or _num_free(vq) < n_desc:
+    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or num_free(vq) < n_desc:
         vn[VN_IN_BATCH] = 0
-        if _driver_kick_prepare(vq):
+        if driver_kick_prepare(vq):
             _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
     return OK
 
@@ -588,12 +587,12 @@ def _vcpu_handle(vq, w, vt, vn):
     vn[VN_PHASE] = VCPU_READY
     t_seen = vt[VT_NOW] + w.c_row[A_HANDLER_TAIL]
     while True:
-        _driver_disable_interrupts(vq)
+        driver_disable_interrupts(vq)
         n = _reap(vq, t_seen, w)
         if n < 0:
             return RING_BROKEN
         vn[VN_DONE] += n
-        if not _driver_enable_interrupts(vq):
+        if not driver_enable_interrupts(vq):
             break
     _take(w, A_HANDLER_TAIL, 1.0)
     vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
@@ -819,7 +818,7 @@ def _run(vq, lp, w, rng):
     qt, qn = stack_array(N_QT, np.float64), stack_array(N_QN, np.int64)
     _start(vt, vn, bt, bn, dt, dn, qt, qn)
     if lp.backend_polls:  # it never asks for a kick: it watches the ring
-        _device_disable_kicks(vq)
+        device_disable_kicks(vq)
     steps = 0
     status = OK
     while vn[VN_DONE] < lp.requests:
