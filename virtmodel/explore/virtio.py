@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..costs import DEFAULT as DEFAULT_PROFILE
 from ..costs import get as get_profile
 from ..paths import names
