@@ -567,7 +567,7 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
         f'<div class="vm-player-title"><b>{html.escape(explorer.title)}</b></div>'
         f'<div class="vm-player-controls">{controls}</div>'
         f'<picture>{source}<img class="vm-frame" src="{store.src(manifest.frames[i])}" '
-        f'alt="{alt}" width="{w}" height="{h}"></picture>'
+        f'alt="{alt}" width="{w}" height="{h}" loading="lazy"></picture>'
         f'<p class="vm-wait">loading the frame ...</p>'
         f'<div class="vm-enlarged" hidden tabindex="-1" role="dialog" aria-label="enlarged '
         f'figure (click or Escape to close)"><img alt="{alt}"></div>'
