@@ -8,6 +8,7 @@ import pytest
 
 from virtmodel import costs, params, validation
 from virtmodel import ringsim as rs
+from virtmodel.__main__ import main
 from virtmodel.paths import simulate
 
 pytestmark = pytest.mark.model
@@ -121,3 +122,12 @@ def test_nvme_shadow_doorbells_at_qd8_ring_as_fan_measured():
     QD8, the model's stale EventIdx gave 0.13)."""
     r = simulate("nvme", iodepth=8, shadow_doorbell=True, **validation._FAN)
     assert r.exits_by_reason["io"] >= 0.3
+
+
+def test_the_cli_offers_poll_ns_and_names_it_when_it_is_out_of_range(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--poll-ns", "2000000"])
+    assert "poll_ns must be in 0..1000000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "--poll-ns" in capsys.readouterr().out
