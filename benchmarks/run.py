@@ -159,13 +159,11 @@ EXPLORERS = (
 
 
 def _explorer(name):
-    from virtmodel import beyond, widgets
+    from virtmodel import explore
 
     if name == "lab":
-        return widgets.measure_your_machine().explorer
-    if name.startswith("beyond."):
-        return getattr(beyond, name.removeprefix("beyond."))()
-    return getattr(widgets, name)()
+        return explore.measure_your_machine().explorer
+    return getattr(explore, name.removeprefix("beyond."))()
 
 
 def redraw_ms(every_knob=False, clear_each=False):
@@ -174,11 +172,11 @@ def redraw_ms(every_knob=False, clear_each=False):
     by explorer, the ms per move on the clock and the process's CPU ms per move (all
     threads: the model's curves run in a pool).  The simulation cache keeps only what the
     shown explorer drew, or with ``clear_each`` nothing at all before each move."""
-    from virtmodel import widgets
+    from virtmodel.explore import core
 
     per, cpu = {}, {}
     for name in EXPLORERS:
-        widgets._cached.cache_clear()
+        core._cached.cache_clear()
         ex = _explorer(name)
         ex.widget()
         knobs = ex.knobs if every_knob else ex.knobs[:1]
@@ -187,7 +185,7 @@ def redraw_ms(every_knob=False, clear_each=False):
             c = ex.controls[k.name]
             for v in (*(x for x in k.values if x != k.default), k.default):
                 if clear_each:
-                    widgets._cached.cache_clear()
+                    core._cached.cache_clear()
                 t, p = time.perf_counter(), time.process_time()
                 c.value = v
                 if v == k.default:  # back where it started: a revisit, not timed

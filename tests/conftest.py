@@ -91,6 +91,6 @@ def _canvas_text_hinting():
     virtmodel's canvas draws the explorers with, so that pixels can be compared."""
     import matplotlib
 
-    from virtmodel import canvas
+    from virtmodel.explore import render as canvas
 
     matplotlib.rcParams["text.hinting"] = canvas.HINTING

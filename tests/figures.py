@@ -101,7 +101,7 @@ def assert_same_figure(got_fig, want_fig, context=""):
 
 def plain_pixels(fig):
     """The figure drawn as it stands by matplotlib's own Agg renderer (none of
-    virtmodel.canvas's kept glyphs or axis layers), RGB."""
+    virtmodel.explore.render's kept glyphs or axis layers), RGB."""
     from matplotlib.backends.backend_agg import RendererAgg
 
     w, h = (round(v) for v in fig.bbox.size)

@@ -1,4 +1,4 @@
-"""virtmodel.canvas draws what matplotlib's Agg draws: texts from kept glyphs, axes from
+"""virtmodel.explore.render draws what matplotlib's Agg draws: texts from kept glyphs, axes from
 kept layers, whatever changed between draws."""
 
 import io
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from virtmodel import canvas
+from virtmodel.explore import render as canvas
 
 
 def _figure(n=2):

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from virtmodel import plots
 from virtmodel.__main__ import main
+from virtmodel.explore import figures as plots
 from virtmodel.paths import names, simulate
 from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, points, sweep

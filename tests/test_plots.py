@@ -6,7 +6,8 @@ from figures import assert_same_figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from virtmodel import plots, trap
+from virtmodel import trap
+from virtmodel.explore import figures as plots
 from virtmodel.sweep import compare
 
 
@@ -58,7 +59,7 @@ def test_curves_switch_between_linear_and_log_axes_and_titles():
 def test_the_legend_of_eight_curves_covers_no_panel(narrow):
     """With every path on a curve, a legend inside a panel hid curves: it sits under the
     panels, outside all of them, wide or refitted for a phone."""
-    from virtmodel.player import fit_narrow
+    from virtmodel.explore.static import fit_narrow
 
     cs = compare("batch", [1, 4, 16], requests=200)
     assert len(cs) >= 8

@@ -6,9 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from virtmodel import hardware, paths, plots
+from virtmodel import hardware, paths
 from virtmodel import params as P
 from virtmodel.__main__ import main
+from virtmodel.explore import figures as plots
 from virtmodel.paths import Example, Outcome, Param, Path
 from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, sweep

@@ -237,7 +237,7 @@ def test_on_a_phone_players_fit_and_show_their_narrow_frames(browser, server):
     stacked; the vring tour's tables stacked with larger type): shown at (nearly) the
     screen's width and scaled down no more than the doubled dpi, so its text is as large
     as on a desktop; the narrow set follows the controls."""
-    from virtmodel import player as vm_player
+    from virtmodel.explore import static as vm_player
 
     base, site = server
     players = tours = 0

@@ -193,7 +193,7 @@ def _compare(args) -> int:
         + " (each path takes only its own parameters: python -m virtmodel paths)"
     )
     if args.plot:
-        from .plots import curves as plot_curves
+        from .explore.figures import curves as plot_curves
 
         fig = plot_curves(curves, metrics=("us_per_request", "exits_per_request", "p99_latency_ns"))
         fig.savefig(args.plot, dpi=110)

@@ -329,15 +329,6 @@ def steps(
             )
         )
         out.append(Step("kvm", "kvm", prof.kvm_exit_ns, 1, "KVM handles the HLT", concurrent=True))
-        out.append(
-            Step(
-                "cpu",
-                "exit_entry",
-                prof.wake_entry_ns,
-                1,
-                "the woken vCPU re-enters the guest (the entry of its halt's exit)",
-            )
-        )
         if wait == "auto":
             wait = "poll" if p["halt_poll"] and dev <= prof.halt_poll_ns else "sleep"
         if wait == "poll":
@@ -363,6 +354,16 @@ def steps(
                 )
             )
     out.append(Step("qemu", "qemu", prof.signal_ns, 1, "QEMU raises the interrupt"))
+    if not p["served_in_exit"]:  # the interrupt ends the halt: the vCPU enters the guest
+        out.append(
+            Step(
+                "cpu",
+                "exit_entry",
+                prof.wake_entry_ns,
+                1,
+                "the woken vCPU re-enters the guest (the entry of its halt's exit)",
+            )
+        )
     if p["interrupt_mode"] != "posted":
         out.append(Step("kvm", "kvm", prof.irq_inject_ns, 1, "KVM injects the interrupt on entry"))
     out.append(Step("guest", "guest", prof.native_irq_ns, 1, "the guest's handler"))

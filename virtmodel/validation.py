@@ -14,7 +14,7 @@ on vs off, one path vs another) within 30 % median; absolute rates and latencies
 35 % median; scaling points (IOPS against queue depth, jobs, queues, back-end threads, as
 ratios) within 30 % median.  A case whose run needs a parameter its path does not take yet
 (``vcpus``, ``numjobs``, ``queues``, ``backend_threads``, ``poll_ns``) is not run: its row
-says what it needs (:attr:`Row.skipped`), and the targets count only the rows that ran.
+says what it needs (``Row.skipped``), and the targets count only the rows that ran.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 buttons, and drops repeated inline scripts.
 
 Static build.  The notebooks run in kernels started by this process;
-``VIRTMODEL_STATIC=1`` in their environment makes :mod:`virtmodel.widgets` explorers render
+``VIRTMODEL_STATIC=1`` in their environment makes :mod:`virtmodel.explore` explorers render
 kernel-free frame players instead of ipywidgets (which would be dead controls on a static
 page).
 
@@ -44,7 +44,7 @@ None and once with "" (Sphinx only drops exact duplicates), so every page declar
 ``THEBE_JS_URL`` twice: a JavaScript error ("Identifier 'THEBE_JS_URL' has already been
 declared") on every page.
 
-Frames.  The players' frames get a home (see :mod:`virtmodel.player`).  The kernels write
+Frames.  The players' frames get a home (see :mod:`virtmodel.explore.static`).  The kernels write
 frames into a store beside the doctrees (``<doctreedir>/virtmodel_frames``: it lives as long
 as the executed pages it belongs to, so an incremental build that re-reads nothing still has
 them), addressed in the pages by a placeholder URL; each written page gets the placeholder

@@ -69,8 +69,8 @@ def _run(p: dict, prof: CostProfile, rng) -> Outcome:
 PATH = register(
     Path(
         name="emulated",
-        label="emulated device",
-        color="#c0392b",
+        label="generic emulated device",
+        color="#D55E00",
         doc="QEMU emulates a device register by register; every access traps",
         params=(*P.RING, *P.TRAP_OWN, *P.HOST, P.PROFILE, P.SEED),
         run=_run,

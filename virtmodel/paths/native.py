@@ -53,7 +53,7 @@ PATH = register(
     Path(
         name="native",
         label="native",
-        color="#555555",
+        color="#000000",
         doc="bare metal: the same ring protocol with a hardware device",
         params=(*P.RING, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,

@@ -136,7 +136,7 @@ PATH = register(
     Path(
         name="nvme",
         label="emulated NVMe",
-        color="#8e44ad",
+        color="#882255",
         doc="QEMU's emulated NVMe: queues in guest memory, an SQ-tail and a CQ-head doorbell",
         params=(
             *_QUEUE,

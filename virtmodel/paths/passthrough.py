@@ -51,7 +51,7 @@ PATH = register(
     Path(
         name="passthrough",
         label="device assignment (VFIO)",
-        color="#1e8449",
+        color="#009E73",
         doc="the guest's driver drives the real device; only interrupts and idling cost exits",
         params=(*P.RING, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,

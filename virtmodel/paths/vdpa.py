@@ -61,7 +61,7 @@ PATH = register(
     Path(
         name="vdpa",
         label="vDPA (ring in hardware)",
-        color="#7d3c98",
+        color="#56B4E9",
         doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
         params=(*P.RING, NOTIFY_MAPPED, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,

@@ -41,7 +41,7 @@ PATH = register(
     Path(
         name="vhost",
         label="vhost (in-kernel)",
-        color="#17a589",
+        color="#E69F00",
         doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
         "to user space",
         params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),

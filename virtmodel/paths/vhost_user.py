@@ -65,7 +65,7 @@ PATH = register(
     Path(
         name="vhost-user",
         label="vhost-user (user-space back end)",
-        color="#d35400",
+        color="#CC79A7",
         doc="the virtio back end in another user-space process; optionally busy-polling",
         params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
         run=_run,

@@ -80,7 +80,7 @@ PATH = register(
     Path(
         name="virtio",
         label="virtio (QEMU)",
-        color="#2471a3",
+        color="#0072B2",
         doc="a virtio driver and QEMU's back end share a split ring",
         params=(
             *P.VIRTQUEUE,

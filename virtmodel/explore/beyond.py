@@ -1,20 +1,19 @@
-"""The explorers of chapter 5, "After the source: how modern hosts closed the gap".
-
-Each compares a few configurations of the registered paths over the number of requests in
-flight (fio's iodepth), one call per demo, like :mod:`virtmodel.widgets`' explorers (whose
-:class:`~virtmodel.widgets.Explorer` they are).
-"""
+"""Chapter 5 ("After the source: how modern hosts closed the gap"): each explorer
+compares a few configurations of the registered paths over the number of requests in
+flight (fio's iodepth)."""
 
 from __future__ import annotations
 
-from . import cachelines, plots
-from .costs import DEFAULT as DEFAULT_PROFILE
-from .costs import get as get_profile
-from .paths import REGISTRY, names
-from .sweep import points
-from .trap import INTERRUPT_MODES
-from .units import fmt_bytes
-from .widgets import REQUESTS, Explorer, Knob, Table, curve, run
+from .. import cachelines, registers
+from ..costs import DEFAULT as DEFAULT_PROFILE
+from ..costs import get as get_profile
+from ..evidence import Table
+from ..paths import REGISTRY, names
+from ..sweep import points
+from ..trap import INTERRUPT_MODES
+from ..units import fmt_bytes
+from . import figures
+from .core import FRAME_WIDTH_IN, REQUESTS, Explorer, Knob, curve, run
 
 DEPTHS = (1, 2, 4, 8, 16, 32, 64)
 """The curves' x values (iodepth)."""
@@ -22,25 +21,29 @@ MARKS = (1, 4, 16, 64)
 """The iodepths a reader can mark on them (each a frame on the static site)."""
 ON_OFF = {True: "on", False: "off"}
 KNOB_SIZES = (512, 4096, 65536)
+IDE_DMA = f"{figures.IDE_DISK}, DMA"
 
 
-def _variants(fig, variants: dict, metrics, depth: int, prof):
+def _variants(fig, variants: dict, metrics, depth: int, prof, exits_in_legend=False):
     """Curves of each variant (label -> (path, params)) over ``DEPTHS``, drawn with
-    ``depth`` marked; returns them and each variant's result at ``depth``."""
+    ``depth`` marked (``exits_in_legend``: each label followed by its exits per request
+    there); returns them and each variant's result at ``depth``."""
     curves = {
         label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
         for label, (path, kw) in variants.items()
     }
+    at = {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
     paths = {label: path for label, (path, _) in variants.items()}
-    plots.curves(
+    figures.curves(
         curves,
         metrics,
         fig,
         marker=depth,
-        colors={label: plots.path_color(path) for label, path in paths.items()},
-        styles=plots.variant_styles(paths),
+        colors={label: figures.path_color(path) for label, path in paths.items()},
+        styles=figures.variant_styles(paths),
+        labels={k: figures.with_exits(k, r) for k, r in at.items()} if exits_in_legend else None,
     )
-    return curves, {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
+    return curves, at
 
 
 def explore_ioeventfd(profile=DEFAULT_PROFILE) -> Explorer:
@@ -77,7 +80,7 @@ def explore_ioeventfd(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("request_bytes", "request size", KNOB_SIZES, 4096, fmt_bytes),
         ),
         draw,
-        figsize=(12, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -123,7 +126,7 @@ def explore_backends(profile=DEFAULT_PROFILE) -> Explorer:
             ),
         ),
         draw,
-        figsize=(12, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -159,7 +162,7 @@ def explore_interrupts(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("halt_poll", "KVM halt polling", (True, False), True, ON_OFF.get),
         ),
         draw,
-        figsize=(12, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -167,24 +170,28 @@ def explore_nvme(profile=DEFAULT_PROFILE) -> Explorer:
     """Emulated is not slow by nature: QEMU's NVMe, with and without shadow doorbells,
     beside virtio and an IDE disk."""
     prof = get_profile(profile)
-    from . import registers
 
     def draw(fig, depth, ioeventfd):
         v = {
             "NVMe, no shadow doorbells": ("nvme", dict(shadow_doorbell=False, ioeventfd=ioeventfd)),
             "NVMe, shadow doorbells": ("nvme", dict(shadow_doorbell=True, ioeventfd=ioeventfd)),
             "virtio-blk": ("virtio", {}),
-            "IDE disk (DMA)": ("emulated", registers.params(registers.IDE_DMA_READ)),
+            IDE_DMA: ("emulated", registers.params(registers.IDE_DMA_READ)),
         }
         c, at = _variants(
-            fig, v, ("exits_per_request", "throughput_rps", "mean_latency_ns"), depth, prof
+            fig,
+            v,
+            ("exits_per_request", "throughput_rps", "mean_latency_ns"),
+            depth,
+            prof,
+            exits_in_legend=True,
         )
         fig.suptitle(
             f"iodepth {depth}, doorbell ioeventfds {ON_OFF[ioeventfd]}: NVMe "
             f"{at['NVMe, shadow doorbells'].exits_per_request:.2f} exits per I/O "
             f"with shadow doorbells, "
             f"{at['NVMe, no shadow doorbells'].exits_per_request:.2f} without; "
-            f"IDE {at['IDE disk (DMA)'].exits_per_request:.0f}",
+            f"IDE {at[IDE_DMA].exits_per_request:.0f}",
             fontsize=9,
         )
         return {"curves": c, "at": at}
@@ -196,7 +203,7 @@ def explore_nvme(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("ioeventfd", "doorbell ioeventfds", (False, True), False, ON_OFF.get),
         ),
         draw,
-        figsize=(12, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -230,7 +237,7 @@ def explore_assignment(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("interrupt_mode", "interrupts", INTERRUPT_MODES, "posted"),
         ),
         draw,
-        figsize=(12, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -247,15 +254,6 @@ def explore_packed(profile=DEFAULT_PROFILE) -> Explorer:
         lines = {
             r: [x["lines_per_request"] for x in rows if x["ring"] == r] for r in ("split", "packed")
         }
-        ax, ax2 = plots.panels(fig, 2)
-        for r, ys in lines.items():
-            ax.plot(batches, ys, "o-", ms=3, label=r, color=plots.RING_COLORS[r])
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel(plots.LABELS["batch"])
-        ax.set_ylabel("cache lines moved per request")
-        ax.axvline(batch, color="k", lw=0.8, ls=":")
-        ax.legend(frameon=False)
-        ax.grid(alpha=0.3)
         res = {
             r: run(
                 "vhost",
@@ -269,20 +267,14 @@ def explore_packed(profile=DEFAULT_PROFILE) -> Explorer:
             )
             for r in ("split", "packed")
         }
-        ax2.bar(
-            range(2),
-            [res[r].us_per_request for r in res],
-            color=[plots.RING_COLORS[r] for r in res],
-        )
-        ax2.set_xticks(range(2), list(res))
-        ax2.set_ylabel("time per request (µs)")
-        ax2.grid(alpha=0.3, axis="y")
         i = batches.index(batch)
-        fig.suptitle(
+        figures.drawing(fig, figures.RingCompare).update(
+            batches,
+            lines,
+            batch,
+            {r: x.us_per_request for r, x in res.items()},
             f"batch {batch}, EVENT_IDX {ON_OFF[event_idx]}: split moves "
-            f"{lines['split'][i]:.2f} lines per request, packed "
-            f"{lines['packed'][i]:.2f}",
-            fontsize=9,
+            f"{lines['split'][i]:.2f} lines per request, packed {lines['packed'][i]:.2f}",
         )
         return {"lines": lines, "results": res}
 
@@ -293,7 +285,7 @@ def explore_packed(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("event_idx", "VIRTIO_F_EVENT_IDX", (True, False), True, ON_OFF.get),
         ),
         draw,
-        figsize=(11, 3.6),
+        figsize=(FRAME_WIDTH_IN, 3.6),
     )
 
 
@@ -318,7 +310,7 @@ def explore_which_path(profile=DEFAULT_PROFILE) -> Explorer:
                 ),
             )
         )
-        plots.path_bars(res, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), fig)
+        figures.path_bars(res, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), fig)
         fig.suptitle(f"{fmt_bytes(request_bytes)}, iodepth {depth}, {device_type}", fontsize=9)
         return {"results": res}
 
@@ -330,7 +322,7 @@ def explore_which_path(profile=DEFAULT_PROFILE) -> Explorer:
             Knob("device_type", "device", ("blk", "net"), "blk"),
         ),
         draw,
-        figsize=(12, 3.8),
+        figsize=(FRAME_WIDTH_IN, 3.8),
     )
 
 

@@ -1,4 +1,34 @@
-"""The explorers' canvas: matplotlib's Agg, keeping what a redraw would draw again.
+"""Drawing the explorers' pixels: every use of matplotlib's private names is here.
+
+matplotlib's public API says what to draw; how fast a live redraw is depends on a few of
+its internals, and they change between versions.  This module is the one place that
+touches them, each behind :data:`INTERNALS`, one check of the installed version against
+the versions the tests were run on (:data:`TESTED_MATPLOTLIB`).  With any other version
+every function here takes matplotlib's public way (slower, the same pictures): the canvas
+draws as plain Agg, a redraw rebuilds its panels instead of updating kept artists
+(:func:`virtmodel.explore.figures.kept_panels`), and a figure's own title and x label
+are not wrapped to its width.
+
+The private names, by use (the inventory ``tests/test_render.py`` checks against the
+source):
+
+* the caching canvas (:class:`Canvas`, :class:`Renderer`, below): Agg's glyph rendering
+  (``RendererAgg._draw_text_glyphs_and_boxes``, ``_prepare_font``, ``_renderer
+  .draw_text_image``, ``FT2Font._layout``, ``._set_transform``, ``._render_glyph``,
+  ``fontManager._find_fonts_by_props``, the ``_get_font_height_metrics`` hook that
+  ``Text._get_layout`` calls), axes' axes (``Axis._update_ticks``, ``._get_axis_name``, ``Figure._align_label_groups``,
+  ``Axes._axis_map``, ``Tick._pad``, ``Text._bbox_patch``), legends (``Legend._mode``,
+  ``._legend_box``, ``._findoffset``), and the canvas' renderer key (``_lastKey``);
+* updating kept artists (:func:`children`, :func:`reorder`, :func:`relim`,
+  :func:`request_autoscale`, :func:`set_scale`): ``Axes._children``,
+  ``Artist._get_in_autoscale``, ``Axes._update_line_limits``,
+  ``._update_patch_limits``, ``._update_image_limits``, ``._update_collection_limits``,
+  ``Axes._request_autoscale_view``, ``Axis._scale``;
+* fitting a drawing to its frame (:func:`reset_to_grid_cell`, :func:`figure_titles`,
+  :func:`side_titles`): ``Axes._set_position``, ``Figure._suptitle``, ``._supxlabel``,
+  ``Axes._left_title``, ``._right_title``.
+
+The explorers' canvas: matplotlib's Agg, keeping what a redraw would draw again.
 
 A live redraw changes a few lines, bars and texts; most of what Agg spends its time on
 comes back unchanged.  :class:`Canvas` keeps two things between draws, per renderer (one
@@ -38,13 +68,27 @@ from collections import OrderedDict
 
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.collections import Collection
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import Bbox
+
+TESTED_MATPLOTLIB = ((3, 11),)
+"""matplotlib's (major, minor) versions whose internals this module was run against
+(requirements.txt pins one of them)."""
+INTERNALS = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) in TESTED_MATPLOTLIB
+"""The one version check: True when the installed matplotlib is one of
+:data:`TESTED_MATPLOTLIB`, so the private names below may be used; else every function
+here takes the public way."""
 
 try:  # matplotlib >= 3.11 renders text glyph by glyph in Python, which can be kept
     from matplotlib.ft2font import RenderMode
 
-    GLYPHS = hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+    GLYPHS = INTERNALS and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
 except ImportError:  # an older one renders each text in C: drawn as it draws it
     GLYPHS = False
 
@@ -395,6 +439,8 @@ class Canvas(FigureCanvasAgg):
     and :meth:`Renderer.draw_legend`."""
 
     def draw(self):
+        if not INTERNALS:
+            return super().draw()
         for ax in self.figure.axes:
             for axis in ax._axis_map.values():
                 if "draw" not in vars(axis):  # an instance attribute: only this axis
@@ -410,6 +456,8 @@ class Canvas(FigureCanvasAgg):
             matplotlib.rcParams["text.hinting"] = was
 
     def get_renderer(self):
+        if not INTERNALS:
+            return super().get_renderer()
         w, h = self.get_width_height(physical=True)
         key = w, h, self.figure.dpi
         if self._lastKey != key:
@@ -454,3 +502,94 @@ def _draw_kept(artist, kept_draw, renderer):
     if isinstance(renderer, Renderer):
         return kept_draw(renderer, artist)
     return type(artist).draw(artist, renderer)
+
+
+# -- updating kept artists (virtmodel.explore.figures.Kept) ---------------------------------
+# Only reached with INTERNALS: without it, figures.kept_panels keeps nothing.
+def children(ax) -> list:
+    """The artists drawn on ``ax`` (lines, patches, texts, collections, ...), in drawing
+    order."""
+    return list(ax._children)
+
+
+def reorder(ax, key) -> None:
+    """Put ``ax``'s artists and containers in the order ``key`` gives (a kept artist
+    updated in place keeps its old place, a redraw must draw in the new call's order)."""
+    ax._children.sort(key=key)
+    ax.containers.sort(key=key)
+
+
+def request_autoscale(ax, name: str) -> None:
+    """Autoscale ``ax``'s ``name`` ("x" or "y") axis at the next draw, as adding data does."""
+    ax._request_autoscale_view(name)
+
+
+def relim(ax) -> None:
+    """``ax.relim()``, with the data limits of plain rectangles in data coordinates (bars)
+    taken from their corners at once: matplotlib walks each one's path as Bezier curves,
+    most of a bar chart's redraw.  The same limits (up to the last bit)."""
+    if not INTERNALS:
+        return ax.relim()
+    ax.dataLim.ignore(True)
+    ax.dataLim.set_points(Bbox.null().get_points())
+    ax.ignore_existing_data_limits = True
+    corners = []
+    for a in ax._children:
+        if not a._get_in_autoscale():
+            continue
+        if (
+            type(a) is Rectangle
+            and Artist.get_transform(a) is ax.transData
+            and a.get_angle() == 0
+            and ax.name == "rectilinear"
+        ):
+            if a.get_width() or a.get_height():  # matplotlib skips empty ones too
+                (x0, y0), (x1, y1) = a.get_bbox().get_points()
+                corners += [(x0, y0), (x1, y1)]
+        elif isinstance(a, Line2D):
+            ax._update_line_limits(a)
+        elif isinstance(a, Patch):
+            ax._update_patch_limits(a)
+        elif isinstance(a, AxesImage):
+            ax._update_image_limits(a)
+        elif isinstance(a, Collection):
+            ax._update_collection_limits(a)
+    if corners:
+        ax.update_datalim(corners)
+
+
+def set_scale(axis, name: str, **kw) -> None:
+    """``axis``'s scale set to ``name`` (with e.g. ``base``), only when it is not that
+    already: setting a scale replaces the axis' locators, formatters and transforms."""
+    current = axis._scale if INTERNALS else None
+    if (
+        current is not None
+        and current.name == name
+        and all(getattr(current, k, None) == v for k, v in kw.items())
+    ):
+        return
+    (axis.axes.set_xscale if axis.axis_name == "x" else axis.axes.set_yscale)(name, **kw)
+
+
+# -- the static player's frames (virtmodel.explore.static) ---------------------------------
+def reset_to_grid_cell(ax, fig) -> None:
+    """Put ``ax`` back where a new figure puts it (its grid cell), the starting point of
+    constrained layout, without taking it out of the layout (the public ``set_position``
+    does).  Nothing without :data:`INTERNALS` (frames are then drawn on new figures)."""
+    spec = ax.get_subplotspec()
+    if INTERNALS and spec is not None:
+        ax._set_position(spec.get_position(fig))
+
+
+def figure_titles(fig) -> list:
+    """The figure's suptitle and supxlabel Text objects (those that exist), to be wrapped
+    in place; none without :data:`INTERNALS`."""
+    if not INTERNALS:
+        return []
+    return [t for t in (fig._suptitle, fig._supxlabel) if t is not None]
+
+
+def side_titles(ax) -> list:
+    """``ax``'s three titles (centre, left, right): the public one alone without
+    :data:`INTERNALS`."""
+    return [ax.title, ax._left_title, ax._right_title] if INTERNALS else [ax.title]

@@ -1,6 +1,6 @@
 """The static player: an explorer's every knob combination, pre-rendered, on a kernel-free page.
 
-While the book is built (``VIRTMODEL_STATIC=1``), an :class:`~virtmodel.widgets.Explorer`
+While the book is built (``VIRTMODEL_STATIC=1``), an :class:`~virtmodel.explore.core.Explorer`
 shows itself as a *player*: one control per knob (the same labels and values as the live
 ipywidgets form, the same choice of slider or buttons) over frames rendered for **every**
 combination of the knobs' values, so every control on the static site works.
@@ -26,7 +26,7 @@ size, which it lays out for a tall figure by itself.
 Rendering is spread over worker processes forked from the kernel (``VIRTMODEL_FRAME_WORKERS``,
 default: one per core).  Each worker draws its frames one after another on one figure
 (:class:`Painter`), through the live explorers' in-place redraw (reused axes, kept artists,
-:mod:`virtmodel.canvas`'s kept glyphs and axis layers), and every frame is laid out in full
+:mod:`virtmodel.explore.render`'s kept glyphs and axis layers), and every frame is laid out in full
 from where a new figure would start: so a frame is the same pixels whichever frames the
 worker drew before it (tests/test_widgets.py compares each with a new figure's).
 """
@@ -41,19 +41,21 @@ import itertools
 import json
 import multiprocessing
 import os
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
-from . import canvas
+from . import figures, render
+from .core import NARROW_WIDTH_IN
+from .live import as_buttons
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .widgets import Explorer
+    from .core import Explorer
 
 FRAMES_DIR_ENV = "VIRTMODEL_FRAMES_DIR"
 FRAMES_URL_ENV = "VIRTMODEL_FRAMES_URL"
@@ -164,6 +166,10 @@ class Manifest:
     narrow: list[str]
     sizes: list[tuple[int, int]]
     narrow_sizes: list[tuple[int, int]]
+    text_px: float = float("inf")
+    """Height in frame pixels of the smallest text any wide frame shows."""
+    narrow_text_px: float = float("inf")
+    """The same for the narrow frames."""
 
     def frame(self, **state) -> str:
         return self.frames[self.index(state)]
@@ -181,7 +187,7 @@ class Painter:
 
     The figure is reused the way a live explorer reuses its own (the explorer's drawing
     function empties and refills its axes, or updates the artists it kept), drawn by
-    :class:`virtmodel.canvas.Canvas`, and laid out by constrained layout at every frame.
+    :class:`virtmodel.explore.render.Canvas`, and laid out by constrained layout at every frame.
     Constrained layout starts from where the axes are, and on a reused figure that is where
     the last frame's layout put them (the same state could land a pixel or two elsewhere
     depending on the frames before it), so each axes in a grid is first put back where a
@@ -198,21 +204,19 @@ class Painter:
         self.explorer, self.size = explorer, size
         self.fits = narrow and not explorer.narrow  # fit_narrow rearranges the drawing
         self.figure = Figure(figsize=size, dpi=dpi, layout="constrained")
-        canvas.Canvas(self.figure)
+        render.Canvas(self.figure)
 
     def __call__(self, state: dict) -> np.ndarray:
         """The picture of ``state`` (height x width x 3 uint8)."""
         fig = self.figure
-        if self.fits:
+        if self.fits or not render.INTERNALS:  # without INTERNALS: as on a new figure
             fig.clear()
             fig.set_size_inches(self.size)
         self.explorer.draw(fig, **state)
         if self.fits:
             fit_narrow(fig)
         for ax in fig.axes:  # where a new figure puts them: the layout's starting point
-            spec = ax.get_subplotspec()
-            if spec is not None:
-                ax._set_position(spec.get_position(fig))
+            render.reset_to_grid_cell(ax, fig)
         return fig.canvas.rgb().copy()
 
 
@@ -223,11 +227,10 @@ def pixels(explorer: Explorer, state: dict, narrow: bool = False) -> np.ndarray:
     return Painter(explorer, narrow)(state)
 
 
-NARROW_FIGSIZE = (4.4, 6.0)
+NARROW_FIGSIZE = (NARROW_WIDTH_IN, 6.0)
 """A narrow frame's figure (inches), before :func:`fit_narrow` sets its height; taller
 than wide, so a drawing that has a narrow layout of its own (the vring) picks it."""
 PANEL_HEIGHT = 2.6  # inches of a panel in a narrow frame
-_CHAR_EM = 0.56  # a character's mean width in DejaVu Sans, in ems (for wrapping)
 
 
 def fit_narrow(fig: Figure) -> None:
@@ -256,9 +259,8 @@ def fit_narrow(fig: Figure) -> None:
     if len(legends) == 1:
         old = legends[0]
         labels = [t.get_text() for t in old.get_texts()]
-        size = old.get_texts()[0].get_fontsize() if labels else 8
-        widest = max((len(t) for t in labels), default=0) * size * _CHAR_EM + 3 * size
-        ncols = max(1, min(len(labels), int(width_pt // max(widest, 1))))
+        size = old.get_texts()[0].get_fontsize() if labels else figures.SMALL
+        ncols = figures.legend_columns(labels, size, width_pt)
         handles = old.legend_handles
         old.remove()
         fig.legend(
@@ -266,25 +268,24 @@ def fit_narrow(fig: Figure) -> None:
         )
         legend_pt = -(-len(labels) // ncols) * size * 1.5
     lines = 0
+    titles = render.figure_titles(fig)
     for t, share in [
-        (fig._suptitle, 1),
-        (fig._supxlabel, 1),
+        *[(t, 1) for t in titles],
         *[(t, 1) for t in fig.texts],
         *[
             (t, 0.7)
             for ax in fig.axes  # over a panel, beside its labels
-            for t in (ax.title, ax._left_title, ax._right_title)
+            for t in render.side_titles(ax)
         ],
         *[(t, 0.3) for ax in fig.axes for t in ax.texts],
     ]:
         if t is None or not t.get_text():
             continue
-        chars = max(12, int(share * width_pt / (t.get_fontsize() * _CHAR_EM)))
-        wrapped = "\n".join(textwrap.fill(line, chars) for line in t.get_text().split("\n"))
-        t.set_text(wrapped)
-        if t is fig._suptitle or t is fig._supxlabel:
-            lines += wrapped.count("\n") + 1
-    fig.set_figheight(rows * PANEL_HEIGHT + 0.4 + lines * 0.18 + legend_pt / 72)
+        n = figures.wrap(t, share * width_pt)
+        if any(t is x for x in titles):
+            lines += n
+    height = rows * PANEL_HEIGHT + 0.4 + lines * 0.18 + legend_pt / 72
+    fig.set_figheight(round(height * fig.dpi) / fig.dpi)  # whole pixels
 
 
 def _label_every_row(axes) -> None:
@@ -302,7 +303,7 @@ def _label_every_row(axes) -> None:
 _JOB = None  # (explorer, store) of the grid being rendered, inherited by forked workers
 
 
-def _render_chunk(task) -> list[tuple[int, str, tuple]]:
+def _render_chunk(task) -> list[tuple[int, str, tuple, float]]:
     narrow, indices = task
     explorer, store = _JOB
     combos = combinations(explorer.knobs)
@@ -311,8 +312,20 @@ def _render_chunk(task) -> list[tuple[int, str, tuple]]:
     out = []
     for i in indices:
         rgb = paint(dict(zip(names, combos[i])))
-        out.append((i, store.put(encode(rgb)), (rgb.shape[1], rgb.shape[0])))
+        size = (rgb.shape[1], rgb.shape[0])
+        out.append((i, store.put(encode(rgb)), size, smallest_text_px(paint.figure)))
     return out
+
+
+def smallest_text_px(fig: Figure) -> float:
+    """Height in the figure's pixels of the smallest text it shows (its size in points at
+    the figure's dpi): shown at its own size, the smallest text is this many pixels."""
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure(root=True) is fig
+    ]
+    return min(sizes, default=float("inf")) * fig.dpi / 72
 
 
 def workers() -> int:
@@ -329,7 +342,7 @@ def workers() -> int:
     return n
 
 
-def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
+def render_grid(explorer: Explorer, store, processes: int | None = None) -> Manifest:
     """Render every combination of ``explorer``'s knobs, and their narrow frames, into
     ``store``; the explorer itself is left as it was.
 
@@ -351,13 +364,16 @@ def render(explorer: Explorer, store, processes: int | None = None) -> Manifest:
         [w[0] for w in narrow],
         [w[1] for w in wide],
         [w[1] for w in narrow],
+        min(w[2] for w in wide),
+        min(w[2] for w in narrow),
     )
 
 
 def _render_set(
     explorer, store, narrow: bool, indices: list[int], processes: int
 ) -> dict[int, tuple[str, tuple[int, int]]]:
-    """Frames of the combinations ``indices``: {index: (name, (width, height))}."""
+    """Frames of the combinations ``indices``: {index: (name, (width, height), smallest
+    text in pixels)}."""
     global _JOB
     share = max(1, -(-len(indices) // processes))
     tasks = [(narrow, indices[s : s + share]) for s in range(0, len(indices), share)]
@@ -376,7 +392,7 @@ def _render_set(
             done = [_render_chunk(t) for t in tasks]
     finally:
         _JOB = None
-    return {i: (name, size) for chunk in done for i, name, size in chunk}
+    return {i: (name, size, px) for chunk in done for i, name, size, px in chunk}
 
 
 # -- the page ------------------------------------------------------------------------------
@@ -386,12 +402,36 @@ _SCRIPT = """<script>(function () {
   if (!window.vmPlayer) window.vmPlayer = function (root) {
     var d = JSON.parse(root.querySelector("script.vm-player-data").textContent);
     var img = root.querySelector("img.vm-frame"), src = root.querySelector("source");
-    var pos = d.start.slice();
-    function show() {
+    var narrow = window.matchMedia(src.media);
+    var pos = d.start.slice(), fetched = {}, near = false;
+    function index(p) {
       var i = 0;
-      for (var k = 0; k < d.knobs.length; k++) i = i * d.knobs[k].labels.length + pos[k];
-      img.src = d.url + d.names[d.frames[i]];
-      src.srcset = d.url + d.names[d.narrow[i]];
+      for (var k = 0; k < d.knobs.length; k++) i = i * d.knobs[k].labels.length + p[k];
+      return i;
+    }
+    function url(i, phone) { return d.url + d.names[(phone ? d.narrow : d.frames)[i]]; }
+    function prefetch() {  // the frames one step away on any control, for this screen
+      if (!near) return;  // not before the reader comes to this player: a page's first
+      // visit loads only the frames it shows
+      for (var k = 0; k < d.knobs.length; k++) {
+        for (var step = -1; step <= 1; step += 2) {
+          var p = pos.slice(); p[k] += step;
+          if (p[k] < 0 || p[k] >= d.knobs[k].labels.length) continue;
+          var u = url(index(p), narrow.matches);
+          if (!fetched[u]) { fetched[u] = true; (new Image()).src = u; }
+        }
+      }
+    }
+    var slow;
+    img.addEventListener("load", function () {
+      clearTimeout(slow); root.classList.remove("vm-loading"); prefetch(); });
+    function show() {
+      var i = index(pos);
+      img.src = url(i, false);
+      src.srcset = url(i, true);
+      clearTimeout(slow);  // a loading sign only when a frame takes a while
+      slow = setTimeout(function () {
+        if (!img.complete) root.classList.add("vm-loading"); }, 150);
       img.alt = d.title + ": " + d.knobs.map(function (k, j) {
         return k.label + " " + k.labels[pos[j]]; }).join(", ");
       root.querySelectorAll(".vm-knob").forEach(function (el, k) {
@@ -399,6 +439,9 @@ _SCRIPT = """<script>(function () {
         if (out) out.textContent = d.knobs[k].labels[pos[k]];
         el.querySelectorAll("button").forEach(function (b, j) {
           b.setAttribute("aria-pressed", j === pos[k] ? "true" : "false"); });
+        var off = d.inert[k] ? d.inert[k][i] : 0;
+        el.classList.toggle("vm-off", off > 0);
+        el.querySelector(".vm-knob-why").textContent = off ? d.reasons[off - 1] : "";
       });
     }
     root.querySelectorAll(".vm-knob").forEach(function (el, k) {
@@ -406,6 +449,16 @@ _SCRIPT = """<script>(function () {
       if (s) s.addEventListener("input", function () { pos[k] = +s.value; show(); });
       el.querySelectorAll("button").forEach(function (b, j) {
         b.addEventListener("click", function () { pos[k] = j; show(); }); });
+    });
+    var big = root.querySelector(".vm-enlarged");
+    img.addEventListener("click", function () {  // the wide frame, as large as the window
+      big.querySelector("img").src = url(index(pos), false);
+      big.hidden = false; big.focus(); });
+    big.addEventListener("click", function () { big.hidden = true; });
+    big.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") big.hidden = true; });
+    ["pointerenter", "focusin", "touchstart"].forEach(function (e) {
+      root.addEventListener(e, function () { near = true; prefetch(); }, {passive: true});
     });
   };
   window.vmPlayer(document.getElementById("%s"));
@@ -420,39 +473,51 @@ _STYLE = """<style>
 .vm-knob-buttons{display:flex;flex-wrap:wrap;gap:2px}
 .vm-knob button{font:inherit;font-size:.85em;padding:.1em .6em;border:1px solid #aaa;
  border-radius:3px;background:#f5f5f5;color:#222;cursor:pointer}
-.vm-knob button[aria-pressed=true]{background:#2471a3;border-color:#2471a3;color:#fff}
-.vm-player img.vm-frame{max-width:100%;height:auto;display:block}
+.vm-knob button[aria-pressed=true]{background:#0072B2;border-color:#0072B2;color:#fff}
+.vm-knob.vm-off button,.vm-knob.vm-off input,.vm-knob.vm-off output{opacity:.45;
+ cursor:not-allowed}
+.vm-knob-why{font-size:.8em;font-style:italic;color:#666}
+.vm-knob-why:empty{display:none}
+.vm-player img.vm-frame{max-width:100%;height:auto;display:block;cursor:zoom-in}
+.vm-player.vm-loading picture{opacity:.5}
+.vm-player .vm-wait{display:none;font-size:.8em;color:#666}
+.vm-player.vm-loading .vm-wait{display:block}
+.vm-enlarged{position:fixed;inset:0;z-index:2000;background:rgba(0,0,0,.8);overflow:auto;
+ display:flex;align-items:center;justify-content:center;cursor:zoom-out}
+.vm-enlarged[hidden]{display:none}
+.vm-enlarged img{width:min(100vw,1600px);max-width:none;height:auto;background:#fff}
 .vm-player-note{font-size:.8em;color:#666}
 </style>"""
 
 
-def _knob_html(uid: str, j: int, knob, start: int) -> str:
+def _knob_html(uid: str, j: int, knob, start: int, why: str = "") -> str:
+    """A knob's control (buttons or a slider, :func:`~virtmodel.explore.live.as_buttons`)
+    and the place where the reason it does nothing at some settings shows (``why``: at
+    the player's first frame)."""
     label = html.escape(knob.label)
+    off = ' vm-off"' if why else '"'
+    note = f'<span class="vm-knob-why" id="{uid}-why{j}">{html.escape(why)}</span>'
+
     labels = [html.escape(knob.fmt(v)) for v in knob.values]
-    if _as_buttons(knob):
+    if as_buttons(knob):
         buttons = "".join(
             f'<button type="button" class="vm-player-button" aria-pressed='
             f'"{"true" if i == start else "false"}">{t}</button>'
             for i, t in enumerate(labels)
         )
         return (
-            f'<div class="vm-knob" data-knob="{j}"><span class="vm-knob-label"><b>{label}'
-            f'</b></span><span class="vm-knob-buttons" role="group" aria-label="{label}">'
-            f"{buttons}</span></div>"
+            f'<div class="vm-knob{off} data-knob="{j}"><span class="vm-knob-label"><b>{label}'
+            f'</b></span><span class="vm-knob-buttons" role="group" aria-label="{label}" '
+            f'aria-describedby="{uid}-why{j}">{buttons}</span>{note}</div>'
         )
     sid = f"{uid}-k{j}"
     return (
-        f'<div class="vm-knob" data-knob="{j}"><label for="{sid}"><b>{label}</b></label>'
+        f'<div class="vm-knob{off} data-knob="{j}"><label for="{sid}"><b>{label}</b></label>'
         f'<input type="range" class="vm-player-slider" id="{sid}" min="0" '
-        f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{label}">'
-        f'<output for="{sid}">{labels[start]}</output></div>'
+        f'max="{len(labels) - 1}" step="1" value="{start}" aria-label="{label}" '
+        f'aria-describedby="{uid}-why{j}">'
+        f'<output for="{sid}">{labels[start]}</output>{note}</div>'
     )
-
-
-def _as_buttons(knob) -> bool:
-    """The live form's choice (:meth:`Explorer.widget`): buttons for a few values or for
-    names and switches, a slider for a longer ordered scale."""
-    return len(knob.values) <= 4 or all(isinstance(v, (str, bool)) for v in knob.values)
 
 
 def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
@@ -472,6 +537,8 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
         "knobs": [{"label": k.label, "labels": [k.fmt(v) for v in k.values]} for k in knobs],
         "frames": [number[n] for n in manifest.frames],
         "narrow": [number[n] for n in manifest.narrow],
+        **_inert_table(explorer),
+        "text_px": [manifest.text_px, manifest.narrow_text_px],
     }
     i = manifest.index(state)
     alt = html.escape(
@@ -483,7 +550,10 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
         f'<source media="{NARROW_MEDIA}" srcset="{store.src(manifest.narrow[i])}" '
         f'width="{nw}" height="{nh}">'
     )
-    controls = "".join(_knob_html(uid, j, k, start[j]) for j, k in enumerate(knobs))
+    why = explorer.inert(state)
+    controls = "".join(
+        _knob_html(uid, j, k, start[j], why.get(k.name, "")) for j, k in enumerate(knobs)
+    )
     combos = len(manifest.frames)
     note = (
         f"Pre-computed: {combos} combination{'s' * (combos > 1)} of the knobs, "
@@ -498,14 +568,36 @@ def page_html(explorer: Explorer, manifest: Manifest, store) -> str:
         f'<div class="vm-player-controls">{controls}</div>'
         f'<picture>{source}<img class="vm-frame" src="{store.src(manifest.frames[i])}" '
         f'alt="{alt}" width="{w}" height="{h}"></picture>'
+        f'<p class="vm-wait">loading the frame ...</p>'
+        f'<div class="vm-enlarged" hidden tabindex="-1" role="dialog" aria-label="enlarged '
+        f'figure (click or Escape to close)"><img alt="{alt}"></div>'
         f'<p class="vm-player-note">{html.escape(note)}</p>'
         f'<script type="application/json" class="vm-player-data">{payload}</script>'
         f"</div>" + _SCRIPT % uid
     )
 
 
+def _inert_table(explorer: Explorer) -> dict:
+    """Which knobs do nothing at which combinations, for the page: ``reasons`` (the
+    distinct reasons) and ``inert`` (per knob: None if it always matters, else for each
+    combination 0 or 1 + the index of its reason)."""
+    names = [k.name for k in explorer.knobs]
+    combos = combinations(explorer.knobs)
+    reasons: list[str] = []
+    inert: list = [None] * len(names)
+    for i, combo in enumerate(combos):
+        for name, why in explorer.inert(dict(zip(names, combo))).items():
+            j = names.index(name)
+            if inert[j] is None:
+                inert[j] = [0] * len(combos)
+            if why not in reasons:
+                reasons.append(why)
+            inert[j][i] = 1 + reasons.index(why)
+    return {"reasons": reasons, "inert": inert}
+
+
 def player_html(explorer: Explorer, store=None, processes: int | None = None) -> str:
     """Render ``explorer``'s whole grid into ``store`` (default: :func:`default_store`) and
     return its player."""
     store = default_store() if store is None else store
-    return page_html(explorer, render(explorer, store, processes), store)
+    return page_html(explorer, render_grid(explorer, store, processes), store)

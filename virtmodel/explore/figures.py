@@ -2,38 +2,43 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.collections import Collection, PolyCollection
+from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_rgba_array
 from matplotlib.container import Container
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Rectangle
+from matplotlib.path import Path
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
-from matplotlib.transforms import Bbox
 
-from .paths.result import STAGES
-from .units import fmt_bytes
+from ..paths.result import STAGES
+from ..units import fmt_bytes
+from . import render
 
-_OTHER = ("#7d3c98", "#16a085", "#d35400", "#2c3e50", "#b7950b")
+_OTHER = ("#882255", "#009E73", "#D55E00", "#332288", "#999933")
 
 
 def path_color(key: str) -> str:
     """A line's colour: the registered path's own, else one picked from the key."""
-    from .paths import REGISTRY
+    from ..paths import REGISTRY
 
     if key in REGISTRY:
         return REGISTRY[key].color
     return _OTHER[sum(map(ord, str(key))) % len(_OTHER)]
 
 
+SMALL = 9
+"""Points of the smallest text a figure draws (legends, notes, values on bars, table
+cells): a frame's width is chosen so that this is 11 CSS pixels where it is shown
+(:mod:`virtmodel.explore.core`'s ``FRAME_WIDTH_IN``)."""
+
 VARIANT_STYLES = ("o-", "s--", "^:", "D-.")
 """Line formats of one path's variants on one figure, in order: they share the path's
 colour, so the first is drawn solid with dots, the next dashed with squares, and so on."""
 
-RING_COLORS = {"split": "#16a085", "packed": "#d35400"}
+RING_COLORS = {"split": "#009E73", "packed": "#D55E00"}
 """The two virtqueue layouts' colours where they are compared."""
 
 
@@ -48,9 +53,21 @@ def variant_styles(paths: dict) -> dict:
     return out
 
 
+IDE_DISK = "IDE disk (libata)"
+"""The emulated IDE disk Linux's libata drives (its register sequences in
+:mod:`virtmodel.registers`, ~27 exits per 4 KiB request), named apart from the
+``"emulated"`` path's generic emulated device (its own default sequence, 6 exits)."""
+
+
+def with_exits(name: str, result) -> str:
+    """``name`` with the exits per request of ``result``, for a legend: which emulated
+    device a line is shows in what it costs."""
+    return f"{name}: {_value(result.exits_per_request)} exits/request"
+
+
 def path_label(key: str) -> str:
     """A line's legend label: the registered path's label, else the key itself."""
-    from .paths import REGISTRY
+    from ..paths import REGISTRY
 
     return REGISTRY[key].label if key in REGISTRY else str(key)
 
@@ -79,6 +96,47 @@ LABELS = {
     "request_bytes": "request size (bytes)",
     "queue_size": "queue size (descriptors)",
 }
+
+
+CHAR_EM = 0.56
+"""A character's mean width in DejaVu Sans, in ems (for wrapping text and fitting legends
+to a figure's width without measuring them)."""
+
+
+def legend_columns(labels, size: float, width_pt: float) -> int:
+    """How many columns of ``labels`` (at ``size`` points) fit across ``width_pt``."""
+    widest = max((len(t) for t in labels), default=0) * size * CHAR_EM + 3 * size
+    return max(1, min(len(labels), int(width_pt // max(widest, 1))))
+
+
+def wrap(t, width_pt: float) -> int:
+    """Wrap the text artist ``t`` to ``width_pt`` (each of its lines refilled); its lines."""
+    chars = max(12, int(width_pt / (t.get_fontsize() * CHAR_EM)))
+    old = t.get_text()
+    new = "\n".join(textwrap.fill(line, chars) for line in old.split("\n"))
+    if new != old:
+        t.set_text(new)
+    return new.count("\n") + 1
+
+
+def fit_width(fig: Figure) -> None:
+    """Keep a drawing within its figure's width: the figure's titles wrapped to it, each
+    panel's title to its share of it (every explorer's drawing ends with this,
+    :class:`virtmodel.explore.core.Explorer`; legends are fitted when made,
+    :meth:`Kept.legend`)."""
+    width_pt = fig.get_figwidth() * 72
+    for t in [*render.figure_titles(fig), *fig.texts]:
+        if t.get_text():
+            wrap(t, width_pt)
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        share = 0.95
+        if spec is not None:  # its columns' part of the width
+            ratios = spec.get_gridspec().get_width_ratios() or [1] * spec.get_gridspec().ncols
+            share *= sum(ratios[c] for c in spec.colspan) / sum(ratios)
+        for t in render.side_titles(ax):
+            if t.get_text():
+                wrap(t, share * width_pt)
 
 
 def arrangement(fig: Figure) -> tuple:
@@ -147,7 +205,8 @@ def kept_panels(fig: Figure, plot: str, n: int = 1, width_ratios=None):
     k = fig.__dict__.get("_virtmodel_kept")
     ratios = tuple(width_ratios or (1,) * n)
     if (
-        k is not None
+        render.INTERNALS
+        and isinstance(k, Kept)
         and k.plot == plot
         and k.axes == fig.axes
         and arrangement(fig) == _side_by_side(n, ratios)
@@ -169,7 +228,7 @@ class Kept:
     :meth:`bars`, ...): the first call creates each artist with matplotlib's own call, a
     later one with the same key and the same style sets the new data on the kept artist.
     Everything else the function sets on an axes (scales, grid, limits, ticks, titles) it
-    sets on every call, through :func:`_scale` and :meth:`grid` for the two that are
+    sets on every call, through :func:`render.set_scale` and :meth:`grid` for the two that are
     dear to set again.  Between calls, :meth:`again` removes what anyone else added to the
     axes and puts back the defaults that are cheap to put back (titles, labels, autoscaled
     limits, no inversion, axis on); :meth:`done` removes what this call did not draw
@@ -201,7 +260,7 @@ class Kept:
             for c in list(ax.containers):  # first: removing one removes its bars
                 if id(c) not in mine:
                     c.remove()
-            for a in list(ax._children):
+            for a in render.children(ax):
                 if id(a) not in mine:
                     a.remove()
             leg = ax.get_legend()
@@ -234,14 +293,17 @@ class Kept:
                 del self._legends[ax]
         if self.fresh:
             return  # created in order, limits accumulated as they were added
+        order = {id(a): i for i, a in enumerate(self._used)}
+
+        def place(a):
+            return order.get(id(a), -1)
+
         for ax in self.axes:
-            order = {id(a): i for i, a in enumerate(self._used)}
-            ax._children.sort(key=lambda a: order.get(id(a), -1))
-            ax.containers.sort(key=lambda a: order.get(id(a), -1))
-            _relim(ax)
+            render.reorder(ax, place)
+            render.relim(ax)
             for name, (lo, hi) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
                 if np.isfinite(lo) and np.isfinite(hi):  # as adding data would have
-                    ax._request_autoscale_view(name)
+                    render.request_autoscale(ax, name)
 
     # -- drawing -------------------------------------------------------------------------
     def _get(self, key, style):
@@ -401,6 +463,10 @@ class Kept:
             handles, labels = [h for h, _ in pairs], [lb for _, lb in pairs]
         else:
             labels = [h.get_label() for h in handles]
+        if style.get("ncol", 1) > 1:  # as many columns as fit across the figure
+            size = style.get("fontsize", 10)
+            width = ax.figure.get_figwidth() * 72
+            style = {**style, "ncol": min(style["ncol"], legend_columns(labels, size, width))}
         owner = ax.figure if outside else ax
         made_from = (tuple(id(h) for h in handles), outside, style)
         got = self._legends.get(owner)
@@ -460,47 +526,6 @@ def _move_errorbar(c, x, y, below, above) -> None:
     bars.set_segments([[(a, lo), (a, hi)] for a, lo, hi in zip(x, low, high)])
 
 
-def _relim(ax) -> None:
-    """``ax.relim()``, with the data limits of plain rectangles in data coordinates (bars)
-    taken from their corners at once: matplotlib walks each one's path as Bezier curves,
-    most of a bar chart's redraw.  The same limits (up to the last bit)."""
-    ax.dataLim.ignore(True)
-    ax.dataLim.set_points(Bbox.null().get_points())
-    ax.ignore_existing_data_limits = True
-    corners = []
-    for a in ax._children:
-        if not a._get_in_autoscale():
-            continue
-        if (
-            type(a) is Rectangle
-            and Artist.get_transform(a) is ax.transData
-            and a.get_angle() == 0
-            and ax.name == "rectilinear"
-        ):
-            if a.get_width() or a.get_height():  # matplotlib skips empty ones too
-                (x0, y0), (x1, y1) = a.get_bbox().get_points()
-                corners += [(x0, y0), (x1, y1)]
-        elif isinstance(a, Line2D):
-            ax._update_line_limits(a)
-        elif isinstance(a, Patch):
-            ax._update_patch_limits(a)
-        elif isinstance(a, AxesImage):
-            ax._update_image_limits(a)
-        elif isinstance(a, Collection):
-            ax._update_collection_limits(a)
-    if corners:
-        ax.update_datalim(corners)
-
-
-def _scale(axis, name: str, **kw) -> None:
-    """``axis``'s scale set to ``name`` (with e.g. ``base``), only when it is not that
-    already: setting a scale replaces the axis' locators, formatters and transforms."""
-    current = axis._scale
-    if current.name == name and all(getattr(current, k, None) == v for k, v in kw.items()):
-        return
-    (axis.axes.set_xscale if axis.axis_name == "x" else axis.axes.set_yscale)(name, **kw)
-
-
 def _empty(ax) -> None:
     """Back to what ``Figure.subplots`` gives, keeping the axes' tick objects."""
     for c in list(ax.containers):
@@ -540,11 +565,14 @@ def curves(
     marker=None,
     colors: dict | None = None,
     styles: dict | None = None,
+    labels: dict | None = None,
 ) -> Figure:
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
     there; ``colors`` overrides the line colours by key, ``styles`` their formats (default
-    ``"o-"``; see :func:`variant_styles`)."""
+    ``"o-"``; see :func:`variant_styles`), ``labels`` their legend labels (default: the
+    path's label, or the key)."""
+    labels = labels or {}
     colors = colors or {}
     styles = styles or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
@@ -559,13 +587,13 @@ def curves(
                 x,
                 c.field(m) * scale,
                 styles.get(path, "o-"),
-                label=path_label(path),
+                label=labels.get(path) or path_label(path),
                 ms=3,
                 color=colors.get(path) or path_color(path),
             )
             over = c.over
         if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
-            _scale(ax.xaxis, "log", base=2)
+            render.set_scale(ax.xaxis, "log", base=2)
             ticks = x if len(x) <= 8 else x[::2]
             ax.set_xticks(ticks)
             ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
@@ -574,20 +602,36 @@ def curves(
                 FuncFormatter((lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num)
             )
         else:
-            _scale(ax.xaxis, "linear")
+            render.set_scale(ax.xaxis, "linear")
         ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
         ys = ys[ys > 0]
         if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
             ys.size and ys.max() / ys.min() >= 100
         ):
-            _scale(ax.yaxis, "log", base=10)
+            render.set_scale(ax.yaxis, "log", base=10)
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(FuncFormatter(_num))
             ax.yaxis.set_minor_locator(NullLocator())
         else:
-            _scale(ax.yaxis, "linear")
-        if marker is not None:
+            render.set_scale(ax.yaxis, "linear")
+        if marker is not None:  # a band and a dot on each curve: seen at a glance
+            kept.vline(ax, (m, "band"), marker, color="#e3e3e3", lw=12, zorder=1)
             kept.vline(ax, (m, "marker"), marker, color="k", lw=0.8, ls=":")
+            for path, c in curves_by_path.items():
+                x = np.asarray(c.values, dtype=float)
+                if marker in x:
+                    y = c.field(m)[list(x).index(marker)] * scale
+                    kept.line(
+                        ax,
+                        (m, path, "at"),
+                        [marker],
+                        [y],
+                        "o",
+                        ms=8,
+                        mec="white",
+                        mew=1.2,
+                        color=colors.get(path) or path_color(path),
+                    )
         ax.set_xlabel(LABELS.get(over, over))
         ax.set_ylabel(label)
         kept.grid(ax, alpha=0.3)
@@ -612,7 +656,7 @@ def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
         vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
         kept.bars(ax, (m, "bars"), True, rows, vals, color=[path_color(k) for k in keys])
         for r, v in zip(rows, vals):
-            kept.text(ax, (m, r), v, r, f" {_value(v)}", va="center", fontsize=7)
+            kept.text(ax, (m, r), v, r, f" {_value(v)}", va="center", fontsize=SMALL)
         ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
         ax.set_ylim(len(keys) - 0.5, -0.5)
         ax.set_xlabel(label)
@@ -648,12 +692,12 @@ def breakdown(
     ax.set_yticks(rows, labels)
     for i, k in enumerate(labels):
         if notes and k in notes:
-            kept.text(ax, ("note", i), left[i], i, "  " + notes[k], va="center", fontsize=8)
-    ax.set_xlim(0, left.max() * (1.45 if notes else 1.05))
+            kept.text(ax, ("note", i), left[i], i, "  " + notes[k], va="center", fontsize=SMALL)
+    ax.set_xlim(0, left.max() * (1.8 if notes else 1.05))
     ax.yaxis.set_inverted(True)
     ax.set_xlabel("work per request (µs, all threads)")
     kept.legend(
-        ax, ncol=7, fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22)
+        ax, ncol=7, fontsize=SMALL, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22)
     )
     if title:
         ax.set_title(title)
@@ -661,50 +705,174 @@ def breakdown(
     return fig
 
 
-def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
-    """One request's steps as consecutive bars in lanes by actor (repeats drawn as one
-    bar of count x duration); a concurrent step (KVM polling while the device works) is
-    drawn from where the step before it started, beside it."""
-    actors = ["guest", "cpu", "kvm", "qemu", "device"]
-    fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
-    (ax,), kept = kept_panels(fig, "timeline")
+def drawing(fig: Figure, kind):
+    """The figure's drawing of ``kind`` (a figure class below: it makes its artists once,
+    on the figure's emptied panels, and :meth:`update` changes them), made now unless the
+    figure already shows one (a live redraw, or the static player's next frame)."""
+    got = fig.__dict__.get("_virtmodel_kept")
+    if isinstance(got, kind) and got.axes == fig.axes:
+        _no_figure_titles(fig)
+        return got
+    axes = panels(fig, kind.panels, kind.width_ratios)
+    got = fig._virtmodel_kept = kind(fig, axes)
+    return got
+
+
+ACTORS = {
+    "guest": "guest",
+    "cpu": "CPU (exit/entry)",
+    "kvm": "KVM",
+    "qemu": "QEMU",
+    "device": "device",
+}
+"""The timeline's lanes, top to bottom: actor -> its label."""
+
+
+def trips(steps) -> dict:
+    """``steps`` (:func:`virtmodel.trap.steps`) spelt out one by one, as boxes: a run of
+    consecutive steps repeated the same number of times (``count`` > 1: one exit's way
+    out to QEMU and back, say) is that many trips through the run, each step once per
+    trip; a concurrent step starts where the step before it started.  {(actor, stage):
+    (starts, widths)} in ns, arrays in time order."""
+    out: dict = {}
+
+    def add(s, x0, w):
+        got = out.setdefault((s.actor, s.stage), ([], []))
+        got[0].append(np.atleast_1d(x0))
+        got[1].append(np.broadcast_to(w, np.shape(np.atleast_1d(x0))))
+
     t = start = 0.0
-    for i, s in enumerate(steps):
-        w = s.ns * s.count / 1e3
-        left = start if s.concurrent else t
-        kept.bars(
-            ax,
-            ("step", i),
-            True,
-            actors.index(s.actor),
-            w,
-            left,
-            color=STAGE_COLORS[s.stage],
-            edgecolor="white",
-            linewidth=0.3,
-        )
-        if not s.concurrent:
-            start, t = t, t + w
+    i = 0
+    while i < len(steps):
+        n, j = steps[i].count, i + 1
+        if n > 1 and not steps[i].concurrent:
+            while j < len(steps) and steps[j].count == n and not steps[j].concurrent:
+                j += 1
+            widths = np.array([s.ns for s in steps[i:j]])
+            period, within = widths.sum(), np.cumsum(widths) - widths
+            for s, w, off in zip(steps[i:j], widths, within):
+                add(s, t + np.arange(n) * period + off, w)
+            start, t = t + (n - 1) * period + within[-1], t + n * period
         else:
-            start = left + w
-    ax.set_yticks(range(len(actors)), ["guest", "CPU (exit/entry)", "KVM", "QEMU", "device"])
-    ax.yaxis.set_inverted(True)
-    ax.set_xlabel("time (µs)")
-    handles = [
-        kept.bars(ax, ("key", s), False, 0, 0, color=STAGE_COLORS[s], label=s) for s in STAGES
-    ]
-    kept.legend(
-        ax,
-        handles=handles,
-        ncol=len(STAGES),
-        fontsize=7,
-        frameon=False,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.28),
-    )
-    if title:
+            s, w = steps[i], steps[i].ns * steps[i].count
+            left = start if s.concurrent else t
+            add(s, left, w)
+            if s.concurrent:
+                start = left + w
+            else:
+                start, t = t, t + w
+        i = j
+    return {k: (np.concatenate(a), np.concatenate(b)) for k, (a, b) in out.items()}
+
+
+class Timeline:
+    """One request's steps in lanes by actor (:data:`ACTORS`), every repeated trip drawn
+    (:func:`trips`): one collection of boxes, a legend of the stages, made once;
+    :meth:`update` sets the boxes, their colours, the time axis and the title.  The boxes
+    of one lane and stage are one compound path: a thousand trips of port I/O are a few
+    paths for Agg to fill, not eight thousand."""
+
+    panels, width_ratios = 1, None
+
+    def __init__(self, fig: Figure, axes):
+        (ax,) = self.axes = axes
+        self.boxes = ax.add_collection(
+            PathCollection([], edgecolors="white", linewidths=0.3), autolim=False
+        )
+        ax.set_yticks(range(len(ACTORS)), list(ACTORS.values()))
+        ax.set_ylim(len(ACTORS) - 0.5, -0.5)
+        ax.set_xlabel("time (µs)")
+        handles = [Rectangle((0, 0), 0, 0, color=STAGE_COLORS[s], label=s) for s in STAGES]
+        ax.legend(
+            handles=handles,
+            ncol=legend_columns(STAGES, SMALL, fig.get_figwidth() * 72),
+            fontsize=SMALL,
+            frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.28),
+        )
+
+    def update(self, steps, title: str = "") -> None:
+        (ax,) = self.axes
+        lanes = list(ACTORS)
+        paths, colors, widest, end = [], [], [], 0.0
+        for (actor, stage), (starts, widths) in trips(steps).items():
+            x0, x1 = starts / 1e3, (starts + widths) / 1e3
+            y = np.full_like(x0, lanes.index(actor))
+            corners = np.stack(
+                [
+                    np.stack(c, axis=-1)
+                    for c in ((x0, y - 0.4), (x1, y - 0.4), (x1, y + 0.4), (x0, y + 0.4))
+                ],
+                axis=1,
+            )
+            paths.append(Path.make_compound_path_from_polys(corners))
+            colors.append(STAGE_COLORS[stage])
+            widest.append(float(widths.max()) / 1e3)
+            end = max(end, float(x1.max()))
+        self.boxes.set_paths(paths)
+        self.boxes.set_facecolor(colors)
+        # white edges part boxes at least 3 pixels wide; on narrower ones (a thousand trips
+        # of port I/O) they would paint the boxes white, at great cost: none there
+        px_per_us = 0.85 * ax.figure.get_figwidth() * ax.figure.dpi / max(end, 1e-9)
+        self.boxes.set_linewidth([0.3 if w * px_per_us >= 3 else 0.0 for w in widest])
+        ax.set_xlim(0, end * 1.02)
         ax.set_title(title)
-    kept.done()
+
+
+class RingCompare:
+    """The split and packed rings side by side: cache lines moved per request against
+    batch size (a line per ring, the batch shown marked by a band and a dot on each), and
+    the time per request at that batch (a bar per ring, its value written on it).  Made
+    once; :meth:`update` sets the data, the marks, the values and the title."""
+
+    panels, width_ratios = 2, None
+    RINGS = ("split", "packed")
+
+    def __init__(self, fig: Figure, axes):
+        ax, ax2 = self.axes = axes
+        self.band = ax.axvline(1, color="#e3e3e3", lw=12, zorder=1)
+        self.lines, self.dots = {}, {}
+        for r in self.RINGS:
+            c = RING_COLORS[r]
+            (self.lines[r],) = ax.plot([], [], "o-", ms=3, label=r, color=c)
+            (self.dots[r],) = ax.plot([], [], "o", ms=8, mec="white", mew=1.2, color=c)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(LABELS["batch"])
+        ax.set_ylabel("cache lines moved per request")
+        ax.legend(handles=list(self.lines.values()), frameon=False)
+        ax.grid(alpha=0.3)
+        self.bars = ax2.bar(range(2), [0, 0], color=[RING_COLORS[r] for r in self.RINGS])
+        self.values = [
+            ax2.text(i, 0, "", ha="center", va="bottom", fontsize=SMALL) for i in range(2)
+        ]
+        ax2.set_xticks(range(2), list(self.RINGS))
+        ax2.set_ylabel("time per request (µs)")
+        ax2.grid(alpha=0.3, axis="y")
+
+    def update(self, batches, lines: dict, batch, us: dict, title: str) -> None:
+        ax, ax2 = self.axes
+        i = list(batches).index(batch)
+        for r in self.RINGS:
+            self.lines[r].set_data(batches, lines[r])
+            self.dots[r].set_data([batch], [lines[r][i]])
+        self.band.set_xdata([batch, batch])
+        ax.relim()
+        ax.autoscale_view()
+        for bar, text, r in zip(self.bars, self.values, self.RINGS):
+            bar.set_height(us[r])
+            text.set_position((text.get_position()[0], us[r]))
+            text.set_text(f"{us[r]:.3f} µs")  # two bars often within a few percent
+        ax2.set_ylim(0, max(us.values()) * 1.15)
+        ax.figure.suptitle(title, fontsize=9)
+
+
+def timeline(steps, fig: Figure | None = None, title: str = "") -> Figure:
+    """One request's steps as boxes in lanes by actor, every trip of a repeated run drawn
+    (:class:`Timeline`); a concurrent step (KVM polling while the device works) is drawn
+    from where the step before it started, beside it."""
+    fig = fig or Figure(figsize=(9, 2.8), layout="constrained")
+    drawing(fig, Timeline).update(steps, title)
     return fig
 
 
@@ -720,7 +888,7 @@ def message(fig: Figure, text: str) -> Figure:
 def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = None) -> Figure:
     """Guest speed (% of native) against exits per second, for a cost per exit; thin lines
     for ``others`` costs; ``markers`` are (label, exits per second) placed on the curve."""
-    from .exit_tax import guest_speed
+    from ..exit_tax import guest_speed
 
     fig = fig or Figure(figsize=(8, 3.6), layout="constrained")
     (ax,), kept = kept_panels(fig, "exit_tax")
@@ -735,7 +903,7 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
                 r[i],
                 50,
                 f"{c / 1e3:g} µs",
-                fontsize=7,
+                fontsize=SMALL,
                 color="#888888",
                 rotation=-60,
             )
@@ -744,12 +912,12 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
         "cost",
         r,
         100 * guest_speed(r, ns_per_exit),
-        color="#c0392b",
+        color="#333333",
         lw=2.2,
         label=f"{ns_per_exit / 1e3:g} µs per exit",
     )
     for i, ((label, rate), (color, shape)) in enumerate(
-        zip(markers, (("#c0392b", "o"), ("#2471a3", "s"), ("#1a5276", "D"), ("#555555", "^")))
+        zip(markers, (("#D55E00", "o"), ("#CC79A7", "s"), ("#0072B2", "D"), ("#56B4E9", "^")))
     ):
         y = 100 * guest_speed(rate, ns_per_exit)
         kept.line(
@@ -761,14 +929,14 @@ def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = Non
             color=color,
             ms=8,
             mec="white",
-            label=f"{label}: {rate:,.0f} exits/s -> {y:.0f}%",
+            label=f"{label}, {rate:,.0f} exits/s -> {y:.0f}%",
         )
-    _scale(ax.xaxis, "log", base=10)
+    render.set_scale(ax.xaxis, "log", base=10)
     ax.set_ylim(0, 105)
     ax.set_xlabel("VM exits per second (one vCPU)")
     ax.set_ylabel("guest speed (% of native)")
     kept.grid(ax, alpha=0.3)
-    kept.legend(ax, frameon=True, loc="lower left", fontsize=8)
+    kept.legend(ax, frameon=True, loc="lower left", fontsize=SMALL)
     kept.done()
     return fig
 
@@ -795,7 +963,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
 
     A figure taller than wide (a phone's screen) gets the narrow layout: the descriptor
     table above the two rings, larger type, the captions wrapped short."""
-    from .spec import VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
+    from ..spec import VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
 
     q = len(snap["desc_addr"])
     fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
@@ -811,11 +979,11 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         ]
         kept = Kept("vring", axes)  # new axes: nothing kept
         # each table fills its axes: header + q rows; header, flags, idx, q slots, event
-        heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), 8.5, 50
+        heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), SMALL + 0.5, 50
     else:
         axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
         # the rings' rows: header, flags, idx, q slots, event index (and room below)
-        heights, fontsize, wrap = (1 / (q + 5),) * 3, 7.5, 130
+        heights, fontsize, wrap = (1 / (q + 5),) * 3, SMALL, 130
     # which request each descriptor belongs to: walk each outstanding chain privately
     owner = [None] * q
     for head in snap["outstanding"]:
@@ -921,7 +1089,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
     return fig
 
 
-def _table(kept, ax, header, rows, colors, title, row_height, fontsize=7.5):
+def _table(kept, ax, header, rows, colors, title, row_height, fontsize=SMALL):
     """A grid of cells from the top of ``ax``: the header, then ``rows`` over their
     background ``colors``; each row ``row_height`` high (a fraction of the axes).  One
     collection of cell boxes and one text per cell: matplotlib's ``Table`` re-measures
@@ -1001,17 +1169,17 @@ def lab_validation(
             (r.knob, r.measured_us),
             textcoords="offset points",
             xytext=(6, 6),
-            fontsize=8,
+            fontsize=SMALL,
         )
-    _scale(ax.xaxis, "log", base=2)
-    _scale(ax.yaxis, "log", base=10)
+    render.set_scale(ax.xaxis, "log", base=2)
+    render.set_scale(ax.yaxis, "log", base=10)
     ax.xaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_major_formatter(FuncFormatter(_num))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(LABELS["batch"])
     ax.set_ylabel("time per request (µs)")
     ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
-    kept.legend(ax, fontsize=8, loc="upper right")
+    kept.legend(ax, fontsize=SMALL, loc="upper right")
     kept.grid(ax, alpha=0.3, which="both")
     x = np.arange(len(e))
     kept.bars(
@@ -1050,12 +1218,12 @@ def lab_validation(
             ha="center",
             textcoords="offset points",
             xytext=(0, 3),
-            fontsize=8,
+            fontsize=SMALL,
         )
     ax2.set_xticks(x, [r.knob_label for r in e])
     ax2.set_ylabel("time per request (µs)")
-    ax2.set_title(f"emulated device, {fmt_bytes(size)} per request", fontsize=10)
-    kept.legend(ax2, fontsize=8, loc="upper left")
+    ax2.set_title(f"the lab's emulated device, {fmt_bytes(size)} per request", fontsize=10)
+    kept.legend(ax2, fontsize=SMALL, loc="upper left")
     kept.grid(ax2, alpha=0.3, axis="y")
     fig.suptitle(label, fontsize=9, color="#555555")
     kept.done()
