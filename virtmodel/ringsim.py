@@ -619,7 +619,9 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
         return RING_BROKEN
     vn[VN_NEXT_REQ] = req + 1
     vn[VN_IN_BATCH] += 1
-    if _sees_at_once(lp, bt, bn, vt[VT_NOW]):  # a polling back end sees the new chain
+    # a polling back end sees the new chain (an IOThread polls the queue only when its
+    # kicks are ioeventfds: with kick_sync the queue is not in its AioContext)
+    if not lp.kick_sync and _sees_at_once(lp, bt, bn, vt[VT_NOW]):
         bn[BN_KICKED] = True
     if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or _num_free(vq) < n_desc:
         vn[VN_IN_BATCH] = 0
@@ -832,9 +834,10 @@ def _backend_idle(vq, lp, bt, bn):
     bt[BT_IDLE_AT] = bt[BT_NOW]
     bn[BN_AWAKE] = False
     if lp.poll_max_ns > 0.0 and bt[BT_WINDOW] > 0.0:
-        if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
-            _device_disable_kicks(vq)
-        bn[BN_POLL_SECTION] = True
+        if not lp.kick_sync:  # the queue's notifier is polled only if it is an ioeventfd
+            if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
+                _device_disable_kicks(vq)
+            bn[BN_POLL_SECTION] = True
         bn[BN_POLLING] = True
         bt[BT_WAKE_AT] = bt[BT_NOW] + bt[BT_WINDOW]
     else:
