@@ -233,6 +233,7 @@ MYPY_MODULES = (
     "split",
     "packed",
     "ring",
+    "ringops",
     "ringsim",
     "paths",
     "costs",

@@ -67,5 +67,5 @@ class QueueMachine(RuleBasedStateMachine):
         assert len(self.reaped) == len(set(self.reaped))
         assert set(self.reaped) <= self.added
         snap = self.q.snapshot()
-        assert {t for t in snap["token"] if t >= 0} == self.added - set(self.reaped)
-        assert sum(snap["chain_len"]) + self.q.num_free == self.qsize
+        assert {t for t in snap["driver"]["token"] if t >= 0} == self.added - set(self.reaped)
+        assert sum(snap["driver"]["chain_len"]) + self.q.num_free == self.qsize

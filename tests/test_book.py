@@ -14,7 +14,8 @@ TOC_PAGES = {"index.html", "search.html", "genindex.html"} | {
     f"book/{c[:-3]}.html" for c in CHAPTERS
 }
 EXPLORER_CALLS = re.compile(
-    r"^(?:beyond\.)?(explore_\w+|vring_tour|measure_your_machine)\(\)$", re.MULTILINE
+    r'^(?:beyond\.)?(explore_\w+|vring_tour|measure_your_machine)\((?:ring="packed")?\)$',
+    re.MULTILINE,
 )
 
 pytestmark = pytest.mark.slow

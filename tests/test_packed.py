@@ -57,7 +57,7 @@ def test_available_descriptors_are_the_spec_layout():
     assert desc(q, 2) == (0, 0, 0, 0)
     assert events(q) == (0, 0, 0, 0)  # both ENABLE, zero-initialized
     snap = q.snapshot()
-    assert (snap["driver_next_avail"], snap["driver_avail_wrap"]) == (2, 1)
+    assert (snap["driver"]["next_avail"], snap["driver"]["avail_wrap"]) == (2, 1)
 
 
 def test_used_descriptor_overwrites_the_chains_first_slot():
@@ -69,9 +69,9 @@ def test_used_descriptor_overwrites_the_chains_first_slot():
     # AVAIL = USED = device wrap counter 1, WRITE since bytes were written; addr untouched
     assert desc(q, 0) == (0x1000, 150, 0, AVAIL | USED | WRITE)
     assert desc(q, 1) == (0x2000, 200, 0, AVAIL | WRITE)  # skipped, not rewritten
-    assert q.snapshot()["device_next_used"] == 2
+    assert q.snapshot()["device"]["next_used"] == 2
     assert q.get_used() == (5, 150)
-    assert q.snapshot()["driver_last_used"] == 2 and q.num_free == 8
+    assert q.snapshot()["driver"]["last_used"] == 2 and q.num_free == 8
 
 
 def test_used_without_bytes_written_has_no_write_flag():
@@ -128,7 +128,7 @@ def test_second_lap_flips_the_flag_encoding():
         q.add([1], token=t)
     assert [desc(q, i)[3] for i in range(3)] == [AVAIL] * 3
     s = q.snapshot()
-    assert (s["driver_next_avail"], s["driver_avail_wrap"]) == (0, 0)
+    assert (s["driver"]["next_avail"], s["driver"]["avail_wrap"]) == (0, 0)
     for _ in range(3):
         q.push_used(q.pop().head, 0)
     assert [desc(q, i)[3] for i in range(3)] == [AVAIL | USED] * 3
@@ -139,7 +139,11 @@ def test_second_lap_flips_the_flag_encoding():
     assert desc(q, 0)[3] == 0  # used on lap 2: AVAIL = USED = 0
     assert q.get_used() == (3, 0)
     s = q.snapshot()
-    assert (s["device_next_used"], s["device_used_wrap"], s["driver_used_wrap"]) == (1, 0, 0)
+    assert (s["device"]["next_used"], s["device"]["used_wrap"], s["driver"]["used_wrap"]) == (
+        1,
+        0,
+        0,
+    )
 
 
 @pytest.mark.parametrize("qsize", [1, 3, 5, 7])
@@ -157,12 +161,12 @@ def test_many_laps_with_chains_of_every_length(qsize, event_idx):
         pos += n
         s = q.snapshot()
         lap_wrap = 1 - (pos // qsize) % 2
-        assert s["driver_next_avail"] == s["device_next_used"] == pos % qsize
+        assert s["driver"]["next_avail"] == s["device"]["next_used"] == pos % qsize
         assert (
-            s["driver_avail_wrap"]
-            == s["device_used_wrap"]
-            == s["driver_used_wrap"]
-            == s["device_avail_wrap"]
+            s["driver"]["avail_wrap"]
+            == s["device"]["used_wrap"]
+            == s["driver"]["used_wrap"]
+            == s["device"]["avail_wrap"]
             == lap_wrap
         )
     assert q.broken is None and q.num_free == qsize
@@ -181,7 +185,7 @@ def test_full_ring_refuses_and_recovers():
     q.push_used(chains[1].head, 0)  # out of order: chain 1's used descriptor at slot 0
     assert q.get_used() == (1, 0) and q.num_free == 2
     assert q.add([1, 1], token=3) == 2  # Linux's free list: the returned ids come first
-    assert q.snapshot()["driver_next_avail"] == 2  # slots 0, 1 of the next lap
+    assert q.snapshot()["driver"]["next_avail"] == 2  # slots 0, 1 of the next lap
 
 
 # --- chains and used-chain skipping --------------------------------------------------------
@@ -196,10 +200,10 @@ def test_out_of_order_completion_skips_each_chain_length():
     q.push_used(5, 3)  # then the single one: used slot 5, skip 1 -> wrap
     assert [desc(q, i)[1:3] for i in (0, 2, 5)] == [(1, 3), (2, 0), (3, 5)]
     s = q.snapshot()
-    assert (s["device_next_used"], s["device_used_wrap"]) == (0, 0)
+    assert (s["device"]["next_used"], s["device"]["used_wrap"]) == (0, 0)
     assert [q.get_used() for _ in range(3)] == [(1, 1), (0, 2), (2, 3)]
     assert q.get_used() is None
-    assert (q.snapshot()["driver_last_used"], q.snapshot()["driver_used_wrap"]) == (0, 0)
+    assert (q.snapshot()["driver"]["last_used"], q.snapshot()["driver"]["used_wrap"]) == (0, 0)
 
 
 def test_chain_across_the_ring_end():
@@ -258,7 +262,7 @@ def test_kick_event_on_the_previous_lap():
     q.disable_kicks()
     assert q.enable_kicks() is False and events(q)[2:] == (2 | 1 << 15, 2)
     q.add([1, 1])  # slots 2 and 0': the driver's wrap counter is now 0
-    assert q.snapshot()["driver_avail_wrap"] == 0
+    assert q.snapshot()["driver"]["avail_wrap"] == 0
     assert q.kick_prepare() is True
     q.disable_kicks()
     q.pop()
@@ -322,7 +326,7 @@ def test_a_used_wrap_between_decisions_always_interrupts():
     q.push_used(q.pop().head, 0)  # slot 1 (the event), then slot 0': a full lap
     q.push_used(q.pop().head, 0)
     s = q.snapshot()
-    assert (s["device_next_used"], s["device_used_wrap"]) == (1, 0)
+    assert (s["device"]["next_used"], s["device"]["used_wrap"]) == (1, 0)
     assert q.should_interrupt() is True
 
 
@@ -558,12 +562,22 @@ def test_packed_tour_tells_what_the_ring_did():
     last_add = max(i for i, a in enumerate(actions) if a.startswith("add("))
     assert "slots 7, 0" in on[last_add].caption
     s = on[last_add].snapshot
-    assert s["desc_flags"][7] & 0x8080 == AVAIL and s["desc_flags"][0] & 0x8080 == USED
-    assert s["driver_avail_wrap"] == 0
+    assert (
+        s["areas"]["descriptor"]["desc_flags"][7] & 0x8080 == AVAIL
+        and s["areas"]["descriptor"]["desc_flags"][0] & 0x8080 == USED
+    )
+    assert s["driver"]["avail_wrap"] == 0
     end = on[-1].snapshot
-    assert (end["device_used_wrap"], end["driver_used_wrap"], end["device_avail_wrap"]) == (0, 0, 0)
-    assert (end["driver_event_off_wrap"], end["driver_event_flags"]) == (1, 2)
-    assert end["num_free"] == 8 and end["outstanding"] == []
+    assert (
+        end["device"]["used_wrap"],
+        end["driver"]["used_wrap"],
+        end["device"]["avail_wrap"],
+    ) == (0, 0, 0)
+    assert (
+        end["areas"]["driver"]["driver_event_off_wrap"],
+        end["areas"]["driver"]["driver_event_flags"],
+    ) == (1, 2)
+    assert end["driver"]["num_free"] == 8 and end["driver"]["outstanding"] == []
     # after the used wrap QEMU's rule is the reason, and the caption says so
     assert "first decision since its used position wrapped" in on[irqs[-1]].caption
     with pytest.raises(ValueError, match="ring must be 'split' or 'packed'"):

@@ -65,7 +65,9 @@ class PackedMachine(QueueMachine):
         ] == self.ref.dev_event
         snap = self.q.snapshot()
         assert self.q.num_free == self.ref.num_free
-        assert snap["device_in_use"] == sum(snap["device_held"]) == sum(self.ref.held.values())
+        assert (
+            snap["device"]["in_use"] == sum(snap["device"]["held"]) == sum(self.ref.held.values())
+        )
 
 
 TestPacked = PackedMachine.TestCase

@@ -124,3 +124,34 @@ def test_titles_sit_where_matplotlib_would_place_them():
         # and the two placements add them up in another order)
         assert (x, y, gap) == pytest.approx((*fixed[0], fixed[1]), abs=1e-9)
         assert ax._autotitlepos is None  # it did run (and found nothing above the axes)
+
+
+@pytest.mark.parametrize(
+    ("ring", "row", "areas"),
+    [
+        ("split", ["0", "0x100000", "16", "NEXT", "1", "req 5"], ("available ring", "used ring")),
+        (
+            "packed",
+            ["0", "0x100000", "16", "0", "NEXT|A", "req 5"],
+            ("driver event", "device event"),
+        ),
+    ],
+)
+def test_vring_draws_either_layout_from_one_snapshot_schema(ring, row, areas):
+    """One plots.vring for both layouts: the descriptor area's own fields (the split ring's
+    next, the packed ring's id and AVAIL/USED flags), each descriptor's request, and the
+    layout's Driver and Device Areas."""
+    from virtmodel.ring import Queue
+
+    q = Queue(4, ring=ring)
+    q.add([16, 64], writable=[False, True], token=5)
+    fig = plots.vring(q.snapshot())
+    desc, driver, device = ([t.get_text() for t in ax.texts] for ax in fig.axes)
+    assert desc[:5] == [
+        "#",
+        "addr",
+        "len",
+        *(["flags", "next"] if ring == "split" else ["id", "flags"]),
+    ]
+    assert desc[5:11] == row
+    assert (driver[0], device[0]) == areas

@@ -81,12 +81,12 @@ def fast_forward(q, idx):
     f, st = q.fields, q.vq.st
     f["avail_idx"][0] = f["used_idx"][0] = idx
     for slot in (
-        split.AVAIL_IDX_SHADOW,
-        split.LAST_USED_IDX,
-        split.NEXT_AVAIL,
-        split.NEXT_USED,
-        split.SHADOW_AVAIL,
-        split.SIGNALLED_USED,
+        split.DRV_AVAIL_IDX_SHADOW,
+        split.DRV_LAST_USED_IDX,
+        split.DEV_NEXT_AVAIL,
+        split.DEV_NEXT_USED,
+        split.DEV_AVAIL_IDX_SHADOW,
+        split.DEV_SIGNALLED_USED,
     ):
         st[slot] = idx
 
@@ -99,7 +99,7 @@ def test_indices_wrap_past_65535(event_idx):
         cycle(q)
     f = q.fields
     assert f["avail_idx"][0] == 3 and f["used_idx"][0] == 3
-    assert q.vq.st[split.LAST_USED_IDX] == 3 and q.vq.st[split.NEXT_AVAIL] == 3
+    assert q.vq.st[split.DRV_LAST_USED_IDX] == 3 and q.vq.st[split.DEV_NEXT_AVAIL] == 3
     assert q.broken is None and q.num_free == 4
 
 

@@ -162,7 +162,8 @@ def test_vring_tour_steps_and_event_idx():
     ex.controls["step"].value = 10
     step = ex.data["step"]
     assert step.action == "kick_prepare()" and "No" in step.caption
-    assert step.snapshot["avail_idx"] == 4 and step.snapshot["used_idx"] == 1
+    assert step.snapshot["areas"]["driver"]["avail_idx"] == 4
+    assert step.snapshot["areas"]["device"]["used_idx"] == 1
     from virtmodel.tour import ring_tour
 
     second_irq = [i for i, s in enumerate(ring_tour()) if s.action == "should_interrupt()"][1]
@@ -504,6 +505,7 @@ EXPLORERS = {
     "dma_size": explore.explore_dma_size,
     "breakdown": explore.explore_breakdown,
     "vring_tour": explore.vring_tour,
+    "packed_tour": lambda: explore.vring_tour(ring="packed"),
     "batching": explore.explore_batching,
     "request_size": explore.explore_request_size,
     "lab": lambda: explore.measure_your_machine().explorer,
@@ -561,7 +563,7 @@ def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     moves = [(k.name, v) for k in ex.knobs for v in k.values[1:] + k.values[:1]]
     if name == "batching":  # into the "does not fit" message and back out again
         moves += [("queue_size", 64), ("depth", 128), ("depth", 16), ("queue_size", 256)]
-    if name == "vring_tour":
+    if name in ("vring_tour", "packed_tour"):
         moves = moves[::3] + [("step", 0)]
     for knob, v in moves:
         ex.controls[knob].value = v

@@ -43,6 +43,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .ring import LAYOUTS, make_virtqueue
+from .ringmem import check_event_idx
 from .spec import check_int
 
 LINE = 64  # bytes per cache line (x86)
@@ -61,16 +63,17 @@ LINE_TRANSFER_NS = {
 }
 """A published per-line transfer cost, with its host and source."""
 
-RINGS = ("split", "packed")
+RINGS = tuple(LAYOUTS)
 
 
 def _areas(ring: str, q: int) -> list[tuple[int, int]]:
-    """The separately allocated parts of a ring, as (start, end) byte offsets in ``mem``."""
+    """The separately allocated parts of a ring, as (start, end) byte offsets in ``mem``:
+    the split ring's legacy layout is one allocation, the packed ring's three areas are
+    three (see the module docstring)."""
+    vq = make_virtqueue(q, ring=ring)
     if ring == "split":
-        from .spec import split_ring_size
-
-        return [(0, split_ring_size(q))]
-    return [(0, 16 * q), (16 * q, 16 * q + 4), (16 * q + 4, 16 * q + 8)]
+        return [(0, vq.mem.size)]
+    return [(0, vq.driver_off), (vq.driver_off, vq.device_off), (vq.device_off, vq.mem.size)]
 
 
 def _line_of(ring: str, q: int):
@@ -237,8 +240,7 @@ def table(
         if r not in RINGS:
             raise ValueError(f"rings must name rings from {RINGS}, got {r!r}")
     q = check_int(queue_size, "queue_size", 1, 32768)
-    if not isinstance(event_idx, (bool, np.bool_)):
-        raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
+    event_idx = check_event_idx(event_idx)
     if "split" in rings:
         from .spec import check_queue_size
 

@@ -25,7 +25,7 @@ head's flags last, so a device never sees part of a chain.  Each chain carries a
 id* (the driver writes it in every descriptor, as Linux does; the device takes it from the
 last one, where the spec puts it).  The device writes one used descriptor per chain, at its
 own used position, and both sides then skip the chain's descriptor count: the driver
-remembers it per id, and so does the device (``st[DEV_HELD + id]``).
+remembers it per id, and so does the device (its ``held`` array).
 
 Private state in ``st`` (besides :mod:`virtmodel.ringmem`'s common slots): the driver's
 next available position and wrap counter, its next used position and wrap counter, its
@@ -61,30 +61,38 @@ import numpy as np
 
 from ._jit import njit
 from .ringmem import (
+    ARRAYS,
     BROKEN,
-    CHAIN_ADDR,
-    CHAIN_DESCS,
-    CHAIN_READABLE,
-    CHAIN_WRITABLE,
+    COMMON,
     DEV_BROKEN,
+    DEV_CHAIN_ADDR,
+    DEV_CHAIN_DESCS,
+    DEV_CHAIN_READABLE,
+    DEV_CHAIN_WRITABLE,
     DEV_EVENT_IDX,
     DRV_BROKEN,
+    DRV_CHAIN_LEN,
+    DRV_CHAIN_NEXT,
     DRV_EVENT_IDX,
+    DRV_FREE_HEAD,
     DRV_LAST_LEN,
+    DRV_NUM_FREE,
+    DRV_TOKEN,
     EMPTY,
-    FREE_HEAD,
-    FREE_LIST,
-    NUM_FREE,
     PACKED,
+    State,
     Virtqueue,
-    _break,
-    _free_chain,
-    _ld16,
-    _ld32,
-    _ld64,
-    _st16,
-    _st32,
-    _st64,
+    check_event_idx,
+    check_mem,
+    free_chain,
+    ld16,
+    ld32,
+    ld64,
+    mark_broken,
+    new_state,
+    st16,
+    st32,
+    st64,
 )
 from .spec import (
     DESC_SIZE,
@@ -103,23 +111,39 @@ from .spec import (
     vring_need_event,
 )
 
-# --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
-# driver
-NUM_ADDED = 2  # descriptors made available since the last kick decision (Linux num_added)
-LAST_USED = 3  # ring position of the next used descriptor the driver will read
-USED_WRAP = 4  # the driver's used wrap counter (Linux: bit 15 of last_used_idx)
-EVENT_FLAGS_SHADOW = 5  # the driver's copy of the driver event suppression flags
-NEXT_AVAIL = 10  # ring position of the next descriptor the driver will make available
-AVAIL_WRAP = 11  # the Driver Ring Wrap Counter
-# device
-DEV_NEXT_AVAIL = 16  # ring position of the next descriptor the device will read
-DEV_AVAIL_WRAP = 17  # wrap counter the device expects there (QEMU last_avail_wrap_counter)
-DEV_NEXT_USED = 18  # ring position of the next used descriptor the device will write
-DEV_USED_WRAP = 19  # the Device Ring Wrap Counter
-SIGNALLED_USED = 20  # DEV_NEXT_USED at the last interrupt decision
-SIGNALLED_VALID = 28  # 0 until the first decision and after each used wrap (as QEMU)
-DEV_IN_USE = 29  # descriptors the device has popped and not yet returned
-FREE_NEXT = FREE_LIST  # private arrays: free_next[q], chain_len[q], token[q], held[q]
+# --- private state: the common slots (ringmem.COMMON), then the packed ring's own -------
+# (the driver's free list links buffer ids, as Linux's desc_extra[].next; a chain of n
+# descriptors takes n ids, its first is the chain's buffer id)
+STATE = State("packed", COMMON)
+DRV_NUM_ADDED = STATE.driver("num_added")  # descriptors made available since the last kick
+#                                            decision (Linux num_added)
+DRV_LAST_USED = STATE.driver("last_used")  # position of the next used descriptor it reads
+DRV_USED_WRAP = STATE.driver("used_wrap")  # its used wrap counter (Linux: bit 15 of
+#                                            last_used_idx)
+DRV_EVENT_FLAGS_SHADOW = STATE.driver("event_flags_shadow")  # its copy of the driver event
+#                                                              suppression flags
+DRV_NEXT_AVAIL = STATE.driver("next_avail")  # position of the next descriptor it makes
+#                                              available
+DRV_AVAIL_WRAP = STATE.driver("avail_wrap")  # the Driver Ring Wrap Counter
+DEV_NEXT_AVAIL = STATE.device("next_avail")  # position of the next descriptor it reads
+DEV_AVAIL_WRAP = STATE.device("avail_wrap")  # wrap counter it expects there (QEMU
+#                                              last_avail_wrap_counter)
+DEV_NEXT_USED = STATE.device("next_used")  # position of the next used descriptor it writes
+DEV_USED_WRAP = STATE.device("used_wrap")  # the Device Ring Wrap Counter
+DEV_SIGNALLED_USED = STATE.device("signalled_used")  # DEV_NEXT_USED at the last decision
+DEV_SIGNALLED_VALID = STATE.device("signalled_valid")  # 0 until the first decision and
+#                                                        after each used wrap (as QEMU)
+DEV_IN_USE = STATE.device("in_use")  # descriptors it has popped and not yet returned
+DEV_HELD = STATE.device_array("held")  # per buffer id: descriptors it holds (0: none)
+STATE.check()
+
+AREAS = {  # the spec's three areas: field -> one value per ring entry?
+    "descriptor": {"desc_addr": True, "desc_len": True, "desc_id": True, "desc_flags": True},
+    "driver": {"driver_event_off_wrap": False, "driver_event_flags": False},
+    "device": {"device_event_off_wrap": False, "device_event_flags": False},
+}
+"""The fields of :func:`views` in each of the spec's areas (descriptor ring, Driver Area =
+driver event suppression, Device Area = device event suppression)."""
 
 # --- reasons a queue breaks ---------------------------------------------------------------
 ID_OUT_OF_RANGE = 1
@@ -158,34 +182,17 @@ def make(queue_size: int, event_idx: bool = False, mem=None) -> Virtqueue:
     writable contiguous uint8 array of at least ``packed_ring_size(queue_size)`` bytes; a
     zeroed one is made if None).  The ring must start zeroed, as the spec requires."""
     q = check_packed_queue_size(queue_size)
-    if not isinstance(event_idx, (bool, np.bool_)):
-        raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
+    event_idx = check_event_idx(event_idx)
     size = packed_ring_size(q)
-    if mem is None:
-        mem = np.zeros(size, dtype=np.uint8)
-    elif not (
-        isinstance(mem, np.ndarray)
-        and mem.dtype == np.uint8
-        and mem.ndim == 1
-        and mem.flags.writeable
-        and mem.flags.c_contiguous
-        and mem.size >= size
-    ):
-        raise ValueError(
-            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes"
-        )
-    elif mem[:size].any():
+    mem = check_mem(mem, size)
+    if mem.any():
         raise ValueError(
             "mem must be zeroed: the spec says the descriptor ring and the "
             "event suppression structures start zero-initialized"
         )
-    st = np.zeros(FREE_NEXT + 4 * q, dtype=np.int64)
-    st[NUM_FREE] = q
-    st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
-    st[USED_WRAP] = st[AVAIL_WRAP] = st[DEV_AVAIL_WRAP] = st[DEV_USED_WRAP] = 1
-    st[FREE_NEXT : FREE_NEXT + q] = (np.arange(q) + 1) % q
-    st[FREE_NEXT + 2 * q : FREE_NEXT + 3 * q] = -1  # no tokens outstanding
-    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, DESC_SIZE * q + PACKED_EVENT_SIZE, PACKED)
+    st = new_state(STATE, q, event_idx)
+    st[DRV_USED_WRAP] = st[DRV_AVAIL_WRAP] = st[DEV_AVAIL_WRAP] = st[DEV_USED_WRAP] = 1
+    return Virtqueue(mem, st, q, DESC_SIZE * q, DESC_SIZE * q + PACKED_EVENT_SIZE, PACKED)
 
 
 def views(vq: Virtqueue) -> dict:
@@ -204,10 +211,7 @@ def views(vq: Virtqueue) -> dict:
         "driver_event_flags": drv[1:2],
         "device_event_off_wrap": dev[0:1],
         "device_event_flags": dev[1:2],
-        "free_next": vq.st[FREE_NEXT : FREE_NEXT + q],
-        "chain_len": vq.st[FREE_NEXT + q : FREE_NEXT + 2 * q],
-        "token": vq.st[FREE_NEXT + 2 * q : FREE_NEXT + 3 * q],
-        "device_held": vq.st[FREE_NEXT + 3 * q : FREE_NEXT + 4 * q],
+        **STATE.array_views(vq.st, q),
     }
 
 
@@ -244,19 +248,19 @@ def _event_offset(off_wrap, wrap, q):
 # Driver half (the guest's front end)
 # =========================================================================================
 @njit(inline="always")
-def _driver_add(vq, addrs, lens, writable, token):
+def driver_add(vq, addrs, lens, writable, token):
     """Make a chain of ``len(lens)`` descriptors available at the driver's position; return
     its buffer id, EMPTY if fewer descriptors are free, BROKEN if the queue is broken.
     Device-readable segments come before device-writable ones (the caller orders them)."""
     n = lens.shape[0]
     if vq.st[DRV_BROKEN] != 0:
         return BROKEN
-    if n == 0 or vq.st[NUM_FREE] < n:
+    if n == 0 or vq.st[DRV_NUM_FREE] < n:
         return EMPTY
     q = vq.queue_size
-    buf_id = vq.st[FREE_HEAD]
-    head = vq.st[NEXT_AVAIL]
-    wrap = vq.st[AVAIL_WRAP]
+    buf_id = vq.st[DRV_FREE_HEAD]
+    head = vq.st[DRV_NEXT_AVAIL]
+    wrap = vq.st[DRV_AVAIL_WRAP]
     i = head
     cur = buf_id
     head_flags = 0
@@ -268,117 +272,117 @@ def _driver_add(vq, addrs, lens, writable, token):
         if writable[k]:
             flags |= VRING_DESC_F_WRITE
         o = DESC_SIZE * i
-        _st64(vq, o, np.int64(addrs[k]))
-        _st32(vq, o + 8, np.int64(lens[k]))
-        _st16(vq, o + 12, buf_id)
+        st64(vq, o, np.int64(addrs[k]))
+        st32(vq, o + 8, np.int64(lens[k]))
+        st16(vq, o + 12, buf_id)
         if k == 0:
             head_flags = flags  # published last, below
         else:
-            _st16(vq, o + 14, flags)
-        cur = vq.st[FREE_NEXT + cur]
+            st16(vq, o + 14, flags)
+        cur = vq.st[ARRAYS + DRV_CHAIN_NEXT * q + cur]
         i += 1
         if i == q:
             i = 0
             wrap ^= 1
-    vq.st[NEXT_AVAIL] = i
-    vq.st[AVAIL_WRAP] = wrap
-    vq.st[FREE_HEAD] = cur
-    vq.st[NUM_FREE] -= n
-    vq.st[FREE_NEXT + q + buf_id] = n
-    vq.st[FREE_NEXT + 2 * q + buf_id] = token
-    vq.st[NUM_ADDED] += n
+    vq.st[DRV_NEXT_AVAIL] = i
+    vq.st[DRV_AVAIL_WRAP] = wrap
+    vq.st[DRV_FREE_HEAD] = cur
+    vq.st[DRV_NUM_FREE] -= n
+    vq.st[ARRAYS + DRV_CHAIN_LEN * q + buf_id] = n
+    vq.st[ARRAYS + DRV_TOKEN * q + buf_id] = token
+    vq.st[DRV_NUM_ADDED] += n
     # the head's flags make the whole chain visible (a write barrier precedes it in C)
-    _st16(vq, DESC_SIZE * head + 14, head_flags)
+    st16(vq, DESC_SIZE * head + 14, head_flags)
     return buf_id
 
 
 @njit(inline="always")
-def _driver_kick_prepare(vq):
+def driver_kick_prepare(vq):
     """Does the device want a kick for the descriptors added since the last decision?
     (Linux: the device event flags decide, unless they are DESC: then the event offset,
     moved onto this lap's scale, must lie in [old, new).)"""
     q = vq.queue_size
-    new = vq.st[NEXT_AVAIL]
-    old = (new - vq.st[NUM_ADDED]) & 0xFFFF
-    vq.st[NUM_ADDED] = 0
-    flags = _ld16(vq, vq.device_off + 2)
+    new = vq.st[DRV_NEXT_AVAIL]
+    old = (new - vq.st[DRV_NUM_ADDED]) & 0xFFFF
+    vq.st[DRV_NUM_ADDED] = 0
+    flags = ld16(vq, vq.device_off + 2)
     if flags != VRING_PACKED_EVENT_FLAG_DESC:
         return flags != VRING_PACKED_EVENT_FLAG_DISABLE
-    event = _event_offset(_ld16(vq, vq.device_off), vq.st[AVAIL_WRAP], q)
+    event = _event_offset(ld16(vq, vq.device_off), vq.st[DRV_AVAIL_WRAP], q)
     return vring_need_event(event, new, old)
 
 
 @njit(inline="always")
-def _driver_get_used(vq):
+def driver_get_used(vq):
     """Reap one used buffer: return its token (>= 0), EMPTY or BROKEN; its len goes to
     ``st[DRV_LAST_LEN]``.  The id goes back on the free list and the driver's position
     skips the chain's descriptor count."""
     if vq.st[DRV_BROKEN] != 0:
         return BROKEN
     q = vq.queue_size
-    pos = vq.st[LAST_USED]
-    wrap = vq.st[USED_WRAP]
+    pos = vq.st[DRV_LAST_USED]
+    wrap = vq.st[DRV_USED_WRAP]
     o = DESC_SIZE * pos
-    if not _is_used(_ld16(vq, o + 14), wrap):
+    if not _is_used(ld16(vq, o + 14), wrap):
         return EMPTY
-    buf_id = _ld16(vq, o + 12)
+    buf_id = ld16(vq, o + 12)
     if buf_id >= q:
-        return _break(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, buf_id)
-    token = vq.st[FREE_NEXT + 2 * q + buf_id]
+        return mark_broken(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, buf_id)
+    token = vq.st[ARRAYS + DRV_TOKEN * q + buf_id]
     if token < 0:
-        return _break(vq, DRV_BROKEN, USED_ID_NOT_OUTSTANDING, buf_id)
-    n = _free_chain(vq, buf_id)
-    vq.st[DRV_LAST_LEN] = _ld32(vq, o + 8)
+        return mark_broken(vq, DRV_BROKEN, USED_ID_NOT_OUTSTANDING, buf_id)
+    n = free_chain(vq, buf_id)
+    vq.st[DRV_LAST_LEN] = ld32(vq, o + 8)
     pos += n
     if pos >= q:
         pos -= q
         wrap ^= 1
-    vq.st[LAST_USED] = pos
-    vq.st[USED_WRAP] = wrap
-    if vq.st[EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DESC:
+    vq.st[DRV_LAST_USED] = pos
+    vq.st[DRV_USED_WRAP] = wrap
+    if vq.st[DRV_EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DESC:
         # "interrupt me when the next one is used"
-        _st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+        st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
     return token
 
 
 @njit(inline="always")
-def _driver_disable_interrupts(vq):
-    if vq.st[EVENT_FLAGS_SHADOW] != VRING_PACKED_EVENT_FLAG_DISABLE:
-        vq.st[EVENT_FLAGS_SHADOW] = VRING_PACKED_EVENT_FLAG_DISABLE
-        _st16(vq, vq.driver_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
+def driver_disable_interrupts(vq):
+    if vq.st[DRV_EVENT_FLAGS_SHADOW] != VRING_PACKED_EVENT_FLAG_DISABLE:
+        vq.st[DRV_EVENT_FLAGS_SHADOW] = VRING_PACKED_EVENT_FLAG_DISABLE
+        st16(vq, vq.driver_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
 
 
 @njit(inline="always")
-def _driver_enable_interrupts(vq):
+def driver_enable_interrupts(vq):
     """Ask for interrupts again (with EVENT_IDX: for the next used descriptor, at the
     driver's position); return True if a used buffer is already waiting (the caller must
     reap it: no interrupt will come for it)."""
-    pos = vq.st[LAST_USED]
-    wrap = vq.st[USED_WRAP]
+    pos = vq.st[DRV_LAST_USED]
+    wrap = vq.st[DRV_USED_WRAP]
     if vq.st[DRV_EVENT_IDX]:
-        _st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
-    if vq.st[EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DISABLE:
+        st16(vq, vq.driver_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+    if vq.st[DRV_EVENT_FLAGS_SHADOW] == VRING_PACKED_EVENT_FLAG_DISABLE:
         flags = (
             VRING_PACKED_EVENT_FLAG_DESC if vq.st[DRV_EVENT_IDX] else VRING_PACKED_EVENT_FLAG_ENABLE
         )
-        vq.st[EVENT_FLAGS_SHADOW] = flags
-        _st16(vq, vq.driver_off + 2, flags)
-    return _is_used(_ld16(vq, DESC_SIZE * pos + 14), wrap)
+        vq.st[DRV_EVENT_FLAGS_SHADOW] = flags
+        st16(vq, vq.driver_off + 2, flags)
+    return _is_used(ld16(vq, DESC_SIZE * pos + 14), wrap)
 
 
 # =========================================================================================
 # Device half (the back end: QEMU's I/O thread, or hardware)
 # =========================================================================================
 @njit(inline="always")
-def _device_pop(vq):
+def device_pop(vq):
     """Take the chain at the device's position: return its buffer id, EMPTY or BROKEN.  Its
-    readable/writable bytes, descriptor count and first address go to ``st[CHAIN_*]``."""
+    readable/writable bytes, descriptor count and first address go to ``st[DEV_CHAIN_*]``."""
     if vq.st[DEV_BROKEN] != 0:
         return BROKEN
     q = vq.queue_size
     pos = vq.st[DEV_NEXT_AVAIL]
     wrap = vq.st[DEV_AVAIL_WRAP]
-    flags = _ld16(vq, DESC_SIZE * pos + 14)
+    flags = ld16(vq, DESC_SIZE * pos + 14)
     if not _is_avail(flags, wrap):
         return EMPTY
     room = q - vq.st[DEV_IN_USE]  # descriptors the driver can have made available
@@ -391,146 +395,126 @@ def _device_pop(vq):
         n += 1
         if n > room:
             if n > q:
-                return _break(vq, DEV_BROKEN, CHAIN_TOO_LONG, pos)
-            return _break(vq, DEV_BROKEN, CHAIN_OVERRUNS, pos)
+                return mark_broken(vq, DEV_BROKEN, CHAIN_TOO_LONG, pos)
+            return mark_broken(vq, DEV_BROKEN, CHAIN_OVERRUNS, pos)
         o = DESC_SIZE * i
         if n > 1:
-            flags = _ld16(vq, o + 14)
+            flags = ld16(vq, o + 14)
             if not _is_avail(flags, wrap):
-                return _break(vq, DEV_BROKEN, DESC_NOT_AVAILABLE, i)
+                return mark_broken(vq, DEV_BROKEN, DESC_NOT_AVAILABLE, i)
         if flags & VRING_DESC_F_INDIRECT:
-            return _break(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
+            return mark_broken(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
         if flags & VRING_DESC_F_WRITE:
-            writable += _ld32(vq, o + 8)
+            writable += ld32(vq, o + 8)
             seen_writable = True
         elif seen_writable:
-            return _break(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
+            return mark_broken(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
         else:
-            readable += _ld32(vq, o + 8)
+            readable += ld32(vq, o + 8)
         i += 1
         if i == q:
             i = 0
             wrap ^= 1
         if (flags & VRING_DESC_F_NEXT) == 0:
             break
-    buf_id = _ld16(vq, o + 12)  # the id in the chain's last descriptor
+    buf_id = ld16(vq, o + 12)  # the id in the chain's last descriptor
     if buf_id >= q:
-        return _break(vq, DEV_BROKEN, ID_OUT_OF_RANGE, buf_id)
-    if vq.st[FREE_NEXT + 3 * q + buf_id] != 0:
-        return _break(vq, DEV_BROKEN, ID_ALREADY_HELD, buf_id)
-    vq.st[FREE_NEXT + 3 * q + buf_id] = n
+        return mark_broken(vq, DEV_BROKEN, ID_OUT_OF_RANGE, buf_id)
+    if vq.st[ARRAYS + DEV_HELD * q + buf_id] != 0:
+        return mark_broken(vq, DEV_BROKEN, ID_ALREADY_HELD, buf_id)
+    vq.st[ARRAYS + DEV_HELD * q + buf_id] = n
     vq.st[DEV_IN_USE] += n
     vq.st[DEV_NEXT_AVAIL] = i
     vq.st[DEV_AVAIL_WRAP] = wrap
-    vq.st[CHAIN_ADDR] = _ld64(vq, DESC_SIZE * pos)
-    vq.st[CHAIN_READABLE] = readable
-    vq.st[CHAIN_WRITABLE] = writable
-    vq.st[CHAIN_DESCS] = n
+    vq.st[DEV_CHAIN_ADDR] = ld64(vq, DESC_SIZE * pos)
+    vq.st[DEV_CHAIN_READABLE] = readable
+    vq.st[DEV_CHAIN_WRITABLE] = writable
+    vq.st[DEV_CHAIN_DESCS] = n
     return buf_id
 
 
 @njit(inline="always")
-def _device_push_used(vq, buf_id, written):
+def device_push_used(vq, buf_id, written):
     """Return chain ``buf_id``: one used descriptor (id, len, then flags with AVAIL = USED =
     the device's wrap counter, and WRITE if bytes were written) at the device's used
     position, which then skips the chain's descriptor count."""
     q = vq.queue_size
     if vq.st[DEV_BROKEN] != 0:
         return
-    if buf_id < 0 or buf_id >= q or vq.st[FREE_NEXT + 3 * q + buf_id] == 0:
-        _break(vq, DEV_BROKEN, PUSH_NOT_HELD, buf_id)
+    if buf_id < 0 or buf_id >= q or vq.st[ARRAYS + DEV_HELD * q + buf_id] == 0:
+        mark_broken(vq, DEV_BROKEN, PUSH_NOT_HELD, buf_id)
         return
-    n = vq.st[FREE_NEXT + 3 * q + buf_id]
+    n = vq.st[ARRAYS + DEV_HELD * q + buf_id]
     pos = vq.st[DEV_NEXT_USED]
     wrap = vq.st[DEV_USED_WRAP]
     o = DESC_SIZE * pos
-    _st32(vq, o + 8, written)
-    _st16(vq, o + 12, buf_id)
+    st32(vq, o + 8, written)
+    st16(vq, o + 12, buf_id)
     flags = (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED) if wrap else 0
     if written > 0:
         flags |= VRING_DESC_F_WRITE
-    _st16(vq, o + 14, flags)  # published last (a write barrier precedes it in C)
-    vq.st[FREE_NEXT + 3 * q + buf_id] = 0
+    st16(vq, o + 14, flags)  # published last (a write barrier precedes it in C)
+    vq.st[ARRAYS + DEV_HELD * q + buf_id] = 0
     vq.st[DEV_IN_USE] -= n
     pos += n
     if pos >= q:
         pos -= q
         vq.st[DEV_USED_WRAP] = wrap ^ 1
-        vq.st[SIGNALLED_VALID] = 0  # QEMU: the next decision after a wrap interrupts
+        vq.st[DEV_SIGNALLED_VALID] = 0  # QEMU: the next decision after a wrap interrupts
     vq.st[DEV_NEXT_USED] = pos
 
 
 @njit(inline="always")
-def _device_should_interrupt(vq):
+def device_should_interrupt(vq):
     """Does the driver want an interrupt for the buffers used since the last decision?
     (QEMU: DISABLE no, ENABLE yes, else DESC: yes on the first decision or after a wrap,
     else iff the event offset lies in [old, new) on this lap's scale.)"""
-    flags = _ld16(vq, vq.driver_off + 2)
-    old = vq.st[SIGNALLED_USED]
+    flags = ld16(vq, vq.driver_off + 2)
+    old = vq.st[DEV_SIGNALLED_USED]
     new = vq.st[DEV_NEXT_USED]
-    valid = vq.st[SIGNALLED_VALID]
-    vq.st[SIGNALLED_USED] = new
-    vq.st[SIGNALLED_VALID] = 1
+    valid = vq.st[DEV_SIGNALLED_VALID]
+    vq.st[DEV_SIGNALLED_USED] = new
+    vq.st[DEV_SIGNALLED_VALID] = 1
     if flags == VRING_PACKED_EVENT_FLAG_DISABLE:
         return False
     if flags == VRING_PACKED_EVENT_FLAG_ENABLE:
         return True
     if valid == 0:
         return True
-    event = _event_offset(_ld16(vq, vq.driver_off), vq.st[DEV_USED_WRAP], vq.queue_size)
+    event = _event_offset(ld16(vq, vq.driver_off), vq.st[DEV_USED_WRAP], vq.queue_size)
     return vring_need_event(event, new, old)
 
 
 @njit(inline="always")
-def _device_disable_kicks(vq):
-    _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
+def device_disable_kicks(vq):
+    st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DISABLE)
 
 
 @njit(inline="always")
-def _device_enable_kicks(vq):
+def device_enable_kicks(vq):
     """Ask for kicks again (with EVENT_IDX: for the descriptor at the device's position);
     return True if a chain is already waiting there (look again: no kick will come)."""
     pos = vq.st[DEV_NEXT_AVAIL]
     wrap = vq.st[DEV_AVAIL_WRAP]
     if vq.st[DEV_EVENT_IDX]:
-        _st16(vq, vq.device_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
-        _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DESC)
+        st16(vq, vq.device_off, pos | (wrap << VRING_PACKED_EVENT_F_WRAP_CTR))
+        st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_DESC)
     else:
-        _st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_ENABLE)
-    return _is_avail(_ld16(vq, DESC_SIZE * pos + 14), wrap)
+        st16(vq, vq.device_off + 2, VRING_PACKED_EVENT_FLAG_ENABLE)
+    return _is_avail(ld16(vq, DESC_SIZE * pos + 14), wrap)
 
 
-def broken_reason(vq: Virtqueue) -> str | None:
-    """Why the queue is broken (first reason found by either side), or None."""
-    for slot in (DEV_BROKEN, DRV_BROKEN):
-        if vq.st[slot]:
-            return REASONS[int(vq.st[slot])].format(int(vq.st[slot + 1]))
-    return None
-
-
-def snapshot(vq: Virtqueue) -> dict:
-    """Plain-Python copy of the shared ring and both sides' state (for drawing): every field
-    of :func:`views` (lists for the ring and the private arrays, ints for the event
-    suppression fields), both sides' positions and wrap counters, and the ids outstanding."""
-    st = vq.st
-    snap = {
-        k: (int(v[0]) if k.startswith(("driver_event", "device_event")) else v.tolist())
-        for k, v in views(vq).items()
-    }
-    snap.update(
-        free_head=int(st[FREE_HEAD]),
-        num_free=int(st[NUM_FREE]),
-        driver_next_avail=int(st[NEXT_AVAIL]),
-        driver_avail_wrap=int(st[AVAIL_WRAP]),
-        driver_last_used=int(st[LAST_USED]),
-        driver_used_wrap=int(st[USED_WRAP]),
-        driver_event_flags_shadow=int(st[EVENT_FLAGS_SHADOW]),
-        device_next_avail=int(st[DEV_NEXT_AVAIL]),
-        device_avail_wrap=int(st[DEV_AVAIL_WRAP]),
-        device_next_used=int(st[DEV_NEXT_USED]),
-        device_used_wrap=int(st[DEV_USED_WRAP]),
-        device_in_use=int(st[DEV_IN_USE]),
-        device_decided_since_used_wrap=int(st[SIGNALLED_VALID]),
-        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0],
-    )
-    return snap
+def owners(vq: Virtqueue) -> list[int | None]:
+    """The token of the outstanding request each descriptor slot belongs to (None: free):
+    the driver's in-flight slots run from its used position for as many descriptors as it
+    has not got back, and each carries the buffer id last written there (the driver's, or
+    the device's in a used descriptor)."""
+    q = vq.queue_size
+    token = STATE.array_views(vq.st, q)["token"]
+    ids = views(vq)["desc_id"]
+    owner: list[int | None] = [None] * q
+    for k in range(q - int(vq.st[DRV_NUM_FREE])):
+        i = (int(vq.st[DRV_LAST_USED]) + k) % q
+        if ids[i] < q and token[ids[i]] >= 0:
+            owner[i] = int(token[ids[i]])
+    return owner

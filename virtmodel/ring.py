@@ -1,42 +1,17 @@
-"""The ring interface: what the event loop, the lab, the tour and the tests call on a
-virtqueue, whatever its layout.
+"""The ring interface for Python: build a virtqueue of either layout, operate it step by
+step (:class:`Queue`, the validating face used by tests, widgets and the book, or the
+compiled entry points ``driver_add`` ... ``device_enable_kicks``), say why it broke, and
+take a snapshot of it for drawing.
 
-A queue is a :class:`~virtmodel.ringmem.Virtqueue`; its ``kind`` says which layout module
-holds its logic (``virtmodel.split``, the split virtqueue; the packed one beside it).
-Every operation below is an ``inline="always"`` numba function that switches on ``kind``:
-kernels that call them compile both layouts in, and numba's on-disk cache keeps working
-(no factory-made closures).  Nothing outside the layout modules reads a queue's bytes or
-its private-state slots; what callers need is here.
+Numba kernels (the event loop, the lab's back ends) call the same operations under the same
+names from ``virtmodel.ringops``, inlined; the entry points here are those kernels compiled
+on their own, so that a call from Python does not inline-compile the whole ring.
 
-Driver half (the guest's front end, as Linux ``drivers/virtio/virtio_ring.c``):
-
-``_driver_add(vq, addrs, lens, writable, token)``
-    make a chain available; its id (>= 0), EMPTY (no room) or BROKEN.
-``_driver_kick_prepare(vq)``
-    after adding: does the device want a kick?  (flags or event index)
-``_driver_get_used(vq)``
-    reap one used buffer: its token (>= 0), EMPTY or BROKEN; its len in ``_last_len``.
-``_driver_disable_interrupts(vq)`` / ``_driver_enable_interrupts(vq)``
-    interrupt suppression; enable returns True if used buffers are already pending.
-``_num_free(vq)``
-    descriptors the driver can still use.
-
-Device half (the back end: QEMU, vhost, or hardware):
-
-``_device_pop(vq)``
-    take the next available chain: its id, EMPTY or BROKEN; its byte counts, descriptor
-    count and first buffer address in ``_chain_readable`` and friends.
-``_device_push_used(vq, id, written)``
-    return a chain used.
-``_device_should_interrupt(vq)``
-    after pushing: does the driver want an interrupt?
-``_device_disable_kicks(vq)`` / ``_device_enable_kicks(vq)``
-    kick suppression; enable returns True if chains are already waiting.
-
-Python callers use the compiled entry points (``driver_add`` ... without the underscore)
-or :class:`Queue`, the validating face used by tests, widgets and the book.  The underscored
-operations are the interface for numba kernels (the event loop, the lab's back ends): the
-underscore says "not for Python callers", not "private to this module".
+Every layout is a module (``virtmodel.split``, ``virtmodel.packed``) registered in
+``LAYOUTS``, with the same parts: ``make`` and ``views``; ``STATE``, its private-state
+slots declared by name (``virtmodel.ringmem.State``); ``AREAS``, its fields in the spec's
+three areas; ``REASONS``, why it breaks; ``owners``, which request each descriptor belongs
+to; and the ten operations that ``virtmodel.ringops`` switches between.
 """
 
 from __future__ import annotations
@@ -45,19 +20,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import packed, split
-from ._jit import entry_point, njit
+from . import packed, ringmem, ringops, split
+from ._jit import entry_point
 from .ringmem import (
     BROKEN,
-    CHAIN_ADDR,
-    CHAIN_DESCS,
-    CHAIN_READABLE,
-    CHAIN_WRITABLE,
+    DEV_CHAIN_DESCS,
+    DEV_CHAIN_READABLE,
+    DEV_CHAIN_WRITABLE,
+    DRIVER,
     DRV_LAST_LEN,
+    DRV_NUM_FREE,
     EMPTY,
     KINDS,
-    NUM_FREE,
-    PACKED,
     Virtqueue,
 )
 from .spec import LEGACY_PCI_ALIGN, check_int
@@ -66,6 +40,7 @@ __all__ = [
     "BROKEN",
     "EMPTY",
     "KINDS",
+    "LAYOUTS",
     "BrokenQueueError",
     "Chain",
     "Queue",
@@ -77,7 +52,7 @@ __all__ = [
 ]
 
 LAYOUTS = {"split": split, "packed": packed}
-"""Ring name -> its layout module (``make``, ``broken_reason``, ``snapshot``, kernels)."""
+"""Ring name -> its layout module (see the module docstring for what one holds)."""
 
 
 def make_virtqueue(
@@ -91,142 +66,66 @@ def make_virtqueue(
     return LAYOUTS[ring].make(queue_size, event_idx=event_idx, mem=mem, **layout)
 
 
-def _layout(vq: Virtqueue):
-    for name, mod in LAYOUTS.items():
+def layout_name(vq: Virtqueue) -> str:
+    """The name of ``vq``'s layout (a key of :data:`LAYOUTS`)."""
+    for name in LAYOUTS:
         if KINDS[name] == vq.kind:
-            return mod
+            return name
     raise ValueError(f"unknown ring kind {vq.kind}")
 
 
 def broken_reason(vq: Virtqueue) -> str | None:
     """Why the queue is broken (the first reason either side found), or None."""
-    return _layout(vq).broken_reason(vq)
+    return ringmem.broken_reason(vq, LAYOUTS[layout_name(vq)].REASONS)
 
 
 def snapshot(vq: Virtqueue) -> dict:
-    """Plain-Python copy of the shared areas and both sides' state (for drawing)."""
-    return _layout(vq).snapshot(vq)
+    """Plain-Python copy of the shared areas and both sides' state (for drawing), the same
+    schema for every layout:
+
+    ``layout``
+        ``"split"`` or ``"packed"``.
+    ``driver``, ``device``
+        each side's private state by its declared name (``STATE``: ints, lists for the
+        q-entry arrays and the two-slot ``broken``); the driver's also has ``outstanding``
+        (the ids it awaits) and ``owner`` (per descriptor: the token of the request it
+        belongs to, or None).
+    ``areas``
+        the spec's three areas, ``"descriptor"``, ``"driver"`` and ``"device"``: each
+        field of the layout's ``views`` by name (lists for per-entry fields, ints else).
+    """
+    name = layout_name(vq)
+    mod = LAYOUTS[name]
+    views = mod.views(vq)
+    snap = {
+        "layout": name,
+        **mod.STATE.read(vq.st, vq.queue_size),
+        "areas": {
+            area: {
+                f: views[f].tolist() if entries else int(views[f][0])
+                for f, entries in fields.items()
+            }
+            for area, fields in mod.AREAS.items()
+        },
+    }
+    drv = snap[DRIVER]
+    drv["outstanding"] = [i for i, t in enumerate(drv["token"]) if t >= 0]
+    drv["owner"] = mod.owners(vq)
+    return snap
 
 
-# =========================================================================================
-# The operations (one branch per layout)
-# =========================================================================================
-@njit(inline="always")
-def _driver_add(vq, addrs, lens, writable, token):
-    if vq.kind == PACKED:
-        return packed._driver_add(vq, addrs, lens, writable, token)
-    return split._driver_add(vq, addrs, lens, writable, token)
-
-
-@njit(inline="always")
-def _driver_kick_prepare(vq):
-    if vq.kind == PACKED:
-        return packed._driver_kick_prepare(vq)
-    return split._driver_kick_prepare(vq)
-
-
-@njit(inline="always")
-def _driver_get_used(vq):
-    if vq.kind == PACKED:
-        return packed._driver_get_used(vq)
-    return split._driver_get_used(vq)
-
-
-@njit(inline="always")
-def _driver_disable_interrupts(vq):
-    if vq.kind == PACKED:
-        packed._driver_disable_interrupts(vq)
-    else:
-        split._driver_disable_interrupts(vq)
-
-
-@njit(inline="always")
-def _driver_enable_interrupts(vq):
-    if vq.kind == PACKED:
-        return packed._driver_enable_interrupts(vq)
-    return split._driver_enable_interrupts(vq)
-
-
-@njit(inline="always")
-def _device_pop(vq):
-    if vq.kind == PACKED:
-        return packed._device_pop(vq)
-    return split._device_pop(vq)
-
-
-@njit(inline="always")
-def _device_push_used(vq, head, written):
-    if vq.kind == PACKED:
-        packed._device_push_used(vq, head, written)
-    else:
-        split._device_push_used(vq, head, written)
-
-
-@njit(inline="always")
-def _device_should_interrupt(vq):
-    if vq.kind == PACKED:
-        return packed._device_should_interrupt(vq)
-    return split._device_should_interrupt(vq)
-
-
-@njit(inline="always")
-def _device_disable_kicks(vq):
-    if vq.kind == PACKED:
-        packed._device_disable_kicks(vq)
-    else:
-        split._device_disable_kicks(vq)
-
-
-@njit(inline="always")
-def _device_enable_kicks(vq):
-    if vq.kind == PACKED:
-        return packed._device_enable_kicks(vq)
-    return split._device_enable_kicks(vq)
-
-
-# --- state every layout keeps in the same slots (ringmem) ---------------------------------
-@njit(inline="always")
-def _num_free(vq):
-    return vq.st[NUM_FREE]
-
-
-@njit(inline="always")
-def _last_len(vq):
-    return vq.st[DRV_LAST_LEN]
-
-
-@njit(inline="always")
-def _chain_readable(vq):
-    return vq.st[CHAIN_READABLE]
-
-
-@njit(inline="always")
-def _chain_writable(vq):
-    return vq.st[CHAIN_WRITABLE]
-
-
-@njit(inline="always")
-def _chain_descs(vq):
-    return vq.st[CHAIN_DESCS]
-
-
-@njit(inline="always")
-def _chain_addr(vq):
-    return vq.st[CHAIN_ADDR]
-
-
-# entry points for Python callers (Queue, tests): the same kernels, compiled on their own so
-# that calling one from Python does not inline-compile the whole ring each time
-driver_add = entry_point(_driver_add)
-driver_kick_prepare = entry_point(_driver_kick_prepare)
-driver_get_used = entry_point(_driver_get_used)
-driver_disable_interrupts = entry_point(_driver_disable_interrupts)
-driver_enable_interrupts = entry_point(_driver_enable_interrupts)
-device_pop = entry_point(_device_pop)
-device_push_used = entry_point(_device_push_used)
-device_should_interrupt = entry_point(_device_should_interrupt)
-device_disable_kicks = entry_point(_device_disable_kicks)
-device_enable_kicks = entry_point(_device_enable_kicks)
+# entry points for Python callers (Queue, tests, widgets): the kernels of ringops compiled
+# on their own
+driver_add = entry_point(ringops.driver_add)
+driver_kick_prepare = entry_point(ringops.driver_kick_prepare)
+driver_get_used = entry_point(ringops.driver_get_used)
+driver_disable_interrupts = entry_point(ringops.driver_disable_interrupts)
+driver_enable_interrupts = entry_point(ringops.driver_enable_interrupts)
+device_pop = entry_point(ringops.device_pop)
+device_push_used = entry_point(ringops.device_push_used)
+device_should_interrupt = entry_point(ringops.device_should_interrupt)
+device_disable_kicks = entry_point(ringops.device_disable_kicks)
+device_enable_kicks = entry_point(ringops.device_enable_kicks)
 
 
 class Chain(NamedTuple):
@@ -350,7 +249,7 @@ class Queue:
 
     @property
     def num_free(self) -> int:
-        return int(self.vq.st[NUM_FREE])
+        return int(self.vq.st[DRV_NUM_FREE])
 
     # -- device --
     def pop(self) -> Chain | None:
@@ -360,7 +259,10 @@ class Queue:
             return None
         st = self.vq.st
         return Chain(
-            int(head), int(st[CHAIN_READABLE]), int(st[CHAIN_WRITABLE]), int(st[CHAIN_DESCS])
+            int(head),
+            int(st[DEV_CHAIN_READABLE]),
+            int(st[DEV_CHAIN_WRITABLE]),
+            int(st[DEV_CHAIN_DESCS]),
         )
 
     def push_used(self, head: int, written: int) -> None:

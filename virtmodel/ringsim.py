@@ -91,20 +91,19 @@ import numpy as np
 
 from ._jit import njit, stack_array
 from .jitter import lognormal
-from .ring import (
-    BROKEN,
-    EMPTY,
-    _device_disable_kicks,
-    _device_enable_kicks,
-    _device_pop,
-    _device_push_used,
-    _device_should_interrupt,
-    _driver_add,
-    _driver_disable_interrupts,
-    _driver_enable_interrupts,
-    _driver_get_used,
-    _driver_kick_prepare,
-    _num_free,
+from .ringmem import BROKEN, EMPTY
+from .ringops import (
+    device_disable_kicks,
+    device_enable_kicks,
+    device_pop,
+    device_push_used,
+    device_should_interrupt,
+    driver_add,
+    driver_disable_interrupts,
+    driver_enable_interrupts,
+    driver_get_used,
+    driver_kick_prepare,
+    num_free,
 )
 
 # rows of the cost matrix (ns per stage) and of the exit matrix
@@ -385,7 +384,7 @@ def _reap(vq, t, w):
     which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
     n = 0
     while True:
-        tok = _driver_get_used(vq)
+        tok = driver_get_used(vq)
         if tok == EMPTY:
             if n > 0 and t > w.times[T_LAST_DONE]:
                 w.times[T_LAST_DONE] = t
@@ -428,7 +427,7 @@ def _begin_drain(vq, lp, bn):
     ``virtio_queue_set_notification(vq, 0)``, vhost's ``vhost_disable_notify``), unless a
     poll section already holds them off (then the pass leaves them alone)."""
     if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
-        _device_disable_kicks(vq)
+        device_disable_kicks(vq)
 
 
 @njit(inline="always")
@@ -442,7 +441,7 @@ def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
     ):
-        head = _device_pop(vq)
+        head = device_pop(vq)
     elif qn[QN_POPPED] < qn[QN_RUNG]:
         return DRAIN_WAITING, qt[QT_RUNG_AT]
     if head == BROKEN:
@@ -454,7 +453,7 @@ def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
         if busy:
             w.times[T_BACKEND_BUSY] += w.c_row[A_POP]
         if lp.rearm_every_pop:  # NVMe dbbuf: EventIdx := the tail it knows, per command
-            _device_enable_kicks(vq)
+            device_enable_kicks(vq)
         if lp.submit_per_pass:
             w.pending[bn[BN_PENDING]] = head
             bn[BN_PENDING] += 1
@@ -469,9 +468,9 @@ def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
         lp.suppress_kicks
         and not lp.backend_polls
         and not bn[BN_POLL_SECTION]
-        and _device_enable_kicks(vq)
+        and device_enable_kicks(vq)
     ):
-        _device_disable_kicks(vq)
+        device_disable_kicks(vq)
         return DRAIN_AGAIN, t
     if lp.submit_per_pass:
         t = _submit_pass(lp, w, t, busy, bn, dt, dn, rng)
@@ -502,7 +501,7 @@ def _submit_pass(lp, w, t, busy, bn, dt, dn, rng):
 def _complete(vq, lp, w, t, busy, vt, dn):
     """Return the oldest served chain used at ``t``; a polling vCPU sees it from then on.
     Returns the new time."""
-    _device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
+    device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
     _take(w, A_COMPLETE, 1.0)
     t += w.c_row[A_COMPLETE]
     if busy:
@@ -516,7 +515,7 @@ def _complete(vq, lp, w, t, busy, vt, dn):
 def _interrupt_decision(vq, lp, w, t, busy):
     """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
     w.counters[C_COMPLETION_PASSES] += 1
-    if lp.poll or (lp.suppress_interrupts and not _device_should_interrupt(vq)):
+    if lp.poll or (lp.suppress_interrupts and not device_should_interrupt(vq)):
         return False, t
     w.counters[C_SIGNALS] += 1
     _take(w, A_SIGNAL, 1.0)
@@ -556,7 +555,7 @@ def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
     nr, done = vn[VN_NEXT_REQ], vn[VN_DONE]
     if (
         nr < lp.requests
-        and _num_free(vq) >= w.chain_lens.shape[0]
+        and num_free(vq) >= w.chain_lens.shape[0]
         and nr - done < lp.depth
         and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == nr)
     ):
@@ -615,7 +614,7 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
     req = vn[VN_NEXT_REQ]
     for k in range(n_desc):
         w.addrs[k] = (req * n_desc + k) * 4096
-    if _driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
+    if driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
         return RING_BROKEN
     vn[VN_NEXT_REQ] = req + 1
     vn[VN_IN_BATCH] += 1
@@ -623,9 +622,9 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
     # kicks are ioeventfds: with kick_sync the queue is not in its AioContext)
     if not lp.kick_sync and _sees_at_once(lp, bt, bn, vt[VT_NOW]):
         bn[BN_KICKED] = True
-    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or _num_free(vq) < n_desc:
+    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or num_free(vq) < n_desc:
         vn[VN_IN_BATCH] = 0
-        if _driver_kick_prepare(vq):
+        if driver_kick_prepare(vq):
             _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
     return OK
 
@@ -667,12 +666,12 @@ def _vcpu_handle(vq, w, vt, vn):
     vn[VN_PHASE] = VCPU_READY
     t_seen = vt[VT_NOW] + w.c_row[A_HANDLER_TAIL]
     while True:
-        _driver_disable_interrupts(vq)
+        driver_disable_interrupts(vq)
         n = _reap(vq, t_seen, w)
         if n < 0:
             return RING_BROKEN
         vn[VN_DONE] += n
-        if not _driver_enable_interrupts(vq):
+        if not driver_enable_interrupts(vq):
             break
     _take(w, A_HANDLER_TAIL, 1.0)
     vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
@@ -836,7 +835,7 @@ def _backend_idle(vq, lp, bt, bn):
     if lp.poll_max_ns > 0.0 and bt[BT_WINDOW] > 0.0:
         if not lp.kick_sync:  # the queue's notifier is polled only if it is an ioeventfd
             if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
-                _device_disable_kicks(vq)
+                device_disable_kicks(vq)
             bn[BN_POLL_SECTION] = True
         bn[BN_POLLING] = True
         bt[BT_WAKE_AT] = bt[BT_NOW] + bt[BT_WINDOW]
@@ -851,7 +850,7 @@ def _backend_blocks(vq, lp, bt, bn):
     sleeps until a kick or a completion wakes it."""
     if bn[BN_POLL_SECTION]:
         bn[BN_POLL_SECTION] = False
-        if lp.suppress_kicks and _device_enable_kicks(vq):
+        if lp.suppress_kicks and device_enable_kicks(vq):
             bn[BN_KICKED] = True
             bn[BN_AWAKE] = True
             return
@@ -990,7 +989,7 @@ def _run(vq, lp, w, rng):
     qt, qn = stack_array(N_QT, np.float64), stack_array(N_QN, np.int64)
     _start(vt, vn, bt, bn, dt, dn, qt, qn)
     if lp.backend_polls:  # it never asks for a kick: it watches the ring
-        _device_disable_kicks(vq)
+        device_disable_kicks(vq)
     steps = 0
     status = OK
     while vn[VN_DONE] < lp.requests:

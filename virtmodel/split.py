@@ -39,29 +39,37 @@ import numpy as np
 
 from ._jit import njit
 from .ringmem import (
+    ARRAYS,
     BROKEN,
-    CHAIN_ADDR,
-    CHAIN_DESCS,
-    CHAIN_READABLE,
-    CHAIN_WRITABLE,
+    COMMON,
     DEV_BROKEN,
+    DEV_CHAIN_ADDR,
+    DEV_CHAIN_DESCS,
+    DEV_CHAIN_READABLE,
+    DEV_CHAIN_WRITABLE,
     DEV_EVENT_IDX,
     DRV_BROKEN,
+    DRV_CHAIN_LEN,
+    DRV_CHAIN_NEXT,
     DRV_EVENT_IDX,
+    DRV_FREE_HEAD,
     DRV_LAST_LEN,
+    DRV_NUM_FREE,
+    DRV_TOKEN,
     EMPTY,
-    FREE_HEAD,
-    FREE_LIST,
-    NUM_FREE,
     SPLIT,
+    State,
     Virtqueue,
-    _break,
-    _free_chain,
-    _ld16,
-    _ld32,
-    _st16,
-    _st32,
-    _st64,
+    check_event_idx,
+    check_mem,
+    free_chain,
+    ld16,
+    ld32,
+    mark_broken,
+    new_state,
+    st16,
+    st32,
+    st64,
 )
 from .spec import (
     DESC_SIZE,
@@ -78,19 +86,32 @@ from .spec import (
     vring_need_event,
 )
 
-# --- private state: slots of Virtqueue.st (besides ringmem's common ones) ------------------
-# driver
-NUM_ADDED = 2  # chains made available since the last kick decision
-LAST_USED_IDX = 3  # next used-ring entry the driver will read (free-running u16)
-AVAIL_IDX_SHADOW = 4  # the driver's copy of avail_idx
-AVAIL_FLAGS_SHADOW = 5  # the driver's copy of avail_flags
-# device
-NEXT_AVAIL = 16  # next available-ring entry the device will read (free-running u16)
-NEXT_USED = 17  # the device's used_idx (free-running u16)
-SIGNALLED_USED = 18  # used idx at the last interrupt decision (EVENT_IDX)
-SIGNALLED_VALID = 19  # 0 until the first interrupt decision
-SHADOW_AVAIL = 20  # last avail_idx the device read and validated
-CHAIN_NEXT = FREE_LIST  # driver-private arrays: chain_next[q], chain_len[q], token[q]
+# --- private state: the common slots (ringmem.COMMON), then the split ring's own --------
+STATE = State("split", COMMON)
+DRV_NUM_ADDED = STATE.driver("num_added")  # chains made available since the last kick decision
+DRV_LAST_USED_IDX = STATE.driver("last_used_idx")  # next used entry it reads (free-running)
+DRV_AVAIL_IDX_SHADOW = STATE.driver("avail_idx_shadow")  # its copy of avail_idx
+DRV_AVAIL_FLAGS_SHADOW = STATE.driver("avail_flags_shadow")  # its copy of avail_flags
+DEV_NEXT_AVAIL = STATE.device("next_avail")  # next available entry it reads (free-running)
+DEV_NEXT_USED = STATE.device("next_used")  # its used_idx (free-running)
+DEV_SIGNALLED_USED = STATE.device("signalled_used")  # used idx at the last interrupt decision
+DEV_SIGNALLED_VALID = STATE.device("signalled_valid")  # 0 until the first interrupt decision
+DEV_AVAIL_IDX_SHADOW = STATE.device("avail_idx_shadow")  # last avail_idx read and validated
+STATE.check()
+
+AREAS = {  # the spec's three areas: field -> one value per ring entry?
+    "descriptor": {"desc_addr": True, "desc_len": True, "desc_flags": True, "desc_next": True},
+    "driver": {"avail_flags": False, "avail_idx": False, "avail_ring": True, "used_event": False},
+    "device": {
+        "used_flags": False,
+        "used_idx": False,
+        "used_ring_id": True,
+        "used_ring_len": True,
+        "avail_event": False,
+    },
+}
+"""The fields of :func:`views` in each of the spec's areas (descriptor table, Driver Area =
+available ring, Device Area = used ring)."""
 
 # --- reasons a queue breaks ---------------------------------------------------------------
 HEAD_OUT_OF_RANGE = 1
@@ -125,30 +146,13 @@ def make(
     uint8 array of at least ``split_ring_size(queue_size, align)`` bytes, e.g. a view of
     guest memory; a zeroed one is made if None)."""
     q = check_queue_size(queue_size)
-    if not isinstance(event_idx, (bool, np.bool_)):
-        raise ValueError(f"event_idx must be True or False, got {event_idx!r}")
+    event_idx = check_event_idx(event_idx)
     size = split_ring_size(q, align)
     if align < 4:
         raise ValueError(f"align must be at least 4 (the used ring is 4-byte aligned), got {align}")
-    if mem is None:
-        mem = np.zeros(size, dtype=np.uint8)
-    elif not (
-        isinstance(mem, np.ndarray)
-        and mem.dtype == np.uint8
-        and mem.ndim == 1
-        and mem.flags.writeable
-        and mem.flags.c_contiguous
-        and mem.size >= size
-    ):
-        raise ValueError(
-            f"mem must be a writable contiguous 1-D uint8 array of at least {size} bytes"
-        )
-    st = np.zeros(CHAIN_NEXT + 3 * q, dtype=np.int64)
-    st[NUM_FREE] = q
-    st[DRV_EVENT_IDX] = st[DEV_EVENT_IDX] = int(event_idx)
-    st[CHAIN_NEXT : CHAIN_NEXT + q] = (np.arange(q) + 1) % q
-    st[CHAIN_NEXT + 2 * q :] = -1  # no tokens outstanding
-    return Virtqueue(mem[:size], st, q, DESC_SIZE * q, used_ring_offset(q, align), SPLIT)
+    mem = check_mem(mem, size)
+    st = new_state(STATE, q, event_idx)
+    return Virtqueue(mem, st, q, DESC_SIZE * q, used_ring_offset(q, align), SPLIT)
 
 
 def views(vq: Virtqueue) -> dict:
@@ -173,9 +177,7 @@ def views(vq: Virtqueue) -> dict:
         "used_ring_id": elems[:, 0],
         "used_ring_len": elems[:, 1],
         "avail_event": u[4 + 8 * q : 6 + 8 * q].view("<u2"),
-        "chain_next": vq.st[CHAIN_NEXT : CHAIN_NEXT + q],
-        "chain_len": vq.st[CHAIN_NEXT + q : CHAIN_NEXT + 2 * q],
-        "token": vq.st[CHAIN_NEXT + 2 * q : CHAIN_NEXT + 3 * q],
+        **STATE.array_views(vq.st, q),
     }
 
 
@@ -183,105 +185,108 @@ def views(vq: Virtqueue) -> dict:
 # Driver half (the guest's front end)
 # =========================================================================================
 @njit(inline="always")
-def _driver_add(vq, addrs, lens, writable, token):
+def driver_add(vq, addrs, lens, writable, token):
     """Make a chain of ``len(lens)`` descriptors available; return its head, EMPTY if the
     free list is too short, BROKEN if the queue is broken.  Device-readable segments must
     come before device-writable ones (the caller orders them)."""
     n = lens.shape[0]
     if vq.st[DRV_BROKEN] != 0:
         return BROKEN
-    if n == 0 or vq.st[NUM_FREE] < n:
+    if n == 0 or vq.st[DRV_NUM_FREE] < n:
         return EMPTY
     q = vq.queue_size
-    head = vq.st[FREE_HEAD]
+    head = vq.st[DRV_FREE_HEAD]
     i = head
     for k in range(n):
         last = i
-        i = vq.st[CHAIN_NEXT + i]
+        i = vq.st[ARRAYS + DRV_CHAIN_NEXT * q + i]
         flags = VRING_DESC_F_WRITE if writable[k] else 0
         if k < n - 1:
             flags |= VRING_DESC_F_NEXT
         o = DESC_SIZE * last
-        _st64(vq, o, np.int64(addrs[k]))
-        _st32(vq, o + 8, np.int64(lens[k]))
-        _st16(vq, o + 12, flags)
-        _st16(vq, o + 14, i if k < n - 1 else 0)
-    vq.st[FREE_HEAD] = i
-    vq.st[NUM_FREE] -= n
-    vq.st[CHAIN_NEXT + q + head] = n
-    vq.st[CHAIN_NEXT + 2 * q + head] = token
-    avail = vq.st[AVAIL_IDX_SHADOW]
-    _st16(vq, vq.driver_off + 4 + 2 * (avail & (q - 1)), head)
+        st64(vq, o, np.int64(addrs[k]))
+        st32(vq, o + 8, np.int64(lens[k]))
+        st16(vq, o + 12, flags)
+        st16(vq, o + 14, i if k < n - 1 else 0)
+    vq.st[DRV_FREE_HEAD] = i
+    vq.st[DRV_NUM_FREE] -= n
+    vq.st[ARRAYS + DRV_CHAIN_LEN * q + head] = n
+    vq.st[ARRAYS + DRV_TOKEN * q + head] = token
+    avail = vq.st[DRV_AVAIL_IDX_SHADOW]
+    st16(vq, vq.driver_off + 4 + 2 * (avail & (q - 1)), head)
     avail = (avail + 1) & U16_MASK
-    vq.st[AVAIL_IDX_SHADOW] = avail
-    _st16(vq, vq.driver_off + 2, avail)  # published after the entry (a write barrier in C)
-    vq.st[NUM_ADDED] += 1
+    vq.st[DRV_AVAIL_IDX_SHADOW] = avail
+    st16(vq, vq.driver_off + 2, avail)  # published after the entry (a write barrier in C)
+    vq.st[DRV_NUM_ADDED] += 1
     return head
 
 
 @njit(inline="always")
-def _driver_kick_prepare(vq):
+def driver_kick_prepare(vq):
     """Does the device want a kick for the chains added since the last decision?"""
-    new = vq.st[AVAIL_IDX_SHADOW]
-    old = (new - vq.st[NUM_ADDED]) & U16_MASK
-    vq.st[NUM_ADDED] = 0
+    new = vq.st[DRV_AVAIL_IDX_SHADOW]
+    old = (new - vq.st[DRV_NUM_ADDED]) & U16_MASK
+    vq.st[DRV_NUM_ADDED] = 0
     if vq.st[DRV_EVENT_IDX]:
-        return vring_need_event(_ld16(vq, vq.device_off + 4 + 8 * vq.queue_size), new, old)
-    return (_ld16(vq, vq.device_off) & VRING_USED_F_NO_NOTIFY) == 0
+        return vring_need_event(ld16(vq, vq.device_off + 4 + 8 * vq.queue_size), new, old)
+    return (ld16(vq, vq.device_off) & VRING_USED_F_NO_NOTIFY) == 0
 
 
 @njit(inline="always")
-def _driver_get_used(vq):
+def driver_get_used(vq):
     """Reap one used buffer: return its token (>= 0), EMPTY or BROKEN; its len goes to
     ``st[DRV_LAST_LEN]``.  The chain goes back on the free list."""
     if vq.st[DRV_BROKEN] != 0:
         return BROKEN
     q = vq.queue_size
-    last = vq.st[LAST_USED_IDX]
-    used_idx = _ld16(vq, vq.device_off + 2)
+    last = vq.st[DRV_LAST_USED_IDX]
+    used_idx = ld16(vq, vq.device_off + 2)
     pending = (used_idx - last) & U16_MASK
     if pending == 0:
         return EMPTY
     if pending > q:
-        return _break(vq, DRV_BROKEN, USED_IDX_TOO_FAR, used_idx)
+        return mark_broken(vq, DRV_BROKEN, USED_IDX_TOO_FAR, used_idx)
     o = vq.device_off + 4 + 8 * (last & (q - 1))
-    head = _ld32(vq, o)
+    head = ld32(vq, o)
     if head >= q:
-        return _break(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, head)
-    token = vq.st[CHAIN_NEXT + 2 * q + head]
+        return mark_broken(vq, DRV_BROKEN, USED_ID_OUT_OF_RANGE, head)
+    token = vq.st[ARRAYS + DRV_TOKEN * q + head]
     if token < 0:
-        return _break(vq, DRV_BROKEN, USED_ID_NOT_A_HEAD, head)
-    _free_chain(vq, head)
+        return mark_broken(vq, DRV_BROKEN, USED_ID_NOT_A_HEAD, head)
+    free_chain(vq, head)
     last = (last + 1) & U16_MASK
-    vq.st[LAST_USED_IDX] = last
-    vq.st[DRV_LAST_LEN] = _ld32(vq, o + 4)
-    if vq.st[DRV_EVENT_IDX] != 0 and (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
-        _st16(vq, vq.driver_off + 4 + 2 * q, last)  # used_event: "after the next one"
+    vq.st[DRV_LAST_USED_IDX] = last
+    vq.st[DRV_LAST_LEN] = ld32(vq, o + 4)
+    if (
+        vq.st[DRV_EVENT_IDX] != 0
+        and (vq.st[DRV_AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0
+    ):
+        st16(vq, vq.driver_off + 4 + 2 * q, last)  # used_event: "after the next one"
     return token
 
 
 @njit(inline="always")
-def _driver_disable_interrupts(vq):
-    if (vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
-        vq.st[AVAIL_FLAGS_SHADOW] |= VRING_AVAIL_F_NO_INTERRUPT
+def driver_disable_interrupts(vq):
+    if (vq.st[DRV_AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT) == 0:
+        vq.st[DRV_AVAIL_FLAGS_SHADOW] |= VRING_AVAIL_F_NO_INTERRUPT
         if vq.st[DRV_EVENT_IDX]:
             # Linux writes 0 here too ("a hack"): the device ignores avail_flags with
             # EVENT_IDX, so interrupts stay off only until used idx next passes 0.
-            _st16(vq, vq.driver_off + 4 + 2 * vq.queue_size, 0)
+            st16(vq, vq.driver_off + 4 + 2 * vq.queue_size, 0)
         else:
-            _st16(vq, vq.driver_off, vq.st[AVAIL_FLAGS_SHADOW])
+            st16(vq, vq.driver_off, vq.st[DRV_AVAIL_FLAGS_SHADOW])
 
 
 @njit(inline="always")
-def _driver_enable_interrupts(vq):
+def driver_enable_interrupts(vq):
     """Ask for interrupts again; return True if used buffers are already pending (the
     caller must reap them: no interrupt will come for those)."""
-    if vq.st[AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT:
-        vq.st[AVAIL_FLAGS_SHADOW] &= ~VRING_AVAIL_F_NO_INTERRUPT
+    if vq.st[DRV_AVAIL_FLAGS_SHADOW] & VRING_AVAIL_F_NO_INTERRUPT:
+        vq.st[DRV_AVAIL_FLAGS_SHADOW] &= ~VRING_AVAIL_F_NO_INTERRUPT
         if not vq.st[DRV_EVENT_IDX]:
-            _st16(vq, vq.driver_off, vq.st[AVAIL_FLAGS_SHADOW])
-    _st16(vq, vq.driver_off + 4 + 2 * vq.queue_size, vq.st[LAST_USED_IDX])
-    return ((_ld16(vq, vq.device_off + 2) - vq.st[LAST_USED_IDX]) & U16_MASK) != 0
+            st16(vq, vq.driver_off, vq.st[DRV_AVAIL_FLAGS_SHADOW])
+    st16(vq, vq.driver_off + 4 + 2 * vq.queue_size, vq.st[DRV_LAST_USED_IDX])
+    return ((ld16(vq, vq.device_off + 2) - vq.st[DRV_LAST_USED_IDX]) & U16_MASK) != 0
 
 
 # =========================================================================================
@@ -292,139 +297,116 @@ def _device_avail_count(vq):
     """Validate avail_idx and return how many chains wait (>= 0), or BROKEN."""
     if vq.st[DEV_BROKEN] != 0:
         return BROKEN
-    avail = _ld16(vq, vq.driver_off + 2)
-    moved = (avail - vq.st[SHADOW_AVAIL]) & U16_MASK
+    avail = ld16(vq, vq.driver_off + 2)
+    moved = (avail - vq.st[DEV_AVAIL_IDX_SHADOW]) & U16_MASK
     if moved != 0:
         if moved > 0x8000:
-            return _break(vq, DEV_BROKEN, AVAIL_IDX_BACKWARDS, avail)
-        if ((avail - vq.st[NEXT_AVAIL]) & U16_MASK) > vq.queue_size:
-            return _break(vq, DEV_BROKEN, AVAIL_IDX_TOO_FAR, avail)
-        vq.st[SHADOW_AVAIL] = avail
-    return (avail - vq.st[NEXT_AVAIL]) & U16_MASK
+            return mark_broken(vq, DEV_BROKEN, AVAIL_IDX_BACKWARDS, avail)
+        if ((avail - vq.st[DEV_NEXT_AVAIL]) & U16_MASK) > vq.queue_size:
+            return mark_broken(vq, DEV_BROKEN, AVAIL_IDX_TOO_FAR, avail)
+        vq.st[DEV_AVAIL_IDX_SHADOW] = avail
+    return (avail - vq.st[DEV_NEXT_AVAIL]) & U16_MASK
 
 
 @njit(inline="always")
-def _device_pop(vq):
+def device_pop(vq):
     """Take the next available chain: return its head, EMPTY or BROKEN.  The chain's
-    readable/writable byte counts and length go to ``st[CHAIN_*]``."""
+    readable/writable byte counts and length go to ``st[DEV_CHAIN_*]``."""
     waiting = _device_avail_count(vq)
     if waiting == BROKEN:
         return BROKEN
     if waiting == 0:
         return EMPTY
     q = vq.queue_size
-    head = _ld16(vq, vq.driver_off + 4 + 2 * (vq.st[NEXT_AVAIL] & (q - 1)))
+    head = ld16(vq, vq.driver_off + 4 + 2 * (vq.st[DEV_NEXT_AVAIL] & (q - 1)))
     if head >= q:
-        return _break(vq, DEV_BROKEN, HEAD_OUT_OF_RANGE, head)
+        return mark_broken(vq, DEV_BROKEN, HEAD_OUT_OF_RANGE, head)
     i = head
     n = 0
     readable = 0
     writable = 0
-    vq.st[CHAIN_ADDR] = _ld32(vq, DESC_SIZE * head) | (_ld32(vq, DESC_SIZE * head + 4) << 32)
+    vq.st[DEV_CHAIN_ADDR] = ld32(vq, DESC_SIZE * head) | (ld32(vq, DESC_SIZE * head + 4) << 32)
     while True:
         n += 1
         if n > q:
-            return _break(vq, DEV_BROKEN, DESC_LOOP, head)
+            return mark_broken(vq, DEV_BROKEN, DESC_LOOP, head)
         o = DESC_SIZE * i
-        flags = _ld16(vq, o + 12)
+        flags = ld16(vq, o + 12)
         if flags & VRING_DESC_F_INDIRECT:
-            return _break(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
+            return mark_broken(vq, DEV_BROKEN, INDIRECT_NOT_NEGOTIATED, i)
         if flags & VRING_DESC_F_WRITE:
-            writable += _ld32(vq, o + 8)
+            writable += ld32(vq, o + 8)
         elif writable > 0:
-            return _break(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
+            return mark_broken(vq, DEV_BROKEN, READABLE_AFTER_WRITABLE, i)
         else:
-            readable += _ld32(vq, o + 8)
+            readable += ld32(vq, o + 8)
         if (flags & VRING_DESC_F_NEXT) == 0:
             break
-        i = _ld16(vq, o + 14)
+        i = ld16(vq, o + 14)
         if i >= q:
-            return _break(vq, DEV_BROKEN, NEXT_OUT_OF_RANGE, i)
-    vq.st[NEXT_AVAIL] = (vq.st[NEXT_AVAIL] + 1) & U16_MASK
-    vq.st[CHAIN_READABLE] = readable
-    vq.st[CHAIN_WRITABLE] = writable
-    vq.st[CHAIN_DESCS] = n
+            return mark_broken(vq, DEV_BROKEN, NEXT_OUT_OF_RANGE, i)
+    vq.st[DEV_NEXT_AVAIL] = (vq.st[DEV_NEXT_AVAIL] + 1) & U16_MASK
+    vq.st[DEV_CHAIN_READABLE] = readable
+    vq.st[DEV_CHAIN_WRITABLE] = writable
+    vq.st[DEV_CHAIN_DESCS] = n
     return head
 
 
 @njit(inline="always")
-def _device_push_used(vq, head, written):
+def device_push_used(vq, head, written):
     """Return a chain: write the used element, then publish used_idx."""
-    o = vq.device_off + 4 + 8 * (vq.st[NEXT_USED] & (vq.queue_size - 1))
-    _st32(vq, o, head)
-    _st32(vq, o + 4, written)
-    vq.st[NEXT_USED] = (vq.st[NEXT_USED] + 1) & U16_MASK
-    _st16(vq, vq.device_off + 2, vq.st[NEXT_USED])
+    o = vq.device_off + 4 + 8 * (vq.st[DEV_NEXT_USED] & (vq.queue_size - 1))
+    st32(vq, o, head)
+    st32(vq, o + 4, written)
+    vq.st[DEV_NEXT_USED] = (vq.st[DEV_NEXT_USED] + 1) & U16_MASK
+    st16(vq, vq.device_off + 2, vq.st[DEV_NEXT_USED])
 
 
 @njit(inline="always")
-def _device_should_interrupt(vq):
+def device_should_interrupt(vq):
     """Does the driver want an interrupt for the buffers used since the last decision?"""
     if not vq.st[DEV_EVENT_IDX]:
-        return (_ld16(vq, vq.driver_off) & VRING_AVAIL_F_NO_INTERRUPT) == 0
-    old = vq.st[SIGNALLED_USED]
-    new = vq.st[NEXT_USED]
-    valid = vq.st[SIGNALLED_VALID]
-    vq.st[SIGNALLED_USED] = new
-    vq.st[SIGNALLED_VALID] = 1
+        return (ld16(vq, vq.driver_off) & VRING_AVAIL_F_NO_INTERRUPT) == 0
+    old = vq.st[DEV_SIGNALLED_USED]
+    new = vq.st[DEV_NEXT_USED]
+    valid = vq.st[DEV_SIGNALLED_VALID]
+    vq.st[DEV_SIGNALLED_USED] = new
+    vq.st[DEV_SIGNALLED_VALID] = 1
     if valid == 0:
         return True
-    return vring_need_event(_ld16(vq, vq.driver_off + 4 + 2 * vq.queue_size), new, old)
+    return vring_need_event(ld16(vq, vq.driver_off + 4 + 2 * vq.queue_size), new, old)
 
 
 @njit(inline="always")
-def _device_disable_kicks(vq):
+def device_disable_kicks(vq):
     # With EVENT_IDX nothing is written: avail_event keeps its old value, which the driver's
     # index has already passed, so need_event() stays false until the device re-enables.
     if not vq.st[DEV_EVENT_IDX]:
-        _st16(vq, vq.device_off, _ld16(vq, vq.device_off) | VRING_USED_F_NO_NOTIFY)
+        st16(vq, vq.device_off, ld16(vq, vq.device_off) | VRING_USED_F_NO_NOTIFY)
 
 
 @njit(inline="always")
-def _device_enable_kicks(vq):
+def device_enable_kicks(vq):
     """Ask for kicks again; return True if chains arrived meanwhile (look again: no kick
     will come for those)."""
     if vq.st[DEV_EVENT_IDX]:
-        _st16(vq, vq.device_off + 4 + 8 * vq.queue_size, vq.st[SHADOW_AVAIL])
+        st16(vq, vq.device_off + 4 + 8 * vq.queue_size, vq.st[DEV_AVAIL_IDX_SHADOW])
     else:
-        _st16(vq, vq.device_off, _ld16(vq, vq.device_off) & ~VRING_USED_F_NO_NOTIFY & 0xFFFF)
-    return ((_ld16(vq, vq.driver_off + 2) - vq.st[NEXT_AVAIL]) & U16_MASK) != 0
+        st16(vq, vq.device_off, ld16(vq, vq.device_off) & ~VRING_USED_F_NO_NOTIFY & 0xFFFF)
+    return ((ld16(vq, vq.driver_off + 2) - vq.st[DEV_NEXT_AVAIL]) & U16_MASK) != 0
 
 
-def broken_reason(vq: Virtqueue) -> str | None:
-    """Why the queue is broken (first reason found by either side), or None."""
-    for slot in (DEV_BROKEN, DRV_BROKEN):
-        if vq.st[slot]:
-            return REASONS[int(vq.st[slot])].format(int(vq.st[slot + 1]))
-    return None
-
-
-_LISTS = (
-    "chain_next",
-    "chain_len",
-    "token",
-    "desc_addr",
-    "desc_len",
-    "desc_flags",
-    "desc_next",
-    "avail_ring",
-    "used_ring_id",
-    "used_ring_len",
-)
-
-
-def snapshot(vq: Virtqueue) -> dict:
-    """Plain-Python copy of the shared ring and both sides' state (for drawing)."""
-    st = vq.st
-    snap = {
-        k: (v.tolist() if v.size > 1 or k in _LISTS else int(v[0])) for k, v in views(vq).items()
-    }
-    snap.update(
-        free_head=int(st[FREE_HEAD]),
-        num_free=int(st[NUM_FREE]),
-        last_used_idx=int(st[LAST_USED_IDX]),
-        next_avail=int(st[NEXT_AVAIL]),
-        next_used=int(st[NEXT_USED]),
-        outstanding=[i for i, t in enumerate(snap["token"]) if t >= 0],
-    )
-    return snap
+def owners(vq: Virtqueue) -> list[int | None]:
+    """The token of the outstanding request each descriptor belongs to (None: free), from
+    the driver's own bookkeeping: each outstanding chain walked from its head."""
+    q = vq.queue_size
+    arr = STATE.array_views(vq.st, q)
+    owner: list[int | None] = [None] * q
+    for head in range(q):
+        token = int(arr["token"][head])
+        if token >= 0:
+            i = head
+            for _ in range(int(arr["chain_len"][head])):
+                owner[i] = token
+                i = int(arr["chain_next"][i])
+    return owner

@@ -237,12 +237,12 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
     def add(token):
         lens, w, what = {**_REQUESTS, **_PACKED_EXTRA}[token]
         s0 = q.snapshot()
-        first, wrap0 = s0["driver_next_avail"], s0["driver_avail_wrap"]
+        first, wrap0 = s0["driver"]["next_avail"], s0["driver"]["avail_wrap"]
         buf_id = q.add(list(lens), writable=list(w), token=token)
         assert buf_id is not None, "the tour's script never fills the ring"
         s1 = q.snapshot()
         n = len(lens)
-        flip = s1["driver_avail_wrap"] != wrap0
+        flip = s1["driver"]["avail_wrap"] != wrap0
         rec(
             "driver",
             f"add(request {token})",
@@ -251,8 +251,8 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
             f"AVAIL = {wrap0} (its wrap counter) and USED = {1 - wrap0}"
             + (
                 f", except past the ring's end, where its wrap counter is now "
-                f"{s1['driver_avail_wrap']}: AVAIL = {s1['driver_avail_wrap']}, USED = "
-                f"{1 - s1['driver_avail_wrap']}"
+                f"{s1['driver']['avail_wrap']}: AVAIL = {s1['driver']['avail_wrap']}, USED = "
+                f"{1 - s1['driver']['avail_wrap']}"
                 if flip
                 else ""
             )
@@ -284,15 +284,15 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
         rec(
             "device",
             "pop()",
-            f"Device: {_slots(s0['device_next_avail'], 1, queue_size)} is available "
-            f"(AVAIL = its wrap counter {s0['device_avail_wrap']}, USED differs): it takes "
-            f"the chain in {_slots(s0['device_next_avail'], c.descriptors, queue_size)}, "
+            f"Device: {_slots(s0['device']['next_avail'], 1, queue_size)} is available "
+            f"(AVAIL = its wrap counter {s0['device']['avail_wrap']}, USED differs): it takes "
+            f"the chain in {_slots(s0['device']['next_avail'], c.descriptors, queue_size)}, "
             f"buffer id {c.head} (request {token}), {c.readable_bytes} B to read, "
             f"{c.writable_bytes} B to write; its position moves to slot "
-            f"{s1['device_next_avail']}"
+            f"{s1['device']['next_avail']}"
             + (
-                f" and its wrap counter to {s1['device_avail_wrap']}"
-                if s1["device_avail_wrap"] != s0["device_avail_wrap"]
+                f" and its wrap counter to {s1['device']['avail_wrap']}"
+                if s1["device"]["avail_wrap"] != s0["device"]["avail_wrap"]
                 else ""
             )
             + ".",
@@ -304,19 +304,19 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
         written = c.writable_bytes
         q.push_used(c.head, written)
         s1 = q.snapshot()
-        w = s0["device_used_wrap"]
+        w = s0["device"]["used_wrap"]
         rec(
             "device",
             f"push_used({c.head}, {written})",
             f"Device: one used descriptor for buffer id {c.head} at its used position, slot "
-            f"{s0['device_next_used']} (id, len = {written}, then flags AVAIL = USED = {w}"
+            f"{s0['device']['next_used']} (id, len = {written}, then flags AVAIL = USED = {w}"
             + (", WRITE" if written else "")
             + f"); its used position skips the chain's "
             f"{c.descriptors} descriptor{'s' * (c.descriptors > 1)} to slot "
-            f"{s1['device_next_used']}"
+            f"{s1['device']['next_used']}"
             + (
-                f" and its wrap counter flips to {s1['device_used_wrap']}"
-                if s1["device_used_wrap"] != w
+                f" and its wrap counter flips to {s1['device']['used_wrap']}"
+                if s1["device"]["used_wrap"] != w
                 else ""
             )
             + ".",
@@ -326,7 +326,7 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
         flags = int(f["driver_event_flags"][0])
         off = int(f["driver_event_off_wrap"][0])
         s0 = q.snapshot()
-        fresh = s0["device_decided_since_used_wrap"] == 0
+        fresh = s0["device"]["signalled_valid"] == 0
         i = q.should_interrupt()
         if flags == VRING_PACKED_EVENT_FLAG_DESC and fresh:
             why = (
@@ -363,13 +363,13 @@ def _packed_tour(queue_size: int, event_idx: bool) -> tuple[TourStep, ...]:
         rec(
             "driver",
             "get_used()",
-            f"Driver: slot {s0['driver_last_used']} has AVAIL = USED = its used wrap counter "
-            f"{s0['driver_used_wrap']}: request {token} is done ({n} B written); its id "
+            f"Driver: slot {s0['driver']['last_used']} has AVAIL = USED = its used wrap counter "
+            f"{s0['driver']['used_wrap']}: request {token} is done ({n} B written); its id "
             f"goes back on the free list and the driver skips to slot "
-            f"{s1['driver_last_used']}"
+            f"{s1['driver']['last_used']}"
             + (
-                f", flipping its used wrap counter to {s1['driver_used_wrap']}"
-                if s1["driver_used_wrap"] != s0["driver_used_wrap"]
+                f", flipping its used wrap counter to {s1['driver']['used_wrap']}"
+                if s1["driver"]["used_wrap"] != s0["driver"]["used_wrap"]
                 else ""
             )
             + ".",

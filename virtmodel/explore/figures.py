@@ -957,15 +957,24 @@ _ROLE_COLORS = {
 
 
 def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str = "") -> Figure:
-    """The three parts of a split virtqueue from :meth:`SplitQueue.snapshot`: descriptor
-    table, available ring, used ring, plus each side's private indices.  Descriptors of
-    the same outstanding request share a colour; free descriptors are grey.
+    """A virtqueue of either layout from :func:`virtmodel.ring.snapshot`: its three areas
+    side by side (split: descriptor table, available ring, used ring; packed: descriptor
+    ring, driver and device event suppression with each side's positions), and each side's
+    private indices.  Descriptors of the same outstanding request share a colour; free
+    descriptors are grey.
 
     A figure taller than wide (a phone's screen) gets the narrow layout: the descriptor
     table above the two rings, larger type, the captions wrapped short."""
-    from ..spec import VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
+    from ..spec import (
+        VRING_DESC_F_NEXT,
+        VRING_DESC_F_WRITE,
+        VRING_PACKED_DESC_F_AVAIL,
+        VRING_PACKED_DESC_F_USED,
+    )
 
-    q = len(snap["desc_addr"])
+    drv, dev, areas = snap["driver"], snap["device"], snap["areas"]
+    desc = areas["descriptor"]
+    q = len(desc["desc_addr"])
     fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
     narrow = fig.get_figwidth() < fig.get_figheight()
     if narrow:
@@ -984,13 +993,7 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
         # the rings' rows: header, flags, idx, q slots, event index (and room below)
         heights, fontsize, wrap = (1 / (q + 5),) * 3, SMALL, 130
-    # which request each descriptor belongs to: walk each outstanding chain privately
-    owner = [None] * q
-    for head in snap["outstanding"]:
-        i = head
-        for _ in range(snap["chain_len"][head]):
-            owner[i] = snap["token"][head]
-            i = snap["chain_next"][i]
+    owner = drv["owner"]  # which request each descriptor belongs to
 
     def color(tok):
         return (
@@ -1001,44 +1004,75 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
 
     def flags(f):
         names = [
-            n for bit, n in ((VRING_DESC_F_NEXT, "NEXT"), (VRING_DESC_F_WRITE, "WRITE")) if f & bit
+            n
+            for bit, n in (
+                (VRING_DESC_F_NEXT, "NEXT"),
+                (VRING_DESC_F_WRITE, "WRITE"),
+                (VRING_PACKED_DESC_F_AVAIL, "A"),
+                (VRING_PACKED_DESC_F_USED, "U"),
+            )
+            if f & bit
         ]
         return "|".join(names) or "0"
 
+    fields = [
+        f for f in desc if f != "desc_addr"
+    ]  # split: len, flags, next; packed: len, id, flags
     rows = [
-        [
-            str(i),
-            f"{snap['desc_addr'][i]:#x}",
-            str(snap["desc_len"][i]),
-            flags(snap["desc_flags"][i]),
-            str(snap["desc_next"][i]),
-            "free" if owner[i] is None else f"req {owner[i]}",
-        ]
+        [str(i), f"{desc['desc_addr'][i]:#x}"]
+        + [flags(desc[f][i]) if f == "desc_flags" else str(desc[f][i]) for f in fields]
+        + ["free" if owner[i] is None else f"req {owner[i]}"]
         for i in range(q)
     ]
     _table(
         kept,
         axes[0],
-        ["#", "addr", "len", "flags", "next", ""],
+        ["#", "addr", *(f.removeprefix("desc_") for f in fields), ""],
         rows,
         [[color(owner[i])] * 6 for i in range(q)],
-        "descriptor table",
+        "descriptor table" if snap["layout"] == "split" else "descriptor ring",
         heights[0],
         fontsize,
     )
-    av_idx = snap["avail_idx"]
-    rows = [[f"ring[{i}]", str(snap["avail_ring"][i])] for i in range(q)]
+    if snap["layout"] == "split":
+        _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize)
+        shown = (("free_head", "num_free", "last_used_idx"), ("next_avail", "next_used"))
+    else:
+        _packed_events(kept, axes, areas, drv, dev, heights, fontsize)
+        shown = (("free_head", "num_free"), ("in_use",))  # positions: in the tables
+    state = (
+        "driver: "
+        + "  ".join(f"{k}={drv[k]}" for k in shown[0])
+        + ("\n" if narrow else "      ")
+        + "device: "
+        + "  ".join(f"{k}={dev[k]}" for k in shown[1])
+    )
+    fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
+    if caption:
+        import textwrap
+
+        fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
+    kept.done()
+    return fig
+
+
+def _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize):
+    """:func:`vring`'s available and used rings; shaded: entries the other side has not
+    consumed yet."""
+    avail, used = areas["driver"], areas["device"]
+    av_idx = avail["avail_idx"]
+    rows = [[f"ring[{i}]", str(avail["avail_ring"][i])] for i in range(q)]
     colors = []
-    live = (av_idx - snap["next_avail"]) & 0xFFFF  # made available, not yet popped
+    live = (av_idx - dev["next_avail"]) & 0xFFFF  # made available, not yet popped
     for i in range(q):
         # slot i holds a head made available at some idx = i (mod q) below avail_idx
         age = (av_idx - 1 - i) % q
         waiting = age < live
         colors.append(["#fdebd0" if waiting else "white"] * 2)
     rows = (
-        [["flags", str(snap["avail_flags"])], ["idx", str(av_idx)]]
+        [["flags", str(avail["avail_flags"])], ["idx", str(av_idx)]]
         + rows
-        + [["used_event", str(snap["used_event"])]]
+        + [["used_event", str(avail["used_event"])]]
     )
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
     _table(
@@ -1051,17 +1085,17 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         heights[1],
         fontsize,
     )
-    u_idx = snap["used_idx"]
+    u_idx = used["used_idx"]
     rows, colors = [], []
-    live = (u_idx - snap["last_used_idx"]) & 0xFFFF  # used, not yet reaped
+    live = (u_idx - drv["last_used_idx"]) & 0xFFFF  # used, not yet reaped
     for i in range(q):
         age = (u_idx - 1 - i) % q
-        rows.append([f"ring[{i}]", str(snap["used_ring_id"][i]), str(snap["used_ring_len"][i])])
+        rows.append([f"ring[{i}]", str(used["used_ring_id"][i]), str(used["used_ring_len"][i])])
         colors.append(["#d4efdf" if age < live else "white"] * 3)
     rows = (
-        [["flags", str(snap["used_flags"]), ""], ["idx", str(u_idx), ""]]
+        [["flags", str(used["used_flags"]), ""], ["idx", str(u_idx), ""]]
         + rows
-        + [["avail_event", str(snap["avail_event"]), ""]]
+        + [["avail_event", str(used["avail_event"]), ""]]
     )
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
     _table(
@@ -1074,19 +1108,32 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         heights[2],
         fontsize,
     )
-    state = (
-        f"driver: free_head={snap['free_head']}  num_free={snap['num_free']}  "
-        f"last_used_idx={snap['last_used_idx']}"
-        + ("\n" if narrow else "      ")
-        + f"device: next_avail={snap['next_avail']}  next_used={snap['next_used']}"
-    )
-    fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
-    if caption:
-        import textwrap
 
-        fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
-    kept.done()
-    return fig
+
+def _packed_events(kept, axes, areas, drv, dev, heights, fontsize):
+    """:func:`vring`'s packed Driver and Device Areas (the event suppression structures,
+    off_wrap decoded; shaded) above the positions and wrap counters of the side that
+    writes each."""
+    from ..spec import VRING_PACKED_EVENT_F_WRAP_CTR
+
+    names = {0: "ENABLE", 1: "DISABLE", 2: "DESC"}
+    for ax, side, state, area, height, title in (
+        (axes[1], "driver", drv, areas["driver"], heights[1], "driver -> device"),
+        (axes[2], "device", dev, areas["device"], heights[2], "device -> driver"),
+    ):
+        off_wrap = area[f"{side}_event_off_wrap"]
+        wrap_bit = 1 << VRING_PACKED_EVENT_F_WRAP_CTR
+        rows = [
+            [
+                "off_wrap",
+                f"{off_wrap & (wrap_bit - 1)}, wrap {off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR}",
+            ],
+            ["flags", names.get(area[f"{side}_event_flags"], str(area[f"{side}_event_flags"]))],
+        ]
+        used = "next_used" if side == "device" else "last_used"
+        rows += [[k, str(state[k])] for k in ("next_avail", "avail_wrap", used, "used_wrap")]
+        colors = [["#eaeded"] * 2] * 2 + [["white"] * 2] * 4
+        _table(kept, ax, [f"{side} event", "suppression"], rows, colors, title, height, fontsize)
 
 
 def _table(kept, ax, header, rows, colors, title, row_height, fontsize=SMALL):

@@ -24,17 +24,14 @@ import os
 import numpy as np
 
 from .._jit import njit
-from ..ring import (
-    BROKEN,
-    EMPTY,
-    Virtqueue,
-    _chain_addr,
-    _chain_readable,
-    _device_pop,
-    _device_push_used,
-    _driver_add,
-    _driver_get_used,
-    broken_reason,
+from ..ring import BROKEN, EMPTY, Virtqueue, broken_reason
+from ..ringops import (
+    chain_addr,
+    chain_readable,
+    device_pop,
+    device_push_used,
+    driver_add,
+    driver_get_used,
 )
 
 # The back ends' error codes: a range of their own, apart from the ring's return codes
@@ -79,19 +76,19 @@ def _serve_ring(mem, st, q, driver_off, device_off, kind, ram, dst, nbytes, stat
     vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
     n = 0
     while True:
-        head = _device_pop(vq)
+        head = device_pop(vq)
         if head == EMPTY:
             return n
         if head == BROKEN:
             return BAD_RING
-        if _chain_readable(vq) != nbytes:
+        if chain_readable(vq) != nbytes:
             return BAD_LENGTH
-        rc = _copy_checked(ram, _chain_addr(vq), nbytes, dst, state[0])
+        rc = _copy_checked(ram, chain_addr(vq), nbytes, dst, state[0])
         if rc < 0:
             return rc
         state[0] += 1
         state[1] += nbytes
-        _device_push_used(vq, head, 0)
+        device_push_used(vq, head, 0)
         n += 1
 
 
@@ -227,13 +224,13 @@ def _fill(
     writable,
 ):
     vq = Virtqueue(mem, st, q, driver_off, device_off, kind)
-    while _driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
+    while driver_get_used(vq) >= 0:  # reap what the device has used: frees descriptors
         pass
     for i in range(count):
         k = first_id + i
         addr = base + (k % slots) * nbytes
         addrs[0] = addr
-        if _driver_add(vq, addrs, lens, writable, k % q) < 0:
+        if driver_add(vq, addrs, lens, writable, k % q) < 0:
             return i  # full: the buffer is still the device's, leave it alone
         for b in range(8):  # before any kick, so the device sees it
             ram[addr + b] = (k >> (8 * b)) & 0xFF

@@ -35,7 +35,7 @@ from ...spec import (
     split_ring_size,
     used_ring_offset,
 )
-from ...split import LAST_USED_IDX
+from ...split import DRV_LAST_USED_IDX
 from . import pci
 from .process import Qemu, QemuError, full_barrier
 
@@ -331,7 +331,7 @@ class VirtioBlk:
         """Wait until ``count`` more used entries than reaped are in guest RAM (reading
         RAM directly: it costs QEMU nothing).  A ring QEMU found broken raises
         :class:`QemuError` with QEMU's message; no progress in ``timeout`` s too."""
-        last = int(self.q.vq.st[LAST_USED_IDX])
+        last = int(self.q.vq.st[DRV_LAST_USED_IDX])
         end = time.monotonic() + timeout
         pause = 20e-6
         while (self.used_idx - last) & 0xFFFF < count:
