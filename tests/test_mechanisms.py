@@ -80,8 +80,13 @@ def test_nvme_at_queue_depth_one_rings_both_doorbells(shadow):
 def test_nvme_without_shadow_doorbells_rings_the_sq_doorbell_for_every_submission():
     r = run("nvme", shadow_doorbell=False, iodepth=8)
     assert r.kicks_per_request == 1
-    shadow = run("nvme", shadow_doorbell=True, iodepth=8)
-    assert shadow.kicks_per_request < 0.5
+    # with shadow doorbells the driver rings only when the controller has caught up with
+    # the tail it last read (EventIdx written after every command, nvme_process_sq): on
+    # a null device, where the controller lags the driver, it saves some (Fan: 0.46 of
+    # the 2 doorbells per I/O at QD8); on the P4800X it keeps up and nearly every
+    # submission rings (the earlier `< 0.5` here came from an EventIdx left stale)
+    shadow = run("nvme", shadow_doorbell=True, iodepth=8, profile=validation.null_device(STILL))
+    assert shadow.kicks_per_request < 0.75
 
 
 @pytest.mark.parametrize("qd", [2, 4, 8])
@@ -189,8 +194,10 @@ def test_bad_values_of_the_new_parameters_name_themselves(path, kw, msg):
 def test_a_polling_vhost_user_back_end_takes_no_kicks_and_spends_a_core():
     r = run("vhost-user", backend_poll=True, event_idx=False)
     assert r.kicks_per_request == 0 and r.exits_by_reason["io"] == 0
-    # with EVENT_IDX the stale avail_event (0) is passed once, by the first request
-    assert run("vhost-user", backend_poll=True).kicks_per_request == 1 / N
+    # asked for EVENT_IDX, SPDK does not offer it (SPDK_VHOST_DISABLED_FEATURES) and sets
+    # NO_NOTIFY for good: still no kick (the model used to negotiate it and take one kick,
+    # when the first request passed the stale avail_event: a configuration SPDK never runs)
+    assert run("vhost-user", backend_poll=True).kicks_per_request == 0
     woken = run("vhost-user")
     assert woken.kicks_per_request == 1 and woken.user_exits_per_request == 0
     # the polling core: its spin time beside its work, every request's worth of it

@@ -334,6 +334,16 @@ DIRECTION = Param(
     kind="choice",
     choices=("read", "write"),
 )
+POLL_NS = Param(
+    "poll_ns",
+    0,
+    "ns",
+    "the back-end thread's maximum adaptive poll window (QEMU's IOThread poll-max-ns: "
+    "32768 by default with an IOThread; 0: no polling, as QEMU's main loop or "
+    "poll-max-ns=0); the window grows from 4000 ns x2 and resets to 0 after a longer wait",
+    lo=0,
+    hi=1_000_000,
+)
 QUEUES = Param(
     "queues",
     1,

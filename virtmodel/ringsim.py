@@ -18,15 +18,29 @@ Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring inte
   posted interrupts, none with them); one the vCPU's own thread raises inside an exit
   (``kick_sync``) is injected on the entry that ends it, with no exit of its own;
 * the **back end** (QEMU's I/O thread, vhost's worker, or the device's own controller on
-  bare metal) sleeps until a kick or a completion wakes it.  When kicked it drains the ring
-  with kicks disabled (``suppress_kicks``; an NVMe controller without shadow doorbells never
-  suppresses them), hands each request to the device, and when the ring looks empty
-  re-enables kicks and looks once more (the race every real back end must close).  It
-  returns completions used, and at the end of each pass of completions makes one interrupt
-  decision (QEMU's deferred irqfd write and vhost's signal after a batch both come to this;
-  without ``suppress_interrupts``, as an NVMe controller, every pass raises one).  A
-  ``backend_polls`` back end (a vhost-user process busy-polling its rings) never asks for a
-  kick and sees new chains and completions as they appear, at the price of a core.  A
+  bare metal) sleeps until a kick or a completion wakes it.  It works in passes, as the
+  real handlers do.  A *submission pass* (QEMU's ``virtio_blk_handle_vq``, vhost's
+  handler, ``nvme_process_sq``) runs to its end once begun: kicks off while it takes
+  chains (``suppress_kicks``; an NVMe controller without shadow doorbells never suppresses
+  them), and when the ring looks empty re-enabled and the ring looked at once more (the
+  race every real back end must close) -- so kicks are re-armed at the end of every pass,
+  not when completions have drained.  With ``submit_per_pass`` the pass's requests reach
+  the device together at its end, in one submission (QEMU's ``defer_call_begin/end``
+  around the pass: one ``io_submit``); otherwise each goes as it is taken (vhost-scsi
+  hands each command on).  With ``rearm_every_pop`` kicks are re-armed after every
+  request taken (NVMe's shadow doorbells: ``nvme_process_sq`` writes EventIdx := the
+  tail it knows after every command).  A *completion pass*, triggered by the device,
+  returns served requests used, with kicks in whatever state the last pass or poll left
+  them, and ends in one interrupt decision (QEMU's deferred irqfd write and vhost's signal
+  after a batch both come to this; without ``suppress_interrupts``, as an NVMe
+  controller, every pass raises one).  With nothing to do, a thread with a poll window
+  (``poll_max_ns``: an IOThread's ``aio_poll``) first spins for up to its window with
+  kicks disabled (``io_poll_begin``; they stay off while polls keep finding work), sees
+  new chains and completions as they appear with no wake-up, and only when the window
+  runs out re-enables kicks (``io_poll_end``), looks once more and blocks; the window
+  adapts as ``adjust_polling_time`` does (:func:`_aio_poll_window`).  A
+  ``backend_polls`` back end (SPDK's vhost target busy-polling its rings) never asks for
+  a kick and sees new chains and completions as they appear, at the price of a core.  A
   ``doorbell_tail`` back end (an NVMe controller without shadow doorbells) takes only the
   chains a doorbell write has announced: the submission-queue tail it knows is the value
   last written to its doorbell register, as of the end of that write's exit (a chain
@@ -58,8 +72,10 @@ How the code is laid out (SimPy's shape, in one numba kernel):
   rows it reads and writes; one actor of each kind runs today, and more of a kind would be
   more rows, with the loop picking among them.
 * What the back end and the vCPU in a ``kick_sync`` exit both do is written once:
-  :func:`_drain_step` (take a chain and hand it to the device, or re-enable kicks and
-  look again), :func:`_complete`, :func:`_interrupt_decision`.
+  :func:`_drain_step` (take a chain and hand it to the device or keep it for the pass's
+  submission, or re-enable kicks, look again and submit), :func:`_complete`,
+  :func:`_interrupt_decision`.  The back end's idle states are :func:`_backend_idle`
+  (poll or block) and :func:`_backend_wakes`.
 * The ring is reached only through :mod:`virtmodel.ring`'s kernel operations (imported
   below, one block).
 
@@ -105,7 +121,8 @@ A_WAKE_SLEPT = 10  # vCPU: woken after its thread was scheduled out (jittered)
 A_HANDLER = 11  # vCPU: the guest's interrupt handler, its EOI and register accesses
 A_WAKE_FOR_COMPLETION = 12  # back end: its thread is woken by a completion (jittered)
 A_HANDLER_TAIL = 13  # vCPU: the handler's work after it reaped (an NVMe CQ-head doorbell)
-N_ACTIONS = 14
+A_SUBMIT_PASS = 14  # back end: one submission of a whole pass's requests (io_submit)
+N_ACTIONS = 15
 ACTIONS = (
     "submit",
     "kick",
@@ -121,6 +138,7 @@ ACTIONS = (
     "handler",
     "wake_for_completion",
     "handler_tail",
+    "submit_pass",
 )
 
 # columns of the exit matrix: exits by reason, and how many of them go on to user space
@@ -142,7 +160,11 @@ C_HALTS = 4
 C_POLL_HITS = 5  # halts ended inside the halt-poll window
 C_STATUS = 6
 C_STEPS = 7
-C_EXITS = 8  # N_EXIT_COLS counters from here: exits by reason, then to user space
+C_PASSES = 8  # submission passes that took at least one request
+C_SUBMITS = 9  # submissions to the device (submit_per_pass: one per such pass)
+C_COMPLETION_PASSES = 10  # passes of completions (each ends in one interrupt decision)
+C_POLL_HITS_BACKEND = 11  # back-end poll windows that found work (no wake-up)
+C_EXITS = 12  # N_EXIT_COLS counters from here: exits by reason, then to user space
 N_COUNTERS = C_EXITS + N_EXIT_COLS
 
 # what the kernel adds up besides the actions' costs (ns)
@@ -151,7 +173,8 @@ T_GUEST_POLL = 1  # CPU spent by the guest spinning on the used ring (poll)
 T_BACKEND_BUSY = 2  # the back end's working time (what a polling back end's core does
 #                     besides spinning); not CPU to add: its actions' costs count it
 T_LAST_DONE = 3  # when the last request completed (not a sum: the latest reap)
-N_TIMES = 4
+T_BACKEND_POLL = 4  # CPU the back end's thread spent in adaptive poll windows
+N_TIMES = 5
 
 # status codes
 OK = 0
@@ -186,6 +209,9 @@ class Loop(NamedTuple):
     sigma: float  # shape of the lognormal jitter of service and wake-up times
     max_steps: int  # the loop stops (STEP_LIMIT) after this many steps
     written: int = 0  # bytes the device writes per request (the used element's len)
+    submit_per_pass: bool = False  # a pass's requests reach the device together, at its end
+    rearm_every_pop: bool = False  # the back end re-arms kicks after every request it takes
+    poll_max_ns: float = 0.0  # the back-end thread's maximum adaptive poll window (0: none)
 
 
 class Work(NamedTuple):
@@ -201,6 +227,7 @@ class Work(NamedTuple):
     slot_h: np.ndarray  # which chain each device slot serves
     waiting: np.ndarray  # chains waiting for a device slot (a FIFO)
     ready: np.ndarray  # served chains waiting to be returned used (a FIFO)
+    pending: np.ndarray  # chains taken in the current pass, not yet submitted
     lat: np.ndarray  # per request: its submit time in flight, its latency once reaped
     times: np.ndarray  # T_*
     counters: np.ndarray  # C_*
@@ -247,13 +274,18 @@ DO_HANDLE = 7  # the interrupt handler reaps
 DO_DRAIN_IN_EXIT = 8  # one step of the drain inside a kick_sync exit
 
 BT_NOW = 0  # the back end's clock while it is awake
-BT_WAKE_AT = 1  # when it wakes (inf: nothing woke it)
-N_BT = 2
+BT_WAKE_AT = 1  # when it wakes (inf: nothing woke it); while it polls, the window's end
+BT_IDLE_AT = 2  # when it last found nothing to do (the start of aio_poll's wait)
+BT_WINDOW = 3  # its adaptive poll window now (ns; QEMU's poll_ns)
+N_BT = 4
 BN_AWAKE = 0
-BN_KICKED = 1  # a kick it has not acted on yet
+BN_KICKED = 1  # a kick (or a poll that saw new chains) it has not acted on yet
 BN_DRAINING = 2
 BN_IN_PASS = 3  # completions returned since its last interrupt decision
-N_BN = 4
+BN_PENDING = 4  # chains taken in this pass and not yet submitted (Work.pending)
+BN_POLLING = 5  # asleep in name only: spinning in a poll window until BT_WAKE_AT
+BN_POLL_SECTION = 6  # kicks disabled by the poll section (io_poll_begin), until it blocks
+N_BN = 7
 
 DT_NEXT = 0  # the device's next finish (inf: idle)
 N_DT = 1
@@ -286,6 +318,9 @@ DRAIN_BROKEN = 4
 
 HALT_POLL_GROW_START_NS = 10_000.0
 """KVM's ``halt_poll_ns_grow_start``: the first non-zero halt-poll window."""
+
+AIO_POLL_GROW_START_NS = 4_000.0
+"""QEMU's first non-zero adaptive poll window (util/aio-posix.c ``adjust_polling_time``)."""
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -387,16 +422,21 @@ def _to_device(head, t, lp, w, dt, dn, rng):
 
 
 @njit(inline="always")
-def _begin_drain(vq, lp):
-    if lp.suppress_kicks:
+def _begin_drain(vq, lp, bn):
+    """A pass begins: kicks off while it takes chains (``virtio_blk_handle_vq``'s
+    ``virtio_queue_set_notification(vq, 0)``, vhost's ``vhost_disable_notify``), unless a
+    poll section already holds them off (then the pass leaves them alone)."""
+    if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
         device_disable_kicks(vq)
 
 
 @njit(inline="always")
-def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
-    """One step of a drain at ``t``: take the next chain and hand it to the device; when
-    the ring looks empty, re-enable kicks and look once more (the race every back end must
-    close).  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the new time)."""
+def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
+    """One step of a pass at ``t``: take the next chain and hand it to the device (or, with
+    ``submit_per_pass``, keep it for the pass's submission); when the ring looks empty,
+    re-enable kicks and look once more (the race every back end must close), then submit
+    what the pass took.  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the
+    new time)."""
     head = EMPTY
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
@@ -412,12 +452,49 @@ def _drain_step(vq, lp, w, t, busy, dt, dn, qt, qn, rng):
         t += w.c_row[A_POP]
         if busy:
             w.times[T_BACKEND_BUSY] += w.c_row[A_POP]
-        _to_device(head, t, lp, w, dt, dn, rng)
+        if lp.rearm_every_pop:  # NVMe dbbuf: EventIdx := the tail it knows, per command
+            device_enable_kicks(vq)
+        if lp.submit_per_pass:
+            w.pending[bn[BN_PENDING]] = head
+            bn[BN_PENDING] += 1
+        else:
+            if bn[BN_PENDING] == 0:
+                w.counters[C_PASSES] += 1
+                bn[BN_PENDING] = 1
+            w.counters[C_SUBMITS] += 1
+            _to_device(head, t, lp, w, dt, dn, rng)
         return DRAIN_TOOK, t
-    if lp.suppress_kicks and not lp.backend_polls and device_enable_kicks(vq):
+    if (
+        lp.suppress_kicks
+        and not lp.backend_polls
+        and not bn[BN_POLL_SECTION]
+        and device_enable_kicks(vq)
+    ):
         device_disable_kicks(vq)
         return DRAIN_AGAIN, t
+    if lp.submit_per_pass:
+        t = _submit_pass(lp, w, t, busy, bn, dt, dn, rng)
+    bn[BN_PENDING] = 0
     return DRAIN_DONE, t
+
+
+@njit(inline="always")
+def _submit_pass(lp, w, t, busy, bn, dt, dn, rng):
+    """The end of a pass that took chains: one submission for all of them (QEMU's
+    ``defer_call_end`` running ``laio_deferred_fn``: one ``io_submit``), after which the
+    device has them all.  Returns the new time."""
+    n = bn[BN_PENDING]
+    if n == 0:
+        return t
+    w.counters[C_PASSES] += 1
+    w.counters[C_SUBMITS] += 1
+    _take(w, A_SUBMIT_PASS, 1.0)
+    t += w.c_row[A_SUBMIT_PASS]
+    if busy:
+        w.times[T_BACKEND_BUSY] += w.c_row[A_SUBMIT_PASS]
+    for i in range(n):
+        _to_device(w.pending[i], t, lp, w, dt, dn, rng)
+    return t
 
 
 @njit(inline="always")
@@ -437,6 +514,7 @@ def _complete(vq, lp, w, t, busy, vt, dn):
 @njit(inline="always")
 def _interrupt_decision(vq, lp, w, t, busy):
     """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
+    w.counters[C_COMPLETION_PASSES] += 1
     if lp.poll or (lp.suppress_interrupts and not device_should_interrupt(vq)):
         return False, t
     w.counters[C_SIGNALS] += 1
@@ -501,7 +579,7 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
     elif do == DO_PUBLISH:
         return _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
     elif do == DO_DRAIN_IN_EXIT:
-        return _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn)
+        return _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, bn, dt, dn, qt, qn)
     elif do == DO_HANDLE:
         return _vcpu_handle(vq, w, vt, vn)
     elif do == DO_TAKE_IRQ:
@@ -540,9 +618,10 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
         return RING_BROKEN
     vn[VN_NEXT_REQ] = req + 1
     vn[VN_IN_BATCH] += 1
-    if lp.backend_polls and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
-        bn[BN_KICKED] = True  # the polling back end sees the new chain at once
-        bt[BT_WAKE_AT] = vt[VT_NOW]
+    # a polling back end sees the new chain (an IOThread polls the queue only when its
+    # kicks are ioeventfds: with kick_sync the queue is not in its AioContext)
+    if not lp.kick_sync and _sees_at_once(lp, bt, bn, vt[VT_NOW]):
+        bn[BN_KICKED] = True
     if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or num_free(vq) < n_desc:
         vn[VN_IN_BATCH] = 0
         if driver_kick_prepare(vq):
@@ -563,7 +642,7 @@ def _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
         qt[QT_RUNG_AT] = vt[VT_NOW]
     if lp.kick_sync:
         vn[VN_PHASE] = VCPU_IN_EXIT
-        _begin_drain(vq, lp)
+        _begin_drain(vq, lp, bn)
         return
     bn[BN_KICKED] = True
     if not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
@@ -638,7 +717,7 @@ def _halt_poll_window(window, halted, max_ns):
 
 
 @njit(inline="always")
-def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn):
+def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, bn, dt, dn, qt, qn):
     """kick_sync: the vCPU drains the ring inside the kick's exit; requests with no service
     time complete inline; the exit returns when the ring is empty, with the interrupt it
     raised (if any) injected on the entry that ends it, with no exit of its own (one that
@@ -647,7 +726,7 @@ def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, dt, dn, qt, qn):
         vt[VT_NOW] = _complete(vq, lp, w, vt[VT_NOW], False, vt, dn)
         vn[VN_IN_PASS] = True
         return OK
-    r, vt[VT_NOW] = _drain_step(vq, lp, w, vt[VT_NOW], False, dt, dn, qt, qn, rng)
+    r, vt[VT_NOW] = _drain_step(vq, lp, w, vt[VT_NOW], False, bn, dt, dn, qt, qn, rng)
     if r == DRAIN_BROKEN:
         return RING_BROKEN
     if r != DRAIN_DONE:
@@ -685,23 +764,37 @@ def _device_step(lp, w, rng, dt, dn, bt, bn):
     k = _earliest(w.slot_t)
     dn[DN_NEXT_SLOT] = k
     dt[DT_NEXT] = w.slot_t[k]
-    if not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
-        if lp.backend_polls:
-            bt[BT_WAKE_AT] = tf
-        else:
-            _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
+    if not _sees_at_once(lp, bt, bn, tf) and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
+        _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
+
+
+@njit(inline="always")
+def _sees_at_once(lp, bt, bn, t):
+    """Something for the back end appears at ``t``: a busy-polling back end (or one spinning
+    in a poll window) sees it then, with no wake-up.  Returns whether it does."""
+    if bn[BN_AWAKE]:
+        return False
+    if lp.backend_polls:
+        if bt[BT_WAKE_AT] == np.inf:
+            bt[BT_WAKE_AT] = t
+        return True
+    if bn[BN_POLLING]:
+        bt[BT_WAKE_AT] = min(bt[BT_WAKE_AT], t)
+        return True
+    return False
 
 
 @njit(inline="always")
 def _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn):
-    """The back end wakes if it slept; returns a served request used, or decides one
-    interrupt at the end of a pass of completions, or drains the ring it was kicked for;
-    with nothing to do it sleeps (or polls) until a kick or a completion."""
-    if not bn[BN_AWAKE]:
-        bt[BT_NOW] = max(bt[BT_NOW], bt[BT_WAKE_AT])
-        bt[BT_WAKE_AT] = np.inf
-        bn[BN_AWAKE] = True
-        w.counters[C_BACKEND_WAKES] += 1
+    """The back end wakes if it slept (or its poll window found work or ran out); it runs a
+    submission pass to its end once begun (QEMU's ``virtio_blk_handle_vq``, vhost's
+    handler), returns served requests used and decides one interrupt at the end of a pass
+    of completions, or begins the pass it was kicked for; with nothing to do it polls or
+    sleeps (:func:`_backend_idle`) until a kick or a completion."""
+    if not bn[BN_AWAKE] and not _backend_wakes(vq, lp, w, bt, bn, dn):
+        return OK
+    if bn[BN_DRAINING] and not lp.doorbell_tail:
+        return _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn)
     if dn[DN_R_LEN] > 0:
         bt[BT_NOW] = _complete(vq, lp, w, bt[BT_NOW], True, vt, dn)
         bn[BN_IN_PASS] = True
@@ -715,16 +808,93 @@ def _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn):
     if bn[BN_KICKED] and not bn[BN_DRAINING]:
         bn[BN_KICKED] = False
         bn[BN_DRAINING] = True
-        _begin_drain(vq, lp)
+        _begin_drain(vq, lp, bn)
     if bn[BN_DRAINING]:
-        r, bt[BT_NOW] = _drain_step(vq, lp, w, bt[BT_NOW], True, dt, dn, qt, qn, rng)
-        if r == DRAIN_BROKEN:
-            return RING_BROKEN
-        if r == DRAIN_DONE:
-            bn[BN_DRAINING] = False
-        return OK
-    bn[BN_AWAKE] = False
+        return _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn)
+    _backend_idle(vq, lp, bt, bn)
     return OK
+
+
+@njit(inline="always")
+def _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn):
+    r, bt[BT_NOW] = _drain_step(vq, lp, w, bt[BT_NOW], True, bn, dt, dn, qt, qn, rng)
+    if r == DRAIN_BROKEN:
+        return RING_BROKEN
+    if r == DRAIN_DONE:
+        bn[BN_DRAINING] = False
+    return OK
+
+
+@njit(inline="always")
+def _backend_idle(vq, lp, bt, bn):
+    """Nothing to do: an IOThread with a poll window spins in it (``aio_poll``'s
+    ``try_poll_mode``: the poll section's begin disables kicks, and they stay off while
+    polls keep finding work); otherwise it blocks (:func:`_backend_blocks`)."""
+    bt[BT_IDLE_AT] = bt[BT_NOW]
+    bn[BN_AWAKE] = False
+    if lp.poll_max_ns > 0.0 and bt[BT_WINDOW] > 0.0:
+        if not lp.kick_sync:  # the queue's notifier is polled only if it is an ioeventfd
+            if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
+                device_disable_kicks(vq)
+            bn[BN_POLL_SECTION] = True
+        bn[BN_POLLING] = True
+        bt[BT_WAKE_AT] = bt[BT_NOW] + bt[BT_WINDOW]
+    else:
+        _backend_blocks(vq, lp, bt, bn)
+
+
+@njit(inline="always")
+def _backend_blocks(vq, lp, bt, bn):
+    """The thread is about to block: a poll section ends (``io_poll_end``: kicks re-enabled)
+    and the ring is looked at once more; chains found there are handled at once, else it
+    sleeps until a kick or a completion wakes it."""
+    if bn[BN_POLL_SECTION]:
+        bn[BN_POLL_SECTION] = False
+        if lp.suppress_kicks and device_enable_kicks(vq):
+            bn[BN_KICKED] = True
+            bn[BN_AWAKE] = True
+            return
+    bt[BT_WAKE_AT] = np.inf
+
+
+@njit(inline="always")
+def _backend_wakes(vq, lp, w, bt, bn, dn):
+    """The back end's time came while it was not running: its poll window saw work (it runs,
+    no wake-up) or ran out (it blocks), or its thread was woken.  The poll window adapts to
+    how long it waited.  Returns whether it now runs."""
+    t = bt[BT_WAKE_AT]
+    bt[BT_WAKE_AT] = np.inf
+    bt[BT_NOW] = max(bt[BT_NOW], t)
+    if bn[BN_POLLING]:
+        bn[BN_POLLING] = False
+        w.times[T_BACKEND_POLL] += t - bt[BT_IDLE_AT]
+        if bn[BN_KICKED] or dn[DN_R_LEN] > 0:
+            w.counters[C_POLL_HITS_BACKEND] += 1
+            bn[BN_AWAKE] = True
+            return True  # waited no longer than the window: it is kept
+        _backend_blocks(vq, lp, bt, bn)
+        return bool(bn[BN_AWAKE])
+    bn[BN_AWAKE] = True
+    w.counters[C_BACKEND_WAKES] += 1
+    if lp.poll_max_ns > 0.0:
+        bt[BT_WINDOW] = _aio_poll_window(bt[BT_WINDOW], t - bt[BT_IDLE_AT], lp.poll_max_ns)
+    return True
+
+
+@njit(inline="always")
+def _aio_poll_window(window, blocked, max_ns):
+    """QEMU's adaptive poll window after a wait of ``blocked`` ns (util/aio-posix.c
+    ``adjust_polling_time`` with the default ``poll-grow`` 0 and ``poll-shrink`` 0): kept
+    if the wait fit in it; reset to 0 after a wait longer than the maximum; else grown,
+    from 4 µs, doubling, up to the maximum."""
+    if blocked <= window:
+        return window
+    if blocked > max_ns:
+        return 0.0
+    if window < max_ns:
+        window = AIO_POLL_GROW_START_NS if window == 0.0 else 2.0 * window
+        window = min(window, max_ns)
+    return window
 
 
 # ---- the loop ----------------------------------------------------------------------------
@@ -789,6 +959,7 @@ def simulate_ring(
         np.empty(chain_lens.shape[0], dtype=np.int64),
         np.full(lp.parallelism, np.inf),
         np.zeros(lp.parallelism, dtype=np.int64),
+        np.zeros(q, dtype=np.int64),
         np.zeros(q, dtype=np.int64),
         np.zeros(q, dtype=np.int64),
         lat,

@@ -96,6 +96,7 @@ def setup(s: int, shadow: bool, cq_eventidx: bool, ioeventfd: bool, mode: str, p
         copied=0.0,
         software_backend=True,
         doorbell_tail=not shadow,
+        rearm_every_pop=shadow,
     )
 
 

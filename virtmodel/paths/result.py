@@ -34,6 +34,7 @@ class Outcome(NamedTuple):
     copied: float  # bytes
     stage_ns: np.ndarray  # ns per stage, ordered as STAGES
     exits_by_reason: dict  # reason (ringsim.EXIT_REASONS) -> exits per request
+    events: dict | None = None  # the back end's events per request (ring paths: EVENTS)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class Result:
     breakdown_ns: dict  # stage -> ns of work per request (all threads), stages as STAGES
     exits_by_reason: dict  # "io", "eoi", "hlt", "interrupt", "other" -> exits per request
     latencies_ns: np.ndarray = field(repr=False, compare=False)
+    # the back end's events per request (ring paths): "passes" (submission passes that
+    # took requests), "submissions" (to the device), "completion_passes", "signals"
+    # (interrupts raised), "wakes" (thread wake-ups), "poll_hits" (poll windows that
+    # found work); empty for the other paths
+    events: dict = field(default_factory=dict, compare=False)
 
     @property
     def us_per_request(self) -> float:
@@ -76,7 +82,7 @@ class Result:
 
     def row(self) -> dict:
         """The scalar fields, for tables."""
-        skip = {"params", "breakdown_ns", "latencies_ns", "exits_by_reason"}
+        skip = {"params", "breakdown_ns", "latencies_ns", "exits_by_reason", "events"}
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         d["us_per_request"] = self.us_per_request
         d["cpu_ns_per_request"] = self.cpu_ns_per_request
@@ -108,6 +114,7 @@ def result(path: str, p: dict, o: Outcome) -> Result:
         breakdown_ns=dict(zip(STAGES, (float(x) for x in o.stage_ns))),
         exits_by_reason={k: float(v) for k, v in o.exits_by_reason.items()},
         latencies_ns=o.latencies,
+        events=dict(o.events or {}),
     )
 
 

@@ -36,6 +36,8 @@ class RingSetup(NamedTuple):
     software_backend: bool  # waking the back end is a thread switch
     backend_polls: bool = False  # the back end busy-polls: no kicks, one core spent
     doorbell_tail: bool = False  # the back end takes only chains a doorbell write announced
+    submit_per_pass: bool = False  # a pass's requests go to the device in one submission
+    rearm_every_pop: bool = False  # kicks re-armed after every request (NVMe's EventIdx)
 
     def loop(
         self,
@@ -47,13 +49,15 @@ class RingSetup(NamedTuple):
         poll: bool,
         parallelism: int,
         halt_poll: bool = True,
+        poll_ns: float = 0.0,
         sigma: float = 0.0,
         max_steps: int | None = None,
     ) -> rs.Loop:
         """The event loop's parameters for this setup and a workload: ``requests`` in all,
         at most ``depth`` in flight, a kick asked for after every ``kick_every``, whole
         batches if ``closed``; the vCPU polls the used ring if ``poll``; the device serves
-        ``parallelism`` at once; KVM halt-polls unless ``halt_poll`` is off; service and
+        ``parallelism`` at once; KVM halt-polls unless ``halt_poll`` is off; the back-end
+        thread polls adaptively up to ``poll_ns`` (0: never); service and
         wake-ups jittered with shape ``sigma``; at most ``max_steps`` steps (default
         MAX_STEPS_PER_REQUEST per request, plus 1024)."""
         return rs.Loop(
@@ -73,6 +77,9 @@ class RingSetup(NamedTuple):
             max_steps=int(
                 MAX_STEPS_PER_REQUEST * requests + 1024 if max_steps is None else max_steps
             ),
+            submit_per_pass=bool(self.submit_per_pass),
+            rearm_every_pop=bool(self.rearm_every_pop),
+            poll_max_ns=float(poll_ns),
         )
 
 
@@ -175,6 +182,7 @@ def software_setup(
     maps_pages: bool,
     kick_sync: bool = False,
     polls: bool = False,
+    submit_per_pass: bool = False,
 ) -> RingSetup:
     """A virtqueue served by a software back end (QEMU, vhost, a vhost-user process) whose
     CPU time counts in ``stage``: woken by a kick (plus its per-notification work) or by a
@@ -182,8 +190,11 @@ def software_setup(
     mapping of each guest page (``maps_pages``), the tap copy for ``"net"`` or the host I/O
     stack and the physical device for ``"blk"``; an irqfd write per interrupt.  With
     ``kick_sync`` the kick's exit drains the ring (QEMU without ioeventfd).  Like every
-    virtio back end it disables kicks while it drains and asks the ring before it
-    interrupts."""
+    virtio back end it disables kicks while a pass takes requests and re-enables them when
+    the ring is empty, and asks the ring before it interrupts.  ``submit_per_pass``: the
+    pass's requests reach the device together at its end, in one submission (QEMU's
+    virtio-blk: ``defer_call`` around the pass, one ``io_submit``; the submission's own
+    CPU is not separated from the per-request cost yet: row ``A_SUBMIT_PASS`` costs 0)."""
     sv = stage_vec
     cost, exits = _virtqueue_rows(prof, mode, kick)
     cost[rs.A_WAKE_BACKEND] = sv(context_switch=prof.wakeup_ns, **{stage: prof.notify_ns})
@@ -207,6 +218,7 @@ def software_setup(
         copied=float(s) if device_type == "net" else 0.0,
         software_backend=not polls,
         backend_polls=polls,
+        submit_per_pass=submit_per_pass,
     )
 
 
@@ -278,6 +290,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
         poll=not p["interrupts"],
         parallelism=parallelism,
         halt_poll=p.get("halt_poll", True),
+        poll_ns=p.get("poll_ns", 0.0),
         sigma=jitter.sigma(prof.jitter_cv),
     )
     rs.simulate_ring(
@@ -291,6 +304,7 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
     stage_ns[STAGES.index("polling")] += times[rs.T_HALT_POLL] + times[rs.T_GUEST_POLL]
     if setup.backend_polls:  # its core spins from the first request to the last
         stage_ns[STAGES.index("polling")] += max(0.0, last_done - times[rs.T_BACKEND_BUSY])
+    stage_ns[STAGES.index("polling")] += times[rs.T_BACKEND_POLL]  # IOThread poll windows
     by_reason = {r: counters[rs.C_EXITS + k] / n for k, r in enumerate(rs.EXIT_REASONS)}
     user = counters[rs.C_EXITS + rs.X_USER]
     wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
@@ -309,4 +323,16 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
         copied=setup.copied,
         stage_ns=stage_ns / n,
         exits_by_reason=by_reason,
+        events={k: counters[c] / n for k, c in EVENTS.items()},
     )
+
+
+EVENTS = {
+    "passes": rs.C_PASSES,
+    "submissions": rs.C_SUBMITS,
+    "completion_passes": rs.C_COMPLETION_PASSES,
+    "signals": rs.C_SIGNALS,
+    "wakes": rs.C_BACKEND_WAKES,
+    "poll_hits": rs.C_POLL_HITS_BACKEND,
+}
+"""The back end's event counters a ring path reports per request (``Result.events``)."""

@@ -47,7 +47,15 @@ def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str, 
             exit_vec(io=1, user=1),
         )
     return ringpath.software_setup(
-        prof, s, mode, kick, device_type, "qemu", maps_pages=True, kick_sync=not ioeventfd
+        prof,
+        s,
+        mode,
+        kick,
+        device_type,
+        "qemu",
+        maps_pages=True,
+        kick_sync=not ioeventfd,
+        submit_per_pass=device_type == "blk",
     )
 
 
@@ -74,7 +82,16 @@ PATH = register(
         label="virtio (QEMU)",
         color="#0072B2",
         doc="a virtio driver and QEMU's back end share a split ring",
-        params=(*P.VIRTQUEUE, P.IOEVENTFD, P.NOTIFY_BY, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        params=(
+            *P.VIRTQUEUE,
+            P.IOEVENTFD,
+            P.NOTIFY_BY,
+            P.POLL_NS,
+            *P.HOST,
+            *P.DEVICE,
+            P.PROFILE,
+            P.SEED,
+        ),
         run=_run,
         examples=tuple(
             Example(
