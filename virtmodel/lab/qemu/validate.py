@@ -279,11 +279,36 @@ def _profile(saved: dict) -> costs.CostProfile:
     return costs.CostProfile(**{**saved, **later, "sources": sources})
 
 
+def repredict(rows: list[Row], profiles: dict) -> list[Row]:
+    """``rows`` with each prediction made again by the model as it is now (what QEMU did
+    stays as measured): a saved measurement is held against today's model, not against
+    the model of the day it was taken."""
+    cache: dict[tuple, dict] = {}
+
+    def now(backend: str, batch: int, event_idx: bool) -> dict:
+        key = (backend, batch, event_idx)
+        if key not in cache:
+            cache[key] = predict(profiles[backend], batch, event_idx=event_idx)
+        return cache[key]
+
+    return [
+        dataclasses.replace(
+            r,
+            predicted=now(r.params["backend"], r.params["batch"], r.params["event_idx"])[
+                r.quantity
+            ],
+        )
+        for r in rows
+    ]
+
+
 def load(path) -> Measurement:
-    """A measurement written by :func:`save`."""
+    """A measurement written by :func:`save`, its predictions made by today's model
+    (:func:`repredict`)."""
     data = json.loads(Path(path).read_text())
     rows = [Row(**{f.name: r[f.name] for f in dataclasses.fields(Row)}) for r in data["rows"]]
     profiles = {b: _profile(p) for b, p in data["profiles"].items()}
+    rows = repredict(rows, profiles)
     return Measurement(
         data["qemu_version"],
         data["host"],
