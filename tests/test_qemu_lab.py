@@ -197,10 +197,15 @@ def test_bad_parameters_name_the_parameter():
 @pytest.mark.parametrize("pattern,subs", [("scattered", [1, 8, 64]), ("sequential", [1, 1, 2])])
 def test_a_pass_is_one_kick_one_io_uring_enter_one_interrupt(pattern, subs):
     """QEMU 7.2 per kick of n reads: n submissions (or merges of up to 32 adjacent ones),
-    one io_uring_enter for the whole pass, one interrupt, avail_event re-armed."""
+    one io_uring_enter for the whole pass, one interrupt, avail_event re-armed.  Polling
+    off (poll-max-ns=0): an IOThread whose poll sees the new chains before it reads the
+    kick's eventfd runs the handler once more, a second notify in a pass, as it happens
+    on a loaded host (seen in CI: 1.33 per pass)."""
     from virtmodel.lab.qemu import experiments as ex
 
-    rows = ex.pass_counts(ex.Setup(backend="io_uring"), (1, 8, 64), passes=3, pattern=pattern)
+    rows = ex.pass_counts(
+        ex.Setup(backend="io_uring", poll_max_ns=0), (1, 8, 64), passes=3, pattern=pattern
+    )
     assert [r.submissions_per_pass for r in rows] == subs
     for r in rows:
         assert (r.kicks_per_pass, r.uring_enters_per_pass, r.interrupts_per_pass) == (1, 1, 1)
@@ -213,7 +218,10 @@ def test_without_event_idx_completions_still_interrupt_once_per_pass(iothread):
     notify bottom half: one irqfd signal per completion batch, used flags left clear."""
     from virtmodel.lab.qemu import experiments as ex
 
-    (r,) = ex.pass_counts(ex.Setup(iothread=iothread, event_idx=False), (32,), passes=3)
+    poll = 0 if iothread else None  # no poll to see the chains before the kick (above)
+    (r,) = ex.pass_counts(
+        ex.Setup(iothread=iothread, event_idx=False, poll_max_ns=poll), (32,), passes=3
+    )
     assert (r.interrupts_per_pass, r.kicks_per_pass, r.used_flags) == (1, 1, 0)
 
 

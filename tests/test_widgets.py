@@ -68,14 +68,25 @@ def test_batching_slider_redraws_with_the_models_numbers():
 
 
 def test_batching_secondary_knobs_change_the_curves():
+    """EVENT_IDX changes virtio's exits where requests arrive while QEMU's pass runs (fio's
+    iodepth: without it the guest kicks each one the back end's flag does not hold off);
+    in closed batches each batch is one pass, one kick and one interrupt either way, as the
+    QEMU lab measured on QEMU itself."""
     ex = explore.explore_batching()
     ex.widget()
+    ex.controls["workload"].value = "iodepth"
     y_on = _line(ex.figure.axes[0], "virtio (QEMU)").get_ydata().copy()
     ex.controls["event_idx"].value = False
     y_off = _line(ex.figure.axes[0], "virtio (QEMU)").get_ydata()
     assert not np.array_equal(y_on, y_off)
-    want = simulate("virtio", batch=4, event_idx=False, requests=REQUESTS, request_bytes=4096)
+    want = simulate("virtio", iodepth=4, event_idx=False, requests=REQUESTS, request_bytes=4096)
     assert y_off[2] == pytest.approx(want.exits_per_request)  # BATCHES[2] == 4
+    ex.controls["workload"].value = "batch"
+    on, off = (
+        simulate("virtio", batch=16, event_idx=e, requests=REQUESTS, request_bytes=4096)
+        for e in (True, False)
+    )
+    assert on.kicks_per_request == off.kicks_per_request == pytest.approx(1 / 16)
 
 
 def test_batch_larger_than_queue_is_explained_not_clamped():
@@ -285,9 +296,10 @@ def test_frames_are_a_256_colour_palette_close_to_the_drawing():
     back = static.decode(data)
     assert back.shape == rgb.shape
     assert len(np.unique(back.reshape(-1, 3), axis=0)) <= 256
-    # antialiasing snapped, no more: under 0.6/255 on average for the batching frame's
-    # ~2,700 colours (eight paths' lines, and a dot on each where the depth is marked)
-    assert np.abs(back.astype(int) - rgb).mean() < 0.6
+    # antialiasing snapped, no more: under 0.7/255 on average for the batching frame's
+    # ~2,900 colours (eight paths' lines, and a dot on each where the depth is marked;
+    # 0.64 since the back ends' passes reshaped the curves)
+    assert np.abs(back.astype(int) - rgb).mean() < 0.7
     assert static.encode(rgb) == data and static.frame_name(data).endswith(".webp")
     with pytest.raises(ValueError, match="rgb must be a height x width x 3 uint8 array"):
         static.encode(rgb[..., 0])
