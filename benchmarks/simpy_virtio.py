@@ -11,10 +11,11 @@ One process model, two rings:
   model"), for scale.
 
 Protocol as in virtmodel.ringsim: closed-loop batches; a kick only when the ring says the
-device wants one; the device wakes (a delay), drains with kicks off, serves each chain,
-pushes it used and interrupts when the ring says so; on an empty ring it re-enables kicks
-and looks once more; the driver's handler disables interrupts, reaps everything, re-enables
-and looks again.
+device wants one; the back end wakes (a delay) and runs a pass as QEMU's virtio-blk does:
+kicks off while it pops, on an empty ring kicks re-enabled and one more look, then the
+whole pass submitted together to the device; served chains come back used in a completion
+pass with one interrupt decision at its end; the driver's handler disables interrupts,
+reaps everything, re-enables and looks again.
 """
 
 import math
@@ -157,7 +158,8 @@ def run(n_req, batch, c, ring="split", parallelism=1, jitter_cv=0.0, seed=0):
                 if not backend["kicked"]:
                     break
                 backend["kicked"] = False
-                q.disable_kicks()
+                q.disable_kicks()  # a pass: kicks off only while it pops
+                taken = []
                 while True:
                     chain = q.pop()
                     if chain is None:
@@ -166,7 +168,11 @@ def run(n_req, batch, c, ring="split", parallelism=1, jitter_cv=0.0, seed=0):
                             continue
                         break
                     yield env.timeout(c["pop"])
-                    env.process(serve(chain))
+                    taken.append(chain)
+                if taken:  # one submission for the pass: the device gets them together
+                    yield env.timeout(c["submit_pass"])
+                    for chain in taken:
+                        env.process(serve(chain))
 
     env.process(vcpu())
     env.process(backend_thread())
