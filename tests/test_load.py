@@ -44,19 +44,19 @@ def test_iothread_polling_keeps_kicks_off_and_spends_a_core_doing_so():
     """aio_poll's poll section disables notifications (io_poll_begin) and, while polls
     keep finding work within the window, never re-enables them: fewer kicks than the main
     loop, no thread wake-ups, and the spin counted as polling CPU."""
-    main, polled = run("virtio", iodepth=16), run("virtio", iodepth=16, poll_ns=32768)
+    main, polled = run("virtio", iodepth=16), run("virtio", iodepth=16, backend_threads=1, poll_ns=32768)
     assert polled.kicks_per_request < main.kicks_per_request / 4
     assert polled.events["wakes"] < main.events["wakes"] / 4
     assert polled.events["poll_hits"] > 0 == main.events["poll_hits"]
     # the IOThread's spin is CPU (KVM's halt polling off, so it is the only polling)
     spin = [
-        run("virtio", iodepth=16, halt_poll=False, poll_ns=w).breakdown_ns["polling"]
+        run("virtio", iodepth=16, halt_poll=False, backend_threads=1, poll_ns=w).breakdown_ns["polling"]
         for w in (0, 32768)
     ]
     assert spin[1] > 100.0 and spin[0] == 0
     # at QD1 the next request comes ~2-3 us after a completion, inside the window: the
     # IOThread sees it without a kick's wake-up (Fan's 59k -> 88k IOPS with polling)
-    qd1, qd1_polled = run("virtio"), run("virtio", poll_ns=32768)
+    qd1, qd1_polled = run("virtio"), run("virtio", backend_threads=1, poll_ns=32768)
     assert qd1_polled.throughput_rps > 1.3 * qd1.throughput_rps
     assert qd1_polled.kicks_per_request < qd1.kicks_per_request
 
@@ -66,7 +66,7 @@ def test_without_ioeventfd_an_iothread_polls_completions_not_the_queue():
     only as an ioeventfd; without one the vCPU's exit runs the pass, so polling neither
     holds kicks off nor sees new requests: it still saves completion wake-ups."""
     plain = run("virtio", iodepth=16, ioeventfd=False)
-    polled = run("virtio", iodepth=16, ioeventfd=False, poll_ns=32768)
+    polled = run("virtio", iodepth=16, ioeventfd=False, backend_threads=1, poll_ns=32768)
     assert polled.kicks_per_request == pytest.approx(plain.kicks_per_request, rel=0.2)
     assert polled.kicks_per_request > 0.05
     assert polled.events["wakes"] < plain.events["wakes"]
@@ -83,14 +83,17 @@ def test_the_poll_window_grows_from_4us_doubling_and_resets_after_a_long_wait():
 
 def test_poll_ns_is_checked_with_its_name_and_range():
     with pytest.raises(ValueError, match=r"poll_ns .*0\.\.1000000"):
-        run("virtio", poll_ns=-1)
-    assert params.POLL_NS.default == 0  # off: the main loop, which never polls
+        run("virtio", backend_threads=1, poll_ns=-1)
+    assert params.POLL_NS.default == 0 == params.IOTHREADS.default  # the main loop
+    # which never polls
+    with pytest.raises(ValueError, match=r"poll_ns=32768 needs an IOThread \(backend_threads"):
+        run("virtio", poll_ns=32768)
 
 
 def test_one_submission_per_pass_with_all_of_its_requests():
     """defer_call_begin/end around the pass: one io_submit carries every request the pass
     popped, and the device receives them together."""
-    for kw in (dict(iodepth=16), dict(batch=16), dict(iodepth=16, poll_ns=32768)):
+    for kw in (dict(iodepth=16), dict(batch=16), dict(iodepth=16, backend_threads=1, poll_ns=32768)):
         e = run("virtio", **kw).events
         assert e["submissions"] == e["passes"]  # one per pass that took requests
         assert e["passes"] < 0.5  # several requests per submission

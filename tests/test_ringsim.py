@@ -39,19 +39,23 @@ def _run(
     lens = np.full(descriptors, 4096 // descriptors, dtype=np.int64)
     lat = np.full(n, np.nan)
     counters = np.zeros(ringsim.N_COUNTERS, dtype=np.int64)
+    r = ringsim.rings([vq])
     ringsim.simulate_ring(
-        vq,
+        r,
         loop,
         st.cost,
         st.exits,
         lens,
         np.zeros(descriptors, dtype=np.bool_),
+        ringsim.maps(1, 1, 1),
         np.random.default_rng(0),
         lat,
         np.zeros(len(STAGES)),
         np.zeros(ringsim.N_TIMES),
         counters,
+        np.zeros(2),
     )
+    vq.mem[:], vq.st[:] = r.mem[0], r.st[0]  # the run's queue, as the tests read it
     return int(counters[ringsim.C_STATUS]), counters, lat
 
 

@@ -334,26 +334,106 @@ DIRECTION = Param(
     kind="choice",
     choices=("read", "write"),
 )
-POLL_NS = Param(
-    "poll_ns",
-    0,
-    "ns",
-    "the back-end thread's maximum adaptive poll window (QEMU's IOThread poll-max-ns: "
-    "32768 by default with an IOThread; 0: no polling, as QEMU's main loop or "
-    "poll-max-ns=0); the window grows from 4000 ns x2 and resets to 0 after a longer wait",
-    lo=0,
-    hi=1_000_000,
+MAX_VCPUS = 64
+"""vCPUs (and queues, and back-end threads) a run takes at most (the event loop's limit)."""
+
+VCPUS = Param(
+    "vcpus",
+    1,
+    "vCPUs",
+    "vCPUs (CPUs on bare metal); fio's job j runs on vCPU j",
+    lo=1,
+    hi=MAX_VCPUS,
 )
+NUMJOBS = Param(
+    "numjobs",
+    1,
+    "jobs",
+    "fio jobs, one per vCPU, each keeping iodepth in flight (or its batches); the "
+    "requests are shared among them",
+    lo=1,
+    hi=lambda p: p["vcpus"],
+    hi_text="vcpus",
+)
+
+
+def _queues_polled(queues, p):
+    if not p["interrupts"] and queues != p["vcpus"]:
+        raise ValueError(
+            f"queues must equal vcpus ({p['vcpus']}) when interrupts=False: a job polls "
+            f"its own queue for its completions; got queues={queues}"
+        )
+    return queues
+
+
 QUEUES = Param(
     "queues",
     1,
     "queues",
-    "virtqueues (or device queues), one per vCPU, each "
-    "with its own back end and interrupt; the device's parallelism is shared "
-    "among them",
+    "virtqueues (or device queues), each with its own interrupt; blk-mq maps the vCPUs "
+    "to them in contiguous groups and a queue's interrupt goes to its group's first "
+    "vCPU (a completion for a job on another vCPU wakes it with an IPI); at most one per "
+    "vCPU, as Linux's virtio-blk and nvme drivers use",
     lo=1,
-    hi=64,
+    hi=lambda p: p["vcpus"],
+    hi_text="vcpus",
+    check_fn=_queues_polled,
 )
+_THREADS_DOC = "queue k is served by thread k mod backend_threads (round robin)"
+IOTHREADS = Param(
+    "backend_threads",
+    0,
+    "threads",
+    "QEMU's threads serving the queues: 0 = its main loop (which never polls), n = n "
+    "IOThreads, the queues assigned round robin (iothread-vq-mapping, QEMU 9.0; before "
+    "it, every queue of a device in one IOThread)",
+    lo=0,
+    hi=lambda p: p["queues"],
+    hi_text="queues",
+)
+VHOST_WORKERS = Param(
+    "backend_threads",
+    1,
+    "threads",
+    "vhost worker threads: 1 = one worker for the device (Linux before 6.5), = queues a "
+    "worker per queue (VHOST_NEW_WORKER, Linux 6.5); " + _THREADS_DOC,
+    lo=1,
+    hi=lambda p: p["queues"],
+    hi_text="queues",
+)
+USER_THREADS = Param(
+    "backend_threads",
+    1,
+    "threads",
+    "the vhost-user back end's threads (SPDK's reactors, a daemon's workers); " + _THREADS_DOC,
+    lo=1,
+    hi=lambda p: p["queues"],
+    hi_text="queues",
+)
+
+
+def _poll_needs_iothread(poll_ns, p):
+    if poll_ns > 0 and p.get("backend_threads", 1) == 0:
+        raise ValueError(
+            f"poll_ns={poll_ns} needs an IOThread (backend_threads >= 1): QEMU's main loop "
+            "does not poll"
+        )
+    return poll_ns
+
+
+POLL_NS = Param(
+    "poll_ns",
+    0,
+    "ns",
+    "an IOThread's maximum adaptive poll window (QEMU's poll-max-ns: "
+    "32768 by default; 0: no polling); the window grows from 4000 ns x2 and resets to 0 "
+    "after a longer wait",
+    lo=0,
+    hi=1_000_000,
+    check_fn=_poll_needs_iothread,
+)
+SCALE = (VCPUS, NUMJOBS, QUEUES)
+"""How many vCPUs, jobs and queues (after the ring's parameters: ``interrupts`` first)."""
 # The trap-and-emulate model's own parameters (:mod:`virtmodel.trap`; the "emulated" path).
 DATA_MODE = Param(
     "data_mode",

@@ -1,8 +1,14 @@
-"""A guest driver, a back end and a physical device exchanging requests through one ring,
-in simulated time.
+"""Guest drivers, back ends and a physical device exchanging requests through rings, in
+simulated time.
 
-Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring interface,
-:mod:`virtmodel.ring`, so either layout runs):
+Three kinds of actor share the queues of a :class:`Rings` (each a
+:class:`virtmodel.ringmem.Virtqueue`, reached through the ring interface,
+:mod:`virtmodel.ring`, so either layout runs); there are ``Loop.vcpus`` vCPUs (``numjobs``
+of them running a fio job each, with its share of the requests), ``Loop.queues`` queues and
+``Loop.threads`` back-end threads, one device.  blk-mq maps the vCPUs to the queues in
+contiguous groups; a queue's interrupt goes to the first vCPU of its group, and a
+completion reaped there for a job on another vCPU that sleeps halted wakes it with an IPI
+(:func:`_reap`); queue k is served by thread k mod ``threads`` (:func:`maps`):
 
 * the **vCPU** runs the guest driver.  Its workload is fio-like: at most ``depth`` requests
   in flight; with ``closed`` a new batch starts only when the whole previous one completed
@@ -17,8 +23,9 @@ Three actors share a :class:`virtmodel.ringmem.Virtqueue` (through the ring inte
   the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
   posted interrupts, none with them); one the vCPU's own thread raises inside an exit
   (``kick_sync``) is injected on the entry that ends it, with no exit of its own;
-* the **back end** (QEMU's I/O thread, vhost's worker, or the device's own controller on
-  bare metal) sleeps until a kick or a completion wakes it.  It works in passes, as the
+* a **back-end thread** (QEMU's I/O thread, vhost's worker, or the device's own controller
+  on bare metal, one per queue) sleeps until a kick or a completion for one of its queues
+  wakes it.  It works in passes, as the
   real handlers do.  A *submission pass* (QEMU's ``virtio_blk_handle_vq``, vhost's
   handler, ``nvme_process_sq``) runs to its end once begun: kicks off while it takes
   chains (``suppress_kicks``; an NVMe controller without shadow doorbells never suppresses
@@ -62,15 +69,17 @@ How the code is laid out (SimPy's shape, in one numba kernel):
 * :class:`Loop` holds the run's parameters (scalars: the workload and the actors'
   behaviour); :meth:`virtmodel.paths.ringpath.RingSetup.loop` builds it.  :class:`Work`
   holds the arrays the loop works in; :func:`simulate_ring` makes them.
-* :func:`_run` is the loop: it asks each actor when it acts next (:func:`_vcpu_next`, the
-  back end's clock or wake-up time, the device's next finish), :func:`_pick` chooses the
-  earliest, and that actor takes one step: :func:`_vcpu_step` (which dispatches on what the
-  vCPU does next, ``DO_*``), :func:`_device_step`, :func:`_backend_step`.
-* Each actor's state is named slots in two small arrays (``VT_``/``VN_`` for the vCPU,
-  ``BT_``/``BN_`` the back end, ``DT_``/``DN_`` the device, ``QT_``/``QN_`` the queue as
-  its back end knows it): times in ns, and numbers and flags.  A step function takes the
-  rows it reads and writes; one actor of each kind runs today, and more of a kind would be
-  more rows, with the loop picking among them.
+* :func:`_loop` is the loop: it asks each actor when it acts next (:func:`_vcpu_next` for
+  each vCPU, each thread's clock or wake-up time, the device's next finish), picks the
+  earliest (ties: vCPUs in order, the device, threads in order), and that actor takes one
+  step: :func:`_vcpu_step` (which dispatches on what the vCPU does next, ``DO_*``),
+  :func:`_device_step`, :func:`_backend_step`.  It is compiled twice, each when first
+  used: :func:`_run_one` (one of each kind, the counts constant) and :func:`_run_many`.
+* Each actor's state is named slots in rows of small arrays (``VT_``/``VN_`` for the
+  vCPUs, ``BT_``/``BN_`` the back-end threads, ``DT_``/``DN_`` the device, ``QT_``/``QN_``
+  the queues as their back ends know them): times in ns, and numbers and flags.  A step
+  function takes the rows it reads and writes, or all of a kind where it reaches another
+  actor through the maps of :class:`Work` (``_queue_of``, ``_thread_of``, ...).
 * What the back end and the vCPU in a ``kick_sync`` exit both do is written once:
   :func:`_drain_step` (take a chain and hand it to the device or keep it for the pass's
   submission, or re-enable kicks, look again and submit), :func:`_complete`,
@@ -89,9 +98,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import njit, stack_array
+from ._jit import njit, row, stack_array
 from .jitter import lognormal
-from .ringmem import BROKEN, EMPTY
+from .ringmem import BROKEN, EMPTY, Virtqueue
 from .ringops import (
     device_disable_kicks,
     device_enable_kicks,
@@ -122,7 +131,8 @@ A_HANDLER = 11  # vCPU: the guest's interrupt handler, its EOI and register acce
 A_WAKE_FOR_COMPLETION = 12  # back end: its thread is woken by a completion (jittered)
 A_HANDLER_TAIL = 13  # vCPU: the handler's work after it reaped (an NVMe CQ-head doorbell)
 A_SUBMIT_PASS = 14  # back end: one submission of a whole pass's requests (io_submit)
-N_ACTIONS = 15
+A_IPI = 15  # vCPU: a wake-up IPI to the halted vCPU of a job whose request it completed
+N_ACTIONS = 16
 ACTIONS = (
     "submit",
     "kick",
@@ -139,6 +149,7 @@ ACTIONS = (
     "wake_for_completion",
     "handler_tail",
     "submit_pass",
+    "ipi",
 )
 
 # columns of the exit matrix: exits by reason, and how many of them go on to user space
@@ -164,17 +175,16 @@ C_PASSES = 8  # submission passes that took at least one request
 C_SUBMITS = 9  # submissions to the device (submit_per_pass: one per such pass)
 C_COMPLETION_PASSES = 10  # passes of completions (each ends in one interrupt decision)
 C_POLL_HITS_BACKEND = 11  # back-end poll windows that found work (no wake-up)
-C_EXITS = 12  # N_EXIT_COLS counters from here: exits by reason, then to user space
+C_IPIS = 12  # wake-up IPIs between vCPUs (a completion reaped for another vCPU's job)
+C_EXITS = 13  # N_EXIT_COLS counters from here: exits by reason, then to user space
 N_COUNTERS = C_EXITS + N_EXIT_COLS
 
 # what the kernel adds up besides the actions' costs (ns)
 T_HALT_POLL = 0  # CPU spent by KVM halt-polling
 T_GUEST_POLL = 1  # CPU spent by the guest spinning on the used ring (poll)
-T_BACKEND_BUSY = 2  # the back end's working time (what a polling back end's core does
-#                     besides spinning); not CPU to add: its actions' costs count it
-T_LAST_DONE = 3  # when the last request completed (not a sum: the latest reap)
-T_BACKEND_POLL = 4  # CPU the back end's thread spent in adaptive poll windows
-N_TIMES = 5
+T_LAST_DONE = 2  # when the last request completed (not a sum: the latest reap)
+T_BACKEND_POLL = 3  # CPU the back-end threads spent in adaptive poll windows
+N_TIMES = 4
 
 # status codes
 OK = 0
@@ -212,6 +222,44 @@ class Loop(NamedTuple):
     submit_per_pass: bool = False  # a pass's requests reach the device together, at its end
     rearm_every_pop: bool = False  # the back end re-arms kicks after every request it takes
     poll_max_ns: float = 0.0  # the back-end thread's maximum adaptive poll window (0: none)
+    vcpus: int = 1  # vCPUs (job j runs on vCPU j)
+    numjobs: int = 1  # fio jobs, each with its share of ``requests``, at most ``depth`` in flight
+    queues: int = 1  # rings (vCPUs map to them in contiguous groups, Work.queue_of)
+    threads: int = 1  # back-end threads (queue k is served by thread Work.thread_of[k])
+
+
+class Rings(NamedTuple):
+    """Every queue of a run: queue ``k``'s shared bytes and private state are row ``k`` of
+    ``mem`` and ``st`` (one layout and size for all); :func:`queue` gives it as a
+    :class:`~virtmodel.ringmem.Virtqueue`.  One compiled loop serves any number of queues
+    (a tuple of queues would compile once per count)."""
+
+    mem: np.ndarray  # (queues, bytes) uint8
+    st: np.ndarray  # (queues, slots) int64
+    queue_size: int
+    driver_off: int
+    device_off: int
+    kind: int
+
+
+def rings(vqs) -> Rings:
+    """The queues ``vqs`` (made alike) as one :class:`Rings`; their ``mem`` and ``st`` are
+    copied into it (read the run's queues back with :func:`queue`)."""
+    v0 = vqs[0]
+    return Rings(
+        np.stack([v.mem for v in vqs]),
+        np.stack([v.st for v in vqs]),
+        v0.queue_size,
+        v0.driver_off,
+        v0.device_off,
+        v0.kind,
+    )
+
+
+@njit(inline="always")
+def queue(r, k):
+    """Queue ``k`` of ``r`` (a :class:`Rings`) as a Virtqueue: views, no copy."""
+    return Virtqueue(r.mem[k], r.st[k], r.queue_size, r.driver_off, r.device_off, r.kind)
 
 
 class Work(NamedTuple):
@@ -224,36 +272,49 @@ class Work(NamedTuple):
     chain_write: np.ndarray  # and which of them the device writes
     addrs: np.ndarray  # a request's buffer addresses (scratch)
     slot_t: np.ndarray  # when each device slot's request finishes (inf: free)
-    slot_h: np.ndarray  # which chain each device slot serves
-    waiting: np.ndarray  # chains waiting for a device slot (a FIFO)
-    ready: np.ndarray  # served chains waiting to be returned used (a FIFO)
-    pending: np.ndarray  # chains taken in the current pass, not yet submitted
+    slot_h: np.ndarray  # which chain each device slot serves (queue x queue_size + head)
+    waiting: np.ndarray  # chains waiting for a device slot (a FIFO, coded as slot_h)
+    ready: np.ndarray  # per queue: served chains waiting to be returned used (FIFOs)
+    pending: np.ndarray  # per queue: chains taken in the current pass, not yet submitted
     lat: np.ndarray  # per request: its submit time in flight, its latency once reaped
+    req_job: np.ndarray  # per request: the job (= vCPU) that submitted it
+    queue_of: np.ndarray  # per vCPU: the queue it submits to (blk-mq's map)
+    irq_of: np.ndarray  # per queue: the vCPU its interrupt goes to
+    irq_queue: np.ndarray  # per vCPU: the queue whose interrupt it takes (-1: none)
+    thread_of: np.ndarray  # per queue: the back-end thread that serves it
     times: np.ndarray  # T_*
     counters: np.ndarray  # C_*
+    busy: np.ndarray  # out: per vCPU, then per back-end thread, the ns it worked
 
 
 # ---- the actors and their state ------------------------------------------------------------
-# Each kind of actor keeps its state in two small arrays, one row per actor (its id): times
-# in ns (float64, slots *T_*) and numbers and flags (int64, slots *N_*).  One of each actor
-# runs today: row 0.
+# Each kind of actor keeps its state in two small arrays of named slots, one row per actor
+# (row i of a kind with n slots is [i * n, (i + 1) * n): _jit.row): times in ns
+# (float64, slots *T_*) and numbers and flags (int64, slots *N_*).
 VCPU = 0
 DEVICE = 1
 BACKEND = 2
 NOBODY = 3  # every actor waits for another (a deadlock)
+
+MAX_VCPUS = 64
+MAX_QUEUES = 64
+MAX_THREADS = 64
 
 VT_NOW = 0  # the vCPU's clock
 VT_IRQ_AT = 1  # when a raised interrupt reaches it (inf: none pending)
 VT_UNSEEN_AT = 2  # poll: when the oldest unreaped used buffer was published
 VT_HALTED_AT = 3  # when it last halted
 VT_WINDOW = 4  # KVM's current halt-poll window
-N_VT = 5
+VT_IDLE = 5  # time it spent halted (for its utilisation)
+N_VT = 6
 VN_PHASE = 0  # what it is doing (VCPU_READY, ... below)
-VN_NEXT_REQ = 1  # the next request it submits
+VN_REQ = 1  # the request it is preparing (its id)
 VN_IN_BATCH = 2  # requests made available since it last asked whether to kick
-VN_DONE = 3  # requests reaped
+VN_DONE = 3  # its job's requests completed
 VN_IN_PASS = 4  # completions returned inside a kick_sync exit since its last decision
-N_VN = 5
+VN_SUBMITTED = 5  # its job's requests submitted
+VN_QUOTA = 6  # its job's share of the run's requests (0: no job on this vCPU)
+N_VN = 7
 
 # vCPU phases (VN_PHASE)
 VCPU_READY = 0  # free to submit, take an interrupt, reap, or halt
@@ -273,19 +334,17 @@ DO_WAKE = 6  # woken from a halt by an interrupt
 DO_HANDLE = 7  # the interrupt handler reaps
 DO_DRAIN_IN_EXIT = 8  # one step of the drain inside a kick_sync exit
 
-BT_NOW = 0  # the back end's clock while it is awake
+BT_NOW = 0  # the back-end thread's clock while it is awake
 BT_WAKE_AT = 1  # when it wakes (inf: nothing woke it); while it polls, the window's end
 BT_IDLE_AT = 2  # when it last found nothing to do (the start of aio_poll's wait)
 BT_WINDOW = 3  # its adaptive poll window now (ns; QEMU's poll_ns)
-N_BT = 4
+BT_BUSY = 4  # the ns it worked (what a polling thread's core does besides spinning; not
+#              CPU to add: its actions' costs count it)
+N_BT = 5
 BN_AWAKE = 0
-BN_KICKED = 1  # a kick (or a poll that saw new chains) it has not acted on yet
-BN_DRAINING = 2
-BN_IN_PASS = 3  # completions returned since its last interrupt decision
-BN_PENDING = 4  # chains taken in this pass and not yet submitted (Work.pending)
-BN_POLLING = 5  # asleep in name only: spinning in a poll window until BT_WAKE_AT
-BN_POLL_SECTION = 6  # kicks disabled by the poll section (io_poll_begin), until it blocks
-N_BN = 7
+BN_POLLING = 1  # asleep in name only: spinning in a poll window until BT_WAKE_AT
+BN_POLL_SECTION = 2  # kicks disabled by the poll section (io_poll_begin), until it blocks
+N_BN = 3
 
 DT_NEXT = 0  # the device's next finish (inf: idle)
 N_DT = 1
@@ -293,21 +352,36 @@ DN_NEXT_SLOT = 0  # the slot that finishes at DT_NEXT (what _earliest would answ
 #                   not rescanned, when a request starts (measured: 9 to 11 % of a run)
 DN_W_HEAD = 1  # requests waiting for a device slot: a FIFO in Work.waiting
 DN_W_LEN = 2
-DN_R_HEAD = 3  # served requests waiting to be returned used: a FIFO in Work.ready
-DN_R_LEN = 4
-DN_BUSY = 5  # device slots in use
-N_DN = 6
-assert DN_W_LEN == DN_W_HEAD + 1 and DN_R_LEN == DN_R_HEAD + 1  # as _fifo_push reads them
+DN_BUSY = 3  # device slots in use
+N_DN = 4
 
-# the queue as its back end knows it (doorbell_tail): chains taken; announced by doorbell
-# writes that have landed; the last write's count and the time it lands (one write in
-# flight at most: the vCPU rings again only after that write's exit ended)
+# each queue as its back end and the device know it.  QT_/QN_RUNG..: (doorbell_tail)
+# chains taken; announced by doorbell writes that have landed; the last write's count and
+# the time it lands (one write in flight at most: the vCPU rings again only after that
+# write's exit ended)
 QT_RUNG_AT = 0
 N_QT = 1
 QN_POPPED = 0
 QN_ANNOUNCED = 1
 QN_RUNG = 2
-N_QN = 3
+QN_ADDED = 3  # chains the driver made available
+QN_R_HEAD = 4  # served requests waiting to be returned used: a FIFO in Work.ready[queue]
+QN_R_LEN = 5
+QN_KICKED = 6  # a kick (or a poll that saw new chains) its thread has not acted on yet
+QN_DRAINING = 7  # its thread is in a submission pass over it
+QN_IN_PASS = 8  # completions returned since its last interrupt decision
+QN_PENDING = 9  # chains taken in this pass and not yet submitted (Work.pending[queue])
+N_QN = 10
+assert DN_W_LEN == DN_W_HEAD + 1 and QN_R_LEN == QN_R_HEAD + 1  # as _fifo_push reads them
+
+# the rows of every actor of a kind (stack_array needs each size as a constant)
+ALL_VT, ALL_VN = MAX_VCPUS * N_VT, MAX_VCPUS * N_VN
+ALL_BT, ALL_BN = MAX_THREADS * N_BT, MAX_THREADS * N_BN
+ALL_QT, ALL_QN = MAX_QUEUES * N_QT, MAX_QUEUES * N_QN
+
+G_NEXT_ID = 0  # the next request id (ids in submission order, over every job)
+G_DONE = 1  # requests completed
+N_G = 2
 
 # one step of a drain (_drain_step)
 DRAIN_TOOK = 0  # a chain was taken and handed to the device
@@ -324,6 +398,33 @@ AIO_POLL_GROW_START_NS = 4_000.0
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+# who serves whom (Work's maps), read only when there is more than one of a kind: with one
+# vCPU, queue and thread every index is the constant 0 (see _run_one)
+@njit(inline="always")
+def _queue_of(w, lp, v):
+    return 0 if lp.queues == 1 else w.queue_of[v]
+
+
+@njit(inline="always")
+def _thread_of(w, lp, q):
+    return 0 if lp.threads == 1 else w.thread_of[q]
+
+
+@njit(inline="always")
+def _irq_of(w, lp, q):
+    return 0 if lp.vcpus == 1 else w.irq_of[q]
+
+
+@njit(inline="always")
+def _irq_queue(w, lp, v):
+    return 0 if lp.vcpus == 1 else w.irq_queue[v]
+
+
+@njit(inline="always")
+def _job_of(w, lp, req):
+    return 0 if lp.vcpus == 1 else w.req_job[req]
 
 
 @njit(inline="always")
@@ -379,46 +480,71 @@ def _earliest(slot_t):
 
 
 @njit(inline="always")
-def _reap(vq, t, w):
-    """Reap every used buffer now: each request's latency is ``t`` less its submit time,
-    which ``lat`` held while it was in flight.  Return how many (or BROKEN)."""
+def _reap(vq, lp, t, w, v, VT, VN, gn):
+    """vCPU ``v`` reaps every used buffer of ``vq`` now: each request's latency is ``t``
+    less its submit time, which ``lat`` held while it was in flight, and its job counts it
+    done.  A job on another vCPU that sleeps halted waiting for it is woken by an IPI
+    (Linux's ``blk_mq_complete_request`` completes on the interrupted vCPU when the two
+    share a cache, as a VM's vCPUs do, and waking the job's task on its halted vCPU sends a
+    reschedule IPI); the job sees the completion at ``t``, its vCPU runs again once the IPI
+    woke it.  Returns (how many or BROKEN, IPIs sent)."""
     n = 0
+    ipis = 0
     while True:
         tok = driver_get_used(vq)
         if tok == EMPTY:
-            if n > 0 and t > w.times[T_LAST_DONE]:
-                w.times[T_LAST_DONE] = t
-            return n
+            break
         if tok < 0:
-            return BROKEN
+            return BROKEN, ipis
         w.lat[tok] = t - w.lat[tok]
+        j = _job_of(w, lp, tok)
+        VN[j * N_VN + VN_DONE] += 1
         n += 1
+        if j != v and VN[j * N_VN + VN_PHASE] == VCPU_HALTED and VT[j * N_VT + VT_IRQ_AT] == np.inf:
+            ipis += 1
+            VT[j * N_VT + VT_IRQ_AT] = t + ipis * w.c_row[A_IPI]
+    if n > 0 and t > w.times[T_LAST_DONE]:
+        w.times[T_LAST_DONE] = t
+    gn[G_DONE] += n
+    return n, ipis
+
+
+@njit(inline="always")
+def _send_ipis(w, vt, n):
+    """The reaping vCPU sends ``n`` wake-up IPIs (an exit each without IPI virtualization)."""
+    if n > 0:
+        w.counters[C_IPIS] += n
+        w.taken[A_IPI] += n
+        w.units[A_IPI] += n
+        vt[VT_NOW] += n * w.c_row[A_IPI]
 
 
 # ---- what the back end and the vCPU in a kick_sync exit both do --------------------------
 
 
 @njit(inline="always")
-def _to_device(head, t, lp, w, dt, dn, rng):
-    """Hand a popped chain to the device at ``t``: served at once when it has no service
-    time, in a free slot, or queued for one.  A new request can only bring the next finish
-    forward, so the slots need no scan (ties go to the lower slot, as in :func:`_earliest`)."""
+def _to_device(q, head, t, lp, w, dt, dn, qn, rng):
+    """Hand chain ``head`` of queue ``q`` to the device at ``t``: served at once when it has
+    no service time, in a free slot, or queued for one.  A new request can only bring the
+    next finish forward, so the slots need no scan (ties go to the lower slot, as in
+    :func:`_earliest`)."""
     svc_ns = w.c_row[A_SERVICE]
+    code = q * w.ready.shape[1] + head
     if svc_ns == 0.0:
-        _fifo_push(w.ready, dn, DN_R_HEAD, head)
+        _fifo_push(w.ready[q], qn, QN_R_HEAD, head)
     elif dn[DN_BUSY] < w.slot_t.shape[0]:
         k = _free_slot(w.slot_t)
         js = lognormal(rng, lp.sigma)
         w.units[A_SERVICE] += js
         v = t + svc_ns * js
         w.slot_t[k] = v
-        w.slot_h[k] = head
+        w.slot_h[k] = code
         dn[DN_BUSY] += 1
         if v < dt[DT_NEXT] or (v == dt[DT_NEXT] and k < dn[DN_NEXT_SLOT]):
             dt[DT_NEXT] = v
             dn[DN_NEXT_SLOT] = k
     else:
-        _fifo_push(w.waiting, dn, DN_W_HEAD, head)
+        _fifo_push(w.waiting, dn, DN_W_HEAD, code)
 
 
 @njit(inline="always")
@@ -431,12 +557,12 @@ def _begin_drain(vq, lp, bn):
 
 
 @njit(inline="always")
-def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
-    """One step of a pass at ``t``: take the next chain and hand it to the device (or, with
-    ``submit_per_pass``, keep it for the pass's submission); when the ring looks empty,
-    re-enable kicks and look once more (the race every back end must close), then submit
-    what the pass took.  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the
-    new time)."""
+def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
+    """One step of a pass over queue ``q`` at ``t``: take the next chain and hand it to the
+    device (or, with ``submit_per_pass``, keep it for the pass's submission); when the ring
+    looks empty, re-enable kicks and look once more (the race every back end must close),
+    then submit what the pass took.  ``busy``: count the work as the back end's.  Returns
+    (DRAIN_*, the new time)."""
     head = EMPTY
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
@@ -451,18 +577,18 @@ def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
         _take(w, A_POP, 1.0)
         t += w.c_row[A_POP]
         if busy:
-            w.times[T_BACKEND_BUSY] += w.c_row[A_POP]
+            bt[BT_BUSY] += w.c_row[A_POP]
         if lp.rearm_every_pop:  # NVMe dbbuf: EventIdx := the tail it knows, per command
             device_enable_kicks(vq)
         if lp.submit_per_pass:
-            w.pending[bn[BN_PENDING]] = head
-            bn[BN_PENDING] += 1
+            w.pending[q, qn[QN_PENDING]] = head
+            qn[QN_PENDING] += 1
         else:
-            if bn[BN_PENDING] == 0:
+            if qn[QN_PENDING] == 0:
                 w.counters[C_PASSES] += 1
-                bn[BN_PENDING] = 1
+                qn[QN_PENDING] = 1
             w.counters[C_SUBMITS] += 1
-            _to_device(head, t, lp, w, dt, dn, rng)
+            _to_device(q, head, t, lp, w, dt, dn, qn, rng)
         return DRAIN_TOOK, t
     if (
         lp.suppress_kicks
@@ -473,17 +599,17 @@ def _drain_step(vq, lp, w, t, busy, bn, dt, dn, qt, qn, rng):
         device_disable_kicks(vq)
         return DRAIN_AGAIN, t
     if lp.submit_per_pass:
-        t = _submit_pass(lp, w, t, busy, bn, dt, dn, rng)
-    bn[BN_PENDING] = 0
+        t = _submit_pass(q, lp, w, t, busy, bt, dt, dn, qn, rng)
+    qn[QN_PENDING] = 0
     return DRAIN_DONE, t
 
 
 @njit(inline="always")
-def _submit_pass(lp, w, t, busy, bn, dt, dn, rng):
+def _submit_pass(q, lp, w, t, busy, bt, dt, dn, qn, rng):
     """The end of a pass that took chains: one submission for all of them (QEMU's
     ``defer_call_end`` running ``laio_deferred_fn``: one ``io_submit``), after which the
     device has them all.  Returns the new time."""
-    n = bn[BN_PENDING]
+    n = qn[QN_PENDING]
     if n == 0:
         return t
     w.counters[C_PASSES] += 1
@@ -491,28 +617,30 @@ def _submit_pass(lp, w, t, busy, bn, dt, dn, rng):
     _take(w, A_SUBMIT_PASS, 1.0)
     t += w.c_row[A_SUBMIT_PASS]
     if busy:
-        w.times[T_BACKEND_BUSY] += w.c_row[A_SUBMIT_PASS]
+        bt[BT_BUSY] += w.c_row[A_SUBMIT_PASS]
     for i in range(n):
-        _to_device(w.pending[i], t, lp, w, dt, dn, rng)
+        _to_device(q, w.pending[q, i], t, lp, w, dt, dn, qn, rng)
     return t
 
 
 @njit(inline="always")
-def _complete(vq, lp, w, t, busy, vt, dn):
-    """Return the oldest served chain used at ``t``; a polling vCPU sees it from then on.
-    Returns the new time."""
-    device_push_used(vq, _fifo_pop(w.ready, dn, DN_R_HEAD), lp.written)
+def _complete(vq, q, lp, w, t, busy, bt, VT, qn):
+    """Return queue ``q``'s oldest served chain used at ``t``; a vCPU polling the queue sees
+    it from then on.  Returns the new time."""
+    device_push_used(vq, _fifo_pop(w.ready[q], qn, QN_R_HEAD), lp.written)
     _take(w, A_COMPLETE, 1.0)
     t += w.c_row[A_COMPLETE]
     if busy:
-        w.times[T_BACKEND_BUSY] += w.c_row[A_COMPLETE]
-    if lp.poll and vt[VT_UNSEEN_AT] == np.inf:
-        vt[VT_UNSEEN_AT] = t
+        bt[BT_BUSY] += w.c_row[A_COMPLETE]
+    if lp.poll:
+        vt = row(VT, _irq_of(w, lp, q), N_VT)
+        if vt[VT_UNSEEN_AT] == np.inf:
+            vt[VT_UNSEEN_AT] = t
     return t
 
 
 @njit(inline="always")
-def _interrupt_decision(vq, lp, w, t, busy):
+def _interrupt_decision(vq, lp, w, t, busy, bt):
     """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
     w.counters[C_COMPLETION_PASSES] += 1
     if lp.poll or (lp.suppress_interrupts and not device_should_interrupt(vq)):
@@ -520,13 +648,13 @@ def _interrupt_decision(vq, lp, w, t, busy):
     w.counters[C_SIGNALS] += 1
     _take(w, A_SIGNAL, 1.0)
     if busy:
-        w.times[T_BACKEND_BUSY] += w.c_row[A_SIGNAL]
+        bt[BT_BUSY] += w.c_row[A_SIGNAL]
     return True, t + w.c_row[A_SIGNAL]
 
 
 @njit(inline="always")
 def _wake_backend(lp, w, bt, t, a, rng):
-    """Wake the sleeping back end at ``t`` by action ``a`` (a jittered thread wake-up)."""
+    """Wake the sleeping back-end thread at ``t`` by action ``a`` (a jittered wake-up)."""
     jw = lognormal(rng, lp.sigma)
     bt[BT_WAKE_AT] = t + w.c_row[a] * jw
     _take(w, a, jw)
@@ -536,8 +664,9 @@ def _wake_backend(lp, w, bt, t, a, rng):
 
 
 @njit(inline="always")
-def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
-    """When the vCPU acts next and what it does (DO_*)."""
+def _vcpu_next(vq, lp, w, vt, vn, others_busy):
+    """When the vCPU acts next and what it does (DO_*); ``others_busy``: a back-end thread
+    or the device has something coming."""
     phase = vn[VN_PHASE]
     t = vt[VT_NOW]
     if phase == VCPU_PUBLISH_DUE:
@@ -552,36 +681,55 @@ def _vcpu_next(vq, lp, w, vt, vn, d_time, b_time):
         return t, DO_TAKE_IRQ
     if lp.poll and vt[VT_UNSEEN_AT] <= t:
         return t, DO_REAP_POLLED
-    nr, done = vn[VN_NEXT_REQ], vn[VN_DONE]
+    sub, done = vn[VN_SUBMITTED], vn[VN_DONE]
     if (
-        nr < lp.requests
+        sub < vn[VN_QUOTA]
         and num_free(vq) >= w.chain_lens.shape[0]
-        and nr - done < lp.depth
-        and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == nr)
+        and sub - done < lp.depth
+        and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == sub)
     ):
         return t, DO_SUBMIT
     if lp.poll:
         if vt[VT_UNSEEN_AT] < np.inf:
             return vt[VT_UNSEEN_AT], DO_REAP_POLLED
-    elif vt[VT_IRQ_AT] < np.inf or b_time < np.inf or d_time < np.inf:
+    elif vt[VT_IRQ_AT] < np.inf or others_busy or sub > done:
         return t, DO_HALT
     return np.inf, DO_NOTHING
 
 
 @njit(inline="always")
-def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
-    """The vCPU does ``do`` at ``at``.  Returns a status (OK or RING_BROKEN)."""
+def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
+    """vCPU ``v`` does ``do`` at ``at``.  Returns a status (OK or RING_BROKEN)."""
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+    q = _queue_of(w, lp, v)
     if do == DO_SUBMIT:
-        w.lat[vn[VN_NEXT_REQ]] = vt[VT_NOW]  # its submit time, until it completes
+        req = gn[G_NEXT_ID]
+        gn[G_NEXT_ID] = req + 1
+        vn[VN_REQ] = req
+        if lp.vcpus > 1:
+            w.req_job[req] = v
+        w.lat[req] = vt[VT_NOW]  # its submit time, until it completes
         _take(w, A_SUBMIT, 1.0)
         vt[VT_NOW] += w.c_row[A_SUBMIT]
         vn[VN_PHASE] = VCPU_PUBLISH_DUE
     elif do == DO_PUBLISH:
-        return _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
+        b = _thread_of(w, lp, q)
+        return _vcpu_publish(
+            queue(r, q),
+            lp,
+            w,
+            rng,
+            vt,
+            vn,
+            row(BT, b, N_BT),
+            row(BN, b, N_BN),
+            row(QT, q, N_QT),
+            row(QN, q, N_QN),
+        )
     elif do == DO_DRAIN_IN_EXIT:
-        return _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, bn, dt, dn, qt, qn)
+        return _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN)
     elif do == DO_HANDLE:
-        return _vcpu_handle(vq, w, vt, vn)
+        return _vcpu_handle(v, r, lp, w, VT, VN, gn)
     elif do == DO_TAKE_IRQ:
         vt[VT_IRQ_AT] = np.inf
         _take(w, A_IRQ_RUNNING, 1.0)
@@ -592,10 +740,10 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
         w.times[T_GUEST_POLL] += at - vt[VT_NOW]
         vt[VT_NOW] = at
         vt[VT_UNSEEN_AT] = np.inf
-        n = _reap(vq, at, w)
+        n, ipis = _reap(queue(r, q), lp, at, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
-        vn[VN_DONE] += n
+        _send_ipis(w, vt, ipis)
     elif do == DO_HALT:
         w.counters[C_HALTS] += 1
         _take(w, A_HLT, 1.0)
@@ -607,22 +755,27 @@ def _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn):
 
 @njit(inline="always")
 def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
-    """The prepared request is made available; after every ``kick_every`` requests (or the
-    last, or when the ring is full) the vCPU asks the ring whether to kick."""
+    """The prepared request is made available; after every ``kick_every`` requests (or its
+    job's last, or when the ring is full) the vCPU asks the ring whether to kick."""
     vn[VN_PHASE] = VCPU_READY
     n_desc = w.chain_lens.shape[0]
-    req = vn[VN_NEXT_REQ]
+    req = vn[VN_REQ]
     for k in range(n_desc):
         w.addrs[k] = (req * n_desc + k) * 4096
     if driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
         return RING_BROKEN
-    vn[VN_NEXT_REQ] = req + 1
+    vn[VN_SUBMITTED] += 1
+    qn[QN_ADDED] += 1
     vn[VN_IN_BATCH] += 1
     # a polling back end sees the new chain (an IOThread polls the queue only when its
     # kicks are ioeventfds: with kick_sync the queue is not in its AioContext)
     if not lp.kick_sync and _sees_at_once(lp, bt, bn, vt[VT_NOW]):
-        bn[BN_KICKED] = True
-    if vn[VN_IN_BATCH] == lp.kick_every or req + 1 == lp.requests or num_free(vq) < n_desc:
+        qn[QN_KICKED] = True
+    if (
+        vn[VN_IN_BATCH] == lp.kick_every
+        or vn[VN_SUBMITTED] == vn[VN_QUOTA]
+        or num_free(vq) < n_desc
+    ):
         vn[VN_IN_BATCH] = 0
         if driver_kick_prepare(vq):
             _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn)
@@ -631,20 +784,20 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
 
 @njit(inline="always")
 def _vcpu_kick(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
-    """A kick: the trapping write, then the back end's thread woken (or, with
+    """A kick: the trapping write, then the queue's back-end thread woken (or, with
     ``kick_sync``, the vCPU drains the ring itself inside the exit)."""
     w.counters[C_KICKS] += 1
     _take(w, A_KICK, 1.0)
     vt[VT_NOW] += w.c_row[A_KICK]
     if lp.doorbell_tail:  # the new tail lands as the write's exit ends
         qn[QN_ANNOUNCED] = qn[QN_RUNG]
-        qn[QN_RUNG] = vn[VN_NEXT_REQ]
+        qn[QN_RUNG] = qn[QN_ADDED]
         qt[QT_RUNG_AT] = vt[VT_NOW]
     if lp.kick_sync:
         vn[VN_PHASE] = VCPU_IN_EXIT
         _begin_drain(vq, lp, bn)
         return
-    bn[BN_KICKED] = True
+    qn[QN_KICKED] = True
     if not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
         _wake_backend(lp, w, bt, vt[VT_NOW], A_WAKE_BACKEND, rng)
 
@@ -659,22 +812,30 @@ def _handler_due(w, vt, vn, delivery_ns):
 
 
 @njit(inline="always")
-def _vcpu_handle(vq, w, vt, vn):
-    """The handler reaps with interrupts disabled, re-enables them and looks again; what
-    it reaps the application sees once the handler is done (its tail included): an entry
-    that arrives during the tail waits for the next interrupt."""
+def _vcpu_handle(v, r, lp, w, VT, VN, gn):
+    """The handler of the queue whose interrupt vCPU ``v`` takes reaps with interrupts
+    disabled, re-enables them and looks again; what it reaps the application sees once
+    the handler is done (its tail included): an entry that arrives during the tail waits
+    for the next interrupt.  A vCPU woken only by an IPI has no queue to reap."""
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
     vn[VN_PHASE] = VCPU_READY
+    q = _irq_queue(w, lp, v)
+    if q < 0:
+        return OK
+    vq = queue(r, q)
     t_seen = vt[VT_NOW] + w.c_row[A_HANDLER_TAIL]
+    ipis = 0
     while True:
         driver_disable_interrupts(vq)
-        n = _reap(vq, t_seen, w)
+        n, k = _reap(vq, lp, t_seen, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
-        vn[VN_DONE] += n
+        ipis += k
         if not driver_enable_interrupts(vq):
             break
     _take(w, A_HANDLER_TAIL, 1.0)
     vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
+    _send_ipis(w, vt, ipis)
     return OK
 
 
@@ -685,6 +846,7 @@ def _vcpu_wake(lp, w, rng, vt, vn):
     t_halt = vt[VT_HALTED_AT]
     halted = vt[VT_IRQ_AT] - t_halt
     halted = max(halted, 0.0)
+    vt[VT_IDLE] += halted
     vt[VT_IRQ_AT] = np.inf
     window = vt[VT_WINDOW]
     if halted <= window:
@@ -717,42 +879,62 @@ def _halt_poll_window(window, halted, max_ns):
 
 
 @njit(inline="always")
-def _vcpu_drain_in_exit(vq, lp, w, rng, vt, vn, bn, dt, dn, qt, qn):
-    """kick_sync: the vCPU drains the ring inside the kick's exit; requests with no service
-    time complete inline; the exit returns when the ring is empty, with the interrupt it
-    raised (if any) injected on the entry that ends it, with no exit of its own (one that
-    was already pending merges with it)."""
-    if dn[DN_R_LEN] > 0 and w.c_row[A_SERVICE] == 0.0:
-        vt[VT_NOW] = _complete(vq, lp, w, vt[VT_NOW], False, vt, dn)
+def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
+    """kick_sync: vCPU ``v`` drains its queue ``q`` inside the kick's exit; requests with no
+    service time complete inline; the exit returns when the ring is empty, with the
+    interrupt it raised (if any) injected on the entry that ends it, with no exit of its
+    own (one that was already pending merges with it), or sent to the queue's vCPU."""
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+    vq = queue(r, q)
+    qt, qn = row(QT, q, N_QT), row(QN, q, N_QN)
+    b = _thread_of(w, lp, q)
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    if qn[QN_R_LEN] > 0 and w.c_row[A_SERVICE] == 0.0:
+        vt[VT_NOW] = _complete(vq, q, lp, w, vt[VT_NOW], False, bt, VT, qn)
         vn[VN_IN_PASS] = True
         return OK
-    r, vt[VT_NOW] = _drain_step(vq, lp, w, vt[VT_NOW], False, bn, dt, dn, qt, qn, rng)
-    if r == DRAIN_BROKEN:
+    r_, vt[VT_NOW] = _drain_step(vq, q, lp, w, vt[VT_NOW], False, bt, bn, dt, dn, qt, qn, rng)
+    if r_ == DRAIN_BROKEN:
         return RING_BROKEN
-    if r != DRAIN_DONE:
+    if r_ != DRAIN_DONE:
         return OK
     vn[VN_PHASE] = VCPU_READY
     if vn[VN_IN_PASS]:
         vn[VN_IN_PASS] = False
-        raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False)
+        raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False, bt)
         if raised:
-            if vt[VT_IRQ_AT] <= vt[VT_NOW]:
-                vt[VT_IRQ_AT] = np.inf
-            _handler_due(w, vt, vn, 0.0)
+            target = _irq_of(w, lp, q)
+            if target == v:
+                if vt[VT_IRQ_AT] <= vt[VT_NOW]:
+                    vt[VT_IRQ_AT] = np.inf
+                _handler_due(w, vt, vn, 0.0)
+            else:
+                _raise(row(VT, target, N_VT), vt[VT_NOW])
     return OK
+
+
+@njit(inline="always")
+def _raise(vt, t):
+    """An interrupt raised at ``t`` for the vCPU whose state is ``vt`` (one still pending
+    merges with it)."""
+    if vt[VT_IRQ_AT] == np.inf:
+        vt[VT_IRQ_AT] = t
 
 
 # ---- the device and the back end -----------------------------------------------------------
 
 
 @njit(inline="always")
-def _device_step(lp, w, rng, dt, dn, bt, bn):
-    """A request finishes in slot DN_NEXT_SLOT: it waits to be returned used, the slot takes
-    the next waiting request, and a sleeping back end is woken (a polling one sees it at
-    once)."""
+def _device_step(lp, w, rng, dt, dn, BT, BN, QN):
+    """A request finishes in slot DN_NEXT_SLOT: it waits to be returned used by its queue's
+    thread, the slot takes the next waiting request, and that thread, asleep, is woken (a
+    polling one sees it at once)."""
     k = dn[DN_NEXT_SLOT]
     tf = dt[DT_NEXT]
-    _fifo_push(w.ready, dn, DN_R_HEAD, w.slot_h[k])
+    code = w.slot_h[k]
+    qs = w.ready.shape[1]
+    q = code // qs
+    _fifo_push(w.ready[q], row(QN, q, N_QN), QN_R_HEAD, code - q * qs)
     if dn[DN_W_LEN] > 0:
         js = lognormal(rng, lp.sigma)
         w.units[A_SERVICE] += js
@@ -764,14 +946,16 @@ def _device_step(lp, w, rng, dt, dn, bt, bn):
     k = _earliest(w.slot_t)
     dn[DN_NEXT_SLOT] = k
     dt[DT_NEXT] = w.slot_t[k]
+    b = _thread_of(w, lp, q)
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
     if not _sees_at_once(lp, bt, bn, tf) and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
         _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
 
 
 @njit(inline="always")
 def _sees_at_once(lp, bt, bn, t):
-    """Something for the back end appears at ``t``: a busy-polling back end (or one spinning
-    in a poll window) sees it then, with no wake-up.  Returns whether it does."""
+    """Something for the back-end thread appears at ``t``: a busy-polling one (or one
+    spinning in a poll window) sees it then, with no wake-up.  Returns whether it does."""
     if bn[BN_AWAKE]:
         return False
     if lp.backend_polls:
@@ -785,82 +969,113 @@ def _sees_at_once(lp, bt, bn, t):
 
 
 @njit(inline="always")
-def _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn):
-    """The back end wakes if it slept (or its poll window found work or ran out); it runs a
-    submission pass to its end once begun (QEMU's ``virtio_blk_handle_vq``, vhost's
-    handler), returns served requests used and decides one interrupt at the end of a pass
-    of completions, or begins the pass it was kicked for; with nothing to do it polls or
-    sleeps (:func:`_backend_idle`) until a kick or a completion."""
-    if not bn[BN_AWAKE] and not _backend_wakes(vq, lp, w, bt, bn, dn):
+def _first(QN, b, lp, slot):
+    """The first of thread ``b``'s queues (``b``, ``b + threads``, ...: round robin) whose
+    ``slot`` is set, or -1."""
+    for q in range(b, lp.queues, lp.threads):
+        if QN[q * N_QN + slot] != 0:
+            return q
+    return -1
+
+
+@njit(inline="always")
+def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
+    """Back-end thread ``b`` wakes if it slept (or its poll window found work or ran out);
+    it runs a submission pass over one of its queues to its end once begun (QEMU's
+    ``virtio_blk_handle_vq``, vhost's handler), returns served requests used and decides
+    one interrupt per queue at the end of a pass of completions, or begins the pass a
+    queue was kicked for; with nothing to do it polls or sleeps (:func:`_backend_idle`)
+    until a kick or a completion."""
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    if not bn[BN_AWAKE] and not _backend_wakes(b, r, lp, w, bt, bn, QN):
         return OK
-    if bn[BN_DRAINING] and not lp.doorbell_tail:
-        return _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn)
-    if dn[DN_R_LEN] > 0:
-        bt[BT_NOW] = _complete(vq, lp, w, bt[BT_NOW], True, vt, dn)
-        bn[BN_IN_PASS] = True
+    if not lp.doorbell_tail:
+        q = _first(QN, b, lp, QN_DRAINING)
+        if q >= 0:
+            return _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN)
+    q = _first(QN, b, lp, QN_R_LEN)
+    if q >= 0:
+        qn = row(QN, q, N_QN)
+        bt[BT_NOW] = _complete(queue(r, q), q, lp, w, bt[BT_NOW], True, bt, VT, qn)
+        qn[QN_IN_PASS] = True
         return OK
-    if bn[BN_IN_PASS]:
-        bn[BN_IN_PASS] = False
-        raised, bt[BT_NOW] = _interrupt_decision(vq, lp, w, bt[BT_NOW], True)
-        if raised and vt[VT_IRQ_AT] == np.inf:
-            vt[VT_IRQ_AT] = bt[BT_NOW]
+    q = _first(QN, b, lp, QN_IN_PASS)
+    if q >= 0:
+        QN[q * N_QN + QN_IN_PASS] = False
+        raised, bt[BT_NOW] = _interrupt_decision(queue(r, q), lp, w, bt[BT_NOW], True, bt)
+        if raised:
+            _raise(row(VT, _irq_of(w, lp, q), N_VT), bt[BT_NOW])
         return OK
-    if bn[BN_KICKED] and not bn[BN_DRAINING]:
-        bn[BN_KICKED] = False
-        bn[BN_DRAINING] = True
-        _begin_drain(vq, lp, bn)
-    if bn[BN_DRAINING]:
-        return _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn)
-    _backend_idle(vq, lp, bt, bn)
+    for q in range(b, lp.queues, lp.threads):
+        qn = row(QN, q, N_QN)
+        if qn[QN_KICKED] and not qn[QN_DRAINING]:
+            qn[QN_KICKED] = False
+            qn[QN_DRAINING] = True
+            _begin_drain(queue(r, q), lp, bn)
+            break
+    q = _first(QN, b, lp, QN_DRAINING)
+    if q >= 0:
+        return _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN)
+    _backend_idle(b, r, lp, bt, bn, QN)
     return OK
 
 
 @njit(inline="always")
-def _backend_drain(vq, lp, w, rng, bt, bn, dt, dn, qt, qn):
-    r, bt[BT_NOW] = _drain_step(vq, lp, w, bt[BT_NOW], True, bn, dt, dn, qt, qn, rng)
-    if r == DRAIN_BROKEN:
+def _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN):
+    qn = row(QN, q, N_QN)
+    res, bt[BT_NOW] = _drain_step(
+        queue(r, q), q, lp, w, bt[BT_NOW], True, bt, bn, dt, dn, row(QT, q, N_QT), qn, rng
+    )
+    if res == DRAIN_BROKEN:
         return RING_BROKEN
-    if r == DRAIN_DONE:
-        bn[BN_DRAINING] = False
+    if res == DRAIN_DONE:
+        qn[QN_DRAINING] = False
     return OK
 
 
 @njit(inline="always")
-def _backend_idle(vq, lp, bt, bn):
+def _backend_idle(b, r, lp, bt, bn, QN):
     """Nothing to do: an IOThread with a poll window spins in it (``aio_poll``'s
-    ``try_poll_mode``: the poll section's begin disables kicks, and they stay off while
-    polls keep finding work); otherwise it blocks (:func:`_backend_blocks`)."""
+    ``try_poll_mode``: the poll section's begin disables kicks on each of its queues, and
+    they stay off while polls keep finding work); otherwise it blocks
+    (:func:`_backend_blocks`)."""
     bt[BT_IDLE_AT] = bt[BT_NOW]
     bn[BN_AWAKE] = False
     if lp.poll_max_ns > 0.0 and bt[BT_WINDOW] > 0.0:
         if not lp.kick_sync:  # the queue's notifier is polled only if it is an ioeventfd
             if lp.suppress_kicks and not bn[BN_POLL_SECTION]:
-                device_disable_kicks(vq)
+                for q in range(b, lp.queues, lp.threads):
+                    device_disable_kicks(queue(r, q))
             bn[BN_POLL_SECTION] = True
         bn[BN_POLLING] = True
         bt[BT_WAKE_AT] = bt[BT_NOW] + bt[BT_WINDOW]
     else:
-        _backend_blocks(vq, lp, bt, bn)
+        _backend_blocks(b, r, lp, bt, bn, QN)
 
 
 @njit(inline="always")
-def _backend_blocks(vq, lp, bt, bn):
-    """The thread is about to block: a poll section ends (``io_poll_end``: kicks re-enabled)
-    and the ring is looked at once more; chains found there are handled at once, else it
-    sleeps until a kick or a completion wakes it."""
+def _backend_blocks(b, r, lp, bt, bn, QN):
+    """The thread is about to block: a poll section ends (``io_poll_end``: kicks re-enabled
+    on each of its queues) and the rings are looked at once more; chains found there are
+    handled at once, else it sleeps until a kick or a completion wakes it."""
     if bn[BN_POLL_SECTION]:
         bn[BN_POLL_SECTION] = False
-        if lp.suppress_kicks and device_enable_kicks(vq):
-            bn[BN_KICKED] = True
-            bn[BN_AWAKE] = True
-            return
+        if lp.suppress_kicks:
+            found = False
+            for q in range(b, lp.queues, lp.threads):
+                if device_enable_kicks(queue(r, q)):
+                    QN[q * N_QN + QN_KICKED] = True
+                    found = True
+            if found:
+                bn[BN_AWAKE] = True
+                return
     bt[BT_WAKE_AT] = np.inf
 
 
 @njit(inline="always")
-def _backend_wakes(vq, lp, w, bt, bn, dn):
-    """The back end's time came while it was not running: its poll window saw work (it runs,
-    no wake-up) or ran out (it blocks), or its thread was woken.  The poll window adapts to
+def _backend_wakes(b, r, lp, w, bt, bn, QN):
+    """Thread ``b``'s time came while it was not running: its poll window saw work (it
+    runs, no wake-up) or ran out (it blocks), or it was woken.  The poll window adapts to
     how long it waited.  Returns whether it now runs."""
     t = bt[BT_WAKE_AT]
     bt[BT_WAKE_AT] = np.inf
@@ -868,11 +1083,11 @@ def _backend_wakes(vq, lp, w, bt, bn, dn):
     if bn[BN_POLLING]:
         bn[BN_POLLING] = False
         w.times[T_BACKEND_POLL] += t - bt[BT_IDLE_AT]
-        if bn[BN_KICKED] or dn[DN_R_LEN] > 0:
+        if _first(QN, b, lp, QN_KICKED) >= 0 or _first(QN, b, lp, QN_R_LEN) >= 0:
             w.counters[C_POLL_HITS_BACKEND] += 1
             bn[BN_AWAKE] = True
             return True  # waited no longer than the window: it is kept
-        _backend_blocks(vq, lp, bt, bn)
+        _backend_blocks(b, r, lp, bt, bn, QN)
         return bool(bn[BN_AWAKE])
     bn[BN_AWAKE] = True
     w.counters[C_BACKEND_WAKES] += 1
@@ -901,55 +1116,77 @@ def _aio_poll_window(window, blocked, max_ns):
 
 
 @njit(inline="always")
-def _start(vt, vn, bt, bn, dt, dn, qt, qn):
-    """Every actor's state at time 0: the vCPU ready, no interrupt pending, the back end
-    asleep with nothing to wake it, the device idle, no doorbell rung."""
-    vt[:] = 0.0
-    vt[VT_IRQ_AT] = np.inf
-    vt[VT_UNSEEN_AT] = np.inf
-    vn[:] = 0
-    vn[VN_PHASE] = VCPU_READY
-    bt[:] = 0.0
-    bt[BT_WAKE_AT] = np.inf
-    bn[:] = 0
+def _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn):
+    """Every actor's state at time 0: each vCPU with a job ready, with its share of the
+    requests (the others halted, nothing pending), each back-end thread asleep with
+    nothing to wake it, the device idle, no doorbell rung."""
+    VT[:] = 0.0
+    VN[:] = 0
+    for v in range(lp.vcpus):
+        vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+        vt[VT_IRQ_AT] = np.inf
+        vt[VT_UNSEEN_AT] = np.inf
+        if v < lp.numjobs:
+            vn[VN_QUOTA] = lp.requests // lp.numjobs + (v < lp.requests % lp.numjobs)
+            vn[VN_PHASE] = VCPU_READY
+        else:
+            vn[VN_PHASE] = VCPU_HALTED
+    BT[:] = 0.0
+    BN[:] = 0
+    for b in range(lp.threads):
+        BT[b * N_BT + BT_WAKE_AT] = np.inf
     dt[DT_NEXT] = np.inf
     dn[:] = 0
-    qt[:] = 0.0
-    qn[:] = 0
+    QT[:] = 0.0
+    QN[:] = 0
+    gn[:] = 0
 
 
-@njit(inline="always")
-def _pick(v_time, d_time, b_time):
-    """The actor that acts next: the earliest (ties: vCPU, then device, then back end), or
-    NOBODY when every one waits for another."""
-    if v_time == np.inf and b_time == np.inf and d_time == np.inf:
-        return NOBODY
-    if v_time <= d_time and v_time <= b_time:
-        return VCPU
-    if d_time <= b_time:
-        return DEVICE
-    return BACKEND
-
-
-@njit
 def simulate_ring(
-    vq, lp, cost, exits, chain_lens, chain_write, rng, lat, stage_ns, times, counters
+    r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
 ):
-    """Run ``lp.requests`` requests (``lp``: a :class:`Loop`) through ``vq``; fill ``lat``
-    (ns: each request's submit time while it is in flight, its latency once it completed),
-    ``stage_ns`` (total ns per stage of the actions taken), ``times`` (``T_*``: polling
-    CPU, the last completion; zeroed by the caller) and ``counters`` (``C_STATUS`` says
-    whether it finished: OK, or why not).
+    """Run ``lp.requests`` requests (``lp``: a :class:`Loop`) through the queues of ``r``
+    (a :class:`Rings`); fill ``lat`` (ns: each request's submit time while it is in
+    flight, its latency once it completed), ``stage_ns`` (total ns per stage of the actions
+    taken), ``times`` (``T_*``: polling CPU, the last completion; zeroed by the caller),
+    ``counters`` (``C_STATUS`` says whether it finished: OK, or why not) and ``busy`` (ns
+    each vCPU, then each back-end thread, worked).
 
     ``cost[action, stage]`` and ``exits[action, column]`` describe each action (rows
     ``A_*``; exit columns ``X_*``); ``chain_lens`` and ``chain_write`` each request's
-    descriptors.  Device service and thread wake-ups are multiplied by lognormal factors
-    of shape ``lp.sigma`` drawn from ``rng`` (a numpy Generator) as they happen.
+    descriptors; ``maps`` (:func:`maps`) who serves whom: each vCPU's queue, each queue's
+    interrupt vCPU and thread.  Device service and thread wake-ups are multiplied by
+    lognormal factors of shape ``lp.sigma`` drawn from ``rng`` (a numpy Generator) as they
+    happen.
     """
-    q = vq.queue_size
+    one = lp.vcpus == 1 and lp.queues == 1 and lp.threads == 1
+    (_simulate_one if one else _simulate_many)(
+        r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
+    )
+
+
+@njit(inline="always")
+def _simulate(
+    run,
+    r,
+    lp,
+    cost,
+    exits,
+    chain_lens,
+    chain_write,
+    maps,
+    rng,
+    lat,
+    stage_ns,
+    times,
+    counters,
+    busy,
+):
+    q = r.queue_size
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
         c_row[a] = cost[a].sum()
+    queue_of, irq_of, irq_queue, thread_of = maps
     w = Work(
         c_row,
         np.zeros(N_ACTIONS),
@@ -959,59 +1196,189 @@ def simulate_ring(
         np.empty(chain_lens.shape[0], dtype=np.int64),
         np.full(lp.parallelism, np.inf),
         np.zeros(lp.parallelism, dtype=np.int64),
-        np.zeros(q, dtype=np.int64),
-        np.zeros(q, dtype=np.int64),
-        np.zeros(q, dtype=np.int64),
+        np.zeros(lp.queues * q, dtype=np.int64),
+        np.zeros((lp.queues, q), dtype=np.int64),
+        np.zeros((lp.queues, q), dtype=np.int64),
         lat,
+        np.zeros(lat.shape[0], dtype=np.int64),
+        queue_of,
+        irq_of,
+        irq_queue,
+        thread_of,
         times,
         counters,
+        busy,
     )
-    _run(vq, lp, w, rng)
+    run(r, lp, w, rng)
     _tally(w, cost, exits, stage_ns)
 
 
-@njit(_nrt=False)
-def _run(vq, lp, w, rng):
-    """The event loop of :func:`simulate_ring`, which allocates its arrays: pick the next
-    actor, let it take one step.
+# two kernels, each compiled when first used (a run with one of each never compiles the
+# other, which takes minutes)
+@njit
+def _simulate_one(
+    r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
+):
+    _simulate(
+        _run_one,
+        r,
+        lp,
+        cost,
+        exits,
+        chain_lens,
+        chain_write,
+        maps,
+        rng,
+        lat,
+        stage_ns,
+        times,
+        counters,
+        busy,
+    )
 
-    Each actor's state is two rows of named slots (``VT_*`` times and ``VN_*`` numbers for
-    the vCPU, ``BT_``/``BN_`` the back end, ``DT_``/``DN_`` the device, ``QT_``/``QN_`` the
-    queue) in arrays on this kernel's stack: LLVM sees that nothing else points into them
-    and keeps the slots in registers (in arrays passed in, every store to another array
-    might have changed them: the loop ran 5 to 20 % slower).  Compiled without numba's
-    runtime (``_nrt=False``): it allocates nothing, and with the runtime every ring
-    operation inlined here reference-counts the queue's two arrays (atomic increments and
-    decrements that the compiler could not prune), which took half of the loop's time."""
-    vt, vn = stack_array(N_VT, np.float64), stack_array(N_VN, np.int64)
-    bt, bn = stack_array(N_BT, np.float64), stack_array(N_BN, np.int64)
+
+@njit
+def _simulate_many(
+    r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
+):
+    _simulate(
+        _run_many,
+        r,
+        lp,
+        cost,
+        exits,
+        chain_lens,
+        chain_write,
+        maps,
+        rng,
+        lat,
+        stage_ns,
+        times,
+        counters,
+        busy,
+    )
+
+
+def maps(vcpus: int, queues: int, threads: int) -> tuple:
+    """Who serves whom, as Linux and QEMU arrange it: ``(queue_of, irq_of, irq_queue,
+    thread_of)``.  blk-mq maps vCPUs to queues in contiguous groups (the managed MSI-X
+    affinity spreads the queues' vectors over the CPUs in order: with 4 vCPUs and 2 queues,
+    vCPUs 0-1 use queue 0 and 2-3 queue 1); a queue's interrupt goes to the first vCPU of
+    its group; queue k is served by back-end thread k mod ``threads`` (QEMU's
+    ``iothread-vq-mapping`` without explicit vqs assigns them round robin; vhost with a
+    worker per queue has ``threads`` = ``queues``)."""
+    queue_of = np.arange(vcpus, dtype=np.int64) * queues // vcpus
+    irq_of = np.array([int(np.argmax(queue_of == k)) for k in range(queues)], dtype=np.int64)
+    irq_queue = np.full(vcpus, -1, dtype=np.int64)
+    irq_queue[irq_of] = np.arange(queues)
+    thread_of = np.arange(queues, dtype=np.int64) % threads
+    return queue_of, irq_of, irq_queue, thread_of
+
+
+@njit(_nrt=False)
+def _run_one(r, lp, w, rng):
+    """:func:`_loop` with one vCPU, one queue and one back-end thread, compiled as such: the
+    counts in ``lp`` are constants here, so every row index folds to 0 and LLVM keeps the
+    actors' slots in registers (read from ``lp`` they would not be: the loop ran twice as
+    slowly)."""
+    _loop(
+        r,
+        Loop(*lp[:-4], 1, 1, 1, 1),
+        w,
+        rng,
+        stack_array(N_VT, np.float64),
+        stack_array(N_VN, np.int64),
+        stack_array(N_BT, np.float64),
+        stack_array(N_BN, np.int64),
+        stack_array(N_QT, np.float64),
+        stack_array(N_QN, np.int64),
+    )
+
+
+@njit(_nrt=False)
+def _run_many(r, lp, w, rng):
+    """:func:`_loop` with any number of vCPUs, queues and threads (up to MAX_*)."""
+    _loop(
+        r,
+        lp,
+        w,
+        rng,
+        stack_array(ALL_VT, np.float64),
+        stack_array(ALL_VN, np.int64),
+        stack_array(ALL_BT, np.float64),
+        stack_array(ALL_BN, np.int64),
+        stack_array(ALL_QT, np.float64),
+        stack_array(ALL_QN, np.int64),
+    )
+
+
+@njit(inline="always")
+def _loop(r, lp, w, rng, VT, VN, BT, BN, QT, QN):
+    """The event loop of :func:`simulate_ring` (which allocates its arrays; the actors' state
+    rows come from :func:`_run_one` or :func:`_run_many`): pick the next
+    actor (the earliest; ties: vCPUs in order, then the device, then the back-end threads
+    in order), let it take one step.
+
+    Each kind of actor's state is rows of named slots (``VT_*`` times and ``VN_*`` numbers
+    for the vCPUs, ``BT_``/``BN_`` the back-end threads, ``DT_``/``DN_`` the device,
+    ``QT_``/``QN_`` the queues) in arrays on the calling kernel's stack: LLVM sees that nothing
+    else points into them and keeps slots in registers (in arrays passed in, every store to
+    another array might have changed them: the loop ran 5 to 20 % slower).  Compiled
+    without numba's runtime (``_nrt=False``): it allocates nothing, and with the runtime
+    every ring operation inlined here reference-counts the queue's two arrays (atomic
+    increments and decrements that the compiler could not prune), which took half of the
+    loop's time."""
     dt, dn = stack_array(N_DT, np.float64), stack_array(N_DN, np.int64)
-    qt, qn = stack_array(N_QT, np.float64), stack_array(N_QN, np.int64)
-    _start(vt, vn, bt, bn, dt, dn, qt, qn)
-    if lp.backend_polls:  # it never asks for a kick: it watches the ring
-        device_disable_kicks(vq)
+    gn = stack_array(N_G, np.int64)
+    _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn)
+    if lp.backend_polls:  # it never asks for a kick: it watches the rings
+        for k in range(lp.queues):
+            device_disable_kicks(queue(r, k))
     steps = 0
     status = OK
-    while vn[VN_DONE] < lp.requests:
+    while gn[G_DONE] < lp.requests:
         steps += 1
         if steps > lp.max_steps:
             status = STEP_LIMIT
             break
-        b_time = bt[BT_NOW] if bn[BN_AWAKE] else bt[BT_WAKE_AT]
-        at, do = _vcpu_next(vq, lp, w, vt, vn, dt[DT_NEXT], b_time)
-        actor = _pick(at, dt[DT_NEXT], b_time)
-        if actor == VCPU:
-            status = _vcpu_step(do, at, vq, lp, w, rng, vt, vn, bt, bn, dt, dn, qt, qn)
-        elif actor == DEVICE:
-            _device_step(lp, w, rng, dt, dn, bt, bn)
-        elif actor == BACKEND:
-            status = _backend_step(vq, lp, w, rng, vt, bt, bn, dt, dn, qt, qn)
-        else:
+        b_time = np.inf
+        b = 0
+        for i in range(lp.threads):
+            t = BT[i * N_BT + BT_NOW] if BN[i * N_BN + BN_AWAKE] else BT[i * N_BT + BT_WAKE_AT]
+            if t < b_time:
+                b_time, b = t, i
+        d_time = dt[DT_NEXT]
+        others_busy = b_time < np.inf or d_time < np.inf
+        v_time = np.inf
+        v = 0
+        do = DO_NOTHING
+        for i in range(lp.vcpus):
+            t, d = _vcpu_next(
+                queue(r, _queue_of(w, lp, i)),
+                lp,
+                w,
+                row(VT, i, N_VT),
+                row(VN, i, N_VN),
+                others_busy,
+            )
+            if t < v_time:
+                v_time, v, do = t, i, d
+        if v_time == np.inf and d_time == np.inf and b_time == np.inf:
             status = DEADLOCK
+        elif v_time <= d_time and v_time <= b_time:
+            status = _vcpu_step(do, v_time, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn)
+        elif d_time <= b_time:
+            _device_step(lp, w, rng, dt, dn, BT, BN, QN)
+        else:
+            status = _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN)
         if status != OK:
             break
     w.counters[C_STATUS] = status
     w.counters[C_STEPS] = steps
+    for i in range(lp.vcpus):
+        w.busy[i] = VT[i * N_VT + VT_NOW] - VT[i * N_VT + VT_IDLE]
+    for i in range(lp.threads):
+        w.busy[lp.vcpus + i] = BT[i * N_BT + BT_BUSY]
 
 
 @njit(inline="always")

@@ -29,6 +29,7 @@ from .beyond import (
     explore_ioeventfd,
     explore_nvme,
     explore_packed,
+    explore_scaling,
     explore_which_path,
     path_table,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "explore_nvme",
     "explore_packed",
     "explore_request_size",
+    "explore_scaling",
     "explore_trap_path",
     "explore_which_path",
     "measure_your_machine",

@@ -289,6 +289,71 @@ def explore_packed(profile=DEFAULT_PROFILE) -> Explorer:
     )
 
 
+JOBS = (1, 2, 4, 8, 16)
+"""The scaling explorer's x values: fio jobs, one per vCPU."""
+SCALE_VCPUS = 16
+SCALE_REQUESTS = 16_000
+"""Requests per point of the scaling explorer (1,000 per job at 16 jobs)."""
+SCALE_BACKENDS = {"qemu": ("virtio", "QEMU's IOThreads"), "vhost": ("vhost", "vhost workers")}
+ONE_OR_MANY = {"one": "one", "many": "one per vCPU"}
+THREADS = {"one": "one", "many": "one per queue"}
+
+
+def scaling_setup(backend: str, queues: str, threads: str) -> tuple:
+    """(path, parameters) of the scaling explorer's setting: 16 vCPUs, one queue or one per
+    vCPU, one back-end thread or one per queue."""
+    path = SCALE_BACKENDS[backend][0]
+    nq = 1 if queues == "one" else SCALE_VCPUS
+    nt = 1 if threads == "one" else nq
+    return path, dict(vcpus=SCALE_VCPUS, queues=nq, backend_threads=nt, request_bytes=4096)
+
+
+def explore_scaling(profile=DEFAULT_PROFILE) -> Explorer:
+    """More queues, more threads: throughput against fio jobs (one per vCPU, 16 vCPUs) and
+    the busy share of the busiest vCPU, back-end thread and the device: the resource that
+    reaches 100 % is the ceiling."""
+    prof = get_profile(profile)
+
+    def draw(fig, jobs, backend, queues, threads, depth):
+        path, kw = scaling_setup(backend, queues, threads)
+        res = [
+            run(path, numjobs=j, iodepth=depth, requests=SCALE_REQUESTS, profile=prof, **kw)
+            for j in JOBS
+        ]
+        at = res[JOBS.index(jobs)]
+        top = max(figures.CEILINGS, key=lambda k: at.utilisation[k])
+        figures.drawing(fig, figures.Ceiling).update(
+            JOBS,
+            [r.throughput_rps / 1e3 for r in res],
+            {k: [r.utilisation[k] for r in res] for k in figures.CEILINGS},
+            jobs,
+            f"{jobs} job{'s' if jobs > 1 else ''}, iodepth {depth}, {SCALE_BACKENDS[backend][1]}: "
+            f"{at.throughput_rps / 1e3:.0f} k requests/s; busiest: {figures.CEILINGS[top]} "
+            f"({at.utilisation[top]:.0%})",
+        )
+        return {"results": dict(zip(JOBS, res)), "ceiling": top}
+
+    return Explorer(
+        "More queues, more threads",
+        (
+            Knob("jobs", "fio jobs", JOBS, 4),
+            Knob("backend", "back end", tuple(SCALE_BACKENDS), "qemu", lambda k: k),
+            Knob("queues", "queues", tuple(ONE_OR_MANY), "one", ONE_OR_MANY.get),
+            Knob(
+                "threads",
+                "back-end threads",
+                tuple(THREADS),
+                "one",
+                THREADS.get,
+                applies=lambda s: "one queue: one thread serves it" if s["queues"] == "one" else "",
+            ),
+            Knob("depth", "iodepth", (1, 32), 32),
+        ),
+        draw,
+        figsize=(FRAME_WIDTH_IN, 3.6),
+    )
+
+
 def explore_which_path(profile=DEFAULT_PROFILE) -> Explorer:
     """Which path, when: every registered path on one figure for the workload chosen."""
     prof = get_profile(profile)

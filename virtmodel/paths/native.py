@@ -55,7 +55,7 @@ PATH = register(
         label="native",
         color="#000000",
         doc="bare metal: the same ring protocol with a hardware device",
-        params=(*P.RING, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(*P.RING, *P.SCALE, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,
     )
 )

@@ -117,6 +117,7 @@ def _run(p: dict, prof: CostProfile, rng):
             p["interrupt_mode"],
             prof,
         ),
+        threads=1,  # QEMU's main loop serves every queue
     )
 
 
@@ -140,6 +141,7 @@ PATH = register(
         doc="QEMU's emulated NVMe: queues in guest memory, an SQ-tail and a CQ-head doorbell",
         params=(
             *_QUEUE,
+            *P.SCALE,
             P.SHADOW_DOORBELL,
             CQ_EVENTIDX,
             P.NVME_IOEVENTFD,

@@ -43,7 +43,6 @@ def _run(p: dict, prof: CostProfile, rng):
         prof,
         rng,
         setup(p["request_bytes"], p["interrupt_mode"], prof),
-        queues=p["queues"],
     )
 
 
@@ -53,7 +52,7 @@ PATH = register(
         label="device assignment (VFIO)",
         color="#009E73",
         doc="the guest's driver drives the real device; only interrupts and idling cost exits",
-        params=(*P.RING, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(*P.RING, *P.SCALE, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,
         examples=tuple(
             Example(

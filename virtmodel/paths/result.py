@@ -35,6 +35,7 @@ class Outcome(NamedTuple):
     stage_ns: np.ndarray  # ns per stage, ordered as STAGES
     exits_by_reason: dict  # reason (ringsim.EXIT_REASONS) -> exits per request
     events: dict | None = None  # the back end's events per request (ring paths: EVENTS)
+    utilisation: dict | None = None  # "vcpu", "backend", "device": busiest one's busy share
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class Result:
     # (interrupts raised), "wakes" (thread wake-ups), "poll_hits" (poll windows that
     # found work); empty for the other paths
     events: dict = field(default_factory=dict, compare=False)
+    # which resource is the ceiling (ring paths): "vcpu" (the busiest vCPU running a job:
+    # the share of the run it was not halted), "backend" (the busiest back-end thread: the
+    # share it worked, polling windows and busy-polling not counted; 0 where the back end
+    # is hardware), "device" (the device's slots: service time / (parallelism x elapsed));
+    # empty for the other paths
+    utilisation: dict = field(default_factory=dict, compare=False)
 
     @property
     def us_per_request(self) -> float:
@@ -82,7 +89,14 @@ class Result:
 
     def row(self) -> dict:
         """The scalar fields, for tables."""
-        skip = {"params", "breakdown_ns", "latencies_ns", "exits_by_reason", "events"}
+        skip = {
+            "params",
+            "breakdown_ns",
+            "latencies_ns",
+            "exits_by_reason",
+            "events",
+            "utilisation",
+        }
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         d["us_per_request"] = self.us_per_request
         d["cpu_ns_per_request"] = self.cpu_ns_per_request
@@ -115,6 +129,7 @@ def result(path: str, p: dict, o: Outcome) -> Result:
         exits_by_reason={k: float(v) for k, v in o.exits_by_reason.items()},
         latencies_ns=o.latencies,
         events=dict(o.events or {}),
+        utilisation=dict(o.utilisation or {}),
     )
 
 

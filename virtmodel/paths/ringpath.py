@@ -52,6 +52,10 @@ class RingSetup(NamedTuple):
         poll_ns: float = 0.0,
         sigma: float = 0.0,
         max_steps: int | None = None,
+        vcpus: int = 1,
+        numjobs: int = 1,
+        queues: int = 1,
+        threads: int = 1,
     ) -> rs.Loop:
         """The event loop's parameters for this setup and a workload: ``requests`` in all,
         at most ``depth`` in flight, a kick asked for after every ``kick_every``, whole
@@ -59,7 +63,8 @@ class RingSetup(NamedTuple):
         ``parallelism`` at once; KVM halt-polls unless ``halt_poll`` is off; the back-end
         thread polls adaptively up to ``poll_ns`` (0: never); service and
         wake-ups jittered with shape ``sigma``; at most ``max_steps`` steps (default
-        MAX_STEPS_PER_REQUEST per request, plus 1024)."""
+        MAX_STEPS_PER_REQUEST per request, plus 1024); ``numjobs`` jobs on ``vcpus``
+        vCPUs, ``queues`` queues, ``threads`` back-end threads."""
         return rs.Loop(
             requests=int(requests),
             kick_every=int(kick_every),
@@ -80,6 +85,10 @@ class RingSetup(NamedTuple):
             submit_per_pass=bool(self.submit_per_pass),
             rearm_every_pop=bool(self.rearm_every_pop),
             poll_max_ns=float(poll_ns),
+            vcpus=int(vcpus),
+            numjobs=int(numjobs),
+            queues=int(queues),
+            threads=int(threads),
         )
 
 
@@ -119,6 +128,7 @@ def interrupt_rows(
     * the EOI: an exit with ``legacy``; none with ``pv-eoi`` (an edge vector delivered alone)
       or ``posted`` (virtual-interrupt delivery), except for a ``level``-triggered vector,
       which is in the EOI-exit bitmap and always exits;
+    * a wake-up IPI between vCPUs: the sender's ICR write exits (no IPI virtualization);
     * idle: an HLT exit.  Its round trip is charged once, split: the exit (and KVM's
       handling) when the vCPU halts, the VM entry (``wake_entry_ns``) when the interrupt
       wakes it, on the completion's latency path (KVM's ``vcpu_run`` syncs the posted
@@ -152,6 +162,12 @@ def interrupt_rows(
         context_switch=prof.wakeup_ns,
         kvm=prof.irq_inject_ns if software else 0.0,
     )
+    # a wake-up IPI to another vCPU (a completion reaped for its job): the sender's x2APIC
+    # ICR write exits, handled in KVM's fastpath (handle_fastpath_set_msr_irqoff) -- with
+    # no IPI virtualization (Intel IPIv, Linux 5.19+ on Sapphire Rapids; AMD AVIC), which
+    # the model does not offer; the target wakes as from any interrupt
+    cost[rs.A_IPI] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
+    exits[rs.A_IPI] = exit_vec(other=1)
 
 
 def ioeventfd_kick(prof: CostProfile) -> tuple:
@@ -257,16 +273,24 @@ NVME_INTERRUPTS = (
 """Why the hardware NVMe paths (``native``, ``passthrough``) interrupt per completion pass."""
 
 
-def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: int = 1) -> Outcome:
-    """Run ``p["requests"]`` requests of path ``name`` with ``setup`` (on a virtqueue of
-    layout ``p["ring"]``, split if the path has no such parameter).
-
-    With ``queues`` > 1 each of that many vCPUs drives its own queue with its own back end
-    and interrupt, the same workload on each, sharing the device's parallelism: one queue
-    is simulated with its share of the device, and the ``requests`` spread over all
-    queues complete ``queues`` times as fast (latencies are one queue's)."""
+def run(
+    name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, threads: int | None = None
+) -> Outcome:
+    """Run ``p["requests"]`` requests of path ``name`` with ``setup`` on ``p["queues"]``
+    virtqueues (layout ``p["ring"]``, split if the path has no such parameter; 1 queue if
+    it has no ``queues``), driven by ``p["numjobs"]`` fio jobs on ``p["vcpus"]`` vCPUs,
+    served by ``threads`` back-end threads (default: one per queue, as a device serves
+    each of its queues: the hardware paths)."""
     n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
-    vq = ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=p.get("ring", "split"))
+    nq, nv = p.get("queues", 1), p.get("vcpus", 1)
+    nt = nq if threads is None else threads
+    layout = p.get("ring", "split")
+    vqs = [ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=layout)]
+    vqs += [
+        ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=layout)
+        for _ in range(nq - 1)
+    ]
+    r = rs.rings(vqs)
     # the request's bytes spread over its descriptors, all device-readable
     lens = np.full(n_desc, s // n_desc, dtype=np.int64)
     lens[: s % n_desc] += 1
@@ -277,11 +301,11 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
     else:  # closed-loop batches
         kick_every, closed, depth = batch, True, batch
     parallelism = p.get("device_parallelism") or int(prof.device_parallelism)
-    parallelism = max(1, parallelism // queues)
     lat = np.empty(n)  # not zeroed: the kernel writes each entry when it submits
     stage_ns = np.zeros(len(STAGES))
     times = np.zeros(rs.N_TIMES)
     counters = np.zeros(rs.N_COUNTERS, dtype=np.int64)
+    busy = np.zeros(nv + nt)
     loop = setup.loop(
         requests=n,
         kick_every=kick_every,
@@ -292,28 +316,47 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
         halt_poll=p.get("halt_poll", True),
         poll_ns=p.get("poll_ns", 0.0),
         sigma=jitter.sigma(prof.jitter_cv),
+        vcpus=nv,
+        numjobs=p.get("numjobs", 1),
+        queues=nq,
+        threads=nt,
     )
     rs.simulate_ring(
-        vq, loop, setup.cost, setup.exits, lens, chain_write, rng, lat, stage_ns, times, counters
+        r,
+        loop,
+        setup.cost,
+        setup.exits,
+        lens,
+        chain_write,
+        rs.maps(nv, nq, nt),
+        rng,
+        lat,
+        stage_ns,
+        times,
+        counters,
+        busy,
     )
     status = int(counters[rs.C_STATUS])
     if status != rs.OK:
-        why = ring.broken_reason(vq) or ""
+        why = " ".join(filter(None, (ring.broken_reason(_queue(r, k)) for k in range(nq))))
         raise RuntimeError(f"{name} simulation failed: {rs.STATUS_TEXT[status]} {why}")
     last_done = float(times[rs.T_LAST_DONE])
     stage_ns[STAGES.index("polling")] += times[rs.T_HALT_POLL] + times[rs.T_GUEST_POLL]
-    if setup.backend_polls:  # its core spins from the first request to the last
-        stage_ns[STAGES.index("polling")] += max(0.0, last_done - times[rs.T_BACKEND_BUSY])
+    if setup.backend_polls:  # each thread's core spins from the first request to the last
+        for b in range(nt):
+            stage_ns[STAGES.index("polling")] += max(0.0, last_done - busy[nv + b])
     stage_ns[STAGES.index("polling")] += times[rs.T_BACKEND_POLL]  # IOThread poll windows
-    by_reason = {r: counters[rs.C_EXITS + k] / n for k, r in enumerate(rs.EXIT_REASONS)}
+    by_reason = {r_: counters[rs.C_EXITS + k] / n for k, r_ in enumerate(rs.EXIT_REASONS)}
     user = counters[rs.C_EXITS + rs.X_USER]
     wakes = counters[rs.C_BACKEND_WAKES] if setup.software_backend else 0
     # a halt that outlived the poll window scheduled the vCPU thread out and back in
     slept = (
         counters[rs.C_HALTS] - counters[rs.C_POLL_HITS] if setup.exits[rs.A_HLT, rs.X_HLT] else 0
     )
+    device_ns = stage_ns[STAGES.index("device")]
+    span = last_done if last_done > 0 else 1.0
     return Outcome(
-        elapsed_ns=last_done / queues,
+        elapsed_ns=last_done,
         latencies=lat,
         exits=sum(by_reason.values()),
         user_exits=user / n,
@@ -324,7 +367,18 @@ def run(name: str, p: dict, prof: CostProfile, rng, setup: RingSetup, queues: in
         stage_ns=stage_ns / n,
         exits_by_reason=by_reason,
         events={k: counters[c] / n for k, c in EVENTS.items()},
+        utilisation={
+            "vcpu": float(busy[: p.get("numjobs", 1)].max() / span),
+            "backend": float(busy[nv:].max() / span)
+            if setup.software_backend or setup.backend_polls
+            else 0.0,
+            "device": float(device_ns / (parallelism * span)),
+        },
     )
+
+
+def _queue(r: rs.Rings, k: int) -> ring.Virtqueue:
+    return ring.Virtqueue(r.mem[k], r.st[k], r.queue_size, r.driver_off, r.device_off, r.kind)
 
 
 EVENTS = {
@@ -334,5 +388,6 @@ EVENTS = {
     "signals": rs.C_SIGNALS,
     "wakes": rs.C_BACKEND_WAKES,
     "poll_hits": rs.C_POLL_HITS_BACKEND,
+    "ipis": rs.C_IPIS,
 }
 """The back end's event counters a ring path reports per request (``Result.events``)."""

@@ -43,7 +43,6 @@ def _run(p: dict, prof: CostProfile, rng):
         prof,
         rng,
         setup(p["request_bytes"], p["notify_mapped"], p["interrupt_mode"], prof),
-        queues=p["queues"],
     )
 
 
@@ -63,7 +62,7 @@ PATH = register(
         label="vDPA (ring in hardware)",
         color="#56B4E9",
         doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
-        params=(*P.RING, NOTIFY_MAPPED, P.QUEUES, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(*P.RING, NOTIFY_MAPPED, *P.SCALE, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,
         examples=(
             Example(

@@ -34,6 +34,7 @@ def _run(p: dict, prof: CostProfile, rng):
         prof,
         rng,
         setup(p["request_bytes"], p["interrupt_mode"], p["device_type"], prof),
+        threads=p["backend_threads"],
     )
 
 
@@ -44,7 +45,7 @@ PATH = register(
         color="#E69F00",
         doc="the virtio back end in the host kernel: ioeventfd kicks, irqfd interrupts, no exit "
         "to user space",
-        params=(*P.VIRTQUEUE, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        params=(*P.VIRTQUEUE, *P.SCALE, P.VHOST_WORKERS, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
         run=_run,
         examples=(
             Example(

@@ -49,7 +49,7 @@ def _run(p: dict, prof: CostProfile, rng):
         prof,
         rng,
         setup(p["request_bytes"], p["backend_poll"], p["interrupt_mode"], p["device_type"], prof),
-        queues=p["queues"],
+        threads=p["backend_threads"],
     )
 
 
@@ -67,7 +67,16 @@ PATH = register(
         label="vhost-user (user-space back end)",
         color="#CC79A7",
         doc="the virtio back end in another user-space process; optionally busy-polling",
-        params=(*P.VIRTQUEUE, BACKEND_POLL, P.QUEUES, *P.HOST, *P.DEVICE, P.PROFILE, P.SEED),
+        params=(
+            *P.VIRTQUEUE,
+            BACKEND_POLL,
+            *P.SCALE,
+            P.USER_THREADS,
+            *P.HOST,
+            *P.DEVICE,
+            P.PROFILE,
+            P.SEED,
+        ),
         run=_run,
         examples=tuple(
             Example(

@@ -73,6 +73,7 @@ def _run(p: dict, prof: CostProfile, rng):
             p["device_type"],
             prof,
         ),
+        threads=max(1, p["backend_threads"]),  # 0: the main loop, one thread
     )
 
 
@@ -84,6 +85,8 @@ PATH = register(
         doc="a virtio driver and QEMU's back end share a split ring",
         params=(
             *P.VIRTQUEUE,
+            *P.SCALE,
+            P.IOTHREADS,
             P.IOEVENTFD,
             P.NOTIFY_BY,
             P.POLL_NS,
