@@ -7,6 +7,7 @@ import pytest
 from figures import assert_same_figure
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from virtmodel import trap
 from virtmodel.explore import figures as plots
@@ -273,3 +274,42 @@ def test_spread_keeps_boxes_apart_near_their_places_and_within_bounds():
     assert got[2] == pytest.approx(47.67025520833332)  # not the even spread
     assert got[1] == pytest.approx(got[2] + 33.01 + 1) and got[0] == pytest.approx(got[1] + 15)
     assert plots.spread([5, 5, 5], [10, 10, 10], 0, 20) == [10, 5, 0]  # too tall: even
+
+
+def test_variants_of_one_path_are_labelled_with_a_stretch_of_their_line():
+    """Lines of one colour (one path's variants, told apart by their style): each label
+    begins with a sample of its line in that style, left of its text, and the labels with
+    their samples overlap neither each other nor a panel; lines of their own colours
+    need no samples."""
+    from virtmodel.sweep import Curve
+
+    cs = compare("batch", [1, 4, 16], requests=200, paths=["virtio"])
+    c = cs["virtio"]
+    variants = {f"virtio, {k}": Curve(c.path, c.over, c.values, c.results) for k in "abc"}
+    paths = dict.fromkeys(variants, "virtio")
+    fig = _fresh((8, 3.4))
+    plots.curves(
+        variants,
+        ("us_per_request", "exits_per_request"),
+        fig,
+        colors={k: plots.path_color("virtio") for k in variants},
+        styles=plots.variant_styles(paths),
+    )
+    labels, _ = _boxes(fig)
+    r = fig.canvas.get_renderer()
+    assert len(labels.samples) == 3
+    whole = []
+    for ln, sample, t in zip(labels.lines, labels.samples, labels.texts):
+        assert (sample.get_linestyle(), sample.get_marker()) == (
+            ln.get_linestyle(),
+            ln.get_marker(),
+        )
+        s, b = sample.get_window_extent(r), t.get_window_extent(r)
+        assert s.x1 <= b.x0 and b.y0 <= s.y0 and s.y1 <= b.y1  # before its text, level
+        whole.append(Bbox.union([s, b]))
+    for i, a in enumerate(whole):
+        assert not any(a.overlaps(ax.bbox) for ax in fig.axes)
+        assert not any(a.overlaps(b) for b in whole[i + 1 :])
+    fig = _fresh((8, 3.4))
+    plots.curves(compare("batch", [1, 4], requests=200, paths=["virtio", "vhost"]), fig=fig)
+    assert not _boxes(fig)[0].samples

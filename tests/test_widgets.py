@@ -245,9 +245,10 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
 
 
 def test_a_reused_figure_draws_each_frame_as_a_new_one_in_any_order():
-    """The explorers whose drawings keep the most between frames (kept artists, a figure
-    legend moved by fit_narrow, three panels): frames drawn one after another on one figure,
-    in a shuffled order, are each the same pixels as on a new figure."""
+    """The explorers whose drawings keep the most between frames (artists updated in
+    place, direct labels placed at each draw, three panels): frames drawn one after
+    another on one figure, in a shuffled order, are each the same pixels as on a new
+    figure."""
     import random
 
     for ex in (explore.explore_batching(), explore.explore_exit_tax(), explore.vring_tour()):
@@ -566,10 +567,10 @@ def test_every_line_in_a_legend_can_be_told_from_the_others(name):
 @pytest.mark.parametrize("name", EXPLORERS)
 def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     """Live redraws reuse the figure's axes and update its artists in place (figures.panels,
-    figures.Kept) and draw through kept glyphs and axis layers (virtmodel.explore.render): every
-    value of every knob, reached from another value, must draw what a brand-new figure
-    draws for it, and the image the reader gets must be what matplotlib's own Agg draws
-    for the live figure."""
+    the figure kinds' update) and draw through kept glyphs and axis layers
+    (virtmodel.explore.render): every value of every knob, reached from another value,
+    must draw what a brand-new figure draws for it, and the image the reader gets must be
+    what matplotlib's own Agg draws for the live figure."""
     import io
 
     from figures import assert_same_pixels, plain_pixels

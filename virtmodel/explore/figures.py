@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.path import Path
 from matplotlib.text import Text
@@ -307,13 +308,16 @@ class EndLabels(Artist):
     """Labels at the right ends of an axes' lines, right of the axes, each in its line's
     colour, placed when drawn (in display space, where the layout put the axes): at the
     height of its line's last point, then nudged apart vertically so that no two overlap,
-    within the axes' height (the figure's when they need more room).  An artist of the
-    axes and outside its clip box, so constrained layout leaves room for them."""
+    within the axes' height (the figure's when they need more room).  With ``samples``
+    (lines that share a colour: one path's variants) each label starts with a short
+    stretch of its line, in its style.  An artist of the axes and outside its clip box,
+    so constrained layout leaves room for them."""
 
     PAD_PT = 4.0  # between the axes' right edge and the labels
     GAP_PT = 1.0  # between two labels
+    SAMPLE_PT = 16.0  # a line's sample, before its label
 
-    def __init__(self, ax, lines, texts, fontsize=SMALL):
+    def __init__(self, ax, lines, texts, fontsize=SMALL, samples: bool = False):
         super().__init__()
         self.set_clip_on(False)
         self.set_zorder(3)
@@ -322,14 +326,27 @@ class EndLabels(Artist):
             Text(0, 0, t, color=ln.get_color(), fontsize=fontsize, va="bottom", ha="left")
             for ln, t in zip(self.lines, texts)
         ]
+        self.samples = [
+            Line2D(
+                [0, 0],
+                [0, 0],
+                color=ln.get_color(),
+                linestyle=ln.get_linestyle(),
+                linewidth=ln.get_linewidth(),
+                marker=ln.get_marker(),
+                markersize=ln.get_markersize(),
+                markevery=[1],
+            )
+            for ln in (self.lines if samples else [])
+        ]
         ax.add_artist(self)
-        for t in self.texts:
-            t.set_figure(self.get_figure(root=False))
-            t.set_transform(IdentityTransform())
-            t.set_clip_on(False)
+        for a in [*self.texts, *self.samples]:
+            a.set_figure(self.get_figure(root=False))
+            a.set_transform(IdentityTransform())
+            a.set_clip_on(False)
 
     def get_children(self):
-        return list(self.texts)
+        return [*self.texts, *self.samples]
 
     def set_texts(self, texts) -> None:
         for t, s in zip(self.texts, texts):
@@ -341,10 +358,11 @@ class EndLabels(Artist):
         ax, fig = self.axes, self.get_figure(root=True)
         px = fig.dpi / 72
         x = ax.bbox.x1 + self.PAD_PT * px
+        sample = (self.SAMPLE_PT + self.PAD_PT) * px if self.samples else 0.0
         gap = self.GAP_PT * px
         heights, wanted = [], []
         for ln, t in zip(self.lines, self.texts):
-            t.set_position((x, 0))
+            t.set_position((x + sample, 0))
             heights.append(t.get_window_extent(renderer).height)
             xs, ys = np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)
             ok = np.isfinite(xs) & np.isfinite(ys)
@@ -359,21 +377,26 @@ class EndLabels(Artist):
         lo, hi = ax.bbox.y0, ax.bbox.y1
         if sum(heights) + gap * len(heights) > hi - lo:  # more than the axes' height
             lo, hi = fig.bbox.y0 + gap, fig.bbox.y1 - gap
-        for t, y in zip(self.texts, spread(wanted, heights, lo, hi, gap)):
-            t.set_position((x, y))
+        bottoms = spread(wanted, heights, lo, hi, gap)
+        for t, y in zip(self.texts, bottoms):
+            t.set_position((x + sample, y))
+        for ln, t, y, h in zip(self.samples, self.texts, bottoms, heights):
+            mid = y + h - h / (2 * (t.get_text().count("\n") + 1))  # its first line's
+            ln.set_data([x, x + sample / 2, x + self.SAMPLE_PT * px], [mid, mid, mid])
 
     def draw(self, renderer):
         if not self.get_visible():
             return
         self.place(renderer)
-        for t in self.texts:
-            t.draw(renderer)
+        for a in self.get_children():
+            a.draw(renderer)
 
     def get_window_extent(self, renderer=None):
         if renderer is None:
             renderer = self.get_figure(root=True).canvas.get_renderer()
         self.place(renderer)
         boxes = [t.get_window_extent(renderer) for t in self.texts if t.get_text()]
+        boxes += [ln.get_window_extent(renderer) for ln in self.samples]
         return Bbox.union(boxes) if boxes else Bbox.null()
 
 
@@ -403,11 +426,11 @@ def spread(centres, heights, lo: float, hi: float, gap: float = 0.0) -> list:
 class Curves(PerMetric):
     """One panel per metric, one line per curve, against the swept parameter (see
     :func:`curves`).  ``shape``: (metrics, ((key, format, colour), ...), marked,
-    number of guides, labelled directly or by a legend)."""
+    number of guides, labelled directly or by a legend, line samples in the labels)."""
 
     def __init__(self, fig, axes, shape):
         super().__init__(fig, axes, shape)
-        metrics, lines, marked, guides, direct = shape
+        metrics, lines, marked, guides, direct, samples = shape
         self.lines, self.bands, self.marks, self.dots, self.guides = [], [], [], [], []
         for ax, m in zip(self.axes, metrics):
             self.lines.append(
@@ -427,7 +450,9 @@ class Curves(PerMetric):
             ax.grid(alpha=0.3)
         self.labels = self.legend = None
         if direct:  # beside the last panel; no legend (texts: set by update)
-            self.labels = EndLabels(self.axes[-1], self.lines[-1], [""] * len(lines))
+            self.labels = EndLabels(
+                self.axes[-1], self.lines[-1], [""] * len(lines), samples=samples
+            )
 
     TICK_PT = 10  # the tick labels' size (matplotlib's default, "medium")
     NARROW_IN = 5.5
@@ -444,6 +469,9 @@ class Curves(PerMetric):
         if self.labels is not None:
             names = [t.get_text() for t in self.labels.texts]
             width -= max(len(t) for n in names for t in n.split("\n")) * SMALL * CHAR_EM
+            width -= EndLabels.PAD_PT + (EndLabels.SAMPLE_PT + EndLabels.PAD_PT) * bool(
+                self.labels.samples
+            )
         across = len(self.axes) if fig.get_figwidth() >= self.NARROW_IN else 1
         room = 0.95 * (width / across - 40)  # less the y axis' labels
         wide = [len(t) * self.TICK_PT * CHAR_EM * 1.1 for t in names]
@@ -541,9 +569,10 @@ def curves(
     label, or the key); ``guides`` are (x, colour) dashed vertical lines on every panel.
 
     Each line is labelled at its right end, beside the last panel, in its colour, the
-    labels nudged apart where lines end close together (:class:`EndLabels`); where the
-    labels are too long or too many for that (:func:`direct_labels`), a legend under the
-    panels names the lines instead."""
+    labels nudged apart where lines end close together (:class:`EndLabels`; where lines
+    share a colour, one path's variants, each label begins with a stretch of its line in
+    its style); where the labels are too long or too many for that
+    (:func:`direct_labels`), a legend under the panels names the lines instead."""
     labels = labels or {}
     colors = colors or {}
     styles = styles or {}
@@ -556,6 +585,7 @@ def curves(
         marker is not None,
         len(guides),
         direct_labels(names) is not None,
+        len({color for _, _, color in lines}) < len(lines),  # variants of one path
     )
     drawing(fig, Curves, shape).update(curves_by_path, names, marker, guides)
     return fig
