@@ -1,4 +1,14 @@
-"""Figures for the book and the CLI (matplotlib's object API: no global pyplot state)."""
+"""Figures for the book and the CLI (matplotlib's object API: no global pyplot state).
+
+Each figure kind is a class (a :class:`Drawing`: :class:`Curves`, :class:`PathBars`,
+:class:`Breakdown`, :class:`Timeline`, :class:`ExitTax`, :class:`VRing`,
+:class:`LabValidation`, :class:`RingCompare`) in the shape of matplotlib's blitting guide:
+its constructor makes the artists once, its ``update`` sets their data, texts and limits.
+The functions the explorers call (:func:`curves`, :func:`path_bars`, ...) find the
+figure's drawing of that kind and shape, or make it (:func:`drawing`), and update it: a
+fresh figure and a live redraw go through the same ``update``.  To change what a kind
+shows, change its class; to add one, write a class and a function that calls
+``drawing(fig, Kind, shape).update(...)``."""
 
 from __future__ import annotations
 
