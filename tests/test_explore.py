@@ -141,3 +141,26 @@ def test_every_path_has_a_colour_of_its_own_also_for_colour_blind_readers():
             for b in names[i + 1 :]:
                 d = float(np.linalg.norm(seen[a] - seen[b]))
                 assert d > 0.08, (vision, a, b, round(d, 3))
+
+
+def test_a_live_figure_is_laid_out_anew_when_its_drawing_changes_shape():
+    """A live redraw reuses the layout of the first frame of the same arrangement and
+    drawing shape (core.Explorer): curves named by a legend, then by direct labels on the
+    same axes, get a layout that makes room for the labels inside the figure."""
+    from virtmodel.explore.core import Explorer, Knob
+    from virtmodel.sweep import compare
+
+    cs = compare("batch", [1, 4], requests=200, paths=["virtio", "vhost"])
+    long = {k: f"{k}, a label far too long to set beside the panel" for k in cs}
+
+    def draw(fig, legend):
+        figures.curves(cs, ("us_per_request",), fig, labels=long if legend else None)
+
+    ex = Explorer("t", (Knob("legend", "legend", (True, False), True),), draw)
+    ex.widget()
+    ex.controls["legend"].value = False
+    fig = ex.figure
+    fig.canvas.draw()
+    (labels,) = fig.axes[0].artists
+    box = labels.get_window_extent(fig.canvas.get_renderer())
+    assert box.x1 <= fig.bbox.x1 and not box.overlaps(fig.axes[0].bbox)

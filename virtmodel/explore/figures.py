@@ -167,6 +167,16 @@ def arrangement(fig: Figure) -> tuple:
     return tuple(out)
 
 
+def layout_key(fig: Figure) -> tuple:
+    """What a figure's layout depends on: where its axes sit (:func:`arrangement`) and
+    its drawing's kind and shape (a drawing of another shape may have other things around
+    its panels: direct labels beside them, or a legend under them).  Two figures with the
+    same key can share one layout (:class:`virtmodel.explore.core.Explorer` keeps one per
+    key)."""
+    got = fig.__dict__.get("_virtmodel_drawing")
+    return arrangement(fig), (None if got is None else (type(got).__name__, got.shape))
+
+
 def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     """The figure's ``n`` side-by-side axes, empty.  When the figure already holds exactly
     that arrangement (a live redraw), its axes are reused and emptied rather than replaced:
