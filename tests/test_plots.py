@@ -313,3 +313,24 @@ def test_variants_of_one_path_are_labelled_with_a_stretch_of_their_line():
     fig = _fresh((8, 3.4))
     plots.curves(compare("batch", [1, 4], requests=200, paths=["virtio", "vhost"]), fig=fig)
     assert not _boxes(fig)[0].samples
+
+
+@pytest.mark.parametrize("values", [(1, 2, 4, 8, 16, 32, 64), (1, 2, 4, 8, 16, 32, 64, 128)])
+def test_tick_labels_are_thinned_only_as_far_as_they_must(values):
+    """A column's width of three panels beside the curves' labels: the batch sizes'
+    tick labels do not run into each other, and no more are left out than that needs
+    (every other one at most)."""
+    from virtmodel.explore.core import DPI, FRAME_WIDTH_IN
+
+    cs = compare("batch", list(values), requests=100)
+    fig = Figure(figsize=(FRAME_WIDTH_IN, 3.6), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    plots.curves(cs, fig=fig)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        shown = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert len(shown) >= len(values) // 2, [t.get_text() for t in shown]
+        boxes = [t.get_window_extent(r) for t in shown]
+        for a, b in pairwise(boxes):
+            assert a.x1 < b.x0, [t.get_text() for t in shown]

@@ -487,8 +487,8 @@ class Curves(PerMetric):
         fig = self.fig
         width = fig.get_figwidth() * 72
         if self.labels is not None:
-            names = [t.get_text() for t in self.labels.texts]
-            width -= max(len(t) for n in names for t in n.split("\n")) * SMALL * CHAR_EM
+            shown = [t.get_text() for t in self.labels.texts]
+            width -= max(len(t) for s in shown for t in s.split("\n")) * SMALL * CHAR_EM
             width -= EndLabels.PAD_PT + (EndLabels.SAMPLE_PT + EndLabels.PAD_PT) * bool(
                 self.labels.samples
             )
