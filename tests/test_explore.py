@@ -2,6 +2,8 @@
 drawn, a control that does nothing says so (live and static), a marked iodepth is seen, bars
 carry their values, each emulated device has its own name, and every path its own colour."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
@@ -164,3 +166,24 @@ def test_a_live_figure_is_laid_out_anew_when_its_drawing_changes_shape():
     (labels,) = fig.axes[0].artists
     box = labels.get_window_extent(fig.canvas.get_renderer())
     assert box.x1 <= fig.bbox.x1 and not box.overlaps(fig.axes[0].bbox)
+
+
+@pytest.mark.parametrize(
+    "name", ["explore_batching", "explore_request_size", "explore_dma_size", "explore_backends"]
+)
+def test_the_curves_tick_labels_do_not_run_into_each_other(name):
+    """Beside the curves' direct labels the panels are narrower: their x tick labels
+    (batch sizes, request sizes in bytes) are thinned until none touches the next, on
+    the wide frame and on the phone's."""
+    ex = getattr(explore, name)()
+    for narrow in (False, True):
+        paint = static.Painter(ex, narrow)
+        paint(dict(ex.state))
+        fig = paint.figure
+        r = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            shown = [t for t in ax.get_xticklabels() if t.get_text()]
+            assert len(shown) >= 3, (narrow, [t.get_text() for t in shown])
+            boxes = [t.get_window_extent(r) for t in shown]
+            for a, b in pairwise(boxes):
+                assert a.x1 + 2 < b.x0, (narrow, [t.get_text() for t in shown])

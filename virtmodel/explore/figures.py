@@ -475,6 +475,7 @@ class Curves(PerMetric):
             )
 
     TICK_PT = 10  # the tick labels' size (matplotlib's default, "medium")
+    Y_AXIS_PT = 60  # a panel's y axis: its label and tick labels ("1,000,000")
     NARROW_IN = 5.5
     """A figure narrower than this (inches) is a phone's: the static player stacks its
     panels (:func:`virtmodel.explore.static.fit_narrow`), each the figure's width."""
@@ -493,12 +494,11 @@ class Curves(PerMetric):
                 self.labels.samples
             )
         across = len(self.axes) if fig.get_figwidth() >= self.NARROW_IN else 1
-        room = 0.95 * (width / across - 40)  # less the y axis' labels
+        room = 0.9 * (width / across - self.Y_AXIS_PT)  # the data's span, in points
         wide = [len(t) * self.TICK_PT * CHAR_EM * 1.1 for t in names]
         for step in range(1, len(x)):
-            w = wide[::step]
-            slot = room / max(len(w) - 1, 1)
-            if all((a + b) / 2 + 3 <= slot for a, b in pairwise(w)):
+            slot = room * step / max(len(x) - 1, 1)  # evenly spaced (log or linear)
+            if all((a + b) / 2 + 3 <= slot for a, b in pairwise(wide[::step])):
                 return x[::step]
         return x[:1]
 
