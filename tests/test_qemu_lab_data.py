@@ -37,6 +37,29 @@ def test_profile_splits_the_fixed_part_between_kick_and_completion():
     assert t.notify_ns == 4000 and "the fit gave -6500 ns" in t.sources["notify_ns"]["source"]
 
 
+def _ide(accel="tcg", register=45.0):
+    from virtmodel.lab.qemu.experiments import IdeGuestCost
+
+    pts = [(n, 1e6 + register * n, (0.0,)) for n in (250_000, 500_000, 1_000_000)]
+    return IdeGuestCost(accel, None, 3, {"status": pts}, {}, 0.01, register, 80.0, 30.0)
+
+
+def test_a_real_guests_register_read_is_the_profiles_emulated_access():
+    p = calibrate.profile_from("null", FITS, 4000.0, "QEMU x; host y", _ide())
+    assert p.emulate_access_ns == 45.0
+    src = p.sources["emulate_access_ns"]
+    assert src["status"] == "measured" and "QEMU x; host y" in src["source"]
+    assert "accelerator tcg" in src["source"] and "[250000, 500000, 1000000]" in src["source"]
+    # without the measurement: the modern profile's assumption, its source kept
+    q = calibrate.profile_from("null", FITS, 4000.0, "w")
+    assert q.emulate_access_ns == costs.MODERN.emulate_access_ns
+    assert q.sources["emulate_access_ns"] == costs.MODERN.sources["emulate_access_ns"]
+    with pytest.raises(ValueError, match="register must be measured under TCG"):
+        calibrate.profile_from("null", FITS, 4000.0, "w", _ide("kvm"))
+    with pytest.raises(ValueError, match="an emulated register access fits to -3.0 ns"):
+        calibrate.profile_from("null", FITS, 4000.0, "w", _ide(register=-3.0))
+
+
 def test_profile_refuses_a_fit_without_a_fixed_part():
     bad = dict(FITS, null=Fit(-10.0, 700.0, (1, 4), 0.1))
     with pytest.raises(ValueError, match="null-co's fixed part of a pass fits to -10 ns"):

@@ -24,9 +24,10 @@ from pathlib import Path
 from ... import costs
 from ...paths import simulate
 from ..calibrate import host_cpu
+from ..kvm import probe as kvm_probe
 from . import experiments as ex
 from .calibrate import charged, profile_from
-from .process import version
+from .process import QemuError, version
 
 CALIBRATION_BATCHES = (1, 4, 16, 64)
 VALIDATION_BATCHES = (2, 8, 32, 128)
@@ -204,9 +205,27 @@ def run(
         )
         record(f"nvme_cpu/{tag}", dict(dbbuf=dbbuf, batches=(1, 4, 16, 32)), [ex.nvme_cpu(dbbuf)])
 
+    adds = ((8, 0), (32, 0), (1, 15), (8, 8))
+    record(
+        "nvme_adds",
+        dict(bursts_extras=adds, rounds=5),
+        [ex.nvme_adds(b, e, rounds=5) for b, e in adds],
+    )
     kick = next(w for w in wake if w.gap_us == CALIBRATION_GAP_US)
-    record("ide_cost", dict(accesses=1000, repeats=5), [ex.ide_cost()])
-    profiles = {b: profile_from(b, fits, kick.empty_kick_ns, where) for b in ex.BACKENDS}
+    ide = {}
+    for accel in ("tcg", "kvm"):
+        params = dict(accel=accel, counts=ex.IDE_COUNTS[accel], repeats=3)
+        usable = kvm_probe() if accel == "kvm" else None
+        if usable is not None and not usable.usable:
+            exps[f"ide_guest/{accel}"] = {"params": params, "results": [], "why": str(usable)}
+            continue
+        try:
+            ide[accel] = record(f"ide_guest/{accel}", params, [ex.ide_guest_cost(accel)])[0]
+        except QemuError as e:  # QEMU's KVM refused this host: say so, measure the rest
+            exps[f"ide_guest/{accel}"] = {"params": params, "results": [], "why": str(e)}
+    profiles = {
+        b: profile_from(b, fits, kick.empty_kick_ns, where, ide.get("tcg")) for b in ex.BACKENDS
+    }
     rows = []
     seen = {c.batch: c for c in counts[True, "scattered"]}
     for b in ex.BACKENDS:
