@@ -101,6 +101,29 @@ def test_shipped_measurement_is_complete():
     assert m.median_error("back-end") <= validate.CPU_TARGET
 
 
+def test_shipped_guest_timings_feed_the_profiles():
+    """The real guest's register read under TCG is every lab profile's emulated access,
+    labelled with QEMU's version and the accelerator; KVM's figure (this host's, whole
+    exits) is recorded beside it, far dearer; a burst's EventIdx is its tail throughout."""
+    m = qemu.shipped()
+    (tcg,) = m.experiments["ide_guest/tcg"]["results"]
+    assert 0 < tcg["pio_element_ns"] < tcg["register_ns"] < tcg["command_ns"]
+    for p in m.profiles.values():
+        assert p.emulate_access_ns == tcg["register_ns"]
+        src = p.sources["emulate_access_ns"]["source"]
+        assert m.qemu_version in src and "accelerator tcg" in src
+    kvm = m.experiments["ide_guest/kvm"]
+    if kvm["results"]:
+        assert kvm["results"][0]["register_ns"] > 10 * tcg["register_ns"]
+    else:
+        assert kvm["why"]
+    for a in m.experiments["nvme_adds"]["results"]:
+        n = a["burst"] + a["extra"]
+        assert all(len(r) == n and r[-1] == n for r in a["eventidx_written"])
+        if not a["extra"]:
+            assert all(set(r) == {n} for r in a["eventidx_written"])
+
+
 def test_a_saved_measurement_is_held_against_todays_model():
     """What QEMU did stays as recorded; the predictions are the model's as it is now."""
     saved = json.loads(validate.SHIPPED.read_text())["rows"]
@@ -176,4 +199,5 @@ def test_lab_page_shows_the_qemu_lab_from_the_shipped_measurement(built_site):
     m = qemu.shipped()
     assert m.qemu_version in text and "load average" in text
     assert "median |error| of the model's back-end costs at QEMU's counts" in text
-    assert "shadow-doorbells:" in text and "status register:" in text
+    assert "shadow-doorbells:" in text and "tcg: status register read" in text
+    assert "MMIO doorbells per added command" in text and "emulate_access_ns" in text
