@@ -407,3 +407,16 @@ def test_nvme_writes_the_tail_it_has_read_to_the_eventidx():
     assert 0 <= adds.extra_doorbells <= 1
     with pytest.raises(ValueError, match=r"extra must be in 0\.\.31 .the queue holds 63., got 40"):
         ex.nvme_adds(32, 40)
+
+
+@pytest.mark.skipif("kvm" not in _accels(), reason="KVM: /dev/kvm does not open here")
+def test_under_kvm_each_port_access_is_one_exit_and_a_rep_insw_one_for_its_words():
+    """QEMU's kvm_run_exit trace: an empty loop never exits, a status read is one exit,
+    CHECK POWER MODE's two register writes two, and IDENTIFY's 256 words by rep insw add
+    one exit for all of them (QEMU then calls the device model per word)."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    c = ex.ide_guest_cost("kvm", repeats=1, scale=0.1)
+    assert c.kvm_flavour in ("vmx", "svm", "pvm")
+    assert c.exits_per_iteration == {"baseline": 0, "status": 1, "identify": 3, "check_power": 2}
+    assert c.register_ns > 0 and c.pio_element_ns > 0

@@ -564,7 +564,9 @@ class IdeGuestCost:
     DEVICE less CHECK POWER MODE, over its 256 words: it carries 1/256 of a transfer's
     start and end).  Under TCG a cost is QEMU's device model plus TCG's dispatch to it
     (a helper call, the memory API); under KVM the whole trapped access (exit, KVM, the
-    return to QEMU, its handler), on this host's KVM as it runs real-mode code."""
+    return to QEMU, its handler), on this host's KVM as it runs real-mode code; there
+    ``exits_per_iteration`` counts the exits each mode's iteration takes (QEMU's
+    ``kvm_run_exit`` trace over two short runs)."""
 
     accel: str
     kvm_flavour: str | None  # with KVM: "vmx", "svm" or "pvm" (this host's)
@@ -575,6 +577,7 @@ class IdeGuestCost:
     register_ns: float
     command_ns: float
     pio_element_ns: float
+    exits_per_iteration: dict | None = None  # KVM: mode -> exits per iteration (traced)
 
 
 def line(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
@@ -610,6 +613,12 @@ def ide_guest_cost(accel: str = "tcg", repeats: int = 3, scale: float = 1.0) -> 
         m: [(n, statistics.median(got[m, n]), tuple(got[m, n])) for n in ns]
         for m, ns in plan.items()
     }
+    exits = None
+    if accel == "kvm":  # what one iteration costs in exits: two traced runs per mode
+        exits = {}
+        for m in plan:
+            a, b = (firmware.run(m, n, accel, count_exits=True).exits for n in (10, 20))
+            exits[m] = (b - a) / 10
     slopes, worst = {}, 0.0
     for m, pts in points.items():
         _, slopes[m], w = line([float(n) for n, _, _ in pts], [y for _, y, _ in pts])
@@ -624,4 +633,5 @@ def ide_guest_cost(accel: str = "tcg", repeats: int = 3, scale: float = 1.0) -> 
         slopes["status"] - slopes["baseline"],
         slopes["check_power"] - slopes["baseline"],
         (slopes["identify"] - slopes["check_power"]) / firmware.IDENTIFY_WORDS,
+        exits,
     )

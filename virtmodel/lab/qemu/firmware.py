@@ -19,6 +19,7 @@ results are read there.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import struct
 import tempfile
@@ -42,6 +43,7 @@ DONE = b"DONE"
 EXIT_PORT = 0xF4
 IDENTIFY_WORDS = 256
 VCPU = {"tcg": "CPU 0/TCG", "kvm": "CPU 0/KVM"}
+EXIT_EVENT = "kvm_run_exit"  # QEMU's trace event for each return from KVM_RUN
 
 
 def rom(mode: str, count: int, lba: int = 0, checksum: int = 0) -> bytes:
@@ -82,6 +84,7 @@ class GuestRun:
     nsector: int
     exit_status: int | None
     data: bytes
+    exits: int | None = None  # with count_exits: QEMU's kvm_run_exit trace events (KVM)
 
 
 def run(
@@ -92,11 +95,16 @@ def run(
     lba: int = 0,
     expect: int = 0,
     timeout: float = 60.0,
+    count_exits: bool = False,
 ) -> GuestRun:
     """Boot QEMU (``pc`` machine, ``accel``) on :func:`rom` with an IDE disk (the file
-    ``disk``, raw, or a null-co disk of zeroes) and wait until the program is done."""
+    ``disk``, raw, or a null-co disk of zeroes) and wait until the program is done;
+    ``count_exits`` (KVM only) counts the exits QEMU handled (tracing costs CPU: a
+    counted run is not a timed one)."""
     if accel not in VCPU:
         raise ValueError(f"accel must be one of {tuple(VCPU)}, got {accel!r}")
+    if count_exits and accel != "kvm":
+        raise ValueError(f"count_exits needs accel='kvm' (TCG has no exits), got {accel!r}")
     image = rom(mode, count, lba, expect)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     fd, path = tempfile.mkstemp(prefix="virtmodel-qemu-rom-", dir=shm)
@@ -118,10 +126,22 @@ def run(
             "-device",
             f"isa-debug-exit,iobase={EXIT_PORT:#x},iosize=4",
         ]
+        trace = (EXIT_EVENT,) if count_exits else ()
         with Qemu(
-            args, ram_mb=16, machine="pc", paused=False, accel=accel, deadline=timeout + 30
+            args,
+            ram_mb=16,
+            machine="pc",
+            paused=False,
+            accel=accel,
+            deadline=timeout + 30,
+            trace=trace,
         ) as q:
-            return _wait(q, mode, count, accel, timeout)
+            done = _wait(q, mode, count, accel, timeout)
+            if not count_exits:
+                return done
+            time.sleep(0.05)  # the trace file catches up
+            exits = sum(n for (event, _), n in q.trace_counts().items() if event == EXIT_EVENT)
+            return dataclasses.replace(done, exits=exits)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

@@ -1,7 +1,8 @@
 """One QEMU process in qtest mode, as a guest driver sees it.
 
 ``qemu-system-x86_64 -qtest stdio -S``: the guest's CPU never runs (``-S``), and this
-program plays the guest: it sends qtest commands (QEMU's ``docs/devel/qtest.rst``: port and
+program plays the guest (with ``paused=False`` a firmware image of ours runs instead, and
+qtest only keeps QEMU's RAM shared: :mod:`~virtmodel.lab.qemu.firmware`): it sends qtest commands (QEMU's ``docs/devel/qtest.rst``: port and
 MMIO accesses) on QEMU's stdin and reads the answers (``OK ...`` / ``FAIL ...``) from its
 stdout.  Guest RAM is a ``memory-backend-file`` shared with this process (an mmap of a file
 on tmpfs, unlinked as soon as both sides have it open), so rings and buffers are read and
