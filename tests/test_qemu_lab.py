@@ -182,6 +182,8 @@ def test_a_malformed_ring_gets_qemus_error_not_a_hang():
 def test_bad_parameters_name_the_parameter():
     with pytest.raises(ValueError, match=r"ram_mb must be an integer in 16\.\.1024, got 8"):
         Qemu(NULL, ram_mb=8)
+    with pytest.raises(ValueError, match=r"accel must be None, 'tcg' or 'kvm', got 'hvf'"):
+        Qemu(NULL, accel="hvf")
     with Qemu(NULL + _device()) as q:
         with pytest.raises(ValueError, match=r"queue_size must be a power of two in 2\.\.256"):
             VirtioBlk(q, 4, queue_size=512)
