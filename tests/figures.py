@@ -2,6 +2,7 @@
 
 import numpy as np
 from matplotlib.colors import to_hex
+from matplotlib.text import Text
 
 
 def signature(fig):
@@ -75,6 +76,12 @@ def signature(fig):
                     for c in ax.collections
                 ],
                 legend=None if leg is None else [t.get_text() for t in leg.get_texts()],
+                # other artists (the curves' direct labels): their texts and colours (their
+                # places follow the axes' place, set aside above)
+                artists=[
+                    [(t.get_text(), to_hex(t.get_color())) for t in a.findobj(Text) if t is not a]
+                    for a in ax.artists
+                ],
             )
         )
     return sig

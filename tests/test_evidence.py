@@ -92,3 +92,14 @@ def test_the_count_band_is_the_count_target():
     assert evidence._band("scaling", 2.0) == pytest.approx((1.4, 2.6))
     assert evidence._band("absolute", 2.0) == pytest.approx((1.3, 2.7))
     assert evidence._band("no such kind", 2.0) is None
+
+
+def test_the_chart_lays_its_panels_out_in_cells_of_one_size():
+    """A grid of equal columns, two across and one on a phone (the site test measures
+    the panels); no panel may grow into a row of its own (flex-grow once drew the
+    fourth, alone on its row, larger than the others)."""
+    page = evidence.validation_chart()._repr_html_()
+    assert evidence.CHART_CSS in page and "flex" not in evidence.CHART_CSS
+    assert "grid-template-columns:repeat(2,minmax(0,1fr))" in evidence.CHART_CSS
+    phone = evidence.CHART_CSS.split("@media (max-width:640px)")[1]
+    assert "grid-template-columns:minmax(0,1fr)" in phone

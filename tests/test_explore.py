@@ -2,6 +2,8 @@
 drawn, a control that does nothing says so (live and static), a marked iodepth is seen, bars
 carry their values, each emulated device has its own name, and every path its own colour."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
@@ -141,3 +143,47 @@ def test_every_path_has_a_colour_of_its_own_also_for_colour_blind_readers():
             for b in names[i + 1 :]:
                 d = float(np.linalg.norm(seen[a] - seen[b]))
                 assert d > 0.08, (vision, a, b, round(d, 3))
+
+
+def test_a_live_figure_is_laid_out_anew_when_its_drawing_changes_shape():
+    """A live redraw reuses the layout of the first frame of the same arrangement and
+    drawing shape (core.Explorer): curves named by a legend, then by direct labels on the
+    same axes, get a layout that makes room for the labels inside the figure."""
+    from virtmodel.explore.core import Explorer, Knob
+    from virtmodel.sweep import compare
+
+    cs = compare("batch", [1, 4], requests=200, paths=["virtio", "vhost"])
+    long = {k: f"{k}, a label far too long to set beside the panel" for k in cs}
+
+    def draw(fig, legend):
+        figures.curves(cs, ("us_per_request",), fig, labels=long if legend else None)
+
+    ex = Explorer("t", (Knob("legend", "legend", (True, False), True),), draw)
+    ex.widget()
+    ex.controls["legend"].value = False
+    fig = ex.figure
+    fig.canvas.draw()
+    (labels,) = fig.axes[0].artists
+    box = labels.get_window_extent(fig.canvas.get_renderer())
+    assert box.x1 <= fig.bbox.x1 and not box.overlaps(fig.axes[0].bbox)
+
+
+@pytest.mark.parametrize(
+    "name", ["explore_batching", "explore_request_size", "explore_dma_size", "explore_backends"]
+)
+def test_the_curves_tick_labels_do_not_run_into_each_other(name):
+    """Beside the curves' direct labels the panels are narrower: their x tick labels
+    (batch sizes, request sizes in bytes) are thinned until none touches the next, on
+    the wide frame and on the phone's."""
+    ex = getattr(explore, name)()
+    for narrow in (False, True):
+        paint = static.Painter(ex, narrow)
+        paint(dict(ex.state))
+        fig = paint.figure
+        r = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            shown = [t for t in ax.get_xticklabels() if t.get_text()]
+            assert len(shown) >= 3, (narrow, [t.get_text() for t in shown])
+            boxes = [t.get_window_extent(r) for t in shown]
+            for a, b in pairwise(boxes):
+                assert a.x1 + 2 < b.x0, (narrow, [t.get_text() for t in shown])

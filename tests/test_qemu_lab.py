@@ -182,6 +182,8 @@ def test_a_malformed_ring_gets_qemus_error_not_a_hang():
 def test_bad_parameters_name_the_parameter():
     with pytest.raises(ValueError, match=r"ram_mb must be an integer in 16\.\.1024, got 8"):
         Qemu(NULL, ram_mb=8)
+    with pytest.raises(ValueError, match=r"accel must be None, 'tcg' or 'kvm', got 'hvf'"):
+        Qemu(NULL, accel="hvf")
     with Qemu(NULL + _device()) as q:
         with pytest.raises(ValueError, match=r"queue_size must be a power of two in 2\.\.256"):
             VirtioBlk(q, 4, queue_size=512)
@@ -321,3 +323,102 @@ def test_ide_pio_read_returns_the_files_sectors(tmp_path_factory):
         assert counts[("ide_ioport_write", "qemu-system-x86")] == 6
     finally:
         path.unlink()
+
+
+def _accels():
+    """TCG always; KVM where this host's KVM opens (it does on the project's machines and
+    CI: a KVM-flavoured host, PVM here)."""
+    from virtmodel.lab.kvm import probe
+
+    return ["tcg", "kvm"] if probe().usable else ["tcg"]
+
+
+@pytest.mark.parametrize("accel", _accels())
+def test_a_real_guest_reads_the_files_sectors_by_pio(tmp_path_factory, accel):
+    """The firmware guest (its CPU runs) issues READ SECTORS for 4 sectors, moves each with
+    rep insw, sums the words and compares with the sum it was given: QEMU's exit status
+    says the guest saw the file's bytes (1: right, 3: wrong); the last sector is in RAM."""
+    from virtmodel.lab.qemu import firmware
+
+    d = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path_factory.mktemp("disk")
+    path = d / f"virtmodel-test-guest-{os.getpid()}"
+    data = b"".join(bytes([s, 255 - s]) * 256 for s in range(16))  # sector s: s, 255-s, ...
+    path.write_bytes(data)
+    try:
+        want = firmware.checksum(data[3 * 512 : 7 * 512])
+        r = firmware.run("read", 4, accel, disk=str(path), lba=3, expect=want)
+        assert (r.exit_status, r.checksum) == (1, want)
+        assert r.data == data[6 * 512 : 7 * 512]
+        assert r.polls >= 5  # at least one status read per command and one at the end
+        wrong = firmware.run("read", 4, accel, disk=str(path), lba=3, expect=want ^ 1)
+        assert (wrong.exit_status, wrong.checksum) == (3, want)
+    finally:
+        path.unlink()
+
+
+def test_a_real_guests_register_accesses_cost_qemu_cpu():
+    """Under TCG, briefly: the vCPU thread's CPU grows with the guest's accesses; the
+    slopes are positive and finite, and a register read costs more than a loop
+    iteration and less than a whole IDENTIFY."""
+    import math
+
+    from virtmodel.lab.qemu import experiments as ex
+
+    c = ex.ide_guest_cost("tcg", repeats=1, scale=0.3)
+    assert c.accel == "tcg" and c.kvm_flavour is None
+    assert set(c.points) == {"baseline", "status", "identify", "check_power"}
+    for pts in c.points.values():
+        assert len(pts) == 3 and all(ns > 0 for _, ns, _ in pts)
+    assert all(0 < s < math.inf for s in c.slopes.values())
+    assert 0 < c.register_ns < c.slopes["identify"]
+    assert 0 < c.pio_element_ns < c.slopes["identify"] / 100
+    assert c.slopes["status"] > c.slopes["baseline"]
+
+
+def test_the_firmware_checks_its_parameters():
+    from virtmodel.lab.qemu import experiments as ex
+    from virtmodel.lab.qemu import firmware
+
+    with pytest.raises(ValueError, match=r"mode must be one of \('baseline', 'status'"):
+        firmware.rom("write", 1)
+    with pytest.raises(ValueError, match=r"count must be in 1\.\.2\*\*31, got 0"):
+        firmware.rom("status", 0)
+    with pytest.raises(ValueError, match=r"accel must be one of \('tcg', 'kvm'\), got 'hvf'"):
+        firmware.run("status", 1, "hvf")
+    with pytest.raises(ValueError, match=r"scale must be in 0\.01\.\.10, got 0"):
+        ex.ide_guest_cost(scale=0)
+    image = firmware.rom("read", 7, lba=9, checksum=0x1234)
+    assert len(image) == 65536 and image[0xFFF0:0xFFF5] == b"\xea\x00\x01\x00\xf0"
+    assert image[:14] == bytes.fromhex("0400000007000000090000003412")
+
+
+def test_nvme_writes_the_tail_it_has_read_to_the_eventidx():
+    """QEMU 7.2 with shadow doorbells: after each command of a pass it writes the SQ tail
+    it last read to the EventIdx (not the head), and re-reads the shadow tail.  A burst
+    rung at once: the burst's tail after every command.  Commands added one at a time
+    after the burst: the EventIdx climbs to the last of them; each such command needed an
+    MMIO doorbell only if QEMU had caught up with the one before (at most one each)."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    burst = ex.nvme_adds(8, 0, rounds=3)
+    assert burst.eventidx_written == ((8,) * 8,) * 3 and burst.extra_doorbells == 0
+    adds = ex.nvme_adds(4, 6, rounds=3)
+    for seen in adds.eventidx_written:
+        assert len(seen) == 10 and seen[-1] == 10
+        assert list(seen) == sorted(seen) and seen[0] >= 4
+    assert 0 <= adds.extra_doorbells <= 1
+    with pytest.raises(ValueError, match=r"extra must be in 0\.\.31 .the queue holds 63., got 40"):
+        ex.nvme_adds(32, 40)
+
+
+@pytest.mark.skipif("kvm" not in _accels(), reason="KVM: /dev/kvm does not open here")
+def test_under_kvm_each_port_access_is_one_exit_and_a_rep_insw_one_for_its_words():
+    """QEMU's kvm_run_exit trace: an empty loop never exits, a status read is one exit,
+    CHECK POWER MODE's two register writes two, and IDENTIFY's 256 words by rep insw add
+    one exit for all of them (QEMU then calls the device model per word)."""
+    from virtmodel.lab.qemu import experiments as ex
+
+    c = ex.ide_guest_cost("kvm", repeats=1, scale=0.1)
+    assert c.kvm_flavour in ("vmx", "svm", "pvm")
+    assert c.exits_per_iteration == {"baseline": 0, "status": 1, "identify": 3, "check_power": 2}
+    assert c.register_ns > 0 and c.pio_element_ns > 0

@@ -37,6 +37,29 @@ def test_profile_splits_the_fixed_part_between_kick_and_completion():
     assert t.notify_ns == 4000 and "the fit gave -6500 ns" in t.sources["notify_ns"]["source"]
 
 
+def _ide(accel="tcg", register=45.0):
+    from virtmodel.lab.qemu.experiments import IdeGuestCost
+
+    pts = [(n, 1e6 + register * n, (0.0,)) for n in (250_000, 500_000, 1_000_000)]
+    return IdeGuestCost(accel, None, 3, {"status": pts}, {}, 0.01, register, 80.0, 30.0)
+
+
+def test_a_real_guests_register_read_is_the_profiles_emulated_access():
+    p = calibrate.profile_from("null", FITS, 4000.0, "QEMU x; host y", _ide())
+    assert p.emulate_access_ns == 45.0
+    src = p.sources["emulate_access_ns"]
+    assert src["status"] == "measured" and "QEMU x; host y" in src["source"]
+    assert "accelerator tcg" in src["source"] and "[250000, 500000, 1000000]" in src["source"]
+    # without the measurement: the modern profile's assumption, its source kept
+    q = calibrate.profile_from("null", FITS, 4000.0, "w")
+    assert q.emulate_access_ns == costs.MODERN.emulate_access_ns
+    assert q.sources["emulate_access_ns"] == costs.MODERN.sources["emulate_access_ns"]
+    with pytest.raises(ValueError, match="register must be measured under TCG"):
+        calibrate.profile_from("null", FITS, 4000.0, "w", _ide("kvm"))
+    with pytest.raises(ValueError, match="an emulated register access fits to -3.0 ns"):
+        calibrate.profile_from("null", FITS, 4000.0, "w", _ide(register=-3.0))
+
+
 def test_profile_refuses_a_fit_without_a_fixed_part():
     bad = dict(FITS, null=Fit(-10.0, 700.0, (1, 4), 0.1))
     with pytest.raises(ValueError, match="null-co's fixed part of a pass fits to -10 ns"):
@@ -76,6 +99,29 @@ def test_shipped_measurement_is_complete():
     assert m.median_error("kicks") <= validate.COUNT_TARGET
     assert m.median_error("interrupts") <= validate.COUNT_TARGET
     assert m.median_error("back-end") <= validate.CPU_TARGET
+
+
+def test_shipped_guest_timings_feed_the_profiles():
+    """The real guest's register read under TCG is every lab profile's emulated access,
+    labelled with QEMU's version and the accelerator; KVM's figure (this host's, whole
+    exits) is recorded beside it, far dearer; a burst's EventIdx is its tail throughout."""
+    m = qemu.shipped()
+    (tcg,) = m.experiments["ide_guest/tcg"]["results"]
+    assert 0 < tcg["pio_element_ns"] < tcg["register_ns"] < tcg["command_ns"]
+    for p in m.profiles.values():
+        assert p.emulate_access_ns == tcg["register_ns"]
+        src = p.sources["emulate_access_ns"]["source"]
+        assert m.qemu_version in src and "accelerator tcg" in src
+    kvm = m.experiments["ide_guest/kvm"]
+    if kvm["results"]:
+        assert kvm["results"][0]["register_ns"] > 10 * tcg["register_ns"]
+    else:
+        assert kvm["why"]
+    for a in m.experiments["nvme_adds"]["results"]:
+        n = a["burst"] + a["extra"]
+        assert all(len(r) == n and r[-1] == n for r in a["eventidx_written"])
+        if not a["extra"]:
+            assert all(set(r) == {n} for r in a["eventidx_written"])
 
 
 def test_a_saved_measurement_is_held_against_todays_model():
@@ -153,4 +199,5 @@ def test_lab_page_shows_the_qemu_lab_from_the_shipped_measurement(built_site):
     m = qemu.shipped()
     assert m.qemu_version in text and "load average" in text
     assert "median |error| of the model's back-end costs at QEMU's counts" in text
-    assert "shadow-doorbells:" in text and "status register:" in text
+    assert "shadow-doorbells:" in text and "tcg: status register read" in text
+    assert "MMIO doorbells per added command" in text and "emulate_access_ns" in text

@@ -466,6 +466,12 @@ def test_validation_appendix_leads_with_its_chart(browser, server):
         page, *_ = _open(browser, base + "book/validation.html", viewport=viewport)
         panels = page.locator(".vm-chart .vm-chart-panel svg")
         assert panels.count() == 4  # counts, ratios, scaling, rates and latencies
+        boxes = [panels.nth(i).bounding_box() for i in range(4)]
+        # one size for every panel: two across on a desktop (a 2 x 2 grid), one on a phone
+        assert max(b["width"] for b in boxes) - min(b["width"] for b in boxes) < 1, boxes
+        assert max(b["height"] for b in boxes) - min(b["height"] for b in boxes) < 1, boxes
+        across = len({round(b["x"]) for b in boxes})
+        assert across == (1 if viewport is PHONE else 2), (viewport["width"], boxes)
         for i in range(4):
             box = panels.nth(i).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (i, box)

@@ -245,9 +245,10 @@ def test_player_covers_every_combination_once_with_what_update_draws(tmp_path):
 
 
 def test_a_reused_figure_draws_each_frame_as_a_new_one_in_any_order():
-    """The explorers whose drawings keep the most between frames (kept artists, a figure
-    legend moved by fit_narrow, three panels): frames drawn one after another on one figure,
-    in a shuffled order, are each the same pixels as on a new figure."""
+    """The explorers whose drawings keep the most between frames (artists updated in
+    place, direct labels placed at each draw, three panels): frames drawn one after
+    another on one figure, in a shuffled order, are each the same pixels as on a new
+    figure."""
     import random
 
     for ex in (explore.explore_batching(), explore.explore_exit_tax(), explore.vring_tour()):
@@ -341,7 +342,8 @@ def test_player_has_a_control_per_knob_like_the_live_form(tmp_path):
 
 def test_narrow_frames_stack_panels_and_wrap_titles():
     """A phone's frame of a three-panel explorer: the panels one under another, each the
-    figure's full width, the long title wrapped within it."""
+    figure's width but the curves' labels beside the last (the column of names the
+    lines at their ends), the long title wrapped within it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -354,7 +356,13 @@ def test_narrow_frames_stack_panels_and_wrap_titles():
     fig.canvas.draw()
     boxes = [ax.get_position() for ax in fig.axes]
     assert len(boxes) == 3
-    assert all(b.width > 0.7 for b in boxes)  # each panel nearly the figure's width
+    fig_box = fig.bbox
+    (labels,) = fig.axes[-1].artists
+    names = labels.get_window_extent(fig.canvas.get_renderer())
+    assert fig_box.x0 <= names.x0 and names.x1 <= fig_box.x1
+    assert len({(round(b.x0, 6), round(b.width, 6)) for b in boxes}) == 1  # one column
+    # each panel as wide as the figure less the y axis' labels and the names' column
+    assert boxes[0].width * fig_box.width > fig_box.width - names.width - 110
     assert boxes[0].y0 > boxes[1].y1 and boxes[1].y0 > boxes[2].y1  # stacked, in order
     assert fig.get_suptitle().replace("\n", " ") == title.replace("\n", " ")
     assert "\n" in fig.get_suptitle()  # wrapped to the phone's width
@@ -559,10 +567,10 @@ def test_every_line_in_a_legend_can_be_told_from_the_others(name):
 @pytest.mark.parametrize("name", EXPLORERS)
 def test_a_live_redraw_shows_what_a_fresh_figure_would(name):
     """Live redraws reuse the figure's axes and update its artists in place (figures.panels,
-    figures.Kept) and draw through kept glyphs and axis layers (virtmodel.explore.render): every
-    value of every knob, reached from another value, must draw what a brand-new figure
-    draws for it, and the image the reader gets must be what matplotlib's own Agg draws
-    for the live figure."""
+    the figure kinds' update) and draw through kept glyphs and axis layers
+    (virtmodel.explore.render): every value of every knob, reached from another value,
+    must draw what a brand-new figure draws for it, and the image the reader gets must be
+    what matplotlib's own Agg draws for the live figure."""
     import io
 
     from figures import assert_same_pixels, plain_pixels
@@ -632,3 +640,33 @@ def test_chapter_five_explorers_draw_the_models_numbers():
     written = [t.get_text().strip() for ax in ex.figure.axes for t in ax.texts]
     assert cpu < 10 and f"{cpu:.3g}" in written
     assert all(len(w.replace(".", "").lstrip("0")) <= 3 for w in written if "." in w), written
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_moving_the_main_knob_updates_the_artists_it_made(name):
+    """Every explorer's figure makes its artists once (a figure kind of
+    virtmodel.explore.figures, as matplotlib's blitting guide does): moving the main knob
+    through its values leaves the same Line2D, Rectangle, Text and collection objects on
+    the same axes, with new data."""
+    ex = EXPLORERS[name]()
+    ex.widget()
+
+    def artists():
+        return [
+            a
+            for ax in ex.figure.axes
+            for a in [*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.artists]
+        ]
+
+    axes, before = list(ex.figure.axes), artists()
+    lines = [ln for ax in axes for ln in ax.lines]
+    data = [ln.get_xydata().copy() for ln in lines]
+    knob = ex.main
+    for v in knob.values[1:]:
+        ex.controls[knob.name].value = v
+        assert ex.figure.axes == axes and artists() == before, (name, v)
+    if lines:  # the lines moved
+        assert any(
+            d.shape != ln.get_xydata().shape or (d != ln.get_xydata()).any()
+            for d, ln in zip(data, lines)
+        ), name

@@ -388,8 +388,24 @@ def _panel_svg(kind: str, title: str, points: list) -> str:
     return svg
 
 
+CHART_CSS = (
+    ".vm-chart{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:.5em 1em;"
+    "margin:.5em 0;max-width:700px}"
+    "@media (max-width:640px){.vm-chart{grid-template-columns:minmax(0,1fr);"
+    "max-width:400px}}"
+    ".vm-chart-panel{min-width:0}"
+    ".vm-chart-panel svg{width:100%;height:auto;display:block}"
+    ".vm-chart-legend{font-size:.85em}"
+)
+"""The chart's layout: its panels in a grid of equal cells, two across (a 2 x 2 grid of
+the four kinds in the content column, each panel about 330 px wide, its 9 pt text about
+17 px), one across on a phone (:data:`virtmodel.explore.static.NARROW_MEDIA`'s width;
+a panel the column's width, about 360 px)."""
+
+
 class Chart:
-    """The validation appendix's chart: one SVG panel per kind of result."""
+    """The validation appendix's chart: one SVG panel per kind of result, all of one
+    size (:data:`CHART_CSS`)."""
 
     def __init__(self, panels: list[tuple[str, str, str, list]]):
         """``panels``: (kind, title, target in words, [(row number, row)])."""
@@ -406,10 +422,7 @@ class Chart:
             for m, c, w in MARKS.values()
         )
         return (
-            "<style>.vm-chart{display:flex;flex-wrap:wrap;gap:.5em 1em;margin:.5em 0}"
-            ".vm-chart-panel{flex:1 1 210px;max-width:340px;min-width:0}"
-            ".vm-chart-panel svg{width:100%;height:auto;display:block}"
-            ".vm-chart-legend{font-size:.85em}</style>"
+            f"<style>{CHART_CSS}</style>"
             f'<div class="vm-chart" role="figure" aria-label="Reported against model">{svgs}</div>'
             f'<p class="vm-chart-legend">{legend}. Shaded: the target band ({targets}); '
             "line: model = reported; log scales. Numbers are the rows of the table further "

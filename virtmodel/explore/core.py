@@ -144,7 +144,7 @@ class Explorer:
         self.draw = draw
         # Live redraws skip matplotlib's constrained layout, which is about half of a
         # redraw's time: the axes' boxes it computed the first time for an arrangement of
-        # axes are reused (the static player's frames are each laid out in full).
+        # axes and a drawing's shape are reused (the static player's frames are each laid out in full).
         self._layouts: dict[tuple, list] = {}
         self.state = {k.name: k.default for k in self.knobs}
         self.figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
@@ -195,11 +195,12 @@ class Explorer:
 
     def _live_png(self) -> bytes:
         """The figure as a PNG for the live image: laid out by constrained layout the
-        first time its arrangement of axes is seen, with the kept layout after; either
+        first time its arrangement of axes and drawing's shape is seen
+        (:func:`figures.layout_key`), with the kept layout after; either
         way the figure is left without a layout engine, so another draw of it shows
         what the reader sees."""
         fig = self.figure
-        where = figures.arrangement(fig)
+        where = figures.layout_key(fig)
         boxes = self._layouts.get(where)
         if boxes is None:
             fig.set_layout_engine("constrained")

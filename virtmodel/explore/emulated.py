@@ -96,13 +96,6 @@ def explore_dma_size(profile=DEFAULT_PROFILE) -> Explorer:
             )
             for m in trap.DATA_MODES
         }
-        figures.curves(
-            curves,
-            ("exits_per_request", "us_per_request"),
-            fig,
-            marker=request_bytes,
-            colors=DATA_MODE_COLORS,
-        )
         x = trap.crossover_bytes(
             DMA_SIZES,
             slow=dict(data_mode="string-pio", **ide_sequence("string-pio")),
@@ -110,9 +103,14 @@ def explore_dma_size(profile=DEFAULT_PROFILE) -> Explorer:
             direction=direction,
             profile=prof,
         )
-        if x:
-            for ax in fig.axes:
-                ax.axvline(x, color=DATA_MODE_COLORS["dma"], ls="--", lw=0.8)
+        figures.curves(
+            curves,
+            ("exits_per_request", "us_per_request"),
+            fig,
+            marker=request_bytes,
+            colors=DATA_MODE_COLORS,
+            guides=((x, DATA_MODE_COLORS["dma"]),) if x else (),
+        )
         i = DMA_SIZES.index(request_bytes)
         at = {m: c.results[i] for m, c in curves.items()}
         fig.suptitle(

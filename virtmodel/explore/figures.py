@@ -1,17 +1,30 @@
-"""Figures for the book and the CLI (matplotlib's object API: no global pyplot state)."""
+"""Figures for the book and the CLI (matplotlib's object API: no global pyplot state).
+
+Each figure kind is a class (a :class:`Drawing`: :class:`Curves`, :class:`PathBars`,
+:class:`Breakdown`, :class:`Timeline`, :class:`ExitTax`, :class:`VRing`,
+:class:`LabValidation`, :class:`RingCompare`) in the shape of matplotlib's blitting guide:
+its constructor makes the artists once, its ``update`` sets their data, texts and limits.
+The functions the explorers call (:func:`curves`, :func:`path_bars`, ...) find the
+figure's drawing of that kind and shape, or make it (:func:`drawing`), and update it: a
+fresh figure and a live redraw go through the same ``update``.  To change what a kind
+shows, change its class; to add one, write a class and a function that calls
+``drawing(fig, Kind, shape).update(...)``."""
 
 from __future__ import annotations
 
 import textwrap
+from itertools import pairwise
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.collections import PathCollection, PolyCollection
-from matplotlib.colors import to_rgba_array
-from matplotlib.container import Container
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.path import Path
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+from matplotlib.transforms import Bbox, IdentityTransform
 
 from ..paths.result import STAGES
 from ..units import fmt_bytes
@@ -122,8 +135,7 @@ def wrap(t, width_pt: float) -> int:
 def fit_width(fig: Figure) -> None:
     """Keep a drawing within its figure's width: the figure's titles wrapped to it, each
     panel's title to its share of it (every explorer's drawing ends with this,
-    :class:`virtmodel.explore.core.Explorer`; legends are fitted when made,
-    :meth:`Kept.legend`)."""
+    :class:`virtmodel.explore.core.Explorer`; legends are fitted to it when made)."""
     width_pt = fig.get_figwidth() * 72
     for t in [*render.figure_titles(fig), *fig.texts]:
         if t.get_text():
@@ -155,6 +167,16 @@ def arrangement(fig: Figure) -> tuple:
     return tuple(out)
 
 
+def layout_key(fig: Figure) -> tuple:
+    """What a figure's layout depends on: where its axes sit (:func:`arrangement`) and
+    its drawing's kind and shape (a drawing of another shape may have other things around
+    its panels: direct labels beside them, or a legend under them).  Two figures with the
+    same key can share one layout (:class:`virtmodel.explore.core.Explorer` keeps one per
+    key)."""
+    got = fig.__dict__.get("_virtmodel_drawing")
+    return arrangement(fig), (None if got is None else (type(got).__name__, got.shape))
+
+
 def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     """The figure's ``n`` side-by-side axes, empty.  When the figure already holds exactly
     that arrangement (a live redraw), its axes are reused and emptied rather than replaced:
@@ -162,7 +184,7 @@ def panels(fig: Figure, n: int = 1, width_ratios=None) -> list:
     every default the plots here change (artists, legend, titles, labels, scales, limits,
     inversion, grid, axis on), so a redrawn figure shows what a fresh one would; the
     widget tests compare the two explorer by explorer."""
-    fig.__dict__.pop("_virtmodel_kept", None)  # whatever a plot kept is gone now
+    fig.__dict__.pop("_virtmodel_drawing", None)  # the drawing it showed is gone now
     ratios = tuple(width_ratios or (1,) * n)
     if arrangement(fig) == _side_by_side(n, ratios):
         for ax in fig.axes:
@@ -181,338 +203,15 @@ def _side_by_side(n: int, ratios: tuple) -> tuple:
     return tuple(((1, n), ratios, i, i) for i in range(n))
 
 
-def _no_figure_legends(fig: Figure, keep=frozenset()) -> None:
-    """Remove the figure's own legends, but those whose ids are in ``keep``."""
+def _no_figure_legends(fig: Figure) -> None:
     for leg in list(fig.legends):
-        if id(leg) not in keep:
-            leg.remove()
+        leg.remove()
 
 
 def _no_figure_titles(fig: Figure) -> None:
     for text, setter in ((fig.get_suptitle(), fig.suptitle), (fig.get_supxlabel(), fig.supxlabel)):
         if text:
             setter("")
-
-
-def kept_panels(fig: Figure, plot: str, n: int = 1, width_ratios=None):
-    """``(axes, kept)``: the figure's ``n`` side-by-side axes and a :class:`Kept` of the
-    artists the plot function named ``plot`` drew on them last time, when it was the last
-    to draw on this figure with this arrangement (a live redraw): the plot then updates
-    those artists in place (their data, texts, geometry) instead of removing and
-    recreating them.  Otherwise the axes are :func:`panels`' empty ones and nothing is
-    kept yet.  Either way the plot draws through ``kept``'s methods and calls
-    :meth:`Kept.done` at the end."""
-    k = fig.__dict__.get("_virtmodel_kept")
-    ratios = tuple(width_ratios or (1,) * n)
-    if (
-        render.INTERNALS
-        and isinstance(k, Kept)
-        and k.plot == plot
-        and k.axes == fig.axes
-        and arrangement(fig) == _side_by_side(n, ratios)
-    ):
-        k.again()
-        _no_figure_titles(fig)
-        return list(k.axes), k
-    axes = panels(fig, n, width_ratios)
-    k = fig._virtmodel_kept = Kept(plot, axes)
-    return axes, k
-
-
-class Kept:
-    """The artists one plot function drew on a figure's axes, each under a key the
-    function chooses (a curve's path and metric, a table cell, ...), so that its next call
-    on the same figure updates them where it would otherwise create them.
-
-    The function calls the same methods on both paths (:meth:`line`, :meth:`text`,
-    :meth:`bars`, ...): the first call creates each artist with matplotlib's own call, a
-    later one with the same key and the same style sets the new data on the kept artist.
-    Everything else the function sets on an axes (scales, grid, limits, ticks, titles) it
-    sets on every call, through :func:`render.set_scale` and :meth:`grid` for the two that are
-    dear to set again.  Between calls, :meth:`again` removes what anyone else added to the
-    axes and puts back the defaults that are cheap to put back (titles, labels, autoscaled
-    limits, no inversion, axis on); :meth:`done` removes what this call did not draw
-    again, puts the artists in this call's drawing order and recomputes the data limits,
-    so the figure shows what a fresh one would (tests/test_widgets.py compares them)."""
-
-    def __init__(self, plot: str, axes):
-        self.plot, self.axes = plot, list(axes)
-        self.fresh = True
-        self._artists: dict = {}  # key -> (artist, style)
-        self._legends: dict = {}  # axes -> (legend, what it was made from)
-        self._grids: dict = {}  # axes -> its grid settings
-        self._used: list = []
-        self._keys: set = set()  # keys drawn in this call
-
-    # -- between calls -------------------------------------------------------------------
-    def again(self) -> None:
-        self.fresh = False
-        self._used = []
-        self._keys = set()
-        mine = set()
-        for a, _ in self._artists.values():
-            mine.add(id(a))
-            if isinstance(a, Container):
-                mine.update(id(p) for p in _flat(a))
-        legends = {id(leg) for leg, _ in self._legends.values()}
-        _no_figure_legends(self.axes[0].figure, keep=legends)
-        for ax in self.axes:
-            for c in list(ax.containers):  # first: removing one removes its bars
-                if id(c) not in mine:
-                    c.remove()
-            for a in render.children(ax):
-                if id(a) not in mine:
-                    a.remove()
-            leg = ax.get_legend()
-            if leg is not None and id(leg) not in legends:
-                leg.remove()
-            for loc in ("center", "left", "right"):
-                if ax.get_title(loc):
-                    ax.set_title("", loc=loc)
-            if ax.get_xlabel():
-                ax.set_xlabel("")
-            if ax.get_ylabel():
-                ax.set_ylabel("")
-            ax.set_autoscale_on(True)
-            for axis in (ax.xaxis, ax.yaxis):
-                if axis.get_inverted():
-                    axis.set_inverted(False)
-            if not ax.axison:
-                ax.set_axis_on()
-
-    def done(self) -> None:
-        """End of the plot function's call (see the class)."""
-        used = {id(a) for a in self._used}
-        for key, (a, _) in list(self._artists.items()):
-            if id(a) not in used:
-                a.remove()
-                del self._artists[key]
-        for ax, (leg, _) in list(self._legends.items()):
-            if leg not in self._used:
-                leg.remove()
-                del self._legends[ax]
-        if self.fresh:
-            return  # created in order, limits accumulated as they were added
-        order = {id(a): i for i, a in enumerate(self._used)}
-
-        def place(a):
-            return order.get(id(a), -1)
-
-        for ax in self.axes:
-            render.reorder(ax, place)
-            render.relim(ax)
-            for name, (lo, hi) in (("x", ax.dataLim.intervalx), ("y", ax.dataLim.intervaly)):
-                if np.isfinite(lo) and np.isfinite(hi):  # as adding data would have
-                    render.request_autoscale(ax, name)
-
-    # -- drawing -------------------------------------------------------------------------
-    def _get(self, key, style):
-        """The artist kept under ``key`` if it was drawn with the same ``style``; a kept
-        artist of another style is removed (the caller makes a new one)."""
-        got = self._artists.get(key)
-        if got is None:
-            return None
-        if got[1] != style:
-            got[0].remove()
-            del self._artists[key]
-            return None
-        return got[0]
-
-    def _keep(self, key, artist, style):
-        if key in self._keys:
-            raise ValueError(f"{self.plot}: two artists drawn under the key {key!r}")
-        self._keys.add(key)
-        self._artists[key] = (artist, style)
-        self._used.append(artist)
-        return artist
-
-    def line(self, ax, key, x, y, fmt: str = "-", label=None, **style):
-        """``ax.plot(x, y, fmt, label=label, **style)``, kept under ``key``."""
-        st = (ax, fmt, style)
-        ln = self._get(key, st)
-        if ln is None:
-            kw = {} if label is None else {"label": label}
-            (ln,) = ax.plot(x, y, fmt, **kw, **style)
-        else:
-            ln.set_data(np.asarray(x), np.asarray(y))
-            if label is not None and ln.get_label() != label:
-                ln.set_label(label)
-        return self._keep(key, ln, st)
-
-    def vline(self, ax, key, x, **style):
-        """``ax.axvline(x, **style)``, kept under ``key``."""
-        st = (ax, style)
-        ln = self._get(key, st)
-        if ln is None:
-            ln = ax.axvline(x, **style)
-        else:
-            ln.set_xdata([x, x])
-        return self._keep(key, ln, st)
-
-    def text(self, ax, key, x, y, s: str, **style):
-        """``ax.text(x, y, s, **style)``, kept under ``key``."""
-        st = (ax, style)
-        t = self._get(key, st)
-        if t is None:
-            t = ax.text(x, y, s, **style)
-        else:
-            t.set_position((x, y))
-            t.set_text(s)
-        return self._keep(key, t, st)
-
-    def bars(
-        self, ax, key, horizontal: bool, where, length, base=0.0, thickness=0.8, yerr=None, **style
-    ):
-        """``ax.barh(where, length, thickness, left=base, **style)`` (or ``ax.bar`` when
-        not ``horizontal``, with error bars ``yerr`` = (below, above) if given), kept
-        under ``key`` with its bar container: a kept one of as many bars gets the new
-        geometry as barh/bar would set it."""
-        where, length, base = np.broadcast_arrays(
-            *(np.atleast_1d(np.asarray(v, float)) for v in (where, length, base))
-        )
-        color = style.pop("color", None)  # set anew on kept bars, as barh would
-        if yerr is not None and horizontal:
-            raise ValueError("yerr is for vertical bars")
-        st = (ax, horizontal, len(where), thickness, yerr is None, style)
-        c = self._get(key, st)
-        if c is None:
-            make = ax.barh if horizontal else ax.bar
-            extra = {} if yerr is None else {"yerr": yerr}
-            c = make(where, length, thickness, base, color=color, **extra, **style)
-        else:
-            # the geometry bar() gives: sizes measured from the first position, as its
-            # unit conversion does (so (0.2 + 0.4) - 0.2, not 0.4), bars centred
-            first = where[0] + thickness - where[0]
-            size = base[0] + length - base[0]
-            start = where - first / 2
-            for r, a, n, b in zip(c.patches, start, size, base):
-                if horizontal:
-                    r.set_bounds(b, a, n, first)
-                    r.sticky_edges.x[:] = [b]
-                else:
-                    r.set_bounds(a, b, first, n)
-                    r.sticky_edges.y[:] = [b]
-            c.datavalues = length
-            if color is not None:  # one colour for all, or one per bar
-                colors = to_rgba_array(color)
-                for i, r in enumerate(c.patches):
-                    r.set_facecolor(colors[i % len(colors)])
-            if yerr is not None:  # on the middle of each bar's end
-                below, above = (base[0] + np.asarray(v, float) - base[0] for v in yerr)
-                _move_errorbar(c.errorbar, start + first / 2, base + size, below, above)
-        self._keep(key, c, st)
-        self._used.extend(c.patches)
-        if c.errorbar is not None:
-            self._used.extend(a for a in [*c.errorbar.lines[1], *c.errorbar.lines[2]])
-        return c
-
-    def errorbar(self, ax, key, x, y, yerr, **style):
-        """``ax.errorbar(x, y, yerr=yerr, **style)`` (``yerr`` = (below, above)), kept
-        under ``key``: a kept one gets the new points, caps and bars."""
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        below, above = (np.asarray(v, float) for v in yerr)
-        label = style.pop("label", None)
-        st = (ax, len(x), style)
-        c = self._get(key, st)
-        if c is None:
-            c = ax.errorbar(x, y, yerr=[below, above], label=label, **style)
-        else:
-            c.lines[0].set_data(x, y)
-            _move_errorbar(c, x, y, below, above)
-            if label is not None:
-                c.set_label(label)
-        self._keep(key, c, st)
-        self._used.extend(a for a in [c.lines[0], *c.lines[1], *c.lines[2]] if a is not None)
-        return c
-
-    def annotate(self, ax, key, text: str, xy, **style):
-        """``ax.annotate(text, xy, **style)``, kept under ``key``."""
-        st = (ax, style)
-        a = self._get(key, st)
-        if a is None:
-            a = ax.annotate(text, xy, **style)
-        else:
-            a.xy = xy
-            a.set_text(text)
-        return self._keep(key, a, st)
-
-    def polys(self, ax, key, verts, facecolors, **style):
-        """``ax.add_collection(PolyCollection(verts, facecolors=..., **style),
-        autolim=False)``, kept under ``key``."""
-        st = (ax, style)
-        pc = self._get(key, st)
-        if pc is None:
-            pc = ax.add_collection(
-                PolyCollection(verts, facecolors=facecolors, **style), autolim=False
-            )
-        else:
-            pc.set_verts(verts)
-            pc.set_facecolor(facecolors)
-        return self._keep(key, pc, st)
-
-    def legend(self, ax, handles=None, outside=None, **style):
-        """``ax.legend(handles=handles, **style)``; with ``outside`` (e.g. ``"lower
-        center"``) the figure's legend of ``ax``'s lines instead, placed outside every
-        panel (``fig.legend(..., loc="outside lower center")``: the constrained layout
-        makes room for it, so it never covers a curve).  The kept legend stays when it was
-        made from the same (kept) handles with the same style, with the labels set anew."""
-        if handles is None:  # as ax.legend() would find them, in this call's order
-            handles, labels = ax.get_legend_handles_labels()
-            order = {id(a): i for i, a in enumerate(self._used)}
-            pairs = sorted(zip(handles, labels), key=lambda hl: order.get(id(hl[0]), -1))
-            handles, labels = [h for h, _ in pairs], [lb for _, lb in pairs]
-        else:
-            labels = [h.get_label() for h in handles]
-        if style.get("ncol", 1) > 1:  # as many columns as fit across the figure
-            size = style.get("fontsize", 10)
-            width = ax.figure.get_figwidth() * 72
-            style = {**style, "ncol": min(style["ncol"], legend_columns(labels, size, width))}
-        owner = ax.figure if outside else ax
-        made_from = (tuple(id(h) for h in handles), outside, style)
-        got = self._legends.get(owner)
-        shown = got is not None and (
-            any(leg is got[0] for leg in owner.legends) if outside else ax.get_legend() is got[0]
-        )
-        if shown and got[1] == made_from:
-            leg = got[0]
-            for t, label in zip(leg.get_texts(), labels):
-                if t.get_text() != label:
-                    t.set_text(label)
-        else:
-            if shown:
-                got[0].remove()
-            leg = (
-                owner.legend(handles, labels, loc=f"outside {outside}", **style)
-                if outside
-                else ax.legend(handles, labels, **style)
-            )
-            self._legends[owner] = (leg, made_from)
-        self._used.append(leg)
-        return leg
-
-    def grid(self, ax, visible: bool = True, which="major", axis="both", **style):
-        """``ax.grid(...)``, skipped when this axes' grid was last set the same way here
-        (setting it restyles every tick)."""
-        want = (visible, which, axis, style)
-        if self._grids.get(ax) != want:
-            ax.grid(visible, which=which, axis=axis, **style)
-            self._grids[ax] = want
-
-
-def _flat(container) -> list:
-    """A container's artists, including those of containers inside it (a bar chart's
-    error bars)."""
-    out = []
-    for a in container:
-        if isinstance(a, (tuple, list)):
-            out += _flat(a)
-        elif isinstance(a, Container):
-            out += _flat(a) + [a]
-        elif a is not None:
-            out.append(a)
-    if getattr(container, "errorbar", None) is not None:
-        out += _flat(container.errorbar) + [container.errorbar]
-    return out
 
 
 def _move_errorbar(c, x, y, below, above) -> None:
@@ -558,6 +257,321 @@ def _empty(ax) -> None:
     ax.set_ylim(0, 1, auto=True)
 
 
+# -- the figure kinds ----------------------------------------------------------------------
+# Each kind is a class in the shape of matplotlib's blitting guide: its constructor makes
+# the artists once, on emptied panels, and ``update`` sets their data, texts and limits in
+# place.  Its ``shape`` is what the artists themselves depend on (how many lines, bars,
+# cells); a drawing of another shape is made anew.  The public functions below
+# (``curves``, ``path_bars``, ...) are the kinds' entry points: each finds or makes its
+# figure's drawing (:func:`drawing`) and updates it, so a fresh figure and a redraw go
+# through the same ``update``.
+class Drawing:
+    """A figure kind: ``panels`` side-by-side axes (``width_ratios``; a kind whose shape
+    begins with its metrics has one per metric), made by :meth:`make_axes`; the
+    constructor makes the artists for ``shape``, ``update`` (each kind's own) sets what
+    they show."""
+
+    panels, width_ratios = 1, None
+
+    def __init__(self, fig: Figure, axes, shape=()):
+        self.fig, self.axes, self.shape = fig, list(axes), shape
+
+    @classmethod
+    def make_axes(cls, fig: Figure, shape) -> list:
+        """The figure's axes for a drawing of ``shape`` (default: :func:`panels`)."""
+        return panels(fig, cls.panels, cls.width_ratios)
+
+
+class PerMetric(Drawing):
+    """A kind with a panel per metric, its shape's first item."""
+
+    @classmethod
+    def make_axes(cls, fig: Figure, shape) -> list:
+        return panels(fig, len(shape[0]))
+
+
+def drawing(fig: Figure, kind, shape=()):
+    """The figure's drawing of ``kind`` (a :class:`Drawing`) for ``shape``, made now unless
+    the figure already shows one of that kind and shape on the same axes (a live redraw,
+    or the static player's next frame): then the artists it made are updated in place."""
+    got = fig.__dict__.get("_virtmodel_drawing")
+    if type(got) is kind and got.shape == shape and got.axes == fig.axes:
+        _no_figure_titles(fig)
+        return got
+    axes = kind.make_axes(fig, shape)
+    got = fig._virtmodel_drawing = kind(fig, axes, shape)
+    return got
+
+
+DIRECT_LABEL_CHARS = 18
+"""Characters per line of a curve's direct label (its legend label wrapped at spaces and
+hyphens)."""
+DIRECT_LABEL_LINES = 12
+"""At most this many lines of direct labels beside one panel (two per label at most); a
+figure whose labels need more keeps a legend under its panels instead.  Twelve lines of
+:data:`SMALL` type fill about two thirds of a 2.6-inch panel (a phone frame's), so nudged
+apart they still fit beside it."""
+
+
+def direct_labels(labels) -> list | None:
+    """``labels`` wrapped for direct labelling (:data:`DIRECT_LABEL_CHARS` per line), or
+    None when they cannot all be: a label of more than two lines, or more than
+    :data:`DIRECT_LABEL_LINES` lines in all."""
+    wrapped = [textwrap.fill(str(t), DIRECT_LABEL_CHARS) for t in labels]
+    lines = [w.count("\n") + 1 for w in wrapped]
+    if not wrapped or max(lines) > 2 or sum(lines) > DIRECT_LABEL_LINES:
+        return None
+    return wrapped
+
+
+class EndLabels(Artist):
+    """Labels at the right ends of an axes' lines, right of the axes, each in its line's
+    colour, placed when drawn (in display space, where the layout put the axes): at the
+    height of its line's last point, then nudged apart vertically so that no two overlap,
+    within the axes' height (the figure's when they need more room).  With ``samples``
+    (lines that share a colour: one path's variants) each label starts with a short
+    stretch of its line, in its style.  An artist of the axes and outside its clip box,
+    so constrained layout leaves room for them."""
+
+    PAD_PT = 4.0  # between the axes' right edge and the labels
+    GAP_PT = 1.0  # between two labels
+    SAMPLE_PT = 16.0  # a line's sample, before its label
+
+    def __init__(self, ax, lines, texts, fontsize=SMALL, samples: bool = False):
+        super().__init__()
+        self.set_clip_on(False)
+        self.set_zorder(3)
+        self.lines = list(lines)
+        self.texts = [
+            Text(0, 0, t, color=ln.get_color(), fontsize=fontsize, va="bottom", ha="left")
+            for ln, t in zip(self.lines, texts)
+        ]
+        self.samples = [
+            Line2D(
+                [0, 0],
+                [0, 0],
+                color=ln.get_color(),
+                linestyle=ln.get_linestyle(),
+                linewidth=ln.get_linewidth(),
+                marker=ln.get_marker(),
+                markersize=ln.get_markersize(),
+                markevery=[1],
+            )
+            for ln in (self.lines if samples else [])
+        ]
+        ax.add_artist(self)
+        for a in [*self.texts, *self.samples]:
+            a.set_figure(self.get_figure(root=False))
+            a.set_transform(IdentityTransform())
+            a.set_clip_on(False)
+
+    def get_children(self):
+        return [*self.texts, *self.samples]
+
+    def set_texts(self, texts) -> None:
+        for t, s in zip(self.texts, texts):
+            if t.get_text() != s:
+                t.set_text(s)
+
+    def place(self, renderer) -> None:
+        """Put each label where it goes for the axes' current place and limits."""
+        ax, fig = self.axes, self.get_figure(root=True)
+        px = fig.dpi / 72
+        x = ax.bbox.x1 + self.PAD_PT * px
+        sample = (self.SAMPLE_PT + self.PAD_PT) * px if self.samples else 0.0
+        gap = self.GAP_PT * px
+        heights, wanted = [], []
+        for ln, t in zip(self.lines, self.texts):
+            t.set_position((x + sample, 0))
+            heights.append(t.get_window_extent(renderer).height)
+            xs, ys = np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)
+            ok = np.isfinite(xs) & np.isfinite(ys)
+            if ax.get_yscale() == "log":
+                ok &= ys > 0
+            if ok.any():
+                i = np.flatnonzero(ok)[np.argmax(xs[ok])]  # the right end
+                y = ax.transData.transform((xs[i], ys[i]))[1]
+            else:
+                y = ax.bbox.y0
+            wanted.append(min(max(y, ax.bbox.y0), ax.bbox.y1))
+        lo, hi = ax.bbox.y0, ax.bbox.y1
+        if sum(heights) + gap * len(heights) > hi - lo:  # more than the axes' height
+            lo, hi = fig.bbox.y0 + gap, fig.bbox.y1 - gap
+        bottoms = spread(wanted, heights, lo, hi, gap)
+        for t, y in zip(self.texts, bottoms):
+            t.set_position((x + sample, y))
+        for ln, t, y, h in zip(self.samples, self.texts, bottoms, heights):
+            mid = y + h - h / (2 * (t.get_text().count("\n") + 1))  # its first line's
+            ln.set_data([x, x + sample / 2, x + self.SAMPLE_PT * px], [mid, mid, mid])
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        self.place(renderer)
+        for a in self.get_children():
+            a.draw(renderer)
+
+    def get_window_extent(self, renderer=None):
+        if renderer is None:
+            renderer = self.get_figure(root=True).canvas.get_renderer()
+        self.place(renderer)
+        boxes = [t.get_window_extent(renderer) for t in self.texts if t.get_text()]
+        boxes += [ln.get_window_extent(renderer) for ln in self.samples]
+        return Bbox.union(boxes) if boxes else Bbox.null()
+
+
+def spread(centres, heights, lo: float, hi: float, gap: float = 0.0) -> list:
+    """Bottoms of boxes of ``heights`` as near their wanted ``centres`` as they can be
+    with no two overlapping (``gap`` apart) and all within [lo, hi], in the order given
+    (display units; boxes wanted at the same height are stacked first on top).  Boxes
+    that cannot all fit are spread evenly from ``lo``."""
+    order = sorted(range(len(centres)), key=lambda i: (centres[i], -i))
+    h = [heights[i] for i in order]
+    b = [centres[i] - heights[i] / 2 for i in order]
+    for k in range(len(b)):  # upwards: above the one below
+        b[k] = max(b[k], lo if k == 0 else b[k - 1] + h[k - 1] + gap)
+    for k in reversed(range(len(b))):  # downwards: below the one above and the top
+        b[k] = min(b[k], hi - h[k] if k == len(b) - 1 else b[k + 1] - gap - h[k])
+    if b and b[0] < lo - 1e-6:  # no room for all of them (not rounding): evenly from lo
+        step = (hi - lo - sum(h)) / max(len(h) - 1, 1)
+        at = lo
+        for k in range(len(b)):
+            b[k], at = at, at + h[k] + step
+    out = [0.0] * len(b)
+    for k, i in enumerate(order):
+        out[i] = b[k]
+    return out
+
+
+class Curves(PerMetric):
+    """One panel per metric, one line per curve, against the swept parameter (see
+    :func:`curves`).  ``shape``: (metrics, ((key, format, colour), ...), marked,
+    number of guides, labelled directly or by a legend, line samples in the labels)."""
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        metrics, lines, marked, guides, direct, samples = shape
+        self.lines, self.bands, self.marks, self.dots, self.guides = [], [], [], [], []
+        for ax, m in zip(self.axes, metrics):
+            self.lines.append(
+                [ax.plot([], [], fmt, ms=3, color=color)[0] for _, fmt, color in lines]
+            )
+            if marked:  # a band and a dot on each curve: seen at a glance
+                self.bands.append(ax.axvline(1, color="#e3e3e3", lw=12, zorder=1))
+                self.marks.append(ax.axvline(1, color="k", lw=0.8, ls=":"))
+                self.dots.append(
+                    [
+                        ax.plot([], [], "o", ms=8, mec="white", mew=1.2, color=color)[0]
+                        for _, _, color in lines
+                    ]
+                )
+            self.guides.append([ax.axvline(1, ls="--", lw=0.8) for _ in range(guides)])
+            ax.set_ylabel(METRICS[m][0])
+            ax.grid(alpha=0.3)
+        self.labels = self.legend = None
+        if direct:  # beside the last panel; no legend (texts: set by update)
+            self.labels = EndLabels(
+                self.axes[-1], self.lines[-1], [""] * len(lines), samples=samples
+            )
+
+    TICK_PT = 10  # the tick labels' size (matplotlib's default, "medium")
+    Y_AXIS_PT = 60  # a panel's y axis: its label and tick labels ("1,000,000")
+    NARROW_IN = 5.5
+    """A figure narrower than this (inches) is a phone's: the static player stacks its
+    panels (:func:`virtmodel.explore.static.fit_narrow`), each the figure's width."""
+
+    def _ticks(self, x, names: list):
+        """``x``'s values as ticks, every one or every other, third, ... so that the
+        labels ``names`` do not run into each other (their widths estimated from
+        :data:`CHAR_EM`, the panel's from the figure's width, the panels across it and
+        the direct labels' column)."""
+        fig = self.fig
+        width = fig.get_figwidth() * 72
+        if self.labels is not None:
+            shown = [t.get_text() for t in self.labels.texts]
+            width -= max(len(t) for s in shown for t in s.split("\n")) * SMALL * CHAR_EM
+            width -= EndLabels.PAD_PT + (EndLabels.SAMPLE_PT + EndLabels.PAD_PT) * bool(
+                self.labels.samples
+            )
+        across = len(self.axes) if fig.get_figwidth() >= self.NARROW_IN else 1
+        room = 0.9 * (width / across - self.Y_AXIS_PT)  # the data's span, in points
+        wide = [len(t) * self.TICK_PT * CHAR_EM * 1.1 for t in names]
+        for step in range(1, len(x)):
+            slot = room * step / max(len(x) - 1, 1)  # evenly spaced (log or linear)
+            if all((a + b) / 2 + 3 <= slot for a, b in pairwise(wide[::step])):
+                return x[::step]
+        return x[:1]
+
+    def _name(self, labels) -> None:
+        """The lines' names: direct labels, or the legend under the panels (with eight
+        paths a legend inside one covers curves)."""
+        if self.labels is not None:
+            self.labels.set_texts(direct_labels(labels) or labels)
+            return
+        ncol = min(len(labels), 4, legend_columns(labels, 10, self.fig.get_figwidth() * 72))
+        if self.legend is None:
+            self.legend = self.fig.legend(
+                self.lines[0], labels, loc="outside lower center", frameon=False
+            )
+        self.legend.set_ncols(ncol)  # as many columns as fit across the figure
+        for t, label in zip(self.legend.get_texts(), labels):
+            if t.get_text() != label:
+                t.set_text(label)
+
+    def update(self, curves_by_path: dict, labels: list, marker=None, guides=()) -> None:
+        metrics = self.shape[0]
+        over = None
+        for lines in self.lines:
+            for ln, label in zip(lines, labels):
+                if ln.get_label() != label:
+                    ln.set_label(label)
+        self._name(labels)
+        for ax, m, lines, i in zip(self.axes, metrics, self.lines, range(len(metrics))):
+            scale = METRICS[m][1]
+            ys = []
+            for ln, c in zip(lines, curves_by_path.values()):
+                x = np.asarray(c.values, dtype=float)
+                y = c.field(m) * scale
+                ln.set_data(x, y)
+                ys.append(y)
+                over = c.over
+            if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
+                render.set_scale(ax.xaxis, "log", base=2)
+                name = (lambda v, _=None: fmt_bytes(int(v))) if over == "request_bytes" else _num
+                ax.set_xticks(self._ticks(x, [name(v) for v in x]))
+                ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
+                # cost time on every redraw
+                ax.xaxis.set_major_formatter(FuncFormatter(name))
+            else:
+                render.set_scale(ax.xaxis, "linear")
+            ys = np.concatenate(ys)
+            ys = ys[ys > 0]
+            if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
+                ys.size and ys.max() / ys.min() >= 100
+            ):
+                render.set_scale(ax.yaxis, "log", base=10)
+                ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+                ax.yaxis.set_major_formatter(FuncFormatter(_num))
+                ax.yaxis.set_minor_locator(NullLocator())
+            else:
+                render.set_scale(ax.yaxis, "linear")
+            if self.bands:
+                self.bands[i].set_xdata([marker, marker])
+                self.marks[i].set_xdata([marker, marker])
+                for dot, c in zip(self.dots[i], curves_by_path.values()):
+                    x = list(c.values)
+                    if marker in x:
+                        dot.set_data([marker], [c.field(m)[x.index(marker)] * scale])
+                    else:
+                        dot.set_data([], [])
+            for ln, (gx, color) in zip(self.guides[i], guides):
+                ln.set_xdata([gx, gx])
+                ln.set_color(color)
+            ax.set_xlabel(LABELS.get(over, over))
+            ax.relim()
+            ax.autoscale_view()
+
+
 def curves(
     curves_by_path: dict,
     metrics=("us_per_request", "exits_per_request", "p99_latency_ns"),
@@ -566,80 +580,66 @@ def curves(
     colors: dict | None = None,
     styles: dict | None = None,
     labels: dict | None = None,
+    guides=(),
 ) -> Figure:
     """One panel per metric, one line per curve (keyed by path or any label), against the
     swept parameter.  ``marker`` (a value of the swept parameter) draws a vertical line
     there; ``colors`` overrides the line colours by key, ``styles`` their formats (default
-    ``"o-"``; see :func:`variant_styles`), ``labels`` their legend labels (default: the
-    path's label, or the key)."""
+    ``"o-"``; see :func:`variant_styles`), ``labels`` their labels (default: the path's
+    label, or the key); ``guides`` are (x, colour) dashed vertical lines on every panel.
+
+    Each line is labelled at its right end, beside the last panel, in its colour, the
+    labels nudged apart where lines end close together (:class:`EndLabels`; where lines
+    share a colour, one path's variants, each label begins with a stretch of its line in
+    its style); where the labels are too long or too many for that
+    (:func:`direct_labels`), a legend under the panels names the lines instead."""
     labels = labels or {}
     colors = colors or {}
     styles = styles or {}
     fig = fig or Figure(figsize=(4.2 * len(metrics), 3.4), layout="constrained")
-    axes, kept = kept_panels(fig, "curves", len(metrics))
-    for ax, m in zip(axes, metrics):
-        label, scale = METRICS[m]
-        for path, c in curves_by_path.items():
-            x = np.asarray(c.values, dtype=float)
-            kept.line(
-                ax,
-                (m, path),
-                x,
-                c.field(m) * scale,
-                styles.get(path, "o-"),
-                label=labels.get(path) or path_label(path),
-                ms=3,
-                color=colors.get(path) or path_color(path),
-            )
-            over = c.over
-        if len(x) > 1 and x.min() > 0 and x.max() / x.min() >= 16:
-            render.set_scale(ax.xaxis, "log", base=2)
-            ticks = x if len(x) <= 8 else x[::2]
-            ax.set_xticks(ticks)
-            ax.xaxis.set_minor_locator(NullLocator())  # labelled majors suffice; ticks
-            # cost time on every redraw
-            ax.xaxis.set_major_formatter(
-                FuncFormatter((lambda v, _: fmt_bytes(int(v))) if over == "request_bytes" else _num)
-            )
-        else:
-            render.set_scale(ax.xaxis, "linear")
-        ys = np.concatenate([c.field(m) * scale for c in curves_by_path.values()])
-        ys = ys[ys > 0]
-        if m in ("us_per_request", "mean_latency_ns", "p99_latency_ns") or (
-            ys.size and ys.max() / ys.min() >= 100
-        ):
-            render.set_scale(ax.yaxis, "log", base=10)
-            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            ax.yaxis.set_major_formatter(FuncFormatter(_num))
-            ax.yaxis.set_minor_locator(NullLocator())
-        else:
-            render.set_scale(ax.yaxis, "linear")
-        if marker is not None:  # a band and a dot on each curve: seen at a glance
-            kept.vline(ax, (m, "band"), marker, color="#e3e3e3", lw=12, zorder=1)
-            kept.vline(ax, (m, "marker"), marker, color="k", lw=0.8, ls=":")
-            for path, c in curves_by_path.items():
-                x = np.asarray(c.values, dtype=float)
-                if marker in x:
-                    y = c.field(m)[list(x).index(marker)] * scale
-                    kept.line(
-                        ax,
-                        (m, path, "at"),
-                        [marker],
-                        [y],
-                        "o",
-                        ms=8,
-                        mec="white",
-                        mew=1.2,
-                        color=colors.get(path) or path_color(path),
-                    )
-        ax.set_xlabel(LABELS.get(over, over))
-        ax.set_ylabel(label)
-        kept.grid(ax, alpha=0.3)
-    # below the panels: with eight paths a legend inside one covers curves
-    n = len(curves_by_path)
-    kept.legend(axes[0], outside="lower center", ncol=min(n, 4), frameon=False)
-    kept.done()
+    names = [labels.get(k) or path_label(k) for k in curves_by_path]
+    lines = tuple((k, styles.get(k, "o-"), colors.get(k) or path_color(k)) for k in curves_by_path)
+    shape = (
+        tuple(metrics),
+        lines,
+        marker is not None,
+        len(guides),
+        direct_labels(names) is not None,
+        len({color for _, _, color in lines}) < len(lines),  # variants of one path
+    )
+    drawing(fig, Curves, shape).update(curves_by_path, names, marker, guides)
     return fig
+
+
+class PathBars(PerMetric):
+    """One panel per metric, a horizontal bar per path with its value written at its
+    end (see :func:`path_bars`).  ``shape``: (metrics, paths)."""
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        metrics, keys = shape
+        rows = np.arange(len(keys))
+        self.bars, self.values = [], []
+        for i, (ax, m) in enumerate(zip(self.axes, metrics)):
+            self.bars.append(
+                ax.barh(rows, np.zeros(len(keys)), color=[path_color(k) for k in keys])
+            )
+            self.values.append([ax.text(0, r, "", va="center", fontsize=SMALL) for r in rows])
+            ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
+            ax.set_ylim(len(keys) - 0.5, -0.5)
+            ax.set_xlabel(METRICS[m][0])
+            ax.grid(alpha=0.3, axis="x")
+
+    def update(self, results: dict) -> None:
+        metrics, keys = self.shape
+        for ax, m, bars, texts in zip(self.axes, metrics, self.bars, self.values):
+            vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * METRICS[m][1]
+            for bar, text, r, v in zip(bars, texts, range(len(keys)), vals):
+                bar.set_width(v)
+                text.set_position((v, r))
+                text.set_text(f" {_value(v)}")
+            top = vals.max() if vals.size and vals.max() > 0 else 1.0
+            ax.set_xlim(0, top * 1.05)  # as autoscaling sets it: bars stick to 0
 
 
 def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
@@ -648,20 +648,7 @@ def path_bars(results: dict, metrics, fig: Figure | None = None) -> Figure:
     fig = fig or Figure(
         figsize=(4.2 * len(metrics), 0.8 + 0.35 * len(results)), layout="constrained"
     )
-    axes, kept = kept_panels(fig, "path_bars", len(metrics))
-    keys = list(results)
-    rows = np.arange(len(keys))
-    for i, (ax, m) in enumerate(zip(axes, metrics)):
-        label, scale = METRICS[m]
-        vals = np.array([getattr(results[k], m) for k in keys], dtype=float) * scale
-        kept.bars(ax, (m, "bars"), True, rows, vals, color=[path_color(k) for k in keys])
-        for r, v in zip(rows, vals):
-            kept.text(ax, (m, r), v, r, f" {_value(v)}", va="center", fontsize=SMALL)
-        ax.set_yticks(rows, [path_label(k) for k in keys] if i == 0 else [""] * len(keys))
-        ax.set_ylim(len(keys) - 0.5, -0.5)
-        ax.set_xlabel(label)
-        kept.grid(ax, alpha=0.3, axis="x")
-    kept.done()
+    drawing(fig, PathBars, (tuple(metrics), tuple(results))).update(results)
     return fig
 
 
@@ -675,47 +662,64 @@ def _value(v) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.3g}"
 
 
+class Breakdown(Drawing):
+    """Stacked bars of where each request's time goes, by stage, a bar per result, with
+    notes at the bars' ends (see :func:`breakdown`).  ``shape``: (labels, which have a
+    note)."""
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        labels, noted = shape
+        (ax,) = self.axes
+        n = len(labels)
+        rows = np.arange(n)
+        self.stages = [
+            ax.barh(rows, np.zeros(n), 0.8, np.zeros(n), color=STAGE_COLORS[s], label=s)
+            for s in STAGES
+        ]
+        self.notes = [
+            ax.text(0, i, "", va="center", fontsize=SMALL) if has else None
+            for i, has in enumerate(noted)
+        ]
+        ax.set_yticks(rows, labels)
+        span = n - 0.2  # the bars' extent, -0.4 .. n - 0.6, with autoscaling's margins
+        ax.set_ylim(n - 0.6 + 0.05 * span, -0.4 - 0.05 * span)  # first bar on top
+        ax.set_xlabel("work per request (µs, all threads)")
+        ax.legend(
+            ncol=min(7, legend_columns(STAGES, SMALL, fig.get_figwidth() * 72)),
+            fontsize=SMALL,
+            frameon=False,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.22),
+        )
+
+    def update(self, results: dict, title: str, notes: dict | None) -> None:
+        (ax,) = self.axes
+        labels = self.shape[0]
+        left = np.zeros(len(labels))
+        for stage, bars in zip(STAGES, self.stages):
+            w = np.array([results[k].breakdown_ns[stage] for k in labels]) / 1e3
+            for bar, x, width in zip(bars, left, w):
+                bar.set_x(x)
+                bar.set_width(width)
+            left += w
+        for i, (k, t) in enumerate(zip(labels, self.notes)):
+            if t is not None:
+                t.set_position((left[i], i))
+                t.set_text("  " + notes[k])
+        ax.set_xlim(0, left.max() * (1.8 if notes else 1.05))
+        ax.set_title(title)
+
+
 def breakdown(
     results: dict, fig: Figure | None = None, title: str = "", notes: dict | None = None
 ) -> Figure:
     """Stacked bars: where each request's time goes, per stage (ns of work per request).
     ``notes`` (label -> text) are written at the end of each bar."""
     fig = fig or Figure(figsize=(7, 0.6 + 0.55 * len(results)), layout="constrained")
-    (ax,), kept = kept_panels(fig, "breakdown")
-    labels = list(results)
-    left = np.zeros(len(labels))
-    rows = np.arange(len(labels))
-    for stage in STAGES:
-        w = np.array([results[k].breakdown_ns[stage] for k in labels]) / 1e3
-        kept.bars(ax, stage, True, rows, w, left, color=STAGE_COLORS[stage], label=stage)
-        left += w
-    ax.set_yticks(rows, labels)
-    for i, k in enumerate(labels):
-        if notes and k in notes:
-            kept.text(ax, ("note", i), left[i], i, "  " + notes[k], va="center", fontsize=SMALL)
-    ax.set_xlim(0, left.max() * (1.8 if notes else 1.05))
-    ax.yaxis.set_inverted(True)
-    ax.set_xlabel("work per request (µs, all threads)")
-    kept.legend(
-        ax, ncol=7, fontsize=SMALL, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22)
-    )
-    if title:
-        ax.set_title(title)
-    kept.done()
+    shape = (tuple(results), tuple(bool(notes) and k in notes for k in results))
+    drawing(fig, Breakdown, shape).update(results, title, notes)
     return fig
-
-
-def drawing(fig: Figure, kind):
-    """The figure's drawing of ``kind`` (a figure class below: it makes its artists once,
-    on the figure's emptied panels, and :meth:`update` changes them), made now unless the
-    figure already shows one (a live redraw, or the static player's next frame)."""
-    got = fig.__dict__.get("_virtmodel_kept")
-    if isinstance(got, kind) and got.axes == fig.axes:
-        _no_figure_titles(fig)
-        return got
-    axes = panels(fig, kind.panels, kind.width_ratios)
-    got = fig._virtmodel_kept = kind(fig, axes)
-    return got
 
 
 ACTORS = {
@@ -765,7 +769,7 @@ def trips(steps) -> dict:
     return {k: (np.concatenate(a), np.concatenate(b)) for k, (a, b) in out.items()}
 
 
-class Timeline:
+class Timeline(Drawing):
     """One request's steps in lanes by actor (:data:`ACTORS`), every repeated trip drawn
     (:func:`trips`): one collection of boxes, a legend of the stages, made once;
     :meth:`update` sets the boxes, their colours, the time axis and the title.  The boxes
@@ -774,8 +778,9 @@ class Timeline:
 
     panels, width_ratios = 1, None
 
-    def __init__(self, fig: Figure, axes):
-        (ax,) = self.axes = axes
+    def __init__(self, fig: Figure, axes, shape=()):
+        super().__init__(fig, axes, shape)
+        (ax,) = self.axes
         self.boxes = ax.add_collection(
             PathCollection([], edgecolors="white", linewidths=0.3), autolim=False
         )
@@ -820,7 +825,7 @@ class Timeline:
         ax.set_title(title)
 
 
-class RingCompare:
+class RingCompare(Drawing):
     """The split and packed rings side by side: cache lines moved per request against
     batch size (a line per ring, the batch shown marked by a band and a dot on each), and
     the time per request at that batch (a bar per ring, its value written on it).  Made
@@ -829,8 +834,9 @@ class RingCompare:
     panels, width_ratios = 2, None
     RINGS = ("split", "packed")
 
-    def __init__(self, fig: Figure, axes):
-        ax, ax2 = self.axes = axes
+    def __init__(self, fig: Figure, axes, shape=()):
+        super().__init__(fig, axes, shape)
+        ax, ax2 = self.axes
         self.band = ax.axvline(1, color="#e3e3e3", lw=12, zorder=1)
         self.lines, self.dots = {}, {}
         for r in self.RINGS:
@@ -957,59 +963,72 @@ def message(fig: Figure, text: str) -> Figure:
     return fig
 
 
+class ExitTax(Drawing):
+    """Guest speed against exits per second for a cost per exit, thin lines for other
+    costs, markers on the curve (see :func:`exit_tax`).  ``shape``: (other costs,
+    markers)."""
+
+    RATES = np.logspace(2, 7.5, 300)
+    MARKER_LOOKS = (("#D55E00", "o"), ("#CC79A7", "s"), ("#0072B2", "D"), ("#56B4E9", "^"))
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        (ax,) = self.axes
+        others, markers = shape
+        r, flat = self.RATES, np.zeros_like(self.RATES)  # data before the log scale
+        self.others = [ax.plot(r, flat, color="#bbbbbb", lw=0.8)[0] for _ in range(others)]
+        self.other_labels = [
+            ax.text(1, 50, "", fontsize=SMALL, color="#888888", rotation=-60) for _ in range(others)
+        ]
+        (self.cost,) = ax.plot(r, flat, color="#333333", lw=2.2)
+        self.markers = [
+            ax.plot([], [], look, color=color, ms=8, mec="white")[0]
+            for color, look in self.MARKER_LOOKS[:markers]
+        ]
+        ax.set_xscale("log", base=10)
+        ax.set_ylim(0, 105)
+        ax.set_xlabel("VM exits per second (one vCPU)")
+        ax.set_ylabel("guest speed (% of native)")
+        ax.grid(alpha=0.3)
+        ax.legend(
+            handles=[self.cost, *self.markers],
+            labels=[""] * (1 + markers),  # set by update
+            frameon=True,
+            loc="lower left",
+            fontsize=SMALL,
+        )
+
+    def update(self, ns_per_exit: float, others, markers) -> None:
+        from ..exit_tax import guest_speed
+
+        (ax,) = self.axes
+        r = self.RATES
+        for ln, text, c in zip(self.others, self.other_labels, others):
+            ln.set_data(r, 100 * guest_speed(r, c))
+            i = np.searchsorted(-guest_speed(r, c), -0.5)
+            text.set_position((r[min(i, r.size - 1)], 50))
+            text.set_text(f"{c / 1e3:g} µs" if i < r.size else "")
+        self.cost.set_data(r, 100 * guest_speed(r, ns_per_exit))
+        labels = [f"{ns_per_exit / 1e3:g} µs per exit"]
+        for ln, (label, rate) in zip(self.markers, markers):
+            y = 100 * guest_speed(rate, ns_per_exit)
+            ln.set_data([rate], [y])
+            labels.append(f"{label}, {rate:,.0f} exits/s -> {y:.0f}%")
+        for ln, t, label in zip([self.cost, *self.markers], ax.get_legend().get_texts(), labels):
+            ln.set_label(label)
+            if t.get_text() != label:
+                t.set_text(label)
+        ax.relim()
+        ax.autoscale_view(scaley=False)
+
+
 def exit_tax(ns_per_exit: float, others=(), markers=(), fig: Figure | None = None) -> Figure:
     """Guest speed (% of native) against exits per second, for a cost per exit; thin lines
-    for ``others`` costs; ``markers`` are (label, exits per second) placed on the curve."""
-    from ..exit_tax import guest_speed
-
+    for ``others`` costs; ``markers`` are (label, exits per second) placed on the curve
+    (at most four)."""
     fig = fig or Figure(figsize=(8, 3.6), layout="constrained")
-    (ax,), kept = kept_panels(fig, "exit_tax")
-    r = np.logspace(2, 7.5, 300)
-    for c in others:
-        kept.line(ax, ("other", c), r, 100 * guest_speed(r, c), color="#bbbbbb", lw=0.8)
-        i = np.searchsorted(-guest_speed(r, c), -0.5)
-        if i < r.size:
-            kept.text(
-                ax,
-                ("other label", c),
-                r[i],
-                50,
-                f"{c / 1e3:g} µs",
-                fontsize=SMALL,
-                color="#888888",
-                rotation=-60,
-            )
-    kept.line(
-        ax,
-        "cost",
-        r,
-        100 * guest_speed(r, ns_per_exit),
-        color="#333333",
-        lw=2.2,
-        label=f"{ns_per_exit / 1e3:g} µs per exit",
-    )
-    for i, ((label, rate), (color, shape)) in enumerate(
-        zip(markers, (("#D55E00", "o"), ("#CC79A7", "s"), ("#0072B2", "D"), ("#56B4E9", "^")))
-    ):
-        y = 100 * guest_speed(rate, ns_per_exit)
-        kept.line(
-            ax,
-            ("marker", i),
-            [rate],
-            [y],
-            shape,
-            color=color,
-            ms=8,
-            mec="white",
-            label=f"{label}, {rate:,.0f} exits/s -> {y:.0f}%",
-        )
-    render.set_scale(ax.xaxis, "log", base=10)
-    ax.set_ylim(0, 105)
-    ax.set_xlabel("VM exits per second (one vCPU)")
-    ax.set_ylabel("guest speed (% of native)")
-    kept.grid(ax, alpha=0.3)
-    kept.legend(ax, frameon=True, loc="lower left", fontsize=SMALL)
-    kept.done()
+    markers = list(markers)[: len(ExitTax.MARKER_LOOKS)]
+    drawing(fig, ExitTax, (len(others), len(markers))).update(ns_per_exit, others, markers)
     return fig
 
 
@@ -1026,6 +1045,81 @@ _ROLE_COLORS = {
         "#d5dbdb",
     ],
 }
+
+
+class VRing(Drawing):
+    """A virtqueue's three areas as tables of cells (see :func:`vring`): one collection
+    of cell boxes and one text per non-empty cell per table (matplotlib's ``Table``
+    re-measures every cell at every draw).  ``shape``: (narrow, for each table its
+    header, which of its cells hold text, its title and its rows' height, the type
+    size); :meth:`update` sets the cells' texts and colours and the figure's titles."""
+
+    width_ratios = (2.2, 1.2, 1.5)
+
+    @classmethod
+    def make_axes(cls, fig, shape):
+        narrow, tables, _ = shape
+        if not narrow:
+            return panels(fig, 3, cls.width_ratios)
+        # tall: the descriptor table above the two rings
+        fig.clear()
+        q = len(tables[0][1]) - 1
+        grid = fig.add_gridspec(2, 2, height_ratios=(q + 1, q + 4), width_ratios=(2.5, 3))
+        return [
+            fig.add_subplot(grid[0, :]),
+            fig.add_subplot(grid[1, 0]),
+            fig.add_subplot(grid[1, 1]),
+        ]
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        _, tables, fontsize = shape
+        self.texts, self.cells = [], []
+        for ax, (header, filled, title, row_height) in zip(self.axes, tables):
+            ax.axis("off")
+            width = 1 / len(header)
+            boxes, texts = [], []
+            for r, cells in enumerate(filled):
+                y = 1 - (r + 1) * row_height
+                for c, has_text in enumerate(cells):
+                    x = c * width
+                    boxes.append(
+                        ((x, y), (x + width, y), (x + width, y + row_height), (x, y + row_height))
+                    )
+                    if has_text:
+                        texts.append(
+                            ax.text(
+                                x + width / 2,
+                                y + row_height / 2,
+                                "",
+                                transform=ax.transAxes,
+                                ha="center",
+                                va="center_baseline",
+                                fontsize=fontsize,
+                            )
+                        )
+            self.texts.append(texts)
+            self.cells.append(
+                ax.add_collection(
+                    PolyCollection(
+                        boxes, edgecolors="#333333", linewidths=0.5, transform=ax.transAxes
+                    ),
+                    autolim=False,
+                )
+            )
+            ax.set_title(title, fontsize=9)
+
+    def update(self, tables, title: str, caption: str) -> None:
+        """``tables``: for each axes, (its cells' texts row by row, header first; their
+        colours)."""
+        for texts, cells, (rows, colors) in zip(self.texts, self.cells, tables):
+            for t, s in zip(texts, [s for row in rows for s in row if s]):
+                if t.get_text() != s:
+                    t.set_text(s)
+            cells.set_facecolor([f for row in colors for f in row])
+        self.fig.suptitle(title, fontsize=9)
+        if caption:
+            self.fig.supxlabel(caption, fontsize=9)
 
 
 def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str = "") -> Figure:
@@ -1049,22 +1143,10 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
     q = len(desc["desc_addr"])
     fig = fig or Figure(figsize=(10, 0.9 + 0.26 * q + 1.0), layout="constrained")
     narrow = fig.get_figwidth() < fig.get_figheight()
-    if narrow:
-        fig.clear()
-        fig.__dict__.pop("_virtmodel_kept", None)
-        grid = fig.add_gridspec(2, 2, height_ratios=(q + 1, q + 4), width_ratios=(2.5, 3))
-        axes = [
-            fig.add_subplot(grid[0, :]),
-            fig.add_subplot(grid[1, 0]),
-            fig.add_subplot(grid[1, 1]),
-        ]
-        kept = Kept("vring", axes)  # new axes: nothing kept
-        # each table fills its axes: header + q rows; header, flags, idx, q slots, event
-        heights, fontsize, wrap = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), SMALL + 0.5, 50
-    else:
-        axes, kept = kept_panels(fig, "vring", 3, width_ratios=(2.2, 1.2, 1.5))
-        # the rings' rows: header, flags, idx, q slots, event index (and room below)
-        heights, fontsize, wrap = (1 / (q + 5),) * 3, SMALL, 130
+    if narrow:  # each table fills its axes: header + q rows; header, flags, idx, q, event
+        heights, fontsize, width = (1 / (q + 1), 1 / (q + 4), 1 / (q + 4)), SMALL + 0.5, 50
+    else:  # the rings' rows: header, flags, idx, q slots, event index (and room below)
+        heights, fontsize, width = (1 / (q + 5),) * 3, SMALL, 130
     owner = drv["owner"]  # which request each descriptor belongs to
 
     def color(tok):
@@ -1096,21 +1178,19 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         + ["free" if owner[i] is None else f"req {owner[i]}"]
         for i in range(q)
     ]
-    _table(
-        kept,
-        axes[0],
-        ["#", "addr", *(f.removeprefix("desc_") for f in fields), ""],
-        rows,
-        [[color(owner[i])] * 6 for i in range(q)],
-        "descriptor table" if snap["layout"] == "split" else "descriptor ring",
-        heights[0],
-        fontsize,
-    )
+    tables = [
+        (
+            ["#", "addr", *(f.removeprefix("desc_") for f in fields), ""],
+            rows,
+            [[color(owner[i])] * 6 for i in range(q)],
+            "descriptor table" if snap["layout"] == "split" else "descriptor ring",
+        )
+    ]
     if snap["layout"] == "split":
-        _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize)
+        tables += _split_rings(areas, drv, dev, q)
         shown = (("free_head", "num_free", "last_used_idx"), ("next_avail", "next_used"))
     else:
-        _packed_events(kept, axes, areas, drv, dev, heights, fontsize)
+        tables += _packed_events(areas, drv, dev)
         shown = (("free_head", "num_free"), ("in_use",))  # positions: in the tables
     state = (
         "driver: "
@@ -1119,18 +1199,26 @@ def vring(snap: dict, fig: Figure | None = None, caption: str = "", title: str =
         + "device: "
         + "  ".join(f"{k}={dev[k]}" for k in shown[1])
     )
-    fig.suptitle((title + "\n" if title else "") + state, fontsize=9)
-    if caption:
-        import textwrap
-
-        fig.supxlabel(textwrap.fill(caption, wrap), fontsize=9)
-    kept.done()
+    cells = [[header, *body] for header, body, _, _ in tables]
+    shape = (
+        narrow,
+        tuple(
+            (tuple(header), tuple(tuple(bool(s) for s in row) for row in rows), title, height)
+            for (header, _, _, title), rows, height in zip(tables, cells, heights)
+        ),
+        fontsize,
+    )
+    drawing(fig, VRing, shape).update(
+        [(rows, [["white"] * len(t[0]), *t[2]]) for rows, t in zip(cells, tables)],
+        (title + "\n" if title else "") + state,
+        textwrap.fill(caption, width) if caption else "",
+    )
     return fig
 
 
-def _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize):
-    """:func:`vring`'s available and used rings; shaded: entries the other side has not
-    consumed yet."""
+def _split_rings(areas, drv, dev, q) -> list:
+    """:func:`vring`'s available and used rings, as (header, rows, colours, title);
+    shaded: entries the other side has not consumed yet."""
     avail, used = areas["driver"], areas["device"]
     av_idx = avail["avail_idx"]
     rows = [[f"ring[{i}]", str(avail["avail_ring"][i])] for i in range(q)]
@@ -1147,16 +1235,7 @@ def _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize):
         + [["used_event", str(avail["used_event"])]]
     )
     colors = [["#eaeded"] * 2] * 2 + colors + [["#eaeded"] * 2]
-    _table(
-        kept,
-        axes[1],
-        ["available ring", ""],
-        rows,
-        colors,
-        "driver -> device",
-        heights[1],
-        fontsize,
-    )
+    out = [(["available ring", ""], rows, colors, "driver -> device")]
     u_idx = used["used_idx"]
     rows, colors = [], []
     live = (u_idx - drv["last_used_idx"]) & 0xFFFF  # used, not yet reaped
@@ -1170,28 +1249,20 @@ def _split_rings(kept, axes, areas, drv, dev, q, heights, fontsize):
         + [["avail_event", str(used["avail_event"]), ""]]
     )
     colors = [["#eaeded"] * 3] * 2 + colors + [["#eaeded"] * 3]
-    _table(
-        kept,
-        axes[2],
-        ["used ring", "id", "len"],
-        rows,
-        colors,
-        "device -> driver",
-        heights[2],
-        fontsize,
-    )
+    return out + [(["used ring", "id", "len"], rows, colors, "device -> driver")]
 
 
-def _packed_events(kept, axes, areas, drv, dev, heights, fontsize):
+def _packed_events(areas, drv, dev) -> list:
     """:func:`vring`'s packed Driver and Device Areas (the event suppression structures,
     off_wrap decoded; shaded) above the positions and wrap counters of the side that
-    writes each."""
+    writes each, as (header, rows, colours, title)."""
     from ..spec import VRING_PACKED_EVENT_F_WRAP_CTR
 
     names = {0: "ENABLE", 1: "DISABLE", 2: "DESC"}
-    for ax, side, state, area, height, title in (
-        (axes[1], "driver", drv, areas["driver"], heights[1], "driver -> device"),
-        (axes[2], "device", dev, areas["device"], heights[2], "device -> driver"),
+    out = []
+    for side, state, area, title in (
+        ("driver", drv, areas["driver"], "driver -> device"),
+        ("device", dev, areas["device"], "device -> driver"),
     ):
         off_wrap = area[f"{side}_event_off_wrap"]
         wrap_bit = 1 << VRING_PACKED_EVENT_F_WRAP_CTR
@@ -1205,46 +1276,108 @@ def _packed_events(kept, axes, areas, drv, dev, heights, fontsize):
         used = "next_used" if side == "device" else "last_used"
         rows += [[k, str(state[k])] for k in ("next_avail", "avail_wrap", used, "used_wrap")]
         colors = [["#eaeded"] * 2] * 2 + [["white"] * 2] * 4
-        _table(kept, ax, [f"{side} event", "suppression"], rows, colors, title, height, fontsize)
+        out.append(([f"{side} event", "suppression"], rows, colors, title))
+    return out
 
 
-def _table(kept, ax, header, rows, colors, title, row_height, fontsize=SMALL):
-    """A grid of cells from the top of ``ax``: the header, then ``rows`` over their
-    background ``colors``; each row ``row_height`` high (a fraction of the axes).  One
-    collection of cell boxes and one text per cell: matplotlib's ``Table`` re-measures
-    every cell at every draw, which made it the slowest part of a live redraw.  Drawn
-    through ``kept`` (:class:`Kept`): a redraw sets the cells' new texts and colours."""
-    ax.axis("off")
-    width = 1 / len(header)
-    boxes, faces = [], []
-    for r, (texts, fills) in enumerate(zip([header, *rows], [["white"] * len(header), *colors])):
-        y = 1 - (r + 1) * row_height
-        for c, (text, fill) in enumerate(zip(texts, fills)):
-            x = c * width
-            boxes.append(((x, y), (x + width, y), (x + width, y + row_height), (x, y + row_height)))
-            faces.append(fill)
-            if text:
-                kept.text(
-                    ax,
-                    (title, r, c),
-                    x + width / 2,
-                    y + row_height / 2,
-                    text,
-                    transform=ax.transAxes,
-                    ha="center",
-                    va="center_baseline",
-                    fontsize=fontsize,
-                )
-    kept.polys(
-        ax,
-        (title, "cells"),
-        boxes,
-        faces,
-        edgecolors="#333333",
-        linewidths=0.5,
-        transform=ax.transAxes,
-    )
-    ax.set_title(title, fontsize=9)
+class LabValidation(Drawing):
+    """Measured beside predicted (see :func:`lab_validation`).  ``shape``: (virtio
+    points, emulated rows)."""
+
+    panels, width_ratios = 2, (1.6, 1)
+
+    def __init__(self, fig, axes, shape):
+        super().__init__(fig, axes, shape)
+        ax, ax2 = self.axes
+        nv, ne = shape
+        (self.model,) = ax.plot([], [], "-", color=path_color("virtio"), lw=1.5, label="model")
+        zeros = np.zeros(nv)
+        self.measured = ax.errorbar(
+            zeros + 1,
+            zeros + 1,
+            yerr=[zeros, zeros],
+            fmt="o",
+            color="black",
+            ms=5,
+            capsize=3,
+            label="measured (median, min-max of runs)",
+        )
+        self.errors = [
+            ax.annotate("", (1, 1), textcoords="offset points", xytext=(6, 6), fontsize=SMALL)
+            for _ in range(nv)
+        ]
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=10)
+        ax.xaxis.set_major_formatter(FuncFormatter(_num))
+        ax.yaxis.set_major_formatter(FuncFormatter(_num))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(LABELS["batch"])
+        ax.set_ylabel("time per request (µs)")
+        ax.legend(handles=[self.model, self.measured], fontsize=SMALL, loc="upper right")
+        ax.grid(alpha=0.3, which="both")
+        x = np.arange(ne)
+        zeros = np.zeros(ne)
+        self.bars = ax2.bar(
+            x - 0.2, zeros, 0.4, yerr=[zeros, zeros], color="#bbbbbb", label="measured", capsize=3
+        )
+        self.model_bars = ax2.bar(x + 0.2, zeros, 0.4, color=path_color("emulated"), label="model")
+        self.emulated_errors = [
+            ax2.annotate(
+                "",
+                (i + 0.2, 0),
+                ha="center",
+                textcoords="offset points",
+                xytext=(0, 3),
+                fontsize=SMALL,
+            )
+            for i in range(ne)
+        ]
+        ax2.set_ylabel("time per request (µs)")
+        ax2.legend(fontsize=SMALL, loc="upper left")
+        ax2.grid(alpha=0.3, axis="y")
+
+    def update(self, rows, model_batches, model_us, size, label, profile_name) -> None:
+        ax, ax2 = self.axes
+        v = [r for r in rows if r.experiment == "virtio"]
+        e = [r for r in rows if r.experiment == "emulated"]
+        self.model.set_data(model_batches, model_us)
+        self.model.set_label(f"model ({profile_name})")
+        ax.get_legend().get_texts()[0].set_text(self.model.get_label())
+        x = np.array([r.knob for r in v], float)
+        y = np.array([r.measured_us for r in v], float)
+        self.measured.lines[0].set_data(x, y)
+        _move_errorbar(
+            self.measured,
+            x,
+            y,
+            y - np.array([r.measured_min for r in v], float),
+            np.array([r.measured_max for r in v], float) - y,
+        )
+        for a, r in zip(self.errors, v):
+            a.xy = (r.knob, r.measured_us)
+            a.set_text(f"{r.error:+.0%}")
+        ax.relim()
+        ax.autoscale_view()
+        ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
+        measured = np.array([r.measured_us for r in e], float)
+        for bar, m in zip(self.bars, measured):
+            bar.set_height(m)
+        _move_errorbar(
+            self.bars.errorbar,
+            np.arange(len(e)) - 0.2,
+            measured,
+            measured - np.array([r.measured_min for r in e], float),
+            np.array([r.measured_max for r in e], float) - measured,
+        )
+        for bar, a, i, r in zip(self.model_bars, self.emulated_errors, range(len(e)), e):
+            bar.set_height(r.predicted_us)
+            a.xy = (i + 0.2, r.predicted_us)
+            a.set_text(f"{r.error:+.0%}")
+        ax2.set_xticks(np.arange(len(e)), [r.knob_label for r in e])
+        ax2.relim()
+        ax2.autoscale_view()
+        ax2.set_title(f"the lab's emulated device, {fmt_bytes(size)} per request", fontsize=10)
+        self.fig.suptitle(label, fontsize=9, color="#555555")
 
 
 def lab_validation(
@@ -1260,90 +1393,11 @@ def lab_validation(
     per request against batch size (left; the model as a line over ``model_batches``), and
     the emulated device with 1 and 3 registers (right)."""
     fig = fig or Figure(figsize=(11, 3.8), layout="constrained")
-    (ax, ax2), kept = kept_panels(fig, "lab_validation", 2, width_ratios=(1.6, 1))
-    v = [r for r in rows if r.experiment == "virtio"]
-    e = [r for r in rows if r.experiment == "emulated"]
-    c = path_color("virtio")
-    kept.line(
-        ax, "model", model_batches, model_us, "-", label=f"model ({profile_name})", color=c, lw=1.5
+    shape = (
+        sum(r.experiment == "virtio" for r in rows),
+        sum(r.experiment == "emulated" for r in rows),
     )
-    for i, r in enumerate(v):
-        lo, hi = r.measured_min, r.measured_max
-        kept.errorbar(
-            ax,
-            ("measured", i),
-            [r.knob],
-            [r.measured_us],
-            ([r.measured_us - lo], [hi - r.measured_us]),
-            fmt="o",
-            color="black",
-            ms=5,
-            capsize=3,
-            label="measured (median, min-max of runs)" if i == 0 else None,
-        )
-        kept.annotate(
-            ax,
-            ("error", i),
-            f"{r.error:+.0%}",
-            (r.knob, r.measured_us),
-            textcoords="offset points",
-            xytext=(6, 6),
-            fontsize=SMALL,
-        )
-    render.set_scale(ax.xaxis, "log", base=2)
-    render.set_scale(ax.yaxis, "log", base=10)
-    ax.xaxis.set_major_formatter(FuncFormatter(_num))
-    ax.yaxis.set_major_formatter(FuncFormatter(_num))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(LABELS["batch"])
-    ax.set_ylabel("time per request (µs)")
-    ax.set_title(f"mini virtio, {fmt_bytes(size)} per request", fontsize=10)
-    kept.legend(ax, fontsize=SMALL, loc="upper right")
-    kept.grid(ax, alpha=0.3, which="both")
-    x = np.arange(len(e))
-    kept.bars(
-        ax2,
-        "measured bars",
-        False,
-        x - 0.2,
-        [r.measured_us for r in e],
-        0,
-        0.4,
-        yerr=(
-            [r.measured_us - r.measured_min for r in e],
-            [r.measured_max - r.measured_us for r in e],
-        ),
-        color="#bbbbbb",
-        label="measured",
-        capsize=3,
+    drawing(fig, LabValidation, shape).update(
+        rows, model_batches, model_us, size, label, profile_name
     )
-    kept.bars(
-        ax2,
-        "model bars",
-        False,
-        x + 0.2,
-        [r.predicted_us for r in e],
-        0,
-        0.4,
-        color=path_color("emulated"),
-        label="model",
-    )
-    for i, r in enumerate(e):
-        kept.annotate(
-            ax2,
-            ("emulated error", i),
-            f"{r.error:+.0%}",
-            (i + 0.2, r.predicted_us),
-            ha="center",
-            textcoords="offset points",
-            xytext=(0, 3),
-            fontsize=SMALL,
-        )
-    ax2.set_xticks(x, [r.knob_label for r in e])
-    ax2.set_ylabel("time per request (µs)")
-    ax2.set_title(f"the lab's emulated device, {fmt_bytes(size)} per request", fontsize=10)
-    kept.legend(ax2, fontsize=SMALL, loc="upper left")
-    kept.grid(ax2, alpha=0.3, axis="y")
-    fig.suptitle(label, fontsize=9, color="#555555")
-    kept.done()
     return fig

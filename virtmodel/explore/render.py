@@ -5,9 +5,10 @@ its internals, and they change between versions.  This module is the one place t
 touches them, each behind :data:`INTERNALS`, one check of the installed version against
 the versions the tests were run on (:data:`TESTED_MATPLOTLIB`).  With any other version
 every function here takes matplotlib's public way (slower, the same pictures): the canvas
-draws as plain Agg, a redraw rebuilds its panels instead of updating kept artists
-(:func:`virtmodel.explore.figures.kept_panels`), and a figure's own title and x label
-are not wrapped to its width.
+draws as plain Agg, a curve's axis scale is set anew at every redraw, and a figure's own
+title and x label are not wrapped to its width.  (The figure kinds,
+:mod:`virtmodel.explore.figures`, make their artists once and update them through
+matplotlib's public API whatever the version.)
 
 The private names, by use (the inventory ``tests/test_render.py`` checks against the
 source):
@@ -19,11 +20,7 @@ source):
   ``Text._get_layout`` calls), axes' axes (``Axis._update_ticks``, ``._get_axis_name``, ``Figure._align_label_groups``,
   ``Axes._axis_map``, ``Tick._pad``, ``Text._bbox_patch``), legends (``Legend._mode``,
   ``._legend_box``, ``._findoffset``), and the canvas' renderer key (``_lastKey``);
-* updating kept artists (:func:`children`, :func:`reorder`, :func:`relim`,
-  :func:`request_autoscale`, :func:`set_scale`): ``Axes._children``,
-  ``Artist._get_in_autoscale``, ``Axes._update_line_limits``,
-  ``._update_patch_limits``, ``._update_image_limits``, ``._update_collection_limits``,
-  ``Axes._request_autoscale_view``, ``Axis._scale``;
+* setting an axis' scale only when it changes (:func:`set_scale`): ``Axis._scale``;
 * fitting a drawing to its frame (:func:`reset_to_grid_cell`, :func:`figure_titles`,
   :func:`side_titles`): ``Axes._set_position``, ``Figure._suptitle``, ``._supxlabel``,
   ``Axes._left_title``, ``._right_title``.
@@ -68,14 +65,8 @@ from collections import OrderedDict
 
 import matplotlib
 import numpy as np
-from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.collections import Collection
 from matplotlib.font_manager import fontManager, get_font
-from matplotlib.image import AxesImage
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from matplotlib.transforms import Bbox
 
 TESTED_MATPLOTLIB = ((3, 11),)
 """matplotlib's (major, minor) versions whose internals this module was run against
@@ -217,7 +208,7 @@ class Renderer(RendererAgg):
 
     def draw_legend(self, legend) -> None:
         """Draw ``legend`` from its kept layer.  A legend's entries are made when it is;
-        what can change after is its texts (set in place by plots.Kept) and its place
+        what can change after is its texts (set in place by a figure kind's update) and its place
         (with loc="best" it moves away from the data), so the key is the legend itself,
         its texts, frame and handles' looks, and the offset matplotlib computes for it
         now (from its box's size, kept with the same key but the offset)."""
@@ -504,60 +495,7 @@ def _draw_kept(artist, kept_draw, renderer):
     return type(artist).draw(artist, renderer)
 
 
-# -- updating kept artists (virtmodel.explore.figures.Kept) ---------------------------------
-# Only reached with INTERNALS: without it, figures.kept_panels keeps nothing.
-def children(ax) -> list:
-    """The artists drawn on ``ax`` (lines, patches, texts, collections, ...), in drawing
-    order."""
-    return list(ax._children)
-
-
-def reorder(ax, key) -> None:
-    """Put ``ax``'s artists and containers in the order ``key`` gives (a kept artist
-    updated in place keeps its old place, a redraw must draw in the new call's order)."""
-    ax._children.sort(key=key)
-    ax.containers.sort(key=key)
-
-
-def request_autoscale(ax, name: str) -> None:
-    """Autoscale ``ax``'s ``name`` ("x" or "y") axis at the next draw, as adding data does."""
-    ax._request_autoscale_view(name)
-
-
-def relim(ax) -> None:
-    """``ax.relim()``, with the data limits of plain rectangles in data coordinates (bars)
-    taken from their corners at once: matplotlib walks each one's path as Bezier curves,
-    most of a bar chart's redraw.  The same limits (up to the last bit)."""
-    if not INTERNALS:
-        return ax.relim()
-    ax.dataLim.ignore(True)
-    ax.dataLim.set_points(Bbox.null().get_points())
-    ax.ignore_existing_data_limits = True
-    corners = []
-    for a in ax._children:
-        if not a._get_in_autoscale():
-            continue
-        if (
-            type(a) is Rectangle
-            and Artist.get_transform(a) is ax.transData
-            and a.get_angle() == 0
-            and ax.name == "rectilinear"
-        ):
-            if a.get_width() or a.get_height():  # matplotlib skips empty ones too
-                (x0, y0), (x1, y1) = a.get_bbox().get_points()
-                corners += [(x0, y0), (x1, y1)]
-        elif isinstance(a, Line2D):
-            ax._update_line_limits(a)
-        elif isinstance(a, Patch):
-            ax._update_patch_limits(a)
-        elif isinstance(a, AxesImage):
-            ax._update_image_limits(a)
-        elif isinstance(a, Collection):
-            ax._update_collection_limits(a)
-    if corners:
-        ax.update_datalim(corners)
-
-
+# -- the figure kinds' axes (virtmodel.explore.figures) -------------------------------------
 def set_scale(axis, name: str, **kw) -> None:
     """``axis``'s scale set to ``name`` (with e.g. ``base``), only when it is not that
     already: setting a scale replaces the axis' locators, formatters and transforms."""

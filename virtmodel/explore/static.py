@@ -25,10 +25,11 @@ size, which it lays out for a tall figure by itself.
 
 Rendering is spread over worker processes forked from the kernel (``VIRTMODEL_FRAME_WORKERS``,
 default: one per core).  Each worker draws its frames one after another on one figure
-(:class:`Painter`), through the live explorers' in-place redraw (reused axes, kept artists,
-:mod:`virtmodel.explore.render`'s kept glyphs and axis layers), and every frame is laid out in full
-from where a new figure would start: so a frame is the same pixels whichever frames the
-worker drew before it (tests/test_widgets.py compares each with a new figure's).
+(:class:`Painter`), through the live explorers' in-place redraw (reused axes, the figure
+kinds' artists updated in place, :mod:`virtmodel.explore.render`'s kept glyphs and axis
+layers), and every frame is laid out in full from where a new figure would start: so a
+frame is the same pixels whichever frames the worker drew before it (tests/test_widgets.py
+compares each with a new figure's).
 """
 
 from __future__ import annotations

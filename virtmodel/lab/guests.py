@@ -1,9 +1,12 @@
 """The guest programs, as machine code, with their assembly source beside them.
 
-Each program is ``guests/<name>.S`` (GNU as, Intel syntax, 64-bit); the bytes below are
-what ``as --64`` and ``objcopy -O binary -j .text`` make of it.  Parameters reach a guest in
-registers (see each source's header), never by patching its code.  ``tests/test_lab.py``
-re-assembles every source where ``as`` exists and checks the bytes are the same.
+Each program is ``guests/<name>.S`` (GNU as, Intel syntax, 64-bit; ``ide_pio`` is 16-bit
+real-mode code, the firmware image of the QEMU lab's real guest,
+:mod:`virtmodel.lab.qemu.firmware`); the bytes below are what ``as --64`` and
+``objcopy -O binary -j .text`` make of it.  Parameters reach a guest in registers (see each
+source's header; ``ide_pio``: in its ROM's parameter block), never by patching its code.
+``tests/test_lab.py`` re-assembles every source where ``as`` exists and checks the bytes
+are the same.
 """
 
 from __future__ import annotations
@@ -37,6 +40,18 @@ CODE = {
         "48c1e8106689430648c1e81048894308b8f000e0fec700ff0100004c89faeeeb"
         "bf50488b0425087100000fb740026689042512710000b8b000e0fec700000000"
         "0048ff0425007100005848cf"
+    ),
+    "ide_pio": bytes.fromhex(
+        "fa8cc88ed831c08ec08ed0bc0070b0ffe621e6a1baf603b002ee6631ed31f666"
+        "8b0e04008b1e000083fb01741683fb02741c83fb03743783fb047443664975fc"
+        "e9e900baf701ec664975fbe9de00baf601b0e0ee42b0eceebaf001bf00806651"
+        "b90001f36d6659664975e3e9be00baf601b0e0ee42b0e5ee664975f2e9ad0066"
+        "8b3e0800e87a00baf6016689f866c1e818240f0ce0eebaf201b001ee426689f8"
+        "ee4266c1e808ee4266c1e808eebaf701b020ee6645eca801753ea88075f5a808"
+        "74f166576651baf001bf0080b90001f36dbf0080b9000126033583c7024975f7"
+        "6659665f66476649759ae81400e81c0030c03b360c007405e81100b001e6f4eb"
+        "2ebaf7016645eca88075f9c3baf201ec30e426a30a0526893608052666892e04"
+        "052666c7060005444f4e45c3e8ddfffaf4ebfc"
     ),
 }
 

@@ -4,6 +4,8 @@
 CPU never runs; this program is the guest driver), bounded by a watchdog, with guest RAM
 shared with this process; :mod:`~virtmodel.lab.qemu.pci` sets PCI up as firmware would;
 :mod:`~virtmodel.lab.qemu.virtio_blk` is a virtio-blk driver over the project's split ring;
+:mod:`~virtmodel.lab.qemu.firmware` boots a guest of ours instead (its CPU runs, under TCG
+or KVM) to time emulated register accesses;
 :mod:`~virtmodel.lab.qemu.experiments` measures QEMU's virtio-blk back end with it,
 :mod:`~virtmodel.lab.qemu.calibrate` makes cost profiles of the measurements, and
 :func:`run` (:mod:`~virtmodel.lab.qemu.validate`) does it all and compares the model's

@@ -18,6 +18,10 @@ page) and ``host_io_ns_per_request``.
   the 4 KiB buffer, submit to null-co, complete, push used); ``dma_map_ns_per_page`` is 0
   since the mapping of the lab's one-page requests is inside it.
 * ``host_io_ns_per_request``: a file back end's per-request cost less null-co's.
+* ``emulate_access_ns``: one read of the IDE status register by a real guest under TCG
+  (:func:`~.experiments.ide_guest_cost`): QEMU's device model and the memory API's
+  dispatch to it, as QEMU runs them after a KVM exit too, plus TCG's helper call (a few
+  ns; said so in the source).  Without that measurement, the modern profile's.
 * ``device_ns_*`` = 0: null-co and tmpfs have no device; their work is the CPU above.
 
 Every other field is the modern profile's, its source kept.
@@ -29,7 +33,7 @@ import dataclasses
 import datetime
 
 from ... import costs
-from .experiments import Fit
+from .experiments import Fit, IdeGuestCost
 
 
 def _measured(note: str, where: str) -> dict:
@@ -37,11 +41,16 @@ def _measured(note: str, where: str) -> dict:
 
 
 def profile_from(
-    backend: str, fits: dict[str, Fit], empty_kick_ns: float, where: str
+    backend: str,
+    fits: dict[str, Fit],
+    empty_kick_ns: float,
+    where: str,
+    register: IdeGuestCost | None = None,
 ) -> costs.CostProfile:
     """The profile of ``backend`` from the per-pass/per-request ``fits`` (by back end; must
-    hold ``"null"`` and ``backend``) and the warm empty kick's CPU; ``where`` names the
-    QEMU version, host and date for every source."""
+    hold ``"null"`` and ``backend``), the warm empty kick's CPU and (if given) a real
+    guest's register accesses under TCG; ``where`` names the QEMU version, host and date
+    for every source."""
     null, own = fits["null"], fits[backend]
     if null.per_pass_ns <= 0:
         raise ValueError(
@@ -126,6 +135,28 @@ def profile_from(
             {"status": "derived", "source": "null-co / tmpfs: no device; its work is CPU"},
         ),
     )
+    if register is not None:
+        if register.accel != "tcg":
+            raise ValueError(
+                f"register must be measured under TCG (QEMU's own cost), got {register.accel!r}"
+            )
+        if not 0 < register.register_ns < 1e6:
+            raise ValueError(
+                f"measurements inconsistent: an emulated register access fits to "
+                f"{register.register_ns:.1f} ns (it must be in 0..1e6)"
+            )
+        fields["emulate_access_ns"] = (
+            register.register_ns,
+            _measured(
+                f"a real guest's read of QEMU's IDE status register (port 0x1f7) under TCG, "
+                f"less an empty loop iteration ({register.register_ns:.1f} ns): the vCPU thread's "
+                f"CPU, least squares over "
+                f"{[n for n, _, _ in register.points['status']]} "
+                f"reads, medians of {register.repeats} QEMU processes; QEMU's device model "
+                f"and dispatch plus TCG's helper call (accelerator tcg)",
+                where,
+            ),
+        )
     sources = dict(costs.MODERN.sources)
     values = {}
     for k, (v, s) in fields.items():

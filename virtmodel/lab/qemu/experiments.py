@@ -23,9 +23,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .ide import DATA, STATUS, Ide
-from .nvme import Nvme
-from .process import Qemu
+from ..kvm import probe as kvm_probe
+from . import firmware
+from .nvme import DATA as NVME_DATA
+from .nvme import IO_READ, Nvme
+from .process import Qemu, QemuError
 from .virtio_blk import Request, VirtioBlk
 
 BACKENDS = ("null", "threads", "io_uring", "native")
@@ -210,12 +212,7 @@ def fit(rows: list[PassCpu]) -> Fit:
     """Separate the fixed per-pass (per wake-up) cost from the per-request cost."""
     if len({r.batch for r in rows}) < 2:
         raise ValueError("rows must span at least two batch sizes to fit")
-    xs = [float(r.batch) for r in rows]
-    ys = [r.ns_per_pass for r in rows]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    icept = my - slope * mx
-    worst = max(abs(icept + slope * x - y) / y for x, y in zip(xs, ys))
+    icept, slope, worst = line([float(r.batch) for r in rows], [r.ns_per_pass for r in rows])
     return Fit(icept, slope, tuple(r.batch for r in rows), worst)
 
 
@@ -451,6 +448,58 @@ def nvme_counts(dbbuf: bool, batches=(1, 8, 32), rounds: int = 10) -> list[NvmeC
 
 
 @dataclass(frozen=True)
+class NvmeAdds:
+    """Shadow doorbells and a driver that adds while the controller works: each round
+    rings ``burst`` reads with one MMIO doorbell, then adds ``extra`` more one at a time
+    straight after (at the driver's own pace, some µs apart), each rung by MMIO only if
+    the SQ EventIdx asks for it (Linux's ``nvme_dbbuf_need_event``).
+
+    ``eventidx_written``: per round, what QEMU wrote to the SQ EventIdx after each command
+    it processed (its ``pci_nvme_eventidx_sq`` trace), counted from the round's first
+    command; ``extra_doorbells``: the extra commands' MMIO doorbells per extra command."""
+
+    burst: int
+    extra: int
+    rounds: int
+    eventidx_written: tuple[tuple[int, ...], ...]
+    extra_doorbells: float
+
+
+def nvme_adds(burst: int, extra: int, rounds: int = 5) -> NvmeAdds:
+    """Ring a burst, add ``extra`` commands during its pass; see :class:`NvmeAdds`."""
+    check_batch(burst)
+    if not (isinstance(extra, int) and 0 <= extra and burst + extra <= 63):
+        raise ValueError(f"extra must be in 0..{63 - burst} (the queue holds 63), got {extra!r}")
+    if not 1 <= rounds <= 100:
+        raise ValueError(f"rounds must be in 1..100, got {rounds}")
+    written, rang = [], 0
+    with nvme_machine(True, trace=("pci_nvme_eventidx_sq",)) as (q, dev):
+        io = dev.io
+        dev.read([0])
+        time.sleep(0.01)
+        q.trace_events()
+        for _ in range(rounds):
+            start = io.tail
+            for i in range(burst):
+                io.add(IO_READ, 1, NVME_DATA + 4096 * i, cdw=[8 * i, 0, 7])
+            io.ring()
+            for i in range(burst, burst + extra):
+                io.add(IO_READ, 1, NVME_DATA + 4096 * i, cdw=[8 * i, 0, 7])
+                rang += io.ring()
+            bad = {c: st for c, st in io.completions(burst + extra) if st}
+            if bad:
+                raise QemuError(f"NVMe reads failed: {bad}")
+            time.sleep(0.005)  # the trace file catches up
+            seen = [
+                (int(args.split("new_eventidx ")[1].split()[0]) - start) % io.size
+                for event, _, args in q.trace_events()
+                if event == "pci_nvme_eventidx_sq" and args.startswith("sqid 1 ")
+            ]
+            written.append(tuple(seen))
+    return NvmeAdds(burst, extra, rounds, tuple(written), rang / (extra * rounds) if extra else 0.0)
+
+
+@dataclass(frozen=True)
 class NvmeCpu:
     """QEMU's CPU per NVMe read command (main loop: QEMU 7.2's NVMe has no IOThread), from
     the slope over batches, with and without shadow doorbells."""
@@ -484,51 +533,105 @@ def nvme_cpu(dbbuf: bool, batches=(1, 4, 16, 32), passes: int = 30, repeats: int
     return NvmeCpu(dbbuf, fit(rows))
 
 
-UNUSED_PORT = 0x2F0  # nothing decodes it on the pc machine
+IDE_COUNTS = {
+    "tcg": {
+        "baseline": (250_000, 500_000, 1_000_000),
+        "status": (250_000, 500_000, 1_000_000),
+        "identify": (1000, 2000, 4000),
+        "check_power": (1000, 2000, 4000),
+    },
+    "kvm": {
+        "baseline": (1000, 2000, 4000),
+        "status": (1000, 2000, 4000),
+        "identify": (250, 500, 1000),
+        "check_power": (250, 500, 1000),
+    },
+}
+"""How many iterations each mode runs per accelerator: some tens of ms of vCPU time at
+the largest (a TCG register read costs ~0.1 µs, a KVM one on this PVM host ~10 µs)."""
 
 
 @dataclass(frozen=True)
-class IdeCost:
-    """QEMU's CPU for one emulated IDE register access and one string-PIO element: the
-    main thread's CPU per qtest port read of the status register and of the data register
-    (inside a transfer), less a read of a port nothing decodes (the qtest command and the
-    port dispatch); medians of ``repeats`` interleaved runs of ``accesses`` reads each."""
+class IdeGuestCost:
+    """The CPU of emulated IDE accesses made by a real guest (:mod:`.firmware`), from the
+    vCPU thread's time on CPU: least-squares slopes over the runs' iteration counts (each
+    point the median of ``repeats`` QEMU processes), so the fixed cost of a run (QEMU's
+    start, translating the program) falls out.
 
-    accesses: int
+    ``register_ns``: one ``in`` of the status register, less an empty loop iteration;
+    ``command_ns``: CHECK POWER MODE (two register writes and the command's handling),
+    less a loop iteration; ``pio_element_ns``: one element of ``rep insw`` (IDENTIFY
+    DEVICE less CHECK POWER MODE, over its 256 words: it carries 1/256 of a transfer's
+    start and end).  Under TCG a cost is QEMU's device model plus TCG's dispatch to it
+    (a helper call, the memory API); under KVM the whole trapped access (exit, KVM, the
+    return to QEMU, its handler), on this host's KVM as it runs real-mode code; there
+    ``exits_per_iteration`` counts the exits each mode's iteration takes (QEMU's
+    ``kvm_run_exit`` trace over two short runs)."""
+
+    accel: str
+    kvm_flavour: str | None  # with KVM: "vmx", "svm" or "pvm" (this host's)
     repeats: int
-    unused_port_ns: float
+    points: dict  # mode -> [(count, median vCPU ns, (the repeats' ns, ...)), ...]
+    slopes: dict  # mode -> ns per iteration
+    worst_residual: float  # the fits' worst residual relative to the measured value
     register_ns: float
+    command_ns: float
     pio_element_ns: float
-    runs: dict
+    exits_per_iteration: dict | None = None  # KVM: mode -> exits per iteration (traced)
 
 
-def ide_cost(accesses: int = 1000, repeats: int = 5) -> IdeCost:
-    """The CPU of emulated register accesses (the ``pc`` machine's IDE, null-co disk)."""
-    if not 10 <= accesses <= 60_000:
-        raise ValueError(f"accesses must be in 10..60000, got {accesses}")
-    args = [
-        "-blockdev",
-        f"driver=null-co,node-name=d0,size={1 << 30},read-zeroes=on",
-        "-device",
-        "ide-hd,drive=d0,bus=ide.0,unit=0",
-    ]
-    runs: dict = {"unused": [], "status": [], "data": []}
-    with Qemu(args, machine="pc", deadline=120) as q:
-        ide = Ide(q)
-        ports = {"unused": (1, UNUSED_PORT), "status": (1, STATUS), "data": (2, DATA)}
-        for _ in range(repeats):
-            ide.start_read(0, 256)  # a transfer of 65536 words for the data reads
-            for kind, (width, port) in ports.items():
-                before = q.thread_cpu_ns()[MAIN]
-                for _ in range(accesses):
-                    q.inp(width, port)
-                runs[kind].append((q.thread_cpu_ns()[MAIN] - before) / accesses)
-    med = {k: statistics.median(v) for k, v in runs.items()}
-    return IdeCost(
-        accesses,
+def line(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares ``y = a + b x``: ``(a, b, worst residual relative to y)``."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    icept = my - slope * mx
+    worst = max(abs(icept + slope * x - y) / y for x, y in zip(xs, ys))
+    return icept, slope, worst
+
+
+def ide_guest_cost(accel: str = "tcg", repeats: int = 3, scale: float = 1.0) -> IdeGuestCost:
+    """Run the firmware guest in each timed mode at :data:`IDE_COUNTS` (times ``scale``),
+    ``repeats`` QEMU processes per point, the points interleaved, and fit the slopes."""
+    if accel not in IDE_COUNTS:
+        raise ValueError(f"accel must be one of {tuple(IDE_COUNTS)}, got {accel!r}")
+    if not (isinstance(repeats, int) and 1 <= repeats <= 20):
+        raise ValueError(f"repeats must be in 1..20, got {repeats!r}")
+    if not 0.01 <= scale <= 10:
+        raise ValueError(f"scale must be in 0.01..10, got {scale!r}")
+    plan = {m: [max(1, round(n * scale)) for n in ns] for m, ns in IDE_COUNTS[accel].items()}
+    got: dict = {(m, n): [] for m, ns in plan.items() for n in ns}
+    for _ in range(repeats):
+        for m, ns in plan.items():
+            for n in ns:
+                r = firmware.run(m, n, accel)
+                if m == "identify" and r.data[0:2] != b"\x40\x00":
+                    raise QemuError(f"IDENTIFY's data did not reach the guest: {r.data[:8]!r}")
+                if m == "check_power" and r.nsector != 0xFF:
+                    raise QemuError(f"CHECK POWER MODE left sector count {r.nsector:#x}")
+                got[m, n].append(r.vcpu_ns)
+    points = {
+        m: [(n, statistics.median(got[m, n]), tuple(got[m, n])) for n in ns]
+        for m, ns in plan.items()
+    }
+    exits = None
+    if accel == "kvm":  # what one iteration costs in exits: two traced runs per mode
+        exits = {}
+        for m in plan:
+            a, b = (firmware.run(m, n, accel, count_exits=True).exits for n in (10, 20))
+            exits[m] = (b - a) / 10
+    slopes, worst = {}, 0.0
+    for m, pts in points.items():
+        _, slopes[m], w = line([float(n) for n, _, _ in pts], [y for _, y, _ in pts])
+        worst = max(worst, w)
+    return IdeGuestCost(
+        accel,
+        kvm_probe().flavour if accel == "kvm" else None,
         repeats,
-        med["unused"],
-        med["status"] - med["unused"],
-        med["data"] - med["unused"],
-        runs,
+        points,
+        slopes,
+        worst,
+        slopes["status"] - slopes["baseline"],
+        slopes["check_power"] - slopes["baseline"],
+        (slopes["identify"] - slopes["check_power"]) / firmware.IDENTIFY_WORDS,
+        exits,
     )

@@ -1,7 +1,8 @@
 """One QEMU process in qtest mode, as a guest driver sees it.
 
 ``qemu-system-x86_64 -qtest stdio -S``: the guest's CPU never runs (``-S``), and this
-program plays the guest: it sends qtest commands (QEMU's ``docs/devel/qtest.rst``: port and
+program plays the guest (with ``paused=False`` a firmware image of ours runs instead, and
+qtest only keeps QEMU's RAM shared: :mod:`~virtmodel.lab.qemu.firmware`): it sends qtest commands (QEMU's ``docs/devel/qtest.rst``: port and
 MMIO accesses) on QEMU's stdin and reads the answers (``OK ...`` / ``FAIL ...``) from its
 stdout.  Guest RAM is a ``memory-backend-file`` shared with this process (an mmap of a file
 on tmpfs, unlinked as soon as both sides have it open), so rings and buffers are read and
@@ -95,6 +96,12 @@ class Qemu:
         Seconds the whole process may live (the watchdog kills it then), 1..3600.
     machine : str
         ``q35`` (PCIe, the default) or ``pc`` (i440FX with the legacy IDE ports).
+    paused : bool
+        True (the default): ``-S``, the guest CPU never runs and this program is the
+        driver.  False: the guest runs from power-on (a firmware image given with
+        ``-bios`` in ``args``), and qtest stays the channel for reading its RAM.
+    accel : str
+        ``tcg`` or ``kvm`` (``-accel``); None: QEMU's choice (TCG with qtest).
     """
 
     def __init__(
@@ -105,6 +112,8 @@ class Qemu:
         timeout: float = 20.0,
         deadline: float = 300.0,
         machine: str = "q35",
+        paused: bool = True,
+        accel: str | None = None,
     ):
         if not (isinstance(ram_mb, int) and 16 <= ram_mb <= 1024):
             raise ValueError(f"ram_mb must be an integer in 16..1024, got {ram_mb!r}")
@@ -114,6 +123,8 @@ class Qemu:
             raise ValueError(f"deadline must be in 1..3600 s, got {deadline!r}")
         if machine not in ("q35", "pc"):
             raise ValueError(f"machine must be 'q35' or 'pc', got {machine!r}")
+        if accel not in (None, "tcg", "kvm"):
+            raise ValueError(f"accel must be None, 'tcg' or 'kvm', got {accel!r}")
         exe = binary()
         if exe is None:
             raise QemuUnavailable(f"{BINARY} is not installed (apt-get install qemu-system-x86)")
@@ -148,7 +159,8 @@ class Qemu:
                 "debug-threads=on",
                 "-msg",
                 "timestamp=on",
-                "-S",
+                *(["-S"] if paused else []),
+                *(["-accel", accel] if accel else []),
             ]
             for ev in trace:
                 cmd += ["-trace", ev]

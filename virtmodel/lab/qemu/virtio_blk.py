@@ -61,6 +61,7 @@ SECTOR = 512
 MSI_AREA = 0x1000  # the MSI-X message of vector n lands at MSI_AREA + 4 * n
 MSI_DATA = 0x4D5349  # "MSI"
 RING = 0x10000
+LATE_S = 2.0  # how long a kick's first request may take on a loaded host (seconds)
 BUFFERS = 0x100000
 
 
@@ -202,9 +203,18 @@ class VirtioBlk:
             try:
                 self.wait(1, timeout=0.5)
             except QemuError:
-                os.close(mine)
-                self.kick_fd = None
-                continue
+                # no answer yet: a wrong eventfd (aio=native's completion notifier, the
+                # guest notifier), or the right one on a loaded host taking its time with
+                # QEMU's first request.  A late completion says which: without it, the
+                # next candidate's kick would pop this request too and pass for the right
+                # one when it is not.
+                try:
+                    self.wait(1, timeout=LATE_S)
+                except QemuError:
+                    os.close(mine)
+                    self.kick_fd = None
+                    continue
+            self.wait(self.outstanding())
             self.reap()
             self.kicks = 0
             return
