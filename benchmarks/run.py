@@ -169,6 +169,7 @@ EXPLORERS = (
     "beyond.explore_nvme",
     "beyond.explore_assignment",
     "beyond.explore_packed",
+    "beyond.explore_scaling",
     "beyond.explore_which_path",
 )
 

@@ -44,13 +44,18 @@ def test_iothread_polling_keeps_kicks_off_and_spends_a_core_doing_so():
     """aio_poll's poll section disables notifications (io_poll_begin) and, while polls
     keep finding work within the window, never re-enables them: fewer kicks than the main
     loop, no thread wake-ups, and the spin counted as polling CPU."""
-    main, polled = run("virtio", iodepth=16), run("virtio", iodepth=16, backend_threads=1, poll_ns=32768)
+    main, polled = (
+        run("virtio", iodepth=16),
+        run("virtio", iodepth=16, backend_threads=1, poll_ns=32768),
+    )
     assert polled.kicks_per_request < main.kicks_per_request / 4
     assert polled.events["wakes"] < main.events["wakes"] / 4
     assert polled.events["poll_hits"] > 0 == main.events["poll_hits"]
     # the IOThread's spin is CPU (KVM's halt polling off, so it is the only polling)
     spin = [
-        run("virtio", iodepth=16, halt_poll=False, backend_threads=1, poll_ns=w).breakdown_ns["polling"]
+        run("virtio", iodepth=16, halt_poll=False, backend_threads=1, poll_ns=w).breakdown_ns[
+            "polling"
+        ]
         for w in (0, 32768)
     ]
     assert spin[1] > 100.0 and spin[0] == 0
@@ -93,7 +98,11 @@ def test_poll_ns_is_checked_with_its_name_and_range():
 def test_one_submission_per_pass_with_all_of_its_requests():
     """defer_call_begin/end around the pass: one io_submit carries every request the pass
     popped, and the device receives them together."""
-    for kw in (dict(iodepth=16), dict(batch=16), dict(iodepth=16, backend_threads=1, poll_ns=32768)):
+    for kw in (
+        dict(iodepth=16),
+        dict(batch=16),
+        dict(iodepth=16, backend_threads=1, poll_ns=32768),
+    ):
         e = run("virtio", **kw).events
         assert e["submissions"] == e["passes"]  # one per pass that took requests
         assert e["passes"] < 0.5  # several requests per submission

@@ -10,6 +10,7 @@ from virtmodel import hardware, paths
 from virtmodel import params as P
 from virtmodel.__main__ import main
 from virtmodel.explore import figures as plots
+from virtmodel.explore.figures import EndLabels
 from virtmodel.paths import Example, Outcome, Param, Path
 from virtmodel.paths.result import STAGES
 from virtmodel.sweep import compare, sweep
@@ -101,9 +102,10 @@ def test_a_plot_shows_the_toy_in_its_legend_and_colour(toy):
     cs = compare("request_bytes", [512, 4096], paths=["virtio", "toy"], requests=50)
     fig = plots.curves(cs, ("us_per_request",))
     ax = fig.axes[0]
-    (leg,) = fig.legends  # under the panels
-    legend = [t.get_text() for t in leg.get_texts()]
-    assert legend == [paths.get("virtio").label, "a toy path"]
+    # each line labelled at its right end (no legend: every label fits)
+    (labels,) = [a for a in ax.get_children() if isinstance(a, EndLabels)]
+    assert [t.get_text() for t in labels.texts] == [paths.get("virtio").label, "a toy path"]
+    assert not fig.legends
     (line,) = [ln for ln in ax.lines if ln.get_label() == "a toy path"]
     assert line.get_color() == TOY_COLOR
     assert line.get_ydata().tolist() == [0.25, 0.25]

@@ -538,6 +538,7 @@ EXPLORERS = {
             explore.explore_nvme,
             explore.explore_assignment,
             explore.explore_packed,
+            explore.explore_scaling,
             explore.explore_which_path,
         )
     },

@@ -69,12 +69,11 @@ How the code is laid out (SimPy's shape, in one numba kernel):
 * :class:`Loop` holds the run's parameters (scalars: the workload and the actors'
   behaviour); :meth:`virtmodel.paths.ringpath.RingSetup.loop` builds it.  :class:`Work`
   holds the arrays the loop works in; :func:`simulate_ring` makes them.
-* :func:`_loop` is the loop: it asks each actor when it acts next (:func:`_vcpu_next` for
+* :func:`_run` is the loop: it asks each actor when it acts next (:func:`_vcpu_next` for
   each vCPU, each thread's clock or wake-up time, the device's next finish), picks the
   earliest (ties: vCPUs in order, the device, threads in order), and that actor takes one
   step: :func:`_vcpu_step` (which dispatches on what the vCPU does next, ``DO_*``),
-  :func:`_device_step`, :func:`_backend_step`.  It is compiled twice, each when first
-  used: :func:`_run_one` (one of each kind, the counts constant) and :func:`_run_many`.
+  :func:`_device_step`, :func:`_backend_step`.
 * Each actor's state is named slots in rows of small arrays (``VT_``/``VN_`` for the
   vCPUs, ``BT_``/``BN_`` the back-end threads, ``DT_``/``DN_`` the device, ``QT_``/``QN_``
   the queues as their back ends know them): times in ns, and numbers and flags.  A step
@@ -98,7 +97,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import njit, row, stack_array
+from ._jit import njit, stack_array
 from .jitter import lognormal
 from .ringmem import BROKEN, EMPTY, Virtqueue
 from .ringops import (
@@ -289,7 +288,7 @@ class Work(NamedTuple):
 
 # ---- the actors and their state ------------------------------------------------------------
 # Each kind of actor keeps its state in two small arrays of named slots, one row per actor
-# (row i of a kind with n slots is [i * n, (i + 1) * n): _jit.row): times in ns
+# (row i of a kind with n slots is [i * n, (i + 1) * n): :func:`_row`): times in ns
 # (float64, slots *T_*) and numbers and flags (int64, slots *N_*).
 VCPU = 0
 DEVICE = 1
@@ -400,31 +399,10 @@ AIO_POLL_GROW_START_NS = 4_000.0
 # ---- helpers ---------------------------------------------------------------------------
 
 
-# who serves whom (Work's maps), read only when there is more than one of a kind: with one
-# vCPU, queue and thread every index is the constant 0 (see _run_one)
 @njit(inline="always")
-def _queue_of(w, lp, v):
-    return 0 if lp.queues == 1 else w.queue_of[v]
-
-
-@njit(inline="always")
-def _thread_of(w, lp, q):
-    return 0 if lp.threads == 1 else w.thread_of[q]
-
-
-@njit(inline="always")
-def _irq_of(w, lp, q):
-    return 0 if lp.vcpus == 1 else w.irq_of[q]
-
-
-@njit(inline="always")
-def _irq_queue(w, lp, v):
-    return 0 if lp.vcpus == 1 else w.irq_queue[v]
-
-
-@njit(inline="always")
-def _job_of(w, lp, req):
-    return 0 if lp.vcpus == 1 else w.req_job[req]
+def _row(a, i, n):
+    """Row ``i`` of the actors' state ``a`` with ``n`` slots each (a view)."""
+    return a[i * n : (i + 1) * n]
 
 
 @njit(inline="always")
@@ -480,7 +458,7 @@ def _earliest(slot_t):
 
 
 @njit(inline="always")
-def _reap(vq, lp, t, w, v, VT, VN, gn):
+def _reap(vq, t, w, v, VT, VN, gn):
     """vCPU ``v`` reaps every used buffer of ``vq`` now: each request's latency is ``t``
     less its submit time, which ``lat`` held while it was in flight, and its job counts it
     done.  A job on another vCPU that sleeps halted waiting for it is woken by an IPI
@@ -497,7 +475,7 @@ def _reap(vq, lp, t, w, v, VT, VN, gn):
         if tok < 0:
             return BROKEN, ipis
         w.lat[tok] = t - w.lat[tok]
-        j = _job_of(w, lp, tok)
+        j = w.req_job[tok]
         VN[j * N_VN + VN_DONE] += 1
         n += 1
         if j != v and VN[j * N_VN + VN_PHASE] == VCPU_HALTED and VT[j * N_VT + VT_IRQ_AT] == np.inf:
@@ -633,7 +611,7 @@ def _complete(vq, q, lp, w, t, busy, bt, VT, qn):
     if busy:
         bt[BT_BUSY] += w.c_row[A_COMPLETE]
     if lp.poll:
-        vt = row(VT, _irq_of(w, lp, q), N_VT)
+        vt = _row(VT, w.irq_of[q], N_VT)
         if vt[VT_UNSEEN_AT] == np.inf:
             vt[VT_UNSEEN_AT] = t
     return t
@@ -700,20 +678,19 @@ def _vcpu_next(vq, lp, w, vt, vn, others_busy):
 @njit(inline="always")
 def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     """vCPU ``v`` does ``do`` at ``at``.  Returns a status (OK or RING_BROKEN)."""
-    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
-    q = _queue_of(w, lp, v)
+    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
+    q = w.queue_of[v]
     if do == DO_SUBMIT:
         req = gn[G_NEXT_ID]
         gn[G_NEXT_ID] = req + 1
         vn[VN_REQ] = req
-        if lp.vcpus > 1:
-            w.req_job[req] = v
+        w.req_job[req] = v
         w.lat[req] = vt[VT_NOW]  # its submit time, until it completes
         _take(w, A_SUBMIT, 1.0)
         vt[VT_NOW] += w.c_row[A_SUBMIT]
         vn[VN_PHASE] = VCPU_PUBLISH_DUE
     elif do == DO_PUBLISH:
-        b = _thread_of(w, lp, q)
+        b = w.thread_of[q]
         return _vcpu_publish(
             queue(r, q),
             lp,
@@ -721,15 +698,15 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
             rng,
             vt,
             vn,
-            row(BT, b, N_BT),
-            row(BN, b, N_BN),
-            row(QT, q, N_QT),
-            row(QN, q, N_QN),
+            _row(BT, b, N_BT),
+            _row(BN, b, N_BN),
+            _row(QT, q, N_QT),
+            _row(QN, q, N_QN),
         )
     elif do == DO_DRAIN_IN_EXIT:
         return _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN)
     elif do == DO_HANDLE:
-        return _vcpu_handle(v, r, lp, w, VT, VN, gn)
+        return _vcpu_handle(v, r, w, VT, VN, gn)
     elif do == DO_TAKE_IRQ:
         vt[VT_IRQ_AT] = np.inf
         _take(w, A_IRQ_RUNNING, 1.0)
@@ -740,7 +717,7 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
         w.times[T_GUEST_POLL] += at - vt[VT_NOW]
         vt[VT_NOW] = at
         vt[VT_UNSEEN_AT] = np.inf
-        n, ipis = _reap(queue(r, q), lp, at, w, v, VT, VN, gn)
+        n, ipis = _reap(queue(r, q), at, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
         _send_ipis(w, vt, ipis)
@@ -812,14 +789,14 @@ def _handler_due(w, vt, vn, delivery_ns):
 
 
 @njit(inline="always")
-def _vcpu_handle(v, r, lp, w, VT, VN, gn):
+def _vcpu_handle(v, r, w, VT, VN, gn):
     """The handler of the queue whose interrupt vCPU ``v`` takes reaps with interrupts
     disabled, re-enables them and looks again; what it reaps the application sees once
     the handler is done (its tail included): an entry that arrives during the tail waits
     for the next interrupt.  A vCPU woken only by an IPI has no queue to reap."""
-    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
     vn[VN_PHASE] = VCPU_READY
-    q = _irq_queue(w, lp, v)
+    q = w.irq_queue[v]
     if q < 0:
         return OK
     vq = queue(r, q)
@@ -827,7 +804,7 @@ def _vcpu_handle(v, r, lp, w, VT, VN, gn):
     ipis = 0
     while True:
         driver_disable_interrupts(vq)
-        n, k = _reap(vq, lp, t_seen, w, v, VT, VN, gn)
+        n, k = _reap(vq, t_seen, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
         ipis += k
@@ -884,11 +861,11 @@ def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
     service time complete inline; the exit returns when the ring is empty, with the
     interrupt it raised (if any) injected on the entry that ends it, with no exit of its
     own (one that was already pending merges with it), or sent to the queue's vCPU."""
-    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
     vq = queue(r, q)
-    qt, qn = row(QT, q, N_QT), row(QN, q, N_QN)
-    b = _thread_of(w, lp, q)
-    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    qt, qn = _row(QT, q, N_QT), _row(QN, q, N_QN)
+    b = w.thread_of[q]
+    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
     if qn[QN_R_LEN] > 0 and w.c_row[A_SERVICE] == 0.0:
         vt[VT_NOW] = _complete(vq, q, lp, w, vt[VT_NOW], False, bt, VT, qn)
         vn[VN_IN_PASS] = True
@@ -903,13 +880,13 @@ def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
         vn[VN_IN_PASS] = False
         raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False, bt)
         if raised:
-            target = _irq_of(w, lp, q)
+            target = w.irq_of[q]
             if target == v:
                 if vt[VT_IRQ_AT] <= vt[VT_NOW]:
                     vt[VT_IRQ_AT] = np.inf
                 _handler_due(w, vt, vn, 0.0)
             else:
-                _raise(row(VT, target, N_VT), vt[VT_NOW])
+                _raise(_row(VT, target, N_VT), vt[VT_NOW])
     return OK
 
 
@@ -934,7 +911,7 @@ def _device_step(lp, w, rng, dt, dn, BT, BN, QN):
     code = w.slot_h[k]
     qs = w.ready.shape[1]
     q = code // qs
-    _fifo_push(w.ready[q], row(QN, q, N_QN), QN_R_HEAD, code - q * qs)
+    _fifo_push(w.ready[q], _row(QN, q, N_QN), QN_R_HEAD, code - q * qs)
     if dn[DN_W_LEN] > 0:
         js = lognormal(rng, lp.sigma)
         w.units[A_SERVICE] += js
@@ -946,8 +923,8 @@ def _device_step(lp, w, rng, dt, dn, BT, BN, QN):
     k = _earliest(w.slot_t)
     dn[DN_NEXT_SLOT] = k
     dt[DT_NEXT] = w.slot_t[k]
-    b = _thread_of(w, lp, q)
-    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    b = w.thread_of[q]
+    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
     if not _sees_at_once(lp, bt, bn, tf) and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
         _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
 
@@ -986,7 +963,7 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
     one interrupt per queue at the end of a pass of completions, or begins the pass a
     queue was kicked for; with nothing to do it polls or sleeps (:func:`_backend_idle`)
     until a kick or a completion."""
-    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
     if not bn[BN_AWAKE] and not _backend_wakes(b, r, lp, w, bt, bn, QN):
         return OK
     if not lp.doorbell_tail:
@@ -995,7 +972,7 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
             return _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN)
     q = _first(QN, b, lp, QN_R_LEN)
     if q >= 0:
-        qn = row(QN, q, N_QN)
+        qn = _row(QN, q, N_QN)
         bt[BT_NOW] = _complete(queue(r, q), q, lp, w, bt[BT_NOW], True, bt, VT, qn)
         qn[QN_IN_PASS] = True
         return OK
@@ -1004,10 +981,10 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
         QN[q * N_QN + QN_IN_PASS] = False
         raised, bt[BT_NOW] = _interrupt_decision(queue(r, q), lp, w, bt[BT_NOW], True, bt)
         if raised:
-            _raise(row(VT, _irq_of(w, lp, q), N_VT), bt[BT_NOW])
+            _raise(_row(VT, w.irq_of[q], N_VT), bt[BT_NOW])
         return OK
     for q in range(b, lp.queues, lp.threads):
-        qn = row(QN, q, N_QN)
+        qn = _row(QN, q, N_QN)
         if qn[QN_KICKED] and not qn[QN_DRAINING]:
             qn[QN_KICKED] = False
             qn[QN_DRAINING] = True
@@ -1022,9 +999,9 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
 
 @njit(inline="always")
 def _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN):
-    qn = row(QN, q, N_QN)
+    qn = _row(QN, q, N_QN)
     res, bt[BT_NOW] = _drain_step(
-        queue(r, q), q, lp, w, bt[BT_NOW], True, bt, bn, dt, dn, row(QT, q, N_QT), qn, rng
+        queue(r, q), q, lp, w, bt[BT_NOW], True, bt, bn, dt, dn, _row(QT, q, N_QT), qn, rng
     )
     if res == DRAIN_BROKEN:
         return RING_BROKEN
@@ -1123,7 +1100,7 @@ def _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     VT[:] = 0.0
     VN[:] = 0
     for v in range(lp.vcpus):
-        vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
+        vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
         vt[VT_IRQ_AT] = np.inf
         vt[VT_UNSEEN_AT] = np.inf
         if v < lp.numjobs:
@@ -1142,6 +1119,7 @@ def _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     gn[:] = 0
 
 
+@njit
 def simulate_ring(
     r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
 ):
@@ -1159,29 +1137,6 @@ def simulate_ring(
     lognormal factors of shape ``lp.sigma`` drawn from ``rng`` (a numpy Generator) as they
     happen.
     """
-    one = lp.vcpus == 1 and lp.queues == 1 and lp.threads == 1
-    (_simulate_one if one else _simulate_many)(
-        r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
-    )
-
-
-@njit(inline="always")
-def _simulate(
-    run,
-    r,
-    lp,
-    cost,
-    exits,
-    chain_lens,
-    chain_write,
-    maps,
-    rng,
-    lat,
-    stage_ns,
-    times,
-    counters,
-    busy,
-):
     q = r.queue_size
     c_row = np.empty(N_ACTIONS)
     for a in range(N_ACTIONS):
@@ -1209,54 +1164,8 @@ def _simulate(
         counters,
         busy,
     )
-    run(r, lp, w, rng)
+    _run(r, lp, w, rng)
     _tally(w, cost, exits, stage_ns)
-
-
-# two kernels, each compiled when first used (a run with one of each never compiles the
-# other, which takes minutes)
-@njit
-def _simulate_one(
-    r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
-):
-    _simulate(
-        _run_one,
-        r,
-        lp,
-        cost,
-        exits,
-        chain_lens,
-        chain_write,
-        maps,
-        rng,
-        lat,
-        stage_ns,
-        times,
-        counters,
-        busy,
-    )
-
-
-@njit
-def _simulate_many(
-    r, lp, cost, exits, chain_lens, chain_write, maps, rng, lat, stage_ns, times, counters, busy
-):
-    _simulate(
-        _run_many,
-        r,
-        lp,
-        cost,
-        exits,
-        chain_lens,
-        chain_write,
-        maps,
-        rng,
-        lat,
-        stage_ns,
-        times,
-        counters,
-        busy,
-    )
 
 
 def maps(vcpus: int, queues: int, threads: int) -> tuple:
@@ -1276,59 +1185,24 @@ def maps(vcpus: int, queues: int, threads: int) -> tuple:
 
 
 @njit(_nrt=False)
-def _run_one(r, lp, w, rng):
-    """:func:`_loop` with one vCPU, one queue and one back-end thread, compiled as such: the
-    counts in ``lp`` are constants here, so every row index folds to 0 and LLVM keeps the
-    actors' slots in registers (read from ``lp`` they would not be: the loop ran twice as
-    slowly)."""
-    _loop(
-        r,
-        Loop(*lp[:-4], 1, 1, 1, 1),
-        w,
-        rng,
-        stack_array(N_VT, np.float64),
-        stack_array(N_VN, np.int64),
-        stack_array(N_BT, np.float64),
-        stack_array(N_BN, np.int64),
-        stack_array(N_QT, np.float64),
-        stack_array(N_QN, np.int64),
-    )
-
-
-@njit(_nrt=False)
-def _run_many(r, lp, w, rng):
-    """:func:`_loop` with any number of vCPUs, queues and threads (up to MAX_*)."""
-    _loop(
-        r,
-        lp,
-        w,
-        rng,
-        stack_array(ALL_VT, np.float64),
-        stack_array(ALL_VN, np.int64),
-        stack_array(ALL_BT, np.float64),
-        stack_array(ALL_BN, np.int64),
-        stack_array(ALL_QT, np.float64),
-        stack_array(ALL_QN, np.int64),
-    )
-
-
-@njit(inline="always")
-def _loop(r, lp, w, rng, VT, VN, BT, BN, QT, QN):
-    """The event loop of :func:`simulate_ring` (which allocates its arrays; the actors' state
-    rows come from :func:`_run_one` or :func:`_run_many`): pick the next
+def _run(r, lp, w, rng):
+    """The event loop of :func:`simulate_ring`, which allocates its arrays: pick the next
     actor (the earliest; ties: vCPUs in order, then the device, then the back-end threads
     in order), let it take one step.
 
     Each kind of actor's state is rows of named slots (``VT_*`` times and ``VN_*`` numbers
     for the vCPUs, ``BT_``/``BN_`` the back-end threads, ``DT_``/``DN_`` the device,
-    ``QT_``/``QN_`` the queues) in arrays on the calling kernel's stack: LLVM sees that nothing
+    ``QT_``/``QN_`` the queues) in arrays on this kernel's stack: LLVM sees that nothing
     else points into them and keeps slots in registers (in arrays passed in, every store to
     another array might have changed them: the loop ran 5 to 20 % slower).  Compiled
     without numba's runtime (``_nrt=False``): it allocates nothing, and with the runtime
     every ring operation inlined here reference-counts the queue's two arrays (atomic
     increments and decrements that the compiler could not prune), which took half of the
     loop's time."""
+    VT, VN = stack_array(ALL_VT, np.float64), stack_array(ALL_VN, np.int64)
+    BT, BN = stack_array(ALL_BT, np.float64), stack_array(ALL_BN, np.int64)
     dt, dn = stack_array(N_DT, np.float64), stack_array(N_DN, np.int64)
+    QT, QN = stack_array(ALL_QT, np.float64), stack_array(ALL_QN, np.int64)
     gn = stack_array(N_G, np.int64)
     _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn)
     if lp.backend_polls:  # it never asks for a kick: it watches the rings
@@ -1354,12 +1228,7 @@ def _loop(r, lp, w, rng, VT, VN, BT, BN, QT, QN):
         do = DO_NOTHING
         for i in range(lp.vcpus):
             t, d = _vcpu_next(
-                queue(r, _queue_of(w, lp, i)),
-                lp,
-                w,
-                row(VT, i, N_VT),
-                row(VN, i, N_VN),
-                others_busy,
+                queue(r, w.queue_of[i]), lp, w, _row(VT, i, N_VT), _row(VN, i, N_VN), others_busy
             )
             if t < v_time:
                 v_time, v, do = t, i, d

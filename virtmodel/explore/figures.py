@@ -878,36 +878,29 @@ CEILINGS = {"vcpu": "busiest vCPU", "backend": "busiest back-end thread", "devic
 CEILING_COLORS = {"vcpu": "#0072B2", "backend": "#D55E00", "device": "#009E73"}
 
 
-class Ceiling:
+class Ceiling(Drawing):
     """Scaling with jobs: throughput against fio jobs, and the busy share of the busiest
-    vCPU, the busiest back-end thread and the device (a line each, each labelled at its
-    right end): the one that reaches 100 % is the ceiling.  The jobs chosen are marked by
-    a band and a dot on each line.  Made once; :meth:`update` sets the data, the marks and
-    the title."""
+    vCPU, the busiest back-end thread and the device (a line each, labelled at its right
+    end): the one that reaches 100 % is the ceiling.  The jobs chosen are marked by a band
+    and a dot on each line.  Made once; :meth:`update` sets the data, the marks and the
+    title."""
 
     panels, width_ratios = 2, None
 
-    def __init__(self, fig: Figure, axes):
-        ax, ax2 = self.axes = axes
-        self.bands = [a.axvline(1, color="#e3e3e3", lw=12, zorder=1) for a in axes]
+    def __init__(self, fig: Figure, axes, shape=()):
+        super().__init__(fig, axes, shape)
+        ax, ax2 = self.axes
+        self.bands = [a.axvline(1, color="#e3e3e3", lw=12, zorder=1) for a in self.axes]
         (self.iops,) = ax.plot([], [], "o-", ms=3, color="#333333")
         (self.iops_dot,) = ax.plot([], [], "o", ms=8, mec="white", mew=1.2, color="#333333")
-        self.util, self.dots, self.names = {}, {}, {}
-        for k, label in CEILINGS.items():
+        self.util, self.dots = {}, {}
+        for k in CEILINGS:
             c = CEILING_COLORS[k]
-            (self.util[k],) = ax2.plot([], [], "o-", ms=3, color=c, label=label)
+            (self.util[k],) = ax2.plot([], [], "o-", ms=3, color=c)
             (self.dots[k],) = ax2.plot([], [], "o", ms=8, mec="white", mew=1.2, color=c)
-            self.names[k] = ax2.annotate(
-                label,
-                (0, 0),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=SMALL,
-                color=c,
-            )
+        self.labels = EndLabels(ax2, self.util.values(), CEILINGS.values())  # adds itself
         ax2.axhline(100, color="k", lw=0.6, ls=":")
-        for a in axes:
+        for a in self.axes:
             a.set_xscale("log", base=2)
             a.xaxis.set_major_formatter(FuncFormatter(_num))
             a.xaxis.set_minor_locator(NullLocator())
@@ -918,27 +911,18 @@ class Ceiling:
         ax2.set_ylim(0, 110)
 
     def update(self, jobs, kiops, util: dict, marked, title: str) -> None:
-        ax, ax2 = self.axes
+        ax = self.axes[0]
         jobs = list(jobs)
         i = jobs.index(marked)
         self.iops.set_data(jobs, kiops)
         self.iops_dot.set_data([marked], [kiops[i]])
-        ends = {}
         for k in CEILINGS:
             y = [100 * u for u in util[k]]
             self.util[k].set_data(jobs, y)
             self.dots[k].set_data([marked], [y[i]])
-            ends[k] = y[-1]
-        # the labels at the lines' right ends, nudged apart where the lines end together
-        order = sorted(ends, key=ends.get)
-        placed: list[float] = []
-        for k in order:
-            y = max(ends[k], placed[-1] + 9) if placed else ends[k]
-            placed.append(y)
-            self.names[k].xy = (jobs[-1], y)
         for a in self.axes:
             a.set_xticks(jobs)
-            a.set_xlim(jobs[0] / 1.3, jobs[-1] * 4.5 if a is ax2 else jobs[-1] * 1.3)
+            a.set_xlim(jobs[0] / 1.3, jobs[-1] * 1.3)
         for band in self.bands:
             band.set_xdata([marked, marked])
         ax.set_ylim(0, max(kiops) * 1.15)
