@@ -218,7 +218,9 @@ def main():
     py = rate_plain_python()
     sp = rate_simpy("split", 10_000)
     spi = rate_simpy("index", 50_000)
-    report("virtio sim, numba (requests/s)", jit, "req/s", ">= 1.1e7", jit >= 1.1e7)
+    # issue 21's target for one queue (the loop for many vCPUs, queues and threads; it
+    # was >= 1.1e7 for the one-of-each loop before it)
+    report("virtio sim, numba (requests/s)", jit, "req/s", ">= 1e7", jit >= 1e7)
     report("virtio sim, packed ring (requests/s)", packed, "req/s", "-", True)
     report("packed ring's speed / split ring's", packed / jit, "x", ">= 0.8", packed / jit >= 0.8)
     many = rate_many()

@@ -370,7 +370,10 @@ QN_KICKED = 6  # a kick (or a poll that saw new chains) its thread has not acted
 QN_DRAINING = 7  # its thread is in a submission pass over it
 QN_IN_PASS = 8  # completions returned since its last interrupt decision
 QN_PENDING = 9  # chains taken in this pass and not yet submitted (Work.pending[queue])
-N_QN = 10
+QN_RESERVED = 10  # requests prepared by a vCPU and not yet made available: each holds a
+#                   place in the ring (blk-mq's tag), so jobs sharing a queue never
+#                   prepare more than it has room for
+N_QN = 11
 assert DN_W_LEN == DN_W_HEAD + 1 and QN_R_LEN == QN_R_HEAD + 1  # as _fifo_push reads them
 
 # the rows of every actor of a kind (stack_array needs each size as a constant)
@@ -458,14 +461,16 @@ def _earliest(slot_t):
 
 
 @njit(inline="always")
-def _reap(vq, t, w, v, VT, VN, gn):
-    """vCPU ``v`` reaps every used buffer of ``vq`` now: each request's latency is ``t``
-    less its submit time, which ``lat`` held while it was in flight, and its job counts it
-    done.  A job on another vCPU that sleeps halted waiting for it is woken by an IPI
-    (Linux's ``blk_mq_complete_request`` completes on the interrupted vCPU when the two
-    share a cache, as a VM's vCPUs do, and waking the job's task on its halted vCPU sends a
-    reschedule IPI); the job sees the completion at ``t``, its vCPU runs again once the IPI
-    woke it.  Returns (how many or BROKEN, IPIs sent)."""
+def _reap(vq, q, lp, t, w, v, VT, VN, gn):
+    """vCPU ``v`` reaps every used buffer of queue ``q`` (``vq``) now: each request's
+    latency is ``t`` less its submit time, which ``lat`` held while it was in flight, and
+    its job counts it done.  A job on another vCPU that sleeps halted waiting for it is
+    woken by an IPI (Linux's ``blk_mq_complete_request`` completes on the interrupted vCPU
+    when the two share a cache, as a VM's vCPUs do, and waking the job's task on its halted
+    vCPU sends a reschedule IPI); the job sees the completion at ``t``, its vCPU runs again
+    once the IPI woke it.  So is a job of this queue halted for want of room in the ring
+    (blk-mq wakes the tasks waiting for a tag when one is freed).  Returns (how many or
+    BROKEN, IPIs sent)."""
     n = 0
     ipis = 0
     while True:
@@ -484,6 +489,19 @@ def _reap(vq, t, w, v, VT, VN, gn):
     if n > 0 and t > w.times[T_LAST_DONE]:
         w.times[T_LAST_DONE] = t
     gn[G_DONE] += n
+    if n > 0 and lp.vcpus > 1:  # room freed: wake the jobs of this queue waiting for it
+        for j in range(lp.vcpus):
+            o = j * N_VN
+            if (
+                j != v
+                and w.queue_of[j] == q
+                and VN[o + VN_PHASE] == VCPU_HALTED
+                and VT[j * N_VT + VT_IRQ_AT] == np.inf
+                and VN[o + VN_SUBMITTED] < VN[o + VN_QUOTA]
+                and VN[o + VN_SUBMITTED] - VN[o + VN_DONE] < lp.depth
+            ):
+                ipis += 1
+                VT[j * N_VT + VT_IRQ_AT] = t + ipis * w.c_row[A_IPI]
     return n, ipis
 
 
@@ -642,9 +660,9 @@ def _wake_backend(lp, w, bt, t, a, rng):
 
 
 @njit(inline="always")
-def _vcpu_next(vq, lp, w, vt, vn, others_busy):
-    """When the vCPU acts next and what it does (DO_*); ``others_busy``: a back-end thread
-    or the device has something coming."""
+def _vcpu_next(vq, lp, w, vt, vn, qn, others_busy):
+    """When the vCPU acts next and what it does (DO_*); ``qn``: its queue's row;
+    ``others_busy``: a back-end thread or the device has something coming."""
     phase = vn[VN_PHASE]
     t = vt[VT_NOW]
     if phase == VCPU_PUBLISH_DUE:
@@ -662,7 +680,7 @@ def _vcpu_next(vq, lp, w, vt, vn, others_busy):
     sub, done = vn[VN_SUBMITTED], vn[VN_DONE]
     if (
         sub < vn[VN_QUOTA]
-        and num_free(vq) >= w.chain_lens.shape[0]
+        and num_free(vq) >= (qn[QN_RESERVED] + 1) * w.chain_lens.shape[0]
         and sub - done < lp.depth
         and (not lp.closed or vn[VN_IN_BATCH] > 0 or done == sub)
     ):
@@ -689,6 +707,7 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
         _take(w, A_SUBMIT, 1.0)
         vt[VT_NOW] += w.c_row[A_SUBMIT]
         vn[VN_PHASE] = VCPU_PUBLISH_DUE
+        QN[q * N_QN + QN_RESERVED] += 1
     elif do == DO_PUBLISH:
         b = w.thread_of[q]
         return _vcpu_publish(
@@ -706,7 +725,7 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     elif do == DO_DRAIN_IN_EXIT:
         return _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN)
     elif do == DO_HANDLE:
-        return _vcpu_handle(v, r, w, VT, VN, gn)
+        return _vcpu_handle(v, r, lp, w, VT, VN, gn)
     elif do == DO_TAKE_IRQ:
         vt[VT_IRQ_AT] = np.inf
         _take(w, A_IRQ_RUNNING, 1.0)
@@ -717,7 +736,7 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
         w.times[T_GUEST_POLL] += at - vt[VT_NOW]
         vt[VT_NOW] = at
         vt[VT_UNSEEN_AT] = np.inf
-        n, ipis = _reap(queue(r, q), at, w, v, VT, VN, gn)
+        n, ipis = _reap(queue(r, q), q, lp, at, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
         _send_ipis(w, vt, ipis)
@@ -740,7 +759,8 @@ def _vcpu_publish(vq, lp, w, rng, vt, vn, bt, bn, qt, qn):
     for k in range(n_desc):
         w.addrs[k] = (req * n_desc + k) * 4096
     if driver_add(vq, w.addrs, w.chain_lens, w.chain_write, req) < 0:
-        return RING_BROKEN
+        return RING_BROKEN  # never for want of room: the place was reserved (QN_RESERVED)
+    qn[QN_RESERVED] -= 1
     vn[VN_SUBMITTED] += 1
     qn[QN_ADDED] += 1
     vn[VN_IN_BATCH] += 1
@@ -789,7 +809,7 @@ def _handler_due(w, vt, vn, delivery_ns):
 
 
 @njit(inline="always")
-def _vcpu_handle(v, r, w, VT, VN, gn):
+def _vcpu_handle(v, r, lp, w, VT, VN, gn):
     """The handler of the queue whose interrupt vCPU ``v`` takes reaps with interrupts
     disabled, re-enables them and looks again; what it reaps the application sees once
     the handler is done (its tail included): an entry that arrives during the tail waits
@@ -804,7 +824,7 @@ def _vcpu_handle(v, r, w, VT, VN, gn):
     ipis = 0
     while True:
         driver_disable_interrupts(vq)
-        n, k = _reap(vq, t_seen, w, v, VT, VN, gn)
+        n, k = _reap(vq, q, lp, t_seen, w, v, VT, VN, gn)
         if n < 0:
             return RING_BROKEN
         ipis += k
@@ -1227,8 +1247,15 @@ def _run(r, lp, w, rng):
         v = 0
         do = DO_NOTHING
         for i in range(lp.vcpus):
+            q = w.queue_of[i]
             t, d = _vcpu_next(
-                queue(r, w.queue_of[i]), lp, w, _row(VT, i, N_VT), _row(VN, i, N_VN), others_busy
+                queue(r, q),
+                lp,
+                w,
+                _row(VT, i, N_VT),
+                _row(VN, i, N_VN),
+                _row(QN, q, N_QN),
+                others_busy,
             )
             if t < v_time:
                 v_time, v, do = t, i, d
