@@ -15,7 +15,7 @@ on vs off, one path vs another) within 30 % median; absolute rates and latencies
 ratios) within 30 % median.  A case whose run needs a parameter its path does not take is
 not run: its row says what it needs (``Row.skipped``), and the targets count only the rows
 that ran (every case runs today).  The scaling cases with a fast back end (a RAM disk, a
-LIO backstore the source does not name) run on :func:`ram_device`.
+LIO backstore the source does not name) run on ``ram_device()``.
 """
 
 from __future__ import annotations
