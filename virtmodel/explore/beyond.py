@@ -294,7 +294,8 @@ JOBS = (1, 2, 4, 8, 16)
 SCALE_VCPUS = 16
 SCALE_REQUESTS = 16_000
 """Requests per point of the scaling explorer (1,000 per job at 16 jobs)."""
-SCALE_BACKENDS = {"qemu": ("virtio", "QEMU's IOThreads"), "vhost": ("vhost", "vhost workers")}
+SCALE_BACKENDS = {"qemu": ("virtio", "QEMU, IOThreads"), "vhost": ("vhost", "vhost, workers")}
+BUSIEST = {"vcpu": "a vCPU", "backend": "a back-end thread", "device": "the device"}
 ONE_OR_MANY = {"one": "one", "many": "one per vCPU"}
 THREADS = {"one": "one", "many": "one per queue"}
 
@@ -328,8 +329,8 @@ def explore_scaling(profile=DEFAULT_PROFILE) -> Explorer:
             {k: [r.utilisation[k] for r in res] for k in figures.CEILINGS},
             jobs,
             f"{jobs} job{'s' if jobs > 1 else ''}, iodepth {depth}, {SCALE_BACKENDS[backend][1]}: "
-            f"{at.throughput_rps / 1e3:.0f} k requests/s; busiest: {figures.CEILINGS[top]} "
-            f"({at.utilisation[top]:.0%})",
+            f"{at.throughput_rps / 1e3:.0f} k requests/s; the busiest is "
+            f"{BUSIEST[top]} ({at.utilisation[top]:.0%})",
         )
         return {"results": dict(zip(JOBS, res)), "ceiling": top}
 
