@@ -106,3 +106,49 @@ calling kernel's stack frame, uninitialised, for state a kernel keeps in named s
 an array passed in, LLVM sees that nothing else can point into it and keeps its slots in
 registers.  It needs no runtime (it works under ``_nrt=False``) and must not outlive the
 kernel that made it.  With the JIT off: ``np.zeros(n, dtype)``."""
+
+
+def _row_typing(typingctx, a, i, n):
+    """Typing and code of :func:`row` (a numba intrinsic)."""
+    from numba.core import cgutils, types
+
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"):
+        return None
+    if not isinstance(n, types.IntegerLiteral):
+        return None  # numba tries again with the literal
+    width = n.literal_value
+    aryty = types.Array(a.dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(a)(context, builder, args[0])
+        item = context.get_abi_sizeof(context.get_data_type(a.dtype))
+        start = builder.mul(args[1], context.get_constant(types.intp, width))
+        ary = context.make_array(aryty)(context, builder)
+        context.populate_array(
+            ary,
+            data=cgutils.gep_inbounds(builder, src.data, start),
+            shape=[context.get_constant(types.intp, width)],
+            strides=[context.get_constant(types.intp, item)],
+            itemsize=context.get_constant(types.intp, item),
+            meminfo=None,
+        )
+        return ary._getvalue()
+
+    return aryty(a, types.intp, n), codegen
+
+
+def _row_python(a, i, n):
+    return a[i * n : (i + 1) * n]
+
+
+row: Any = (
+    _row_python
+    if getattr(numba.config, "DISABLE_JIT", 0)
+    else numba.extending.intrinsic(prefer_literal=True)(_row_typing)
+)
+"""``row(a, i, n)``: row ``i`` of ``a`` (a 1-D C array of rows of ``n`` items; ``n`` a
+constant), as a view: ``a[i * n:(i + 1) * n]`` without the slice's checks and
+normalisation, which numba's slicing does at run time (tens of instructions and branches:
+the event loop takes a row per actor it touches at every step).  Like a
+:func:`stack_array`, the view holds no reference: it must not outlive ``a``.  With the JIT
+off: the slice."""

@@ -97,7 +97,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import njit, stack_array
+from ._jit import njit, row, stack_array
 from .jitter import lognormal
 from .ringmem import BROKEN, EMPTY, Virtqueue
 from .ringops import (
@@ -288,7 +288,7 @@ class Work(NamedTuple):
 
 # ---- the actors and their state ------------------------------------------------------------
 # Each kind of actor keeps its state in two small arrays of named slots, one row per actor
-# (row i of a kind with n slots is [i * n, (i + 1) * n): :func:`_row`): times in ns
+# (row i of a kind with n slots is [i * n, (i + 1) * n): _jit.row): times in ns
 # (float64, slots *T_*) and numbers and flags (int64, slots *N_*).
 VCPU = 0
 DEVICE = 1
@@ -400,12 +400,6 @@ AIO_POLL_GROW_START_NS = 4_000.0
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-
-@njit(inline="always")
-def _row(a, i, n):
-    """Row ``i`` of the actors' state ``a`` with ``n`` slots each (a view)."""
-    return a[i * n : (i + 1) * n]
 
 
 @njit(inline="always")
@@ -629,7 +623,7 @@ def _complete(vq, q, lp, w, t, busy, bt, VT, qn):
     if busy:
         bt[BT_BUSY] += w.c_row[A_COMPLETE]
     if lp.poll:
-        vt = _row(VT, w.irq_of[q], N_VT)
+        vt = row(VT, w.irq_of[q], N_VT)
         if vt[VT_UNSEEN_AT] == np.inf:
             vt[VT_UNSEEN_AT] = t
     return t
@@ -696,7 +690,7 @@ def _vcpu_next(vq, lp, w, vt, vn, qn, others_busy):
 @njit(inline="always")
 def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     """vCPU ``v`` does ``do`` at ``at``.  Returns a status (OK or RING_BROKEN)."""
-    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
     q = w.queue_of[v]
     if do == DO_SUBMIT:
         req = gn[G_NEXT_ID]
@@ -717,10 +711,10 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
             rng,
             vt,
             vn,
-            _row(BT, b, N_BT),
-            _row(BN, b, N_BN),
-            _row(QT, q, N_QT),
-            _row(QN, q, N_QN),
+            row(BT, b, N_BT),
+            row(BN, b, N_BN),
+            row(QT, q, N_QT),
+            row(QN, q, N_QN),
         )
     elif do == DO_DRAIN_IN_EXIT:
         return _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN)
@@ -814,7 +808,7 @@ def _vcpu_handle(v, r, lp, w, VT, VN, gn):
     disabled, re-enables them and looks again; what it reaps the application sees once
     the handler is done (its tail included): an entry that arrives during the tail waits
     for the next interrupt.  A vCPU woken only by an IPI has no queue to reap."""
-    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
     vn[VN_PHASE] = VCPU_READY
     q = w.irq_queue[v]
     if q < 0:
@@ -881,11 +875,11 @@ def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
     service time complete inline; the exit returns when the ring is empty, with the
     interrupt it raised (if any) injected on the entry that ends it, with no exit of its
     own (one that was already pending merges with it), or sent to the queue's vCPU."""
-    vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
+    vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
     vq = queue(r, q)
-    qt, qn = _row(QT, q, N_QT), _row(QN, q, N_QN)
+    qt, qn = row(QT, q, N_QT), row(QN, q, N_QN)
     b = w.thread_of[q]
-    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
     if qn[QN_R_LEN] > 0 and w.c_row[A_SERVICE] == 0.0:
         vt[VT_NOW] = _complete(vq, q, lp, w, vt[VT_NOW], False, bt, VT, qn)
         vn[VN_IN_PASS] = True
@@ -906,7 +900,7 @@ def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
                     vt[VT_IRQ_AT] = np.inf
                 _handler_due(w, vt, vn, 0.0)
             else:
-                _raise(_row(VT, target, N_VT), vt[VT_NOW])
+                _raise(row(VT, target, N_VT), vt[VT_NOW])
     return OK
 
 
@@ -931,7 +925,7 @@ def _device_step(lp, w, rng, dt, dn, BT, BN, QN):
     code = w.slot_h[k]
     qs = w.ready.shape[1]
     q = code // qs
-    _fifo_push(w.ready[q], _row(QN, q, N_QN), QN_R_HEAD, code - q * qs)
+    _fifo_push(w.ready[q], row(QN, q, N_QN), QN_R_HEAD, code - q * qs)
     if dn[DN_W_LEN] > 0:
         js = lognormal(rng, lp.sigma)
         w.units[A_SERVICE] += js
@@ -944,7 +938,7 @@ def _device_step(lp, w, rng, dt, dn, BT, BN, QN):
     dn[DN_NEXT_SLOT] = k
     dt[DT_NEXT] = w.slot_t[k]
     b = w.thread_of[q]
-    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
     if not _sees_at_once(lp, bt, bn, tf) and not bn[BN_AWAKE] and bt[BT_WAKE_AT] == np.inf:
         _wake_backend(lp, w, bt, tf, A_WAKE_FOR_COMPLETION, rng)
 
@@ -969,9 +963,11 @@ def _sees_at_once(lp, bt, bn, t):
 def _first(QN, b, lp, slot):
     """The first of thread ``b``'s queues (``b``, ``b + threads``, ...: round robin) whose
     ``slot`` is set, or -1."""
-    for q in range(b, lp.queues, lp.threads):
+    q = b
+    while q < lp.queues:  # not a stepped range: its length is a division, every call
         if QN[q * N_QN + slot] != 0:
             return q
+        q += lp.threads
     return -1
 
 
@@ -983,7 +979,7 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
     one interrupt per queue at the end of a pass of completions, or begins the pass a
     queue was kicked for; with nothing to do it polls or sleeps (:func:`_backend_idle`)
     until a kick or a completion."""
-    bt, bn = _row(BT, b, N_BT), _row(BN, b, N_BN)
+    bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
     if not bn[BN_AWAKE] and not _backend_wakes(b, r, lp, w, bt, bn, QN):
         return OK
     if not lp.doorbell_tail:
@@ -992,7 +988,7 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
             return _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN)
     q = _first(QN, b, lp, QN_R_LEN)
     if q >= 0:
-        qn = _row(QN, q, N_QN)
+        qn = row(QN, q, N_QN)
         bt[BT_NOW] = _complete(queue(r, q), q, lp, w, bt[BT_NOW], True, bt, VT, qn)
         qn[QN_IN_PASS] = True
         return OK
@@ -1001,15 +997,17 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
         QN[q * N_QN + QN_IN_PASS] = False
         raised, bt[BT_NOW] = _interrupt_decision(queue(r, q), lp, w, bt[BT_NOW], True, bt)
         if raised:
-            _raise(_row(VT, w.irq_of[q], N_VT), bt[BT_NOW])
+            _raise(row(VT, w.irq_of[q], N_VT), bt[BT_NOW])
         return OK
-    for q in range(b, lp.queues, lp.threads):
-        qn = _row(QN, q, N_QN)
+    q = b
+    while q < lp.queues:
+        qn = row(QN, q, N_QN)
         if qn[QN_KICKED] and not qn[QN_DRAINING]:
             qn[QN_KICKED] = False
             qn[QN_DRAINING] = True
             _begin_drain(queue(r, q), lp, bn)
             break
+        q += lp.threads
     q = _first(QN, b, lp, QN_DRAINING)
     if q >= 0:
         return _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN)
@@ -1019,9 +1017,9 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
 
 @njit(inline="always")
 def _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN):
-    qn = _row(QN, q, N_QN)
+    qn = row(QN, q, N_QN)
     res, bt[BT_NOW] = _drain_step(
-        queue(r, q), q, lp, w, bt[BT_NOW], True, bt, bn, dt, dn, _row(QT, q, N_QT), qn, rng
+        queue(r, q), q, lp, w, bt[BT_NOW], True, bt, bn, dt, dn, row(QT, q, N_QT), qn, rng
     )
     if res == DRAIN_BROKEN:
         return RING_BROKEN
@@ -1120,7 +1118,7 @@ def _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     VT[:] = 0.0
     VN[:] = 0
     for v in range(lp.vcpus):
-        vt, vn = _row(VT, v, N_VT), _row(VN, v, N_VN)
+        vt, vn = row(VT, v, N_VT), row(VN, v, N_VN)
         vt[VT_IRQ_AT] = np.inf
         vt[VT_UNSEEN_AT] = np.inf
         if v < lp.numjobs:
@@ -1252,9 +1250,9 @@ def _run(r, lp, w, rng):
                 queue(r, q),
                 lp,
                 w,
-                _row(VT, i, N_VT),
-                _row(VN, i, N_VN),
-                _row(QN, q, N_QN),
+                row(VT, i, N_VT),
+                row(VN, i, N_VN),
+                row(QN, q, N_QN),
                 others_busy,
             )
             if t < v_time:
