@@ -12,7 +12,7 @@ spec), so both can use it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -379,36 +379,31 @@ QUEUES = Param(
     hi_text="vcpus",
     check_fn=_queues_polled,
 )
-_THREADS_DOC = "queue k is served by thread k mod backend_threads (round robin)"
-IOTHREADS = Param(
-    "backend_threads",
-    0,
-    "threads",
-    "QEMU's threads serving the queues: 0 = its main loop (which never polls), n = n "
-    "IOThreads, the queues assigned round robin (iothread-vq-mapping, QEMU 9.0; before "
-    "it, every queue of a device in one IOThread)",
-    lo=0,
-    hi=lambda p: p["queues"],
-    hi_text="queues",
-)
-VHOST_WORKERS = Param(
-    "backend_threads",
-    1,
-    "threads",
-    "vhost worker threads: 1 = one worker for the device (Linux before 6.5), = queues a "
-    "worker per queue (VHOST_NEW_WORKER, Linux 6.5); " + _THREADS_DOC,
-    lo=1,
-    hi=lambda p: p["queues"],
-    hi_text="queues",
-)
 USER_THREADS = Param(
     "backend_threads",
     1,
     "threads",
-    "the vhost-user back end's threads (SPDK's reactors, a daemon's workers); " + _THREADS_DOC,
+    "the vhost-user back end's threads (SPDK's reactors, a daemon's workers); queue k is "
+    "served by thread k mod backend_threads (round robin)",
     lo=1,
     hi=lambda p: p["queues"],
     hi_text="queues",
+)
+"""The back-end threads of a path; the paths below differ only in what a thread is, the
+default and whether 0 (QEMU's main loop) is one."""
+VHOST_WORKERS = replace(
+    USER_THREADS,
+    doc="vhost worker threads: 1 = one worker for the device (Linux before 6.5), = queues "
+    "a worker per queue (VHOST_NEW_WORKER, Linux 6.5); queue k is served by worker k mod "
+    "backend_threads",
+)
+IOTHREADS = replace(
+    USER_THREADS,
+    default=0,
+    lo=0,
+    doc="QEMU's threads serving the queues: 0 = its main loop (which never polls), n = n "
+    "IOThreads, the queues assigned round robin (iothread-vq-mapping, QEMU 9.0; before "
+    "it, every queue of a device in one IOThread)",
 )
 
 

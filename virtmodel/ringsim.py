@@ -371,8 +371,9 @@ QN_DRAINING = 7  # its thread is in a submission pass over it
 QN_IN_PASS = 8  # completions returned since its last interrupt decision
 QN_PENDING = 9  # chains taken in this pass and not yet submitted (Work.pending[queue])
 QN_RESERVED = 10  # requests prepared by a vCPU and not yet made available: each holds a
-#                   place in the ring (blk-mq's tag), so jobs sharing a queue never
-#                   prepare more than it has room for
+#                   place in the ring (blk-mq's tag, taken in blk_mq_get_tag before the
+#                   driver's queue_rq), so jobs sharing a queue never prepare more than it
+#                   has room for
 N_QN = 11
 assert DN_W_LEN == DN_W_HEAD + 1 and QN_R_LEN == QN_R_HEAD + 1  # as _fifo_push reads them
 
@@ -459,12 +460,14 @@ def _reap(vq, q, lp, t, w, v, VT, VN, gn):
     """vCPU ``v`` reaps every used buffer of queue ``q`` (``vq``) now: each request's
     latency is ``t`` less its submit time, which ``lat`` held while it was in flight, and
     its job counts it done.  A job on another vCPU that sleeps halted waiting for it is
-    woken by an IPI (Linux's ``blk_mq_complete_request`` completes on the interrupted vCPU
-    when the two share a cache, as a VM's vCPUs do, and waking the job's task on its halted
-    vCPU sends a reschedule IPI); the job sees the completion at ``t``, its vCPU runs again
-    once the IPI woke it.  So is a job of this queue halted for want of room in the ring
-    (blk-mq wakes the tasks waiting for a tag when one is freed).  Returns (how many or
-    BROKEN, IPIs sent)."""
+    woken by an IPI (Linux's block/blk-mq.c ``blk_mq_complete_need_ipi``: no block IPI when
+    the two CPUs share a cache, as a VM's vCPUs do, so the request completes on the
+    interrupted vCPU, and waking the job's task on its halted vCPU sends a reschedule IPI);
+    the job sees the completion at ``t``, its vCPU runs again once the IPI woke it.  So is a
+    job of this queue halted for want of room in the ring (block/blk-mq-tag.c: a task
+    sleeps in ``blk_mq_get_tag`` until ``blk_mq_put_tag``'s ``sbitmap_queue_clear`` frees
+    one; virtio-blk's tag depth is its queue's size).  Returns (how many or BROKEN, IPIs
+    sent)."""
     n = 0
     ipis = 0
     while True:
@@ -1188,10 +1191,11 @@ def simulate_ring(
 
 def maps(vcpus: int, queues: int, threads: int) -> tuple:
     """Who serves whom, as Linux and QEMU arrange it: ``(queue_of, irq_of, irq_queue,
-    thread_of)``.  blk-mq maps vCPUs to queues in contiguous groups (the managed MSI-X
-    affinity spreads the queues' vectors over the CPUs in order: with 4 vCPUs and 2 queues,
-    vCPUs 0-1 use queue 0 and 2-3 queue 1); a queue's interrupt goes to the first vCPU of
-    its group; queue k is served by back-end thread k mod ``threads`` (QEMU's
+    thread_of)``.  blk-mq maps vCPUs to queues in contiguous groups (virtio-blk's map,
+    block/blk-mq-virtio.c ``blk_mq_virtio_map_queues``, maps each queue to the CPUs of its
+    vector's managed affinity, which lib/group_cpus.c ``group_cpus_evenly`` spreads over
+    the CPUs in order: with 4 vCPUs and 2 queues, vCPUs 0-1 use queue 0 and 2-3 queue 1);
+    a queue's interrupt goes to the first vCPU of its group; queue k is served by back-end thread k mod ``threads`` (QEMU's
     ``iothread-vq-mapping`` without explicit vqs assigns them round robin; vhost with a
     worker per queue has ``threads`` = ``queues``)."""
     queue_of = np.arange(vcpus, dtype=np.int64) * queues // vcpus

@@ -24,71 +24,82 @@ KNOB_SIZES = (512, 4096, 65536)
 IDE_DMA = f"{figures.IDE_DISK}, DMA"
 
 
-def _variants(fig, variants: dict, metrics, depth: int, prof, exits_in_legend=False):
-    """Curves of each variant (label -> (path, params)) over ``DEPTHS``, drawn with
-    ``depth`` marked (``exits_in_legend``: each label followed by its exits per request
-    there); returns them and each variant's result at ``depth``."""
-    curves = {
-        label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
-        for label, (path, kw) in variants.items()
-    }
-    at = {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
-    paths = {label: path for label, (path, _) in variants.items()}
-    figures.curves(
-        curves,
-        metrics,
-        fig,
-        marker=depth,
-        colors={label: figures.path_color(path) for label, path in paths.items()},
-        styles=figures.variant_styles(paths),
-        labels={k: figures.with_exits(k, r) for k, r in at.items()} if exits_in_legend else None,
+def _by_depth(title, knob: Knob, variants, metrics, summary, profile, exits_in_legend=False):
+    """The shape of most of this chapter's explorers: the curves of ``variants(value)``
+    (label -> (path, params); ``value``: the setting of ``knob``, the one knob besides the
+    iodepth) over ``DEPTHS``, the iodepth chosen marked (``exits_in_legend``: each label
+    followed by its exits per request there).  ``summary(depth, value, at)`` (``at``: each
+    variant's result at that depth) returns the figure's title and what else the explorer
+    records in its data beside the curves and ``at``."""
+    prof = get_profile(profile)
+
+    def draw(fig, depth, **knobs):
+        (value,) = knobs.values()
+        v = variants(value)
+        curves = {
+            label: curve(path, "iodepth", DEPTHS, requests=REQUESTS, profile=prof, **kw)
+            for label, (path, kw) in v.items()
+        }
+        at = {k: c.results[DEPTHS.index(depth)] for k, c in curves.items()}
+        paths = {label: path for label, (path, _) in v.items()}
+        figures.curves(
+            curves,
+            metrics,
+            fig,
+            marker=depth,
+            colors={label: figures.path_color(path) for label, path in paths.items()},
+            styles=figures.variant_styles(paths),
+            labels={k: figures.with_exits(k, r) for k, r in at.items()}
+            if exits_in_legend
+            else None,
+        )
+        text, more = summary(depth, value, at)
+        fig.suptitle(text, fontsize=9)
+        return {"curves": curves, "at": at, **more}
+
+    return Explorer(
+        title, (Knob("depth", "iodepth", MARKS, 1), knob), draw, figsize=(FRAME_WIDTH_IN, 3.6)
     )
-    return curves, at
 
 
 def explore_ioeventfd(profile=DEFAULT_PROFILE) -> Explorer:
     """ioeventfd and the I/O thread: the kick as an exit to QEMU, or an exit KVM ends with
     an eventfd signal that wakes QEMU's I/O thread."""
-    prof = get_profile(profile)
 
-    def draw(fig, depth, request_bytes):
+    def variants(request_bytes):
         v = {
             "virtio, ioeventfd (I/O thread)": ("virtio", dict(ioeventfd=True)),
             "virtio, kick exits to QEMU": ("virtio", dict(ioeventfd=False)),
             "emulated NVMe, doorbells to QEMU": ("nvme", dict(ioeventfd=False)),
             "emulated NVMe, doorbell ioeventfds": ("nvme", dict(ioeventfd=True)),
         }
-        v = {k: (p, dict(kw, request_bytes=request_bytes)) for k, (p, kw) in v.items()}
-        c, at = _variants(
-            fig, v, ("user_exits_per_request", "throughput_rps", "mean_latency_ns"), depth, prof
-        )
-        fig.suptitle(
+        return {k: (p, dict(kw, request_bytes=request_bytes)) for k, (p, kw) in v.items()}
+
+    def summary(depth, request_bytes, at):
+        return (
             f"iodepth {depth}, {fmt_bytes(request_bytes)}: "
             + "; ".join(
                 f"{k.split(',')[0]}{',' + k.split(',')[1] if ',' in k else ''}: "
                 f"{r.user_exits_per_request:.2f} to QEMU"
                 for k, r in list(at.items())[:2]
             ),
-            fontsize=9,
+            {},
         )
-        return {"curves": c, "at": at}
 
-    return Explorer(
+    return _by_depth(
         "ioeventfd and the I/O thread",
-        (
-            Knob("depth", "iodepth", MARKS, 1),
-            Knob("request_bytes", "request size", KNOB_SIZES, 4096, fmt_bytes),
-        ),
-        draw,
-        figsize=(FRAME_WIDTH_IN, 3.6),
+        Knob("request_bytes", "request size", KNOB_SIZES, 4096, fmt_bytes),
+        variants,
+        ("user_exits_per_request", "throughput_rps", "mean_latency_ns"),
+        summary,
+        profile,
     )
 
 
 def explore_backends(profile=DEFAULT_PROFILE) -> Explorer:
     """vhost, vhost-user and polling: exits saved against a core burned."""
-    prof = get_profile(profile)
 
-    def draw(fig, depth, device_type):
+    def variants(device_type):
         v = {
             "virtio (QEMU)": ("virtio", {}),
             "vhost (kernel)": ("vhost", {}),
@@ -96,148 +107,138 @@ def explore_backends(profile=DEFAULT_PROFILE) -> Explorer:
             "vhost-user, polling": ("vhost-user", dict(backend_poll=True)),
         }
         size = 1500 if device_type == "net" else 4096
-        v = {
+        return {
             k: (p, dict(kw, device_type=device_type, request_bytes=size))
             for k, (p, kw) in v.items()
         }
-        c, at = _variants(
-            fig, v, ("exits_per_request", "cpu_ns_per_request", "mean_latency_ns"), depth, prof
-        )
-        poll, woken = at["vhost-user, polling"], at["vhost-user, woken by kicks"]
-        fig.suptitle(
-            f"iodepth {depth}, {device_type}: polling takes "
-            f"{poll.kicks_per_request:.3f} kicks per request (woken: "
-            f"{woken.kicks_per_request:.2f}) and {poll.cpu_ns_per_request / 1e3:.1f} "
-            f"µs of CPU (woken: {woken.cpu_ns_per_request / 1e3:.1f})",
-            fontsize=9,
-        )
-        return {"curves": c, "at": at}
 
-    return Explorer(
-        "Back ends: QEMU, vhost, vhost-user, polling",
-        (
-            Knob("depth", "iodepth", MARKS, 1),
-            Knob(
-                "device_type",
-                "device",
-                ("blk", "net"),
-                "blk",
-                {"blk": "block (4 KiB)", "net": "network (1500 B)"}.get,
+    def summary(depth, device_type, at):
+        poll, woken = at["vhost-user, polling"], at["vhost-user, woken by kicks"]
+        return (
+            (
+                f"iodepth {depth}, {device_type}: polling takes "
+                f"{poll.kicks_per_request:.3f} kicks per request (woken: "
+                f"{woken.kicks_per_request:.2f}) and {poll.cpu_ns_per_request / 1e3:.1f} "
+                f"µs of CPU (woken: {woken.cpu_ns_per_request / 1e3:.1f})"
             ),
+            {},
+        )
+
+    return _by_depth(
+        "Back ends: QEMU, vhost, vhost-user, polling",
+        Knob(
+            "device_type",
+            "device",
+            ("blk", "net"),
+            "blk",
+            {"blk": "block (4 KiB)", "net": "network (1500 B)"}.get,
         ),
-        draw,
-        figsize=(FRAME_WIDTH_IN, 3.6),
+        variants,
+        ("exits_per_request", "cpu_ns_per_request", "mean_latency_ns"),
+        summary,
+        profile,
     )
 
 
 def explore_interrupts(profile=DEFAULT_PROFILE) -> Explorer:
     """Interrupt virtualization and halt polling: exits per request and tail latency."""
-    prof = get_profile(profile)
 
-    def draw(fig, depth, halt_poll):
+    def variants(halt_poll):
         v = {
             f"virtio, {m}": ("virtio", dict(interrupt_mode=m, halt_poll=halt_poll))
             for m in INTERRUPT_MODES
         }
         v["virtio, guest polls"] = ("virtio", dict(interrupts=False))
-        c, at = _variants(
-            fig, v, ("exits_per_request", "p99_latency_ns", "cpu_ns_per_request"), depth, prof
-        )
-        legacy, posted = at["virtio, legacy"], at["virtio, posted"]
-        fig.suptitle(
-            f"iodepth {depth}, halt polling {ON_OFF[halt_poll]}: legacy "
-            f"{legacy.exits_per_request:.2f} exits per request (EOI "
-            f"{legacy.exits_by_reason['eoi']:.2f}, delivery "
-            f"{legacy.exits_by_reason['interrupt']:.2f}, HLT "
-            f"{legacy.exits_by_reason['hlt']:.2f}); posted "
-            f"{posted.exits_per_request:.2f}",
-            fontsize=9,
-        )
-        return {"curves": c, "at": at}
+        return v
 
-    return Explorer(
+    def summary(depth, halt_poll, at):
+        legacy, posted = at["virtio, legacy"], at["virtio, posted"]
+        return (
+            (
+                f"iodepth {depth}, halt polling {ON_OFF[halt_poll]}: legacy "
+                f"{legacy.exits_per_request:.2f} exits per request (EOI "
+                f"{legacy.exits_by_reason['eoi']:.2f}, delivery "
+                f"{legacy.exits_by_reason['interrupt']:.2f}, HLT "
+                f"{legacy.exits_by_reason['hlt']:.2f}); posted "
+                f"{posted.exits_per_request:.2f}"
+            ),
+            {},
+        )
+
+    return _by_depth(
         "Interrupts and idle vCPUs",
-        (
-            Knob("depth", "iodepth", MARKS, 1),
-            Knob("halt_poll", "KVM halt polling", (True, False), True, ON_OFF.get),
-        ),
-        draw,
-        figsize=(FRAME_WIDTH_IN, 3.6),
+        Knob("halt_poll", "KVM halt polling", (True, False), True, ON_OFF.get),
+        variants,
+        ("exits_per_request", "p99_latency_ns", "cpu_ns_per_request"),
+        summary,
+        profile,
     )
 
 
 def explore_nvme(profile=DEFAULT_PROFILE) -> Explorer:
     """Emulated is not slow by nature: QEMU's NVMe, with and without shadow doorbells,
     beside virtio and an IDE disk."""
-    prof = get_profile(profile)
 
-    def draw(fig, depth, ioeventfd):
-        v = {
+    def variants(ioeventfd):
+        return {
             "NVMe, no shadow doorbells": ("nvme", dict(shadow_doorbell=False, ioeventfd=ioeventfd)),
             "NVMe, shadow doorbells": ("nvme", dict(shadow_doorbell=True, ioeventfd=ioeventfd)),
             "virtio-blk": ("virtio", {}),
             IDE_DMA: ("emulated", registers.params(registers.IDE_DMA_READ)),
         }
-        c, at = _variants(
-            fig,
-            v,
-            ("exits_per_request", "throughput_rps", "mean_latency_ns"),
-            depth,
-            prof,
-            exits_in_legend=True,
-        )
-        fig.suptitle(
-            f"iodepth {depth}, doorbell ioeventfds {ON_OFF[ioeventfd]}: NVMe "
-            f"{at['NVMe, shadow doorbells'].exits_per_request:.2f} exits per I/O "
-            f"with shadow doorbells, "
-            f"{at['NVMe, no shadow doorbells'].exits_per_request:.2f} without; "
-            f"IDE {at[IDE_DMA].exits_per_request:.0f}",
-            fontsize=9,
-        )
-        return {"curves": c, "at": at}
 
-    return Explorer(
+    def summary(depth, ioeventfd, at):
+        return (
+            (
+                f"iodepth {depth}, doorbell ioeventfds {ON_OFF[ioeventfd]}: NVMe "
+                f"{at['NVMe, shadow doorbells'].exits_per_request:.2f} exits per I/O "
+                f"with shadow doorbells, "
+                f"{at['NVMe, no shadow doorbells'].exits_per_request:.2f} without; "
+                f"IDE {at[IDE_DMA].exits_per_request:.0f}"
+            ),
+            {},
+        )
+
+    return _by_depth(
         "Emulated is not slow by nature: NVMe",
-        (
-            Knob("depth", "iodepth", MARKS, 1),
-            Knob("ioeventfd", "doorbell ioeventfds", (False, True), False, ON_OFF.get),
-        ),
-        draw,
-        figsize=(FRAME_WIDTH_IN, 3.6),
+        Knob("ioeventfd", "doorbell ioeventfds", (False, True), False, ON_OFF.get),
+        variants,
+        ("exits_per_request", "throughput_rps", "mean_latency_ns"),
+        summary,
+        profile,
+        exits_in_legend=True,
     )
 
 
 def explore_assignment(profile=DEFAULT_PROFILE) -> Explorer:
     """Device assignment and vDPA beside virtio and bare metal."""
-    prof = get_profile(profile)
 
-    def draw(fig, depth, interrupt_mode):
-        v = {
+    def variants(interrupt_mode):
+        return {
             "native": ("native", {}),
             "passthrough (VFIO)": ("passthrough", dict(interrupt_mode=interrupt_mode)),
             "vDPA": ("vdpa", dict(interrupt_mode=interrupt_mode)),
             "vhost": ("vhost", dict(interrupt_mode=interrupt_mode)),
             "virtio (QEMU)": ("virtio", dict(interrupt_mode=interrupt_mode)),
         }
-        c, at = _variants(
-            fig, v, ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"), depth, prof
-        )
-        share = at["passthrough (VFIO)"].throughput_rps / at["native"].throughput_rps
-        fig.suptitle(
-            f"iodepth {depth}, {interrupt_mode} interrupts: passthrough at "
-            f"{share:.0%} of native throughput",
-            fontsize=9,
-        )
-        return {"curves": c, "at": at, "share": share}
 
-    return Explorer(
+    def summary(depth, interrupt_mode, at):
+        share = at["passthrough (VFIO)"].throughput_rps / at["native"].throughput_rps
+        return (
+            (
+                f"iodepth {depth}, {interrupt_mode} interrupts: passthrough at "
+                f"{share:.0%} of native throughput"
+            ),
+            {"share": share},
+        )
+
+    return _by_depth(
         "Device assignment and vDPA",
-        (
-            Knob("depth", "iodepth", MARKS, 1),
-            Knob("interrupt_mode", "interrupts", INTERRUPT_MODES, "posted"),
-        ),
-        draw,
-        figsize=(FRAME_WIDTH_IN, 3.6),
+        Knob("interrupt_mode", "interrupts", INTERRUPT_MODES, "posted"),
+        variants,
+        ("throughput_rps", "mean_latency_ns", "cpu_ns_per_request"),
+        summary,
+        profile,
     )
 
 

@@ -63,17 +63,22 @@ DATA_MODE_COLORS = {"pio": "#E69F00", "string-pio": "#D55E00", "dma": "#0072B2"}
 """The data modes' colours (Okabe and Ito's colour-blind-safe palette)."""
 
 
+SEQUENCE_PARAMS = (
+    "accesses_per_request",
+    "dma_setup_accesses",
+    "handler_accesses",
+    "busy_wait_ns",
+    "string_chunk_bytes",
+)
+"""The parameters of a register sequence (of :func:`virtmodel.registers.params`) that the
+DMA explorer takes from libata's, leaving the data mode and the size to its knobs."""
+
+
 def ide_sequence(data_mode: str) -> dict:
     """The ``"emulated"`` path's register accesses of an IDE read or write by ``data_mode``:
     libata's PIO sequence for port I/O, its bus-master DMA sequence for DMA."""
-    seq = registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ
-    return dict(
-        accesses_per_request=seq.issue,
-        dma_setup_accesses=seq.dma_setup,
-        handler_accesses=seq.handler,
-        busy_wait_ns=seq.busy_wait_ns,
-        string_chunk_bytes=seq.string_chunk_bytes,
-    )
+    seq = registers.params(registers.IDE_DMA_READ if data_mode == "dma" else registers.IDE_PIO_READ)
+    return {k: seq[k] for k in SEQUENCE_PARAMS}
 
 
 def explore_dma_size(profile=DEFAULT_PROFILE) -> Explorer:

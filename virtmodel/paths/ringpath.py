@@ -282,15 +282,15 @@ def run(
     served by ``threads`` back-end threads (default: one per queue, as a device serves
     each of its queues: the hardware paths)."""
     n, s, n_desc = p["requests"], p["request_bytes"], p["descriptors_per_request"]
-    nq, nv = p.get("queues", 1), p.get("vcpus", 1)
+    nq, nv, jobs = p.get("queues", 1), p.get("vcpus", 1), p.get("numjobs", 1)
     nt = nq if threads is None else threads
     layout = p.get("ring", "split")
-    vqs = [ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=layout)]
-    vqs += [
-        ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=layout)
-        for _ in range(nq - 1)
-    ]
-    r = rs.rings(vqs)
+    r = rs.rings(
+        [
+            ring.make_virtqueue(p["queue_size"], event_idx=p["event_idx"], ring=layout)
+            for _ in range(nq)
+        ]
+    )
     # the request's bytes spread over its descriptors, all device-readable
     lens = np.full(n_desc, s // n_desc, dtype=np.int64)
     lens[: s % n_desc] += 1
@@ -317,7 +317,7 @@ def run(
         poll_ns=p.get("poll_ns", 0.0),
         sigma=jitter.sigma(prof.jitter_cv),
         vcpus=nv,
-        numjobs=p.get("numjobs", 1),
+        numjobs=jobs,
         queues=nq,
         threads=nt,
     )
@@ -368,7 +368,7 @@ def run(
         exits_by_reason=by_reason,
         events={k: counters[c] / n for k, c in EVENTS.items()},
         utilisation={
-            "vcpu": float(busy[: p.get("numjobs", 1)].max() / span),
+            "vcpu": float(busy[:jobs].max() / span),
             "backend": float(busy[nv:].max() / span)
             if setup.software_backend or setup.backend_polls
             else 0.0,
