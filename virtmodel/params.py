@@ -427,8 +427,84 @@ POLL_NS = Param(
     hi=1_000_000,
     check_fn=_poll_needs_iothread,
 )
+
+
+def _busyloop_net_only(poll_ns, p):
+    if poll_ns > 0 and p["device_type"] != "net":
+        raise ValueError(
+            f"poll_ns={poll_ns} is vhost-net's busyloop_timeout: device_type must be 'net' "
+            "(vhost-scsi, the in-kernel block back end, does not busy-poll)"
+        )
+    return poll_ns
+
+
+BUSYLOOP_NS = replace(
+    POLL_NS,
+    doc="vhost-net's busy-poll window (busyloop_timeout, QEMU's -netdev tap,poll-us=; 0: "
+    "none): each time the ring looks empty the worker spins up to this long with kicks "
+    "disabled, the same window every time (it does not adapt)",
+    check_fn=_busyloop_net_only,
+)
+
+
+IPI_VIRTUALIZATION = Param(
+    "ipi_virtualization",
+    "none",
+    "",
+    "how the host handles a wake-up IPI between vCPUs (all the model's IPIs go to a halted "
+    "vCPU): none (the sender's ICR write exits to KVM), ipiv (Intel IPI virtualization, "
+    "Sapphire Rapids and later, KVM since Linux 5.19: no exit; the host's wake-up vector "
+    "wakes the target), avic (AMD AVIC: no exit to a running target, but one to a halted "
+    "target, AVIC_IPI_FAILURE_TARGET_NOT_RUNNING, so here the same as none); with one vCPU "
+    "there is none to send",
+    kind="choice",
+    choices=("none", "ipiv", "avic"),
+)
 SCALE = (VCPUS, NUMJOBS, QUEUES)
 """How many vCPUs, jobs and queues (after the ring's parameters: ``interrupts`` first)."""
+VM_SCALE = (*SCALE, IPI_VIRTUALIZATION)
+"""The same in a VM, with how the host handles the IPIs between its vCPUs."""
+
+COALESCE_ENTRIES = Param(
+    "coalesce_entries",
+    1,
+    "completions",
+    "NVMe interrupt coalescing (Set Features 08h), its aggregation threshold + 1: "
+    "completions an interrupt waits for (1: off, Linux's default; then coalesce_us must "
+    "be 0)",
+    lo=1,
+    hi=256,
+)
+
+
+def _coalesce_time(us, p):
+    if us % 100:
+        raise ValueError(
+            f"coalesce_us must be a multiple of 100 (the aggregation time counts 100 us "
+            f"units), got {us}"
+        )
+    if (us > 0) != (p["coalesce_entries"] > 1):
+        raise ValueError(
+            "give coalesce_entries > 1 and coalesce_us > 0 together (either alone turns "
+            f"coalescing off): got coalesce_entries={p['coalesce_entries']}, "
+            f"coalesce_us={us}"
+        )
+    return us
+
+
+COALESCE_US = Param(
+    "coalesce_us",
+    0,
+    "us",
+    "NVMe interrupt coalescing's aggregation time: the longest an interrupt is held back "
+    "(100 us units, 0..25500; 0: off)",
+    lo=0,
+    hi=25_500,
+    check_fn=_coalesce_time,
+)
+COALESCING = (COALESCE_ENTRIES, COALESCE_US)
+"""An NVMe controller's interrupt coalescing (the hardware paths: QEMU's NVMe stores the
+feature and ignores it)."""
 # The trap-and-emulate model's own parameters (:mod:`virtmodel.trap`; the "emulated" path).
 DATA_MODE = Param(
     "data_mode",

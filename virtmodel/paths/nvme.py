@@ -141,7 +141,7 @@ PATH = register(
         doc="QEMU's emulated NVMe: queues in guest memory, an SQ-tail and a CQ-head doorbell",
         params=(
             *_QUEUE,
-            *P.SCALE,
+            *P.VM_SCALE,
             P.SHADOW_DOORBELL,
             CQ_EVENTIDX,
             P.NVME_IOEVENTFD,

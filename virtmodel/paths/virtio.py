@@ -85,7 +85,7 @@ PATH = register(
         doc="a virtio driver and QEMU's back end share a split ring",
         params=(
             *P.VIRTQUEUE,
-            *P.SCALE,
+            *P.VM_SCALE,
             P.IOTHREADS,
             P.IOEVENTFD,
             P.NOTIFY_BY,
