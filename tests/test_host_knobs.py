@@ -160,3 +160,34 @@ def test_vhost_scsi_has_no_busy_loop():
     with pytest.raises(ValueError, match="device_type must be 'net'.*vhost-scsi"):
         run("vhost", poll_ns=50_000)
     assert rs.Loop.__new__.__defaults__ is not None  # the Loop's new fields have defaults
+
+
+# ---- vhost's weight ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "device_type, size, limit",
+    [("blk", 4096, 256), ("net", 1500, 256), ("net", 65536, 8), ("net", 600_000, 1)],
+)
+def test_vhost_weight_follows_vhost_exceeds_weight(device_type, size, limit):
+    """vhost-scsi requeues its handler after 256 commands; vhost-net after 256 packets or
+    512 KiB, whichever comes first."""
+    from virtmodel.paths import vhost
+
+    assert vhost.weight(size, device_type) == limit
+
+
+@pytest.mark.parametrize("size, per_pass", [(1500, 256), (65536, 8)])
+def test_a_vhost_pass_yields_at_its_weight(size, per_pass):
+    """A deep queue kept full: every pass takes exactly the weight's worth of requests,
+    then requeues itself with kicks still off (no kick is needed to resume it)."""
+    r = run(
+        "vhost",
+        device_type="net",
+        request_bytes=size,
+        queue_size=1024,
+        iodepth=1024,
+        requests=8192,
+    )
+    assert r.events["passes"] == pytest.approx(1 / per_pass, rel=0.02)
+    assert r.kicks_per_request < 0.001

@@ -233,6 +233,7 @@ class Loop(NamedTuple):
     poll_fixed: bool = False  # the poll window is always poll_max_ns (vhost-net's busy loop)
     coalesce_entries: int = 0  # interrupt coalescing: completions per interrupt (< 2: off)
     coalesce_ns: float = 0.0  # and the longest an interrupt is held back for them
+    pass_limit: int = 0  # requests a pass takes before it yields to the thread's other work
 
 
 class Rings(NamedTuple):
@@ -385,7 +386,8 @@ QN_RESERVED = 10  # requests prepared by a vCPU and not yet made available: each
 #                   driver's queue_rq), so jobs sharing a queue never prepare more than it
 #                   has room for
 QN_UNSIGNALLED = 11  # completions returned since its last interrupt (coalescing counts them)
-N_QN = 12
+QN_TAKEN = 12  # chains the current pass took (pass_limit)
+N_QN = 13
 assert DN_W_LEN == DN_W_HEAD + 1 and QN_R_LEN == QN_R_HEAD + 1  # as _fifo_push reads them
 
 # the rows of every actor of a kind (stack_array needs each size as a constant)
@@ -403,6 +405,7 @@ DRAIN_AGAIN = 1  # the ring looked empty, but chains came with kicks re-enabled
 DRAIN_WAITING = 2  # the next doorbell write has not landed yet
 DRAIN_DONE = 3  # the ring is empty, kicks re-enabled
 DRAIN_BROKEN = 4
+DRAIN_YIELD = 5  # the pass took pass_limit chains: it ends with kicks off, requeued
 
 HALT_POLL_GROW_START_NS = 10_000.0
 """KVM's ``halt_poll_ns_grow_start``: the first non-zero halt-poll window."""
@@ -565,8 +568,10 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
     """One step of a pass over queue ``q`` at ``t``: take the next chain and hand it to the
     device (or, with ``submit_per_pass``, keep it for the pass's submission); when the ring
     looks empty, re-enable kicks and look once more (the race every back end must close),
-    then submit what the pass took.  ``busy``: count the work as the back end's.  Returns
-    (DRAIN_*, the new time)."""
+    then submit what the pass took.  A pass that took ``pass_limit`` chains ends there,
+    kicks still off (vhost's weight: the handler requeues itself so that the worker's other
+    work runs first).  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the
+    new time)."""
     head = EMPTY
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
@@ -578,6 +583,7 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
         return DRAIN_BROKEN, t
     if head != EMPTY:
         qn[QN_POPPED] += 1
+        qn[QN_TAKEN] += 1
         _take(w, A_POP, 1.0)
         t += w.c_row[A_POP]
         if busy:
@@ -593,8 +599,10 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
                 qn[QN_PENDING] = 1
             w.counters[C_SUBMITS] += 1
             _to_device(q, head, t, lp, w, dt, dn, qn, rng)
-        return DRAIN_TOOK, t
-    if (
+        if lp.pass_limit == 0 or qn[QN_TAKEN] < lp.pass_limit:
+            return DRAIN_TOOK, t
+        res = DRAIN_YIELD  # vhost_exceeds_weight: the pass ends here, kicks still off
+    elif (
         lp.suppress_kicks
         and not lp.backend_polls
         and not bn[BN_POLL_SECTION]
@@ -602,10 +610,13 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
     ):
         device_disable_kicks(vq)
         return DRAIN_AGAIN, t
+    else:
+        res = DRAIN_DONE
     if lp.submit_per_pass:
         t = _submit_pass(q, lp, w, t, busy, bt, dt, dn, qn, rng)
     qn[QN_PENDING] = 0
-    return DRAIN_DONE, t
+    qn[QN_TAKEN] = 0
+    return res, t
 
 
 @njit(inline="always")
@@ -1090,6 +1101,9 @@ def _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN):
         return RING_BROKEN
     if res == DRAIN_DONE:
         qn[QN_DRAINING] = False
+    elif res == DRAIN_YIELD:  # vhost_exceeds_weight: requeued (vhost_poll_queue), kicks off
+        qn[QN_DRAINING] = False
+        qn[QN_KICKED] = True
     return OK
 
 

@@ -39,6 +39,7 @@ class RingSetup(NamedTuple):
     submit_per_pass: bool = False  # a pass's requests go to the device in one submission
     rearm_every_pop: bool = False  # kicks re-armed after every request (NVMe's EventIdx)
     poll_fixed: bool = False  # the back end's poll window never adapts (vhost-net)
+    pass_limit: int = 0  # requests a pass takes before it yields (vhost's weight; 0: none)
 
     def loop(
         self,
@@ -97,6 +98,7 @@ class RingSetup(NamedTuple):
             poll_fixed=bool(self.poll_fixed),
             coalesce_entries=int(coalesce_entries),
             coalesce_ns=float(coalesce_ns),
+            pass_limit=int(self.pass_limit),
         )
 
 

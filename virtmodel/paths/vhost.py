@@ -27,7 +27,24 @@ def setup(s: int, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
     return ringpath.software_setup(
         prof, s, mode, ringpath.ioeventfd_kick(prof), device_type, "kvm", maps_pages=False
-    )._replace(poll_fixed=True)
+    )._replace(poll_fixed=True, pass_limit=weight(s, device_type))
+
+
+VHOST_SCSI_WEIGHT = 256
+"""Commands vhost-scsi's handler takes before it requeues itself (drivers/vhost/scsi.c)."""
+VHOST_NET_PKT_WEIGHT = 256
+VHOST_NET_WEIGHT = 0x80000
+"""Packets, and bytes, vhost-net's handler sends before it requeues itself
+(drivers/vhost/net.c, ``vhost_exceeds_weight``)."""
+
+
+def weight(s: int, device_type: str) -> int:
+    """Requests of ``s`` bytes a vhost handler takes in one pass before it requeues its work
+    (``vhost_exceeds_weight``, then ``vhost_poll_queue``) so the worker's other queues get
+    their turn: kicks stay disabled and the pass resumes when the worker comes back to it."""
+    if device_type == "net":
+        return min(VHOST_NET_PKT_WEIGHT, -(-VHOST_NET_WEIGHT // max(s, 1)))
+    return VHOST_SCSI_WEIGHT
 
 
 def _run(p: dict, prof: CostProfile, rng):
