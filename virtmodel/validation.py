@@ -350,7 +350,8 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "virtio-blk-iothread-host-nvme-iops-qd1",
-        "virtio-blk, 4 KiB, QD1, modern host",
+        "virtio-blk, 4 KiB, QD1, modern host, run without the IOThread polling the source had ("
+        "'Where the model misses' shows it with)",
         _virtio_iops(1),
     ),
     Case(
