@@ -25,6 +25,7 @@ import re
 import statistics
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -518,12 +519,15 @@ def profile_from(
     missing = costs.FIELD_NAMES - set(fields)
     if missing:  # a new cost field must be mapped here, not silently defaulted
         raise AssertionError(f"calibration does not map {sorted(missing)}")
+    values: dict[str, Any] = {  # a flag stays a bool, a cost becomes a float
+        k: v if isinstance(v, bool) else float(v) for k, (v, _) in fields.items()
+    }
     return costs.CostProfile(
         name=name,
         description=f"Calibrated by virtmodel.lab from micro-benchmarks alone on {cpu}, "
         f"KVM flavour {flavour}, {date}",
         sources={k: s for k, (_, s) in fields.items()},
-        **{k: v if isinstance(v, bool) else float(v) for k, (v, _) in fields.items()},
+        **values,
     )
 
 

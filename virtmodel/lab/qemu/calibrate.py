@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from typing import Any
 
 from ... import costs
 from .experiments import Fit, IdeGuestCost
@@ -170,7 +171,7 @@ def profile_from(
             ),
         )
     sources = dict(costs.MODERN.sources)
-    values = {}
+    values: dict[str, Any] = {}
     for k, (v, s) in fields.items():
         values[k] = float(v)
         sources[k] = s
