@@ -508,7 +508,9 @@ MODERN = CostProfile(
             "published",
             "KVM_HALT_POLL_NS_DEFAULT = 200000 on x86 "
             "(arch/x86/include/asm/kvm_host.h); the window starts at 0 and "
-            "grows from 10 us x2 (virt/kvm/kvm_main.c)",
+            "grows from 10 us x2 (virt/kvm/kvm_main.c), and a halt longer than the "
+            "maximum halves it since Linux 6.11 (halt_poll_ns_shrink = 2, aeb1b22a3ac8), "
+            "resets it to 0 before",
         ),
         "copy_ns_per_byte": _src(
             "derived",
