@@ -438,8 +438,9 @@ DATA_MODE = Param(
     "data_mode",
     "dma",
     "",
-    "how data cross: pio (4 B per OUT/IN), string-pio "
-    "(rep outs/ins through KVM's emulator), dma (QEMU maps guest memory)",
+    "how data cross: pio (an element of pio_element_bytes per OUT/IN), string-pio "
+    "(rep outs/ins through KVM's emulator, QEMU dispatching each element), dma (QEMU maps "
+    "guest memory)",
     kind="choice",
     choices=("pio", "string-pio", "dma"),
 )

@@ -53,8 +53,9 @@ from .costs import CostProfile
 from .costs import get as get_profile
 
 DATA_MODES = P.DATA_MODE.choices
-"""``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
-``rep ins`` through KVM's emulator; ``dma``: QEMU reads or writes guest memory directly."""
+"""``pio``: one element (``pio_element_bytes``) per OUT/IN through the sharing page;
+``string-pio``: ``rep outs`` / ``rep ins`` through KVM's emulator, dispatched by QEMU element
+by element; ``dma``: QEMU reads or writes guest memory directly."""
 DIRECTIONS = P.DIRECTION.choices
 TRIGGERS = P.IRQ_TRIGGER.choices
 INTERRUPT_MODES = P.INTERRUPT_MODE.choices
