@@ -34,7 +34,7 @@ def _f(unit: str, doc: str):
     return field(metadata={"unit": unit, "doc": doc})
 
 
-FLAG = "yes/no"
+FLAG = "flag"
 """The unit of a profile's flags: what the host's KVM does (True) or does not, not a cost."""
 
 
