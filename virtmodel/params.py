@@ -11,6 +11,7 @@ spec), so both can use it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -265,7 +266,10 @@ INTERRUPT_MODE = Param(
     "how interrupts reach the vCPU: "
     "posted (APICv/AVIC: no exit to deliver an MSI or for its EOI), "
     "pv-eoi (an exit to deliver; the EOI needs none), legacy (an exit to "
-    "deliver, one for the EOI)",
+    "deliver, one for the EOI).  On AMD without x2AVIC (before Zen 4) a guest in x2APIC "
+    "mode, as Linux guests on KVM are by default, does not get posted: KVM inhibits AVIC "
+    "(APICV_INHIBIT_REASON_X2APIC, arch/x86/kvm/svm/avic.c) or, since Linux 6.0, runs it "
+    "in a hybrid mode that traps the x2APIC registers (the EOI exits)",
     kind="choice",
     choices=("posted", "pv-eoi", "legacy"),
 )
@@ -510,8 +514,9 @@ DATA_MODE = Param(
     "data_mode",
     "dma",
     "",
-    "how data cross: pio (4 B per OUT/IN), string-pio "
-    "(rep outs/ins through KVM's emulator), dma (QEMU maps guest memory)",
+    "how data cross: pio (an element of pio_element_bytes per OUT/IN), string-pio "
+    "(rep outs/ins through KVM's emulator, QEMU dispatching each element), dma (QEMU maps "
+    "guest memory)",
     kind="choice",
     choices=("pio", "string-pio", "dma"),
 )
@@ -563,6 +568,43 @@ IRQ_TRIGGER = Param(
     kind="choice",
     choices=("edge", "level"),
 )
+PIO_ELEMENT_SIZES = (1, 2, 4)
+
+
+def _element_size(value: int, params: dict) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value not in PIO_ELEMENT_SIZES
+    ):
+        raise ValueError(
+            f"pio_element_bytes must be 1, 2 or 4 (the operand of in/out and ins/outs: "
+            f"b, w or l), got {value!r}"
+        )
+    return int(value)
+
+
+def _whole_elements(value: int, params: dict) -> int:
+    size = params.get("pio_element_bytes", PIO_ELEMENT.default)
+    if value % size:
+        raise ValueError(
+            f"string_chunk_bytes must be a multiple of pio_element_bytes ({size} B): a rep "
+            f"ins moves whole elements, got {value}"
+        )
+    return value
+
+
+PIO_ELEMENT = Param(
+    "pio_element_bytes",
+    4,
+    "B",
+    "port I/O: bytes per element, 1, 2 or 4 (inb/insb, inw/insw, inl/insl): one per "
+    "pio exit and per rep outs exit, and QEMU dispatches a string exit element by element "
+    "(libata: insw in ata_sff_data_xfer, insl in ata_sff_data_xfer32, which ata_piix uses)",
+    kind="custom",
+    hi_text="1, 2 or 4",
+    check_fn=_element_size,
+)
 STRING_CHUNK = Param(
     "string_chunk_bytes",
     0,
@@ -571,6 +613,7 @@ STRING_CHUNK = Param(
     "rep ins the driver issues (libata: one 512 B sector; 0: the whole transfer)",
     lo=0,
     hi=MAX_REQUEST_BYTES,
+    check_fn=_whole_elements,
 )
 SERVED_IN_EXIT = Param(
     "served_in_exit",
@@ -615,6 +658,7 @@ TRAP_OWN = (
     MMIO,
     BUSY_WAIT,
     IRQ_TRIGGER,
+    PIO_ELEMENT,
     STRING_CHUNK,
     SERVED_IN_EXIT,
     DATA_COPIES,

@@ -183,11 +183,15 @@ def interrupt_rows(
     exits[rs.A_IPI] = exit_vec(other=1)
 
 
-def ioeventfd_kick(prof: CostProfile) -> tuple:
-    """A kick KVM matches to an ioeventfd (``kvm_fast_pio``, the fast-MMIO bus): an exit
-    that signals the eventfd and re-enters, no decode, nothing in user space.  (cost,
-    exits) of the kick row."""
-    return stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns), exit_vec(io=1)
+def ioeventfd_kick(prof: CostProfile, notify_by: str = "mmio") -> tuple:
+    """A kick KVM matches to an ioeventfd: an exit that signals the eventfd and re-enters,
+    nothing in user space.  (cost, exits) of the kick row.  A port kick needs no decode
+    (``kvm_fast_pio``); an MMIO kick (virtio-pci 1.0's notify, ``notify_by="mmio"``) none
+    on a host with fast MMIO (``prof.fast_mmio``: VMX's ``handle_ept_misconfig`` writes to
+    the fast-MMIO bus before any decode), else KVM decodes the write before it matches the
+    ioeventfd (SVM's nested page fault until late 2025, PVM, a nested guest)."""
+    decode = prof.mmio_decode_ns if notify_by == "mmio" and not prof.fast_mmio else 0.0
+    return stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode), exit_vec(io=1)
 
 
 def _virtqueue_rows(prof: CostProfile, mode: str, kick: tuple):

@@ -34,7 +34,7 @@ from .ringpath import stage_vec as sv
 def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
     if ioeventfd:
-        kick = ringpath.ioeventfd_kick(prof)
+        kick = ringpath.ioeventfd_kick(prof, notify_by)
     else:  # to QEMU in user space, which drains the ring inside the exit
         decode = prof.mmio_decode_ns if notify_by == "mmio" else 0.0
         kick = (
