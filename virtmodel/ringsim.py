@@ -18,7 +18,7 @@ completion reaped there for a job on another vCPU that sleeps halted wakes it wi
   re-enable, look again) or, with ``poll``, spins on the used ring.  With nothing to do it
   **halts**: an HLT exit, then KVM polls for up to its adaptive halt-poll window (0, then
   10 µs doubling up to ``halt_poll_max_ns``; halved after a halt longer than the maximum, as
-  ``kvm_vcpu_halt`` does) before it schedules the vCPU thread out; an interrupt inside the
+  ``kvm_vcpu_halt`` does since Linux 6.11, reset to 0 before) before it schedules the vCPU thread out; an interrupt inside the
   window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
   the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
   posted interrupts, none with them); one the vCPU's own thread raises inside an exit

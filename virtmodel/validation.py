@@ -123,7 +123,7 @@ class Case:
 
 # --- Jinhao Fan's emulated-NVMe measurements (QEMU 7.1 development, June-Aug 2022) -------
 # Host: Xeon Gold 6248R, the modern profile's CPU; device: null-co.  The shadow-doorbell
-# series of that time never updated the CQ EventIdx (fixed in QEMU 7.2, fa5db2aa168b).
+# series of that time never updated the CQ EventIdx (fixed in QEMU 8.0 and 7.2.1, fa5db2aa168b).
 _FAN = dict(profile=null_device(), request_bytes=4096, cq_eventidx=False)
 _FAN_MISS = (
     "QEMU's NVMe of 2022 took ~40 µs per I/O at queue depth 1 on this host (25 k "
