@@ -168,6 +168,7 @@ EXPLORERS = (
     "beyond.explore_interrupts",
     "beyond.explore_nvme",
     "beyond.explore_assignment",
+    "beyond.explore_coalescing",
     "beyond.explore_packed",
     "beyond.explore_scaling",
     "beyond.explore_which_path",

@@ -104,3 +104,25 @@ def test_the_sensitivity_table_varies_every_assumption_and_names_what_it_moves()
     md = sensitivity.markdown()
     assert md.count("\n") >= len(sensitivity.ASSUMPTIONS) + 1
     assert all(a.name in md for a in sensitivity.ASSUMPTIONS)
+
+
+def test_the_lab_says_which_kvm_it_ran_on():
+    """The KVM flags of a lab profile follow its flavour: only VMX has fast MMIO."""
+    from virtmodel.lab import calibrate
+
+    assert calibrate.host_kvm("vmx")["fast_mmio"][0] is True
+    for flavour in ("svm", "pvm"):
+        value, src = calibrate.host_kvm(flavour)["fast_mmio"]
+        assert value is False and flavour in src["source"]
+    assert calibrate.host_kvm("pvm")["fast_pio_in"][0] is True
+    element, src = calibrate.host_kvm("pvm")["pio_element_ns"]
+    assert element == costs.MODERN.pio_element_ns and "not measured by the lab" in src["source"]
+
+
+def test_the_modern_element_cost_is_the_qemu_labs_measurement():
+    from virtmodel.lab import qemu
+
+    (tcg,) = qemu.shipped().experiments["ide_guest/tcg"]["results"]
+    assert costs.MODERN.pio_element_ns == pytest.approx(tcg["pio_element_ns"], abs=0.1)
+    src = costs.MODERN.sources["pio_element_ns"]
+    assert src["status"] == "measured" and "AMD EPYC" in src["source"]  # the host is named

@@ -47,6 +47,8 @@ def _ide(accel="tcg", register=45.0):
 def test_a_real_guests_register_read_is_the_profiles_emulated_access():
     p = calibrate.profile_from("null", FITS, 4000.0, "QEMU x; host y", _ide())
     assert p.emulate_access_ns == 45.0
+    assert p.pio_element_ns == 30.0  # one rep insw element, from the same measurement
+    assert "kvm_handle_io" in p.sources["pio_element_ns"]["source"]
     src = p.sources["emulate_access_ns"]
     assert src["status"] == "measured" and "QEMU x; host y" in src["source"]
     assert "accelerator tcg" in src["source"] and "[250000, 500000, 1000000]" in src["source"]

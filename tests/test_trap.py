@@ -176,3 +176,108 @@ def test_the_emulated_path_takes_the_trap_models_declarations_with_their_default
     for name, default in trap.DEFAULTS.items():
         assert path.param(name) is next(p for p in P.TRAP if p.name == name)
         assert path.param(name).default == default
+
+
+# ---- string PIO: QEMU dispatches element by element (kvm_handle_io) -------------------------
+@pytest.mark.parametrize(
+    "element,chunk,exits,dispatches",
+    [
+        (2, 0, 4, 2048),  # 4 KiB rep insw: 4 exits of KVM's 1 KiB read-ahead, 2048 words
+        (4, 512, 8, 1024),  # libata's insl, one 512 B sector per call: 8 exits of 128
+        (1, 0, 4, 4096),  # rep insb (fw_cfg): 1024 dispatches per exit
+    ],
+)
+def test_a_string_read_is_dispatched_element_by_element(element, chunk, exits, dispatches):
+    kw = dict(BASE, pio_element_bytes=element, string_chunk_bytes=chunk)
+    c = trap.counts(4096, "string-pio", **kw)
+    assert c.data_exits == exits and c.decoded == exits
+    assert c.dispatches == 3 + dispatches  # the register accesses, then every element
+    p = costs.MODERN
+    per_exit = p.emulate_access_ns + (dispatches // exits - 1) * p.pio_element_ns
+    qemu = trap.ns_by_stage(trap.steps(4096, "string-pio", **kw))["qemu"]
+    assert qemu == pytest.approx(3 * p.emulate_access_ns + exits * per_exit + p.signal_ns)
+
+
+def test_one_element_exits_dispatch_once_and_cost_what_they_did():
+    """pio and rep outs carry one element per exit: one dispatch, no per-element charge."""
+    for mode, direction in (("pio", "read"), ("pio", "write"), ("string-pio", "write")):
+        c = trap.counts(4096, mode, direction=direction, pio_element_bytes=2, **BASE)
+        assert c.data_exits == 2048 and c.dispatches == 3 + 2048
+        st = trap.steps(4096, mode, direction=direction, **BASE)
+        assert not any("elements one by one" in s.what for s in st)
+    # the profile's per-element cost moves a string read and nothing else
+    dear = costs.MODERN.replace(pio_element_ns=1000.0)
+    for mode in trap.DATA_MODES:
+        gap = trap.request_ns(4096, mode, profile=dear) - trap.request_ns(4096, mode)
+        want = 4 * 255 * (1000.0 - costs.MODERN.pio_element_ns) if mode == "string-pio" else 0
+        assert gap == pytest.approx(want), mode
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"pio_element_bytes": 3}, r"pio_element_bytes must be 1, 2 or 4 \(the operand"),
+        ({"pio_element_bytes": 8}, "got 8"),
+        ({"pio_element_bytes": True}, "got True"),
+        ({"pio_element_bytes": 2.0}, "got 2.0"),
+        (
+            {"pio_element_bytes": 4, "string_chunk_bytes": 510},
+            r"string_chunk_bytes must be a multiple of pio_element_bytes \(4 B\)",
+        ),
+    ],
+)
+def test_a_bad_element_size_is_a_clear_error(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        trap.counts(4096, "string-pio", **kw)
+    with pytest.raises(ValueError, match=msg):
+        simulate("emulated", data_mode="string-pio", requests=5, **kw)
+
+
+def test_fw_cfg_string_reads_run_near_the_published_rate():
+    """[Multiboot2021]: P. Bonzini measured 15-20 MiB/s for fw_cfg's rep insb (KVM, a
+    laptop); per-element dispatch is what holds it there (per exit alone: ~15x faster)."""
+    rate = trap.fw_cfg_rate()
+    assert 10 < rate / 2**20 < 40
+    exits_only = trap.fw_cfg_rate(costs.MODERN.replace(pio_element_ns=0.0))
+    assert exits_only > 8 * rate
+
+
+# ---- what the host's KVM does: IN on 2012 hosts, fast MMIO on VMX ---------------------------
+def test_a_2012_host_decodes_every_in_and_no_out():
+    old = costs.LEGACY_2012
+    read = trap.counts(4096, "pio", profile=old, **BASE)
+    assert read.data_exits == read.decoded == 1024
+    assert trap.counts(4096, "pio", profile="modern", **BASE).decoded == 0
+    assert trap.counts(4096, "pio", direction="write", profile=old, **BASE).decoded == 0
+    decoded = old.replace(fast_pio_in=True)
+    gap = trap.request_ns(4096, "pio", profile=old) - trap.request_ns(4096, "pio", profile=decoded)
+    assert gap == pytest.approx(1024 * old.mmio_decode_ns)
+    st = trap.steps(4096, "pio", profile=old)
+    assert sum(s.count for s in st if "decodes" in s.what) == 1024
+
+
+def test_an_mmio_kick_is_decoded_without_fast_mmio_and_a_port_kick_never():
+    from virtmodel.paths import ringpath
+
+    vmx = costs.MODERN
+    svm = vmx.replace(fast_mmio=False)
+    kvm = ringpath.stage_vec(kvm=1.0).argmax()
+    assert ringpath.ioeventfd_kick(vmx, "mmio")[0][kvm] == vmx.kvm_exit_ns
+    assert ringpath.ioeventfd_kick(svm, "mmio")[0][kvm] == vmx.kvm_exit_ns + vmx.mmio_decode_ns
+    assert ringpath.ioeventfd_kick(svm, "pio")[0][kvm] == vmx.kvm_exit_ns
+    a, b = (
+        simulate("virtio", profile=p, batch=1, requests=400).mean_latency_ns for p in (vmx, svm)
+    )
+    assert b - a == pytest.approx(vmx.mmio_decode_ns, rel=0.02)
+
+
+def test_the_profiles_say_which_kvm_they_stand_for():
+    assert costs.MODERN.fast_pio_in and costs.MODERN.fast_mmio  # Cascade Lake: VMX
+    assert not costs.LEGACY_2012.fast_pio_in and not costs.LEGACY_2012.fast_mmio
+    for name, prof in costs.PROFILES.items():
+        for f in ("pio_element_ns", "fast_pio_in", "fast_mmio"):
+            assert prof.sources[f]["source"], (name, f)
+    if costs.MEASURED:  # the lab's host is PVM on AMD: no fast MMIO
+        assert not costs.PROFILES[costs.MEASURED].fast_mmio
+    with pytest.raises(ValueError, match="fast_mmio must be True or False, got 1"):
+        costs.MODERN.replace(fast_mmio=1)

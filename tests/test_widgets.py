@@ -537,6 +537,7 @@ EXPLORERS = {
             explore.explore_interrupts,
             explore.explore_nvme,
             explore.explore_assignment,
+            explore.explore_coalescing,
             explore.explore_packed,
             explore.explore_scaling,
             explore.explore_which_path,
@@ -630,6 +631,26 @@ def test_chapter_five_explorers_draw_the_models_numbers():
     ex = explore.explore_assignment()
     ex.update(interrupt_mode="legacy")
     assert ex.data["share"] < 1
+    ex = explore.explore_coalescing()
+    ex.update(entries=8, depth=16)
+    legacy = ex.data["at"]["passthrough, legacy"]
+    assert legacy == simulate(
+        "passthrough",
+        interrupt_mode="legacy",
+        coalesce_entries=8,
+        coalesce_us=100,
+        iodepth=16,
+        requests=REQUESTS,
+    )
+    assert (
+        legacy.interrupts_per_request
+        < 0.2
+        < ex.data["at"]["passthrough, legacy, off"].interrupts_per_request
+    )
+    assert "coalescing 8 per 100 µs" in ex.figure.get_suptitle()
+    ex.update(entries=1)
+    assert "coalescing off" in ex.figure.get_suptitle()
+    assert ex.data["at"]["native"] == simulate("native", iodepth=16, requests=REQUESTS)
     ex = explore.explore_which_path()
     from virtmodel.paths import names
 

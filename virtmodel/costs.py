@@ -34,6 +34,10 @@ def _f(unit: str, doc: str):
     return field(metadata={"unit": unit, "doc": doc})
 
 
+FLAG = "flag"
+"""The unit of a profile's flags: what the host's KVM does (True) or does not, not a cost."""
+
+
 @dataclass(frozen=True)
 class CostProfile:
     """Costs of the steps of an I/O request; all times in ns.  Each field's unit and
@@ -59,6 +63,23 @@ class CostProfile:
         "return from ioctl(KVM_RUN) to QEMU and back in",
     )
     emulate_access_ns: float = _f("ns", "QEMU emulating one device-register access")
+    pio_element_ns: float = _f(
+        "ns",
+        "QEMU dispatching each further element of a string PIO exit to the device model "
+        "(kvm_handle_io calls address_space_rw once per element; the exit's first "
+        "dispatch is emulate_access_ns)",
+    )
+    fast_pio_in: bool = _f(
+        FLAG,
+        "KVM completes a plain IN without its instruction emulator (kvm_fast_pio_in); "
+        "no: every IN is fetched and decoded, as OUT never was",
+    )
+    fast_mmio: bool = _f(
+        FLAG,
+        "KVM matches a guest's MMIO write to an ioeventfd without decoding the instruction "
+        "(VMX's EPT-misconfiguration fast path, not for nested guests); no: the write is "
+        "decoded first (SVM's nested page fault, PVM's shadow page fault)",
+    )
     notify_ns: float = _f(
         "ns",
         "the back end's fixed cost per notification it acts on (a "
@@ -137,6 +158,10 @@ class CostProfile:
     def __post_init__(self):
         for f in cost_fields():
             v = getattr(self, f.name)
+            if f.metadata["unit"] == FLAG:
+                if not isinstance(v, bool):
+                    raise ValueError(f"{f.name} must be True or False, got {v!r}")
+                continue
             if (
                 not isinstance(v, (int, float))
                 or isinstance(v, bool)
@@ -354,6 +379,27 @@ _QEMU_LAB = (
     "(shared/qemu-lab-notes.md, 2026-12-06)"
 )
 
+_IDE_ELEMENT_NS = 32.5
+_IDE_ELEMENT = (
+    "32.5 ns (32.55 fitted): one element of a real guest's rep insw from QEMU's IDE data "
+    "port under TCG (IDENTIFY DEVICE less CHECK POWER MODE over its 256 words, vCPU "
+    "thread CPU, medians of 3 QEMU processes), QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18) on "
+    "the project's lab machine, a KVM guest on an AMD EPYC, 2026-12-06 "
+    "(virtmodel/data/qemu-lab-2026-12-06.json, ide_guest/tcg): QEMU's user-space code -- the "
+    "memory API's dispatch to the port and ide_data_readw, as kvm_handle_io runs it per "
+    "element after a KVM exit -- plus TCG's loop over the rep (a few ns; TCG's guest store)"
+)
+_FAST_PIO_IN = (
+    "kvm_fast_pio_in: SVM's io_interception since Linux 4.10 (8370c3d08bd9, T. Lendacky, "
+    "2016), VMX's handle_io since 432baf60eee3 (S. Christopherson, 2018); before, "
+    "handle_io sent every IN (and every string instruction) to the emulator"
+)
+_FAST_MMIO = (
+    "VMX's handle_ept_misconfig writes to the fast-MMIO bus (kvm_io_bus_write with "
+    "KVM_FAST_MMIO_BUS) before any decode, for L1 guests only (68c3b4d1676d 'KVM: VMX: "
+    "speed up wildcard MMIO EVENTFD', M. S. Tsirkin, 2015)"
+)
+
 MODERN = CostProfile(
     name="modern",
     description="A recent x86 server: Intel Xeon Gold 6248R (Cascade Lake, 3.0 GHz TSC) with "
@@ -366,6 +412,9 @@ MODERN = CostProfile(
     mmio_decode_ns=_cyc(1200, _GHZ),
     user_exit_ns=_cyc(6200 - 1400, _GHZ),
     emulate_access_ns=250.0,
+    pio_element_ns=_IDE_ELEMENT_NS,
+    fast_pio_in=True,
+    fast_mmio=True,
     notify_ns=0.0,
     wakeup_ns=8814.0 / 2,
     signal_ns=300.0,
@@ -413,6 +462,18 @@ MODERN = CostProfile(
             "no published figure for QEMU dispatching "
             "one register access to a device model (~750 cycles)",
         ),
+        "pio_element_ns": _src(
+            "measured",
+            _IDE_ELEMENT + "; QEMU's code is the same on this host, its CPU is not: "
+            "taken as measured, on another host",
+        ),
+        "fast_pio_in": _src("published", _FAST_PIO_IN + "; a Cascade Lake host: VMX"),
+        "fast_mmio": _src(
+            "published",
+            _FAST_MMIO + "; a Cascade Lake host: VMX.  On AMD (SVM) the nested page fault "
+            "decodes the write first, until a late-2025 change (01cde4eaaeca 'KVM: SVM: Add "
+            "support for expedited writes to the fast MMIO bus', when the next RIP is known)",
+        ),
         "notify_ns": _src(
             "assumption",
             "0: counted inside virtio_ns_per_request (the QEMU lab's per-wake fixed part "
@@ -447,7 +508,9 @@ MODERN = CostProfile(
             "published",
             "KVM_HALT_POLL_NS_DEFAULT = 200000 on x86 "
             "(arch/x86/include/asm/kvm_host.h); the window starts at 0 and "
-            "grows from 10 us x2 (virt/kvm/kvm_main.c)",
+            "grows from 10 us x2 (virt/kvm/kvm_main.c), and a halt longer than the "
+            "maximum halves it since Linux 6.11 (halt_poll_ns_shrink = 2, aeb1b22a3ac8), "
+            "resets it to 0 before",
         ),
         "copy_ns_per_byte": _src(
             "derived",
@@ -518,6 +581,9 @@ LEGACY_2012 = CostProfile(
     mmio_decode_ns=_cyc(7237 - 4451, _GHZ_2012),
     user_exit_ns=_cyc(20574 - 7237, _GHZ_2012),
     emulate_access_ns=0.0,
+    pio_element_ns=_IDE_ELEMENT_NS,
+    fast_pio_in=False,
+    fast_mmio=False,
     notify_ns=0.0,
     wakeup_ns=8814.0 / 2,
     signal_ns=300.0,
@@ -555,6 +621,21 @@ LEGACY_2012 = CostProfile(
         ),
         "emulate_access_ns": _src(
             "derived", "0: QEMU's handling of the access is inside user_exit_ns (measured together)"
+        ),
+        "pio_element_ns": _src(
+            "assumption",
+            "no figure for a QEMU of 2012 (whose kvm_handle_io dispatched per element too); "
+            "the modern profile's: " + _IDE_ELEMENT,
+        ),
+        "fast_pio_in": _src(
+            "published",
+            "no: 2012's handle_io (vmx.c) and io_interception (svm.c) emulated every IN "
+            "('if (string || in)'); only OUT took kvm_fast_pio_out.  Later: " + _FAST_PIO_IN,
+        ),
+        "fast_mmio": _src(
+            "published",
+            "no: the fast-MMIO bus came in 2015 (" + _FAST_MMIO + "); a 2012 MMIO exit "
+            "was decoded before any ioeventfd match",
         ),
         "notify_ns": _src("assumption", "0: counted inside virtio_ns_per_request"),
         "wakeup_ns": _src("derived", _WAKE + ": a later host, low confidence"),

@@ -11,6 +11,7 @@ spec), so both can use it.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -265,7 +266,10 @@ INTERRUPT_MODE = Param(
     "how interrupts reach the vCPU: "
     "posted (APICv/AVIC: no exit to deliver an MSI or for its EOI), "
     "pv-eoi (an exit to deliver; the EOI needs none), legacy (an exit to "
-    "deliver, one for the EOI)",
+    "deliver, one for the EOI).  On AMD without x2AVIC (before Zen 4) a guest in x2APIC "
+    "mode, as Linux guests on KVM are by default, does not get posted: KVM inhibits AVIC "
+    "(APICV_INHIBIT_REASON_X2APIC, arch/x86/kvm/svm/avic.c) or, since Linux 6.0, runs it "
+    "in a hybrid mode that traps the x2APIC registers (the EOI exits)",
     kind="choice",
     choices=("posted", "pv-eoi", "legacy"),
 )
@@ -427,15 +431,92 @@ POLL_NS = Param(
     hi=1_000_000,
     check_fn=_poll_needs_iothread,
 )
+
+
+def _busyloop_net_only(poll_ns, p):
+    if poll_ns > 0 and p["device_type"] != "net":
+        raise ValueError(
+            f"poll_ns={poll_ns} is vhost-net's busyloop_timeout: device_type must be 'net' "
+            "(vhost-scsi, the in-kernel block back end, does not busy-poll)"
+        )
+    return poll_ns
+
+
+BUSYLOOP_NS = replace(
+    POLL_NS,
+    doc="vhost-net's busy-poll window (busyloop_timeout, QEMU's -netdev tap,poll-us=; 0: "
+    "none): each time the ring looks empty the worker spins up to this long with kicks "
+    "disabled, the same window every time (it does not adapt)",
+    check_fn=_busyloop_net_only,
+)
+
+
+IPI_VIRTUALIZATION = Param(
+    "ipi_virtualization",
+    "none",
+    "",
+    "how the host handles a wake-up IPI between vCPUs (all the model's IPIs go to a halted "
+    "vCPU): none (the sender's ICR write exits to KVM), ipiv (Intel IPI virtualization, "
+    "Sapphire Rapids and later, KVM since Linux 5.19: no exit; the host's wake-up vector "
+    "wakes the target), avic (AMD AVIC: no exit to a running target, but one to a halted "
+    "target, AVIC_IPI_FAILURE_TARGET_NOT_RUNNING, so here the same as none); with one vCPU "
+    "there is none to send",
+    kind="choice",
+    choices=("none", "ipiv", "avic"),
+)
 SCALE = (VCPUS, NUMJOBS, QUEUES)
 """How many vCPUs, jobs and queues (after the ring's parameters: ``interrupts`` first)."""
+VM_SCALE = (*SCALE, IPI_VIRTUALIZATION)
+"""The same in a VM, with how the host handles the IPIs between its vCPUs."""
+
+COALESCE_ENTRIES = Param(
+    "coalesce_entries",
+    1,
+    "completions",
+    "NVMe interrupt coalescing (Set Features 08h), its aggregation threshold + 1: "
+    "completions an interrupt waits for (1: off, Linux's default; then coalesce_us must "
+    "be 0)",
+    lo=1,
+    hi=256,
+)
+
+
+def _coalesce_time(us, p):
+    if us % 100:
+        raise ValueError(
+            f"coalesce_us must be a multiple of 100 (the aggregation time counts 100 us "
+            f"units), got {us}"
+        )
+    if (us > 0) != (p["coalesce_entries"] > 1):
+        raise ValueError(
+            "give coalesce_entries > 1 and coalesce_us > 0 together (either alone turns "
+            f"coalescing off): got coalesce_entries={p['coalesce_entries']}, "
+            f"coalesce_us={us}"
+        )
+    return us
+
+
+COALESCE_US = Param(
+    "coalesce_us",
+    0,
+    "us",
+    "NVMe interrupt coalescing's aggregation time: the longest an interrupt is held back "
+    "(100 us units, 0..25500; 0: off)",
+    lo=0,
+    hi=25_500,
+    check_fn=_coalesce_time,
+)
+COALESCING = (COALESCE_ENTRIES, COALESCE_US)
+"""An NVMe controller's interrupt coalescing (the hardware paths: QEMU's NVMe stores the
+feature and ignores it)."""
 # The trap-and-emulate model's own parameters (:mod:`virtmodel.trap`; the "emulated" path).
 DATA_MODE = Param(
     "data_mode",
     "dma",
     "",
-    "how data cross: pio (4 B per OUT/IN), string-pio "
-    "(rep outs/ins through KVM's emulator), dma (QEMU maps guest memory)",
+    "how data cross: pio (an element of pio_element_bytes per OUT/IN), string-pio "
+    "(rep outs/ins through KVM's emulator, QEMU dispatching each element), dma (QEMU maps "
+    "guest memory)",
     kind="choice",
     choices=("pio", "string-pio", "dma"),
 )
@@ -487,6 +568,43 @@ IRQ_TRIGGER = Param(
     kind="choice",
     choices=("edge", "level"),
 )
+PIO_ELEMENT_SIZES = (1, 2, 4)
+
+
+def _element_size(value: int, params: dict) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value not in PIO_ELEMENT_SIZES
+    ):
+        raise ValueError(
+            f"pio_element_bytes must be 1, 2 or 4 (the operand of in/out and ins/outs: "
+            f"b, w or l), got {value!r}"
+        )
+    return int(value)
+
+
+def _whole_elements(value: int, params: dict) -> int:
+    size = params.get("pio_element_bytes", PIO_ELEMENT.default)
+    if value % size:
+        raise ValueError(
+            f"string_chunk_bytes must be a multiple of pio_element_bytes ({size} B): a rep "
+            f"ins moves whole elements, got {value}"
+        )
+    return value
+
+
+PIO_ELEMENT = Param(
+    "pio_element_bytes",
+    4,
+    "B",
+    "port I/O: bytes per element, 1, 2 or 4 (inb/insb, inw/insw, inl/insl): one per "
+    "pio exit and per rep outs exit, and QEMU dispatches a string exit element by element "
+    "(libata: insw in ata_sff_data_xfer, insl in ata_sff_data_xfer32, which ata_piix uses)",
+    kind="custom",
+    hi_text="1, 2 or 4",
+    check_fn=_element_size,
+)
 STRING_CHUNK = Param(
     "string_chunk_bytes",
     0,
@@ -495,6 +613,7 @@ STRING_CHUNK = Param(
     "rep ins the driver issues (libata: one 512 B sector; 0: the whole transfer)",
     lo=0,
     hi=MAX_REQUEST_BYTES,
+    check_fn=_whole_elements,
 )
 SERVED_IN_EXIT = Param(
     "served_in_exit",
@@ -539,6 +658,7 @@ TRAP_OWN = (
     MMIO,
     BUSY_WAIT,
     IRQ_TRIGGER,
+    PIO_ELEMENT,
     STRING_CHUNK,
     SERVED_IN_EXIT,
     DATA_COPIES,

@@ -28,6 +28,7 @@ class Sequence(NamedTuple):
     busy_wait_ns: int  # the driver's busy-waits (udelay) per operation
     where: str  # the driver functions the counts come from
     string_chunk_bytes: int = 0  # bytes per rep ins call (libata: one sector)
+    pio_element_bytes: int = 4  # bytes per in/out or ins/outs element
     served_in_exit: bool = False  # done before the doorbell's exit returns (a NIC's TX)
     data_copies: int = 0  # CPU copies of the data by the device model
 
@@ -49,9 +50,13 @@ IDE_PIO_READ = Sequence(
     "ata_pio_sectors (alt-status, status, BM status read and clear, a sync read, a "
     "final status read); udelay(10) before 4 status checks",
     string_chunk_bytes=512,
+    pio_element_bytes=4,
 )
 """Per sector the driver issues one ``rep insl`` of 128 dwords: 512 B, within KVM's 1 KiB
-read-ahead, so one exit per sector."""
+read-ahead, so one exit per sector, and 128 dispatches in QEMU.  32-bit, because ata_piix's
+PATA ports inherit ``ata_bmdma32_port_ops``: its ``ata_sff_data_xfer32`` moves dwords
+(``ioread32_rep``) once ``ata_bmdma_port_start32`` has set ``ATA_PFLAG_PIO32``; libata's
+plain ``ata_sff_data_xfer`` moves words (``ioread16_rep``: 256 dispatches a sector)."""
 
 IDE_DMA_READ = Sequence(
     "IDE disk (ata_piix, bus-master DMA)",
@@ -112,6 +117,7 @@ def params(seq: Sequence) -> dict:
         irq_trigger=seq.irq_trigger,
         busy_wait_ns=seq.busy_wait_ns,
         string_chunk_bytes=seq.string_chunk_bytes,
+        pio_element_bytes=seq.pio_element_bytes,
         served_in_exit=seq.served_in_exit,
         data_copies=seq.data_copies,
     )

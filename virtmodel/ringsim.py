@@ -18,7 +18,7 @@ completion reaped there for a job on another vCPU that sleeps halted wakes it wi
   re-enable, look again) or, with ``poll``, spins on the used ring.  With nothing to do it
   **halts**: an HLT exit, then KVM polls for up to its adaptive halt-poll window (0, then
   10 µs doubling up to ``halt_poll_max_ns``; halved after a halt longer than the maximum, as
-  ``kvm_vcpu_halt`` does) before it schedules the vCPU thread out; an interrupt inside the
+  ``kvm_vcpu_halt`` does since Linux 6.11, reset to 0 before) before it schedules the vCPU thread out; an interrupt inside the
   window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
   the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
   posted interrupts, none with them); one the vCPU's own thread raises inside an exit
@@ -40,12 +40,17 @@ completion reaped there for a job on another vCPU that sleeps halted wakes it wi
   returns served requests used, with kicks in whatever state the last pass or poll left
   them, and ends in one interrupt decision (QEMU's deferred irqfd write and vhost's signal
   after a batch both come to this; without ``suppress_interrupts``, as an NVMe
-  controller, every pass raises one).  With nothing to do, a thread with a poll window
+  controller, every pass raises one, unless interrupt coalescing holds it back until
+  ``coalesce_entries`` completions wait or ``coalesce_ns`` passed since the first:
+  :func:`_interrupt_decision`).  With nothing to do, a thread with a poll window
   (``poll_max_ns``: an IOThread's ``aio_poll``) first spins for up to its window with
   kicks disabled (``io_poll_begin``; they stay off while polls keep finding work), sees
   new chains and completions as they appear with no wake-up, and only when the window
   runs out re-enables kicks (``io_poll_end``), looks once more and blocks; the window
-  adapts as ``adjust_polling_time`` does (:func:`_aio_poll_window`).  A
+  adapts as ``adjust_polling_time`` does (:func:`_aio_poll_window`), or with
+  ``poll_fixed`` is always the whole ``poll_max_ns`` (vhost-net's ``vhost_net_busy_poll``
+  spins up to the queue's ``busyloop_timeout`` with kicks disabled, every time the ring
+  looks empty, and never adapts it).  A
   ``backend_polls`` back end (SPDK's vhost target busy-polling its rings) never asks for
   a kick and sees new chains and completions as they appear, at the price of a core.  A
   ``doorbell_tail`` back end (an NVMe controller without shadow doorbells) takes only the
@@ -225,6 +230,10 @@ class Loop(NamedTuple):
     numjobs: int = 1  # fio jobs, each with its share of ``requests``, at most ``depth`` in flight
     queues: int = 1  # rings (vCPUs map to them in contiguous groups, Work.queue_of)
     threads: int = 1  # back-end threads (queue k is served by thread Work.thread_of[k])
+    poll_fixed: bool = False  # the poll window is always poll_max_ns (vhost-net's busy loop)
+    coalesce_entries: int = 0  # interrupt coalescing: completions per interrupt (< 2: off)
+    coalesce_ns: float = 0.0  # and the longest an interrupt is held back for them
+    pass_limit: int = 0  # requests a pass takes before it yields to the thread's other work
 
 
 class Rings(NamedTuple):
@@ -339,7 +348,8 @@ BT_IDLE_AT = 2  # when it last found nothing to do (the start of aio_poll's wait
 BT_WINDOW = 3  # its adaptive poll window now (ns; QEMU's poll_ns)
 BT_BUSY = 4  # the ns it worked (what a polling thread's core does besides spinning; not
 #              CPU to add: its actions' costs count it)
-N_BT = 5
+BT_TIMER_AT = 5  # the earliest coalescing timer of its queues (inf: none; may be stale-early)
+N_BT = 6
 BN_AWAKE = 0
 BN_POLLING = 1  # asleep in name only: spinning in a poll window until BT_WAKE_AT
 BN_POLL_SECTION = 2  # kicks disabled by the poll section (io_poll_begin), until it blocks
@@ -359,7 +369,8 @@ N_DN = 4
 # the time it lands (one write in flight at most: the vCPU rings again only after that
 # write's exit ended)
 QT_RUNG_AT = 0
-N_QT = 1
+QT_COALESCE_AT = 1  # when its held-back interrupt is raised anyway (inf: no timer)
+N_QT = 2
 QN_POPPED = 0
 QN_ANNOUNCED = 1
 QN_RUNG = 2
@@ -374,7 +385,9 @@ QN_RESERVED = 10  # requests prepared by a vCPU and not yet made available: each
 #                   place in the ring (blk-mq's tag, taken in blk_mq_get_tag before the
 #                   driver's queue_rq), so jobs sharing a queue never prepare more than it
 #                   has room for
-N_QN = 11
+QN_UNSIGNALLED = 11  # completions returned since its last interrupt (coalescing counts them)
+QN_TAKEN = 12  # chains the current pass took (pass_limit)
+N_QN = 13
 assert DN_W_LEN == DN_W_HEAD + 1 and QN_R_LEN == QN_R_HEAD + 1  # as _fifo_push reads them
 
 # the rows of every actor of a kind (stack_array needs each size as a constant)
@@ -392,6 +405,7 @@ DRAIN_AGAIN = 1  # the ring looked empty, but chains came with kicks re-enabled
 DRAIN_WAITING = 2  # the next doorbell write has not landed yet
 DRAIN_DONE = 3  # the ring is empty, kicks re-enabled
 DRAIN_BROKEN = 4
+DRAIN_YIELD = 5  # the pass took pass_limit chains: it ends with kicks off, requeued
 
 HALT_POLL_GROW_START_NS = 10_000.0
 """KVM's ``halt_poll_ns_grow_start``: the first non-zero halt-poll window."""
@@ -554,8 +568,10 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
     """One step of a pass over queue ``q`` at ``t``: take the next chain and hand it to the
     device (or, with ``submit_per_pass``, keep it for the pass's submission); when the ring
     looks empty, re-enable kicks and look once more (the race every back end must close),
-    then submit what the pass took.  ``busy``: count the work as the back end's.  Returns
-    (DRAIN_*, the new time)."""
+    then submit what the pass took.  A pass that took ``pass_limit`` chains ends there,
+    kicks still off (vhost's weight: the handler requeues itself so that the worker's other
+    work runs first).  ``busy``: count the work as the back end's.  Returns (DRAIN_*, the
+    new time)."""
     head = EMPTY
     if not lp.doorbell_tail or qn[QN_POPPED] < (
         qn[QN_RUNG] if t >= qt[QT_RUNG_AT] else qn[QN_ANNOUNCED]
@@ -567,6 +583,7 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
         return DRAIN_BROKEN, t
     if head != EMPTY:
         qn[QN_POPPED] += 1
+        qn[QN_TAKEN] += 1
         _take(w, A_POP, 1.0)
         t += w.c_row[A_POP]
         if busy:
@@ -582,8 +599,10 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
                 qn[QN_PENDING] = 1
             w.counters[C_SUBMITS] += 1
             _to_device(q, head, t, lp, w, dt, dn, qn, rng)
-        return DRAIN_TOOK, t
-    if (
+        if lp.pass_limit == 0 or qn[QN_TAKEN] < lp.pass_limit:
+            return DRAIN_TOOK, t
+        res = DRAIN_YIELD  # vhost_exceeds_weight: the pass ends here, kicks still off
+    elif (
         lp.suppress_kicks
         and not lp.backend_polls
         and not bn[BN_POLL_SECTION]
@@ -591,10 +610,13 @@ def _drain_step(vq, q, lp, w, t, busy, bt, bn, dt, dn, qt, qn, rng):
     ):
         device_disable_kicks(vq)
         return DRAIN_AGAIN, t
+    else:
+        res = DRAIN_DONE
     if lp.submit_per_pass:
         t = _submit_pass(q, lp, w, t, busy, bt, dt, dn, qn, rng)
     qn[QN_PENDING] = 0
-    return DRAIN_DONE, t
+    qn[QN_TAKEN] = 0
+    return res, t
 
 
 @njit(inline="always")
@@ -621,6 +643,7 @@ def _complete(vq, q, lp, w, t, busy, bt, VT, qn):
     """Return queue ``q``'s oldest served chain used at ``t``; a vCPU polling the queue sees
     it from then on.  Returns the new time."""
     device_push_used(vq, _fifo_pop(w.ready[q], qn, QN_R_HEAD), lp.written)
+    qn[QN_UNSIGNALLED] += 1
     _take(w, A_COMPLETE, 1.0)
     t += w.c_row[A_COMPLETE]
     if busy:
@@ -633,16 +656,56 @@ def _complete(vq, q, lp, w, t, busy, bt, VT, qn):
 
 
 @njit(inline="always")
-def _interrupt_decision(vq, lp, w, t, busy, bt):
-    """At the end of a pass of completions: raise an interrupt?  (raised, the new time)"""
+def _interrupt_decision(vq, lp, w, t, busy, bt, qt, qn):
+    """At the end of a pass of completions: raise an interrupt?  (raised, the new time)
+
+    With interrupt coalescing (NVMe's Set Features 08h: ``coalesce_entries`` is the
+    aggregation threshold + 1, ``coalesce_ns`` the aggregation time) the interrupt is held
+    back until that many completions wait for it; the first one held back arms the
+    queue's timer, and when it runs out the interrupt is raised anyway
+    (:func:`_coalesce_timers`).  The handler's CQ-head doorbell tells the controller
+    what it consumed: no completion waits then, and the timer is off (:func:`_vcpu_handle`)."""
     w.counters[C_COMPLETION_PASSES] += 1
     if lp.poll or (lp.suppress_interrupts and not device_should_interrupt(vq)):
         return False, t
+    if lp.coalesce_entries > 1 and qn[QN_UNSIGNALLED] < lp.coalesce_entries:
+        if qt[QT_COALESCE_AT] == np.inf:
+            qt[QT_COALESCE_AT] = t + lp.coalesce_ns
+            bt[BT_TIMER_AT] = min(bt[BT_TIMER_AT], qt[QT_COALESCE_AT])
+        return False, t
+    return True, _signal(w, t, busy, bt, qt, qn)
+
+
+@njit(inline="always")
+def _signal(w, t, busy, bt, qt, qn):
+    """The back end raises the queue's interrupt at ``t`` (irqfd write, MSI-X): nothing
+    waits for one any more.  Returns the new time."""
+    qn[QN_UNSIGNALLED] = 0
+    qt[QT_COALESCE_AT] = np.inf
     w.counters[C_SIGNALS] += 1
     _take(w, A_SIGNAL, 1.0)
     if busy:
         bt[BT_BUSY] += w.c_row[A_SIGNAL]
-    return True, t + w.c_row[A_SIGNAL]
+    return t + w.c_row[A_SIGNAL]
+
+
+@njit(inline="always")
+def _coalesce_timers(b, lp, w, VT, bt, QT, QN):
+    """Thread ``b``'s earliest coalescing timer runs out: each of its queues whose timer is
+    due raises the interrupt it held back (one that the handler's doorbell disarmed
+    meanwhile raises none); the thread's next timer is the earliest left."""
+    t = bt[BT_TIMER_AT]
+    nxt = np.inf
+    q = b
+    while q < lp.queues:
+        qt = row(QT, q, N_QT)
+        due = qt[QT_COALESCE_AT]
+        if due <= t:
+            _raise(row(VT, w.irq_of[q], N_VT), _signal(w, t, True, bt, qt, row(QN, q, N_QN)))
+        elif due < nxt:
+            nxt = due
+        q += lp.threads
+    bt[BT_TIMER_AT] = nxt
 
 
 @njit(inline="always")
@@ -722,7 +785,7 @@ def _vcpu_step(do, at, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     elif do == DO_DRAIN_IN_EXIT:
         return _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN)
     elif do == DO_HANDLE:
-        return _vcpu_handle(v, r, lp, w, VT, VN, gn)
+        return _vcpu_handle(v, r, lp, w, VT, VN, QT, QN, gn)
     elif do == DO_TAKE_IRQ:
         vt[VT_IRQ_AT] = np.inf
         _take(w, A_IRQ_RUNNING, 1.0)
@@ -806,7 +869,7 @@ def _handler_due(w, vt, vn, delivery_ns):
 
 
 @njit(inline="always")
-def _vcpu_handle(v, r, lp, w, VT, VN, gn):
+def _vcpu_handle(v, r, lp, w, VT, VN, QT, QN, gn):
     """The handler of the queue whose interrupt vCPU ``v`` takes reaps with interrupts
     disabled, re-enables them and looks again; what it reaps the application sees once
     the handler is done (its tail included): an entry that arrives during the tail waits
@@ -829,6 +892,9 @@ def _vcpu_handle(v, r, lp, w, VT, VN, gn):
             break
     _take(w, A_HANDLER_TAIL, 1.0)
     vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
+    if lp.coalesce_entries > 1:  # the CQ-head doorbell: every completion was consumed
+        QN[q * N_QN + QN_UNSIGNALLED] = 0
+        QT[q * N_QT + QT_COALESCE_AT] = np.inf
     _send_ipis(w, vt, ipis)
     return OK
 
@@ -895,7 +961,7 @@ def _vcpu_drain_in_exit(q, v, r, lp, w, rng, VT, VN, BT, BN, dt, dn, QT, QN):
     vn[VN_PHASE] = VCPU_READY
     if vn[VN_IN_PASS]:
         vn[VN_IN_PASS] = False
-        raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False, bt)
+        raised, vt[VT_NOW] = _interrupt_decision(vq, lp, w, vt[VT_NOW], False, bt, qt, qn)
         if raised:
             target = w.irq_of[q]
             if target == v:
@@ -983,6 +1049,11 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
     queue was kicked for; with nothing to do it polls or sleeps (:func:`_backend_idle`)
     until a kick or a completion."""
     bt, bn = row(BT, b, N_BT), row(BN, b, N_BN)
+    if bt[BT_TIMER_AT] < np.inf and bt[BT_TIMER_AT] <= (
+        bt[BT_NOW] if bn[BN_AWAKE] else bt[BT_WAKE_AT]
+    ):
+        _coalesce_timers(b, lp, w, VT, bt, QT, QN)
+        return OK
     if not bn[BN_AWAKE] and not _backend_wakes(b, r, lp, w, bt, bn, QN):
         return OK
     if not lp.doorbell_tail:
@@ -998,7 +1069,9 @@ def _backend_step(b, r, lp, w, rng, VT, BT, BN, dt, dn, QT, QN):
     q = _first(QN, b, lp, QN_IN_PASS)
     if q >= 0:
         QN[q * N_QN + QN_IN_PASS] = False
-        raised, bt[BT_NOW] = _interrupt_decision(queue(r, q), lp, w, bt[BT_NOW], True, bt)
+        raised, bt[BT_NOW] = _interrupt_decision(
+            queue(r, q), lp, w, bt[BT_NOW], True, bt, row(QT, q, N_QT), row(QN, q, N_QN)
+        )
         if raised:
             _raise(row(VT, w.irq_of[q], N_VT), bt[BT_NOW])
         return OK
@@ -1028,6 +1101,9 @@ def _backend_drain(q, r, lp, w, rng, bt, bn, dt, dn, QT, QN):
         return RING_BROKEN
     if res == DRAIN_DONE:
         qn[QN_DRAINING] = False
+    elif res == DRAIN_YIELD:  # vhost_exceeds_weight: requeued (vhost_poll_queue), kicks off
+        qn[QN_DRAINING] = False
+        qn[QN_KICKED] = True
     return OK
 
 
@@ -1089,7 +1165,7 @@ def _backend_wakes(b, r, lp, w, bt, bn, QN):
         return bool(bn[BN_AWAKE])
     bn[BN_AWAKE] = True
     w.counters[C_BACKEND_WAKES] += 1
-    if lp.poll_max_ns > 0.0:
+    if lp.poll_max_ns > 0.0 and not lp.poll_fixed:
         bt[BT_WINDOW] = _aio_poll_window(bt[BT_WINDOW], t - bt[BT_IDLE_AT], lp.poll_max_ns)
     return True
 
@@ -1133,9 +1209,14 @@ def _start(lp, VT, VN, BT, BN, dt, dn, QT, QN, gn):
     BN[:] = 0
     for b in range(lp.threads):
         BT[b * N_BT + BT_WAKE_AT] = np.inf
+        BT[b * N_BT + BT_TIMER_AT] = np.inf
+        if lp.poll_fixed:  # vhost-net's busy loop: always its whole busyloop_timeout
+            BT[b * N_BT + BT_WINDOW] = lp.poll_max_ns
     dt[DT_NEXT] = np.inf
     dn[:] = 0
     QT[:] = 0.0
+    for k in range(lp.queues):
+        QT[k * N_QT + QT_COALESCE_AT] = np.inf
     QN[:] = 0
     gn[:] = 0
 
@@ -1241,6 +1322,7 @@ def _run(r, lp, w, rng):
         b = 0
         for i in range(lp.threads):
             t = BT[i * N_BT + BT_NOW] if BN[i * N_BN + BN_AWAKE] else BT[i * N_BT + BT_WAKE_AT]
+            t = min(t, BT[i * N_BT + BT_TIMER_AT])  # a coalescing timer runs out
             if t < b_time:
                 b_time, b = t, i
         d_time = dt[DT_NEXT]

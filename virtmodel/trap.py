@@ -13,10 +13,18 @@ The mechanism (the source's section 2.1, in KVM's terms, as the Linux and QEMU c
    bytes).  ``ioctl(KVM_RUN)`` returns to QEMU.
 3. QEMU's device model emulates the access and calls ``ioctl(KVM_RUN)`` again; KVM
    completes the instruction and re-enters the guest.
-4. Data cross one of three ways.  ``pio``: 4 bytes per ``out``/``in``, each an exit.
+4. Data cross one of three ways.  ``pio``: one element (``pio_element_bytes``: 1, 2 or 4
+   bytes) per ``out``/``in``, each an exit.  On a host without ``kvm_fast_pio_in`` (the
+   2012 profile: ``CostProfile.fast_pio_in``) every ``in`` is fetched and decoded too.
    ``string-pio``: ``rep outs``/``rep ins``, decoded by KVM's emulator, which sends one
-   element per exit for ``rep outs`` (4 bytes with ``outsl``) and reads ahead at most its
-   1 KiB cache per exit for ``rep ins``; the data are copied through the sharing page.
+   element per exit for ``rep outs`` (``em_out``) and reads ahead at most its 1 KiB
+   ``read_cache`` per exit for ``rep ins`` (``pio_in_emulated``); the data are copied
+   through the sharing page.  QEMU's ``kvm_handle_io`` (accel/kvm/kvm-all.c) then calls
+   ``address_space_rw`` once **per element**: a 1 KiB ``rep insb`` exit is 1024 dispatches
+   to the device model, a 512 B ``rep insl`` 128.  The exit's first dispatch costs
+   ``emulate_access_ns`` (as any emulated access), each further one ``pio_element_ns``.
+   (KVM's emulator also steps the ``rep`` element by element, writing each to guest
+   memory; that per-element kernel work is not modelled.)
    ``dma``: the guest programs an address and a length (more register accesses), QEMU maps
    the guest pages and hands them to the host's I/O as they are: no per-chunk exits, no CPU
    copy.
@@ -45,15 +53,13 @@ from .costs import CostProfile
 from .costs import get as get_profile
 
 DATA_MODES = P.DATA_MODE.choices
-"""``pio``: 4 bytes per OUT/IN through the sharing page; ``string-pio``: ``rep outs`` /
-``rep ins`` through KVM's emulator; ``dma``: QEMU reads or writes guest memory directly."""
+"""``pio``: one element (``pio_element_bytes``) per OUT/IN through the sharing page;
+``string-pio``: ``rep outs`` / ``rep ins`` through KVM's emulator, dispatched by QEMU element
+by element; ``dma``: QEMU reads or writes guest memory directly."""
 DIRECTIONS = P.DIRECTION.choices
 TRIGGERS = P.IRQ_TRIGGER.choices
 INTERRUPT_MODES = P.INTERRUPT_MODE.choices
 
-PIO_BYTES_PER_EXIT = 4
-STRING_OUT_BYTES_PER_EXIT = 4
-"""``rep outsl``: KVM's emulator hands one element to user space per exit (``em_out``)."""
 STRING_IN_BYTES_PER_EXIT = 1024
 """``rep ins``: KVM reads ahead up to its 1 KiB ``read_cache`` per exit
 (``pio_in_emulated``)."""
@@ -88,7 +94,8 @@ class TrapCounts(NamedTuple):
     io_exits: int  # trapping port/MMIO accesses (registers and data)
     eoi_exits: int
     hlt_exits: int
-    decoded: int  # exits whose instruction KVM decoded (MMIO, string PIO)
+    decoded: int  # exits whose instruction KVM decoded (MMIO, string PIO; IN on 2012 hosts)
+    dispatches: int  # QEMU's calls into the device model: one per register access or element
     context_switches: int  # kernel <-> user transitions (two per user exit)
     copies: int  # separate copy operations of request data
     copied_bytes: int
@@ -110,22 +117,39 @@ def _params(kw: dict) -> dict:
     return P.check_all(P.TRAP, kw, "the trap model")
 
 
-def bytes_per_data_exit(data_mode: str, direction: str, string_chunk_bytes: int = 0) -> int:
-    """Bytes one exit carries through the sharing page (0: DMA, no data exits).  A driver
-    that issues its ``rep ins`` in chunks (``string_chunk_bytes``: libata, one 512 B sector
-    per call) takes at least one exit per chunk."""
-    if data_mode == "pio":
-        return PIO_BYTES_PER_EXIT
+def bytes_per_data_exit(
+    data_mode: str,
+    direction: str,
+    string_chunk_bytes: int = 0,
+    pio_element_bytes: int = P.PIO_ELEMENT.default,
+) -> int:
+    """Bytes one exit carries through the sharing page (0: DMA, no data exits): one
+    element for ``pio`` and ``rep outs``; for ``rep ins`` KVM's 1 KiB read-ahead, or less
+    for a driver that issues its ``rep ins`` in chunks (``string_chunk_bytes``: libata, one
+    512 B sector per call), which takes at least one exit per chunk."""
+    if data_mode == "pio" or (data_mode == "string-pio" and direction == "write"):
+        return pio_element_bytes
     if data_mode == "string-pio":
-        if direction == "write":
-            return STRING_OUT_BYTES_PER_EXIT
         return min(STRING_IN_BYTES_PER_EXIT, string_chunk_bytes or STRING_IN_BYTES_PER_EXIT)
     return 0
 
 
-def _data_exits(s: int, mode: str, direction: str, chunk: int) -> int:
-    per = bytes_per_data_exit(mode, direction, chunk)
+def _data_exits(s: int, p: dict) -> int:
+    per = bytes_per_data_exit(
+        p["data_mode"], p["direction"], p["string_chunk_bytes"], p["pio_element_bytes"]
+    )
     return math.ceil(s / per) if per else 0
+
+
+def _elements(nbytes: int, element: int) -> int:
+    """Elements that carry ``nbytes`` (the last one may be partly used)."""
+    return math.ceil(nbytes / element)
+
+
+def _in_decoded(p: dict, prof: CostProfile) -> bool:
+    """Whether KVM decodes each data exit of a ``pio`` read: a host without
+    ``kvm_fast_pio_in`` sends every IN to its emulator."""
+    return p["data_mode"] == "pio" and p["direction"] == "read" and not prof.fast_pio_in
 
 
 def _eoi_exit(p: dict) -> bool:
@@ -133,11 +157,18 @@ def _eoi_exit(p: dict) -> bool:
 
 
 def counts(
-    request_bytes: int = P.REQUEST_BYTES.default, data_mode: str = P.DATA_MODE.default, **kw
+    request_bytes: int = P.REQUEST_BYTES.default,
+    data_mode: str = P.DATA_MODE.default,
+    profile: CostProfile | str = DEFAULT_PROFILE,
+    **kw,
 ) -> TrapCounts:
     """Exact counts for one request (keywords as :data:`DEFAULTS`); they follow from the
     mechanism in the module docstring.  The halt while the device works is one HLT exit
-    (none with ``interrupts=False``: the device is done before the exit returns)."""
+    (none with ``interrupts=False``: the device is done before the exit returns).  The
+    ``profile`` decides only ``decoded``: whether the host's KVM decodes a plain IN
+    (``CostProfile.fast_pio_in``; register reads are not told from writes, so only the
+    data exits of a ``pio`` read count)."""
+    prof = get_profile(profile)
     p = _params(dict(kw, request_bytes=request_bytes, data_mode=data_mode))
     s = int(p["request_bytes"])
     dma = p["data_mode"] == "dma"
@@ -147,11 +178,14 @@ def counts(
         + (p["dma_setup_accesses"] if dma else 0)
         + (p["handler_accesses"] if irq else 0)
     )
-    data = _data_exits(s, p["data_mode"], p["direction"], p["string_chunk_bytes"])
+    data = _data_exits(s, p)
     user = regs + data
     eoi = int(irq and _eoi_exit(p))
     hlt = int(irq and not p["served_in_exit"])
-    decoded = (regs if p["mmio"] else 0) + (data if p["data_mode"] == "string-pio" else 0)
+    decoded = (regs if p["mmio"] else 0) + (
+        data if p["data_mode"] == "string-pio" or _in_decoded(p, prof) else 0
+    )
+    elements = _elements(s, p["pio_element_bytes"]) if data else 0
     if dma:  # the device model maps guest memory; some copy it anyway (e1000: twice)
         copies, copied = p["data_copies"], p["data_copies"] * s
     else:  # guest <-> sharing page (KVM) and sharing page <-> device buffer (QEMU)
@@ -166,6 +200,7 @@ def counts(
         eoi,
         hlt,
         decoded,
+        regs + elements,
         2 * user,
         copies,
         copied,
@@ -175,9 +210,16 @@ def counts(
 
 
 def _access_steps(
-    out: list, p: CostProfile, n: int, what: str, decode: bool, chunk_bytes: int = 0
+    out: list,
+    p: CostProfile,
+    n: int,
+    what: str,
+    decode: bool,
+    chunk_bytes: int = 0,
+    elements: int = 1,
 ) -> None:
-    """``n`` identical trapping accesses, each to QEMU and back."""
+    """``n`` identical trapping accesses, each to QEMU and back; each exit carries
+    ``chunk_bytes`` of data in ``elements`` elements, which QEMU dispatches one by one."""
     if n == 0:
         return
     out.append(Step("cpu", "exit_entry", p.vmexit_ns / 2, n, f"VM exit: {what}"))
@@ -206,6 +248,17 @@ def _access_steps(
         Step("kvm", "context_switch", p.user_exit_ns / 2, n, "ioctl(KVM_RUN) returns to QEMU")
     )
     out.append(Step("qemu", "qemu", p.emulate_access_ns, n, "QEMU emulates the access"))
+    if elements > 1:
+        out.append(
+            Step(
+                "qemu",
+                "qemu",
+                (elements - 1) * p.pio_element_ns,
+                n,
+                f"QEMU dispatches the other {elements - 1} elements one by one "
+                "(kvm_handle_io: address_space_rw per element)",
+            )
+        )
     if chunk_bytes:
         out.append(
             Step(
@@ -238,7 +291,7 @@ def steps(
         raise ValueError(f"wait must be 'auto', 'poll' or 'sleep', got {wait!r}")
     prof = get_profile(profile)
     p = _params(dict(kw, request_bytes=request_bytes, data_mode=data_mode))
-    c = counts(**p)
+    c = counts(profile=prof, **p)
     s = int(p["request_bytes"])
     mode = p["data_mode"]
     out = [Step("guest", "guest", prof.guest_ns_per_request, 1, "driver prepares the request")]
@@ -284,12 +337,20 @@ def steps(
                 )
             )
     else:
-        per = bytes_per_data_exit(mode, p["direction"], p["string_chunk_bytes"])
+        el = p["pio_element_bytes"]
+        per = bytes_per_data_exit(mode, p["direction"], p["string_chunk_bytes"], el)
         full, rest = divmod(s, per)
         what = f"{mode} {p['direction']} data exit"
-        _access_steps(out, prof, full, what, mode == "string-pio", per)
+        decode = mode == "string-pio" or _in_decoded(p, prof)
+        _access_steps(out, prof, full, what, decode, per, _elements(per, el))
         _access_steps(
-            out, prof, 1 if rest else 0, what + " (last chunk)", mode == "string-pio", rest
+            out,
+            prof,
+            1 if rest else 0,
+            what + " (last chunk)",
+            decode,
+            rest,
+            _elements(rest, el),
         )
     if p["data_copies"] and mode == "dma":
         out.append(
@@ -423,3 +484,26 @@ def crossover_bytes(sizes, slow: dict | None = None, fast: dict | None = None, *
             break
         at = s
     return at
+
+
+FW_CFG_BLOB_BYTES = 1 << 20
+"""The blob :func:`fw_cfg_rate` reads (1 MiB: the per-request costs vanish in it)."""
+
+
+def fw_cfg_rate(profile: CostProfile | str = DEFAULT_PROFILE) -> float:
+    """Bytes per second at which a guest reads a blob from QEMU's fw_cfg by string port I/O,
+    as firmware and the multiboot option ROM did ([Multiboot2021]): one selector write (a
+    port OUT), then ``rep insb`` on the data port, 1 KiB per exit, each byte one dispatch
+    to the device model; QEMU serves it inside the exits (no interrupt, no halt)."""
+    ns = request_ns(
+        FW_CFG_BLOB_BYTES,
+        "string-pio",
+        profile=profile,
+        direction="read",
+        accesses_per_request=1,
+        dma_setup_accesses=0,
+        interrupts=False,
+        served_in_exit=True,
+        pio_element_bytes=1,
+    )
+    return FW_CFG_BLOB_BYTES / ns * 1e9

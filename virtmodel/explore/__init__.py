@@ -25,6 +25,7 @@ module              what it holds
 from .beyond import (
     explore_assignment,
     explore_backends,
+    explore_coalescing,
     explore_interrupts,
     explore_ioeventfd,
     explore_nvme,
@@ -48,6 +49,7 @@ __all__ = [
     "explore_backends",
     "explore_batching",
     "explore_breakdown",
+    "explore_coalescing",
     "explore_dma_size",
     "explore_exit_tax",
     "explore_interrupts",

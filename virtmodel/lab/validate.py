@@ -44,7 +44,7 @@ from .. import costs
 from ..paths import Result, simulate
 from ..spec import check_int
 from ..sweep import points
-from .calibrate import device_once, device_summary, host_cpu, profile_from
+from .calibrate import device_once, device_summary, host_cpu, host_kvm, profile_from
 from .experiments import (
     VIRTIO_VARIANTS,
     LabResult,
@@ -280,7 +280,6 @@ def measure(
 
 FORMAT = "virtmodel-lab-measurement/1"
 
-
 HEADER = ("host_cpu", "flavour", "date", "kernel", "python", "command")
 
 
@@ -318,16 +317,23 @@ def _renamed(result: dict) -> dict:
     return result
 
 
-def _profile_fields(profile: dict) -> dict:
+def _profile_fields(profile: dict, flavour: str) -> dict:
     """A saved profile with the cost fields of today: files before 2026-12 have no
     ``wake_entry_ns``, which the lab never splits off its exit round trips (0, as
-    :func:`virtmodel.lab.calibrate.profile_from` sets it)."""
+    :func:`virtmodel.lab.calibrate.profile_from` sets it), nor ``pio_element_ns`` and the
+    KVM flags (as the calibration sets them for the file's KVM flavour)."""
+
+    profile = dict(profile, sources=dict(profile.get("sources", {})))
     if "wake_entry_ns" not in profile:
-        profile = dict(profile, wake_entry_ns=0.0)
-        profile["sources"] = dict(
-            profile.get("sources", {}),
-            wake_entry_ns={"status": "derived", "source": "0: included in vmexit_ns"},
-        )
+        profile["wake_entry_ns"] = 0.0
+        profile["sources"]["wake_entry_ns"] = {
+            "status": "derived",
+            "source": "0: included in vmexit_ns",
+        }
+    for k, (v, s) in host_kvm(flavour).items():
+        if k not in profile:
+            profile[k] = v
+            profile["sources"][k] = s
     return profile
 
 
@@ -342,7 +348,7 @@ def load(path) -> tuple[Measurement, dict]:
         data["micro"],
         data["device"],
         results,
-        costs.CostProfile(**_profile_fields(data["profile"])),
+        costs.CostProfile(**_profile_fields(data["profile"], data.get("flavour", "?"))),
         data["seconds"],
         data["date"],
     )

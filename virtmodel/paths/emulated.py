@@ -33,7 +33,7 @@ def _stage_ns(step_list: list[trap.Step]) -> np.ndarray:
 def _run(p: dict, prof: CostProfile, rng) -> Outcome:
     n = p["requests"]
     kw = {k: p[k] for k in trap.DEFAULTS}
-    c = trap.counts(**kw)
+    c = trap.counts(profile=prof, **kw)
     dev = jitter.factors(rng, prof.jitter_cv, n)  # x the device's time
     if p["interrupts"]:
         # the halted vCPU waits: KVM polls when the wait fits its window (the steady state

@@ -7,7 +7,8 @@ The CPU around the device is the bare-metal I/O stack of the cost profile: its s
 (``guest_ns_per_request``), the doorbell, its completion share per interrupt
 (``native_irq_ns``); the device's time is the device's alone, so at queue depth 1 the path
 reproduces the bare-metal latency the device time was derived from.  Interrupts: one per
-pass of completions, as an NVMe controller raises them (``ringpath.NVME_INTERRUPTS``).
+pass of completions, as an NVMe controller raises them, unless interrupt coalescing is set
+(``coalesce_entries``, ``coalesce_us``; ``ringpath.NVME_INTERRUPTS``).
 Doorbells follow the ring's protocol; a real controller without shadow doorbells (which
 hardware rarely offers) suppresses none, a difference of at most one 100 ns posted write
 per request at depth."""
@@ -55,7 +56,7 @@ PATH = register(
         label="native",
         color="#000000",
         doc="bare metal: the same ring protocol with a hardware device",
-        params=(*P.RING, *P.SCALE, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(*P.RING, *P.SCALE, *P.COALESCING, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
         run=_run,
     )
 )

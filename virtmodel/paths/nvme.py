@@ -77,8 +77,8 @@ def setup(s: int, shadow: bool, cq_eventidx: bool, ioeventfd: bool, mode: str, p
     cost[rs.A_SERVICE] = sv(device=prof.device_ns_per_request + s * prof.device_ns_per_byte)
     cost[rs.A_SIGNAL] = sv(qemu=prof.signal_ns)
     # the handler rings the CQ-head doorbell: with shadow doorbells too, since QEMU
-    # publishes the head it knows as the EventIdx when it posts; before QEMU 7.2 it never
-    # updated the CQ EventIdx, which stayed 0, so the guest almost never rang it
+    # publishes the head it knows as the EventIdx when it posts; before QEMU 8.0 (7.2.1 in
+    # the stable series) it never updated the CQ EventIdx, which stayed 0, so the guest almost never rang it
     cq_rings = not shadow or cq_eventidx
     ringpath.interrupt_rows(
         cost, exits, prof, mode, tail_ns=db_cost * cq_rings, tail_exits=db_exits * cq_rings
@@ -127,7 +127,8 @@ CQ_EVENTIDX = Param(
     True,
     "",
     "with shadow doorbells, QEMU publishes a CQ "
-    "EventIdx when it posts completions (since QEMU 7.2, commit fa5db2aa168b; "
+    "EventIdx when it posts completions (since QEMU 8.0, commit fa5db2aa168b, "
+    "backported to 7.2.1; "
     "the first implementation never did, so the guest almost never rang the "
     "CQ-head doorbell)",
     kind="bool",
@@ -141,7 +142,7 @@ PATH = register(
         doc="QEMU's emulated NVMe: queues in guest memory, an SQ-tail and a CQ-head doorbell",
         params=(
             *_QUEUE,
-            *P.SCALE,
+            *P.VM_SCALE,
             P.SHADOW_DOORBELL,
             CQ_EVENTIDX,
             P.NVME_IOEVENTFD,

@@ -2,7 +2,8 @@
 ring as in ``native``.  The guest's own nvme driver talks to the real device: its doorbell
 writes reach the device's BAR, mapped into the guest, without an exit; the device reads and
 writes guest memory by DMA through the IOMMU; no software back end.  The device interrupts
-per pass of completions, with no virtio-style suppression (``ringpath.NVME_INTERRUPTS``).
+per pass of completions, with no virtio-style suppression, unless interrupt coalescing is
+set (``coalesce_entries``, ``coalesce_us``: ``ringpath.NVME_INTERRUPTS``).
 
 What virtualization still costs is the interrupt and the idle vCPU.  With posted
 interrupts (VT-d posted interrupts, ``interrupt_mode="posted"``) the device's MSI-X
@@ -52,7 +53,15 @@ PATH = register(
         label="device assignment (VFIO)",
         color="#009E73",
         doc="the guest's driver drives the real device; only interrupts and idling cost exits",
-        params=(*P.RING, *P.SCALE, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(
+            *P.RING,
+            *P.VM_SCALE,
+            *P.COALESCING,
+            *P.HOST,
+            P.DEVICE_PARALLELISM,
+            P.PROFILE,
+            P.SEED,
+        ),
         run=_run,
         examples=tuple(
             Example(

@@ -38,6 +38,8 @@ class RingSetup(NamedTuple):
     doorbell_tail: bool = False  # the back end takes only chains a doorbell write announced
     submit_per_pass: bool = False  # a pass's requests go to the device in one submission
     rearm_every_pop: bool = False  # kicks re-armed after every request (NVMe's EventIdx)
+    poll_fixed: bool = False  # the back end's poll window never adapts (vhost-net)
+    pass_limit: int = 0  # requests a pass takes before it yields (vhost's weight; 0: none)
 
     def loop(
         self,
@@ -56,6 +58,8 @@ class RingSetup(NamedTuple):
         numjobs: int = 1,
         queues: int = 1,
         threads: int = 1,
+        coalesce_entries: int = 0,
+        coalesce_ns: float = 0.0,
     ) -> rs.Loop:
         """The event loop's parameters for this setup and a workload: ``requests`` in all,
         at most ``depth`` in flight, a kick asked for after every ``kick_every``, whole
@@ -64,7 +68,9 @@ class RingSetup(NamedTuple):
         thread polls adaptively up to ``poll_ns`` (0: never); service and
         wake-ups jittered with shape ``sigma``; at most ``max_steps`` steps (default
         MAX_STEPS_PER_REQUEST per request, plus 1024); ``numjobs`` jobs on ``vcpus``
-        vCPUs, ``queues`` queues, ``threads`` back-end threads."""
+        vCPUs, ``queues`` queues, ``threads`` back-end threads; interrupts held back for
+        ``coalesce_entries`` completions or ``coalesce_ns`` (NVMe's interrupt coalescing;
+        below 2 entries: off)."""
         return rs.Loop(
             requests=int(requests),
             kick_every=int(kick_every),
@@ -89,6 +95,10 @@ class RingSetup(NamedTuple):
             numjobs=int(numjobs),
             queues=int(queues),
             threads=int(threads),
+            poll_fixed=bool(self.poll_fixed),
+            coalesce_entries=int(coalesce_entries),
+            coalesce_ns=float(coalesce_ns),
+            pass_limit=int(self.pass_limit),
         )
 
 
@@ -128,7 +138,8 @@ def interrupt_rows(
     * the EOI: an exit with ``legacy``; none with ``pv-eoi`` (an edge vector delivered alone)
       or ``posted`` (virtual-interrupt delivery), except for a ``level``-triggered vector,
       which is in the EOI-exit bitmap and always exits;
-    * a wake-up IPI between vCPUs: the sender's ICR write exits (no IPI virtualization);
+    * a wake-up IPI between vCPUs: the sender's ICR write exits (no IPI virtualization,
+      or AVIC, whose IPI to a halted vCPU exits too; :func:`run` takes it off for IPIv);
     * idle: an HLT exit.  Its round trip is charged once, split: the exit (and KVM's
       handling) when the vCPU halts, the VM entry (``wake_entry_ns``) when the interrupt
       wakes it, on the completion's latency path (KVM's ``vcpu_run`` syncs the posted
@@ -163,18 +174,24 @@ def interrupt_rows(
         kvm=prof.irq_inject_ns if software else 0.0,
     )
     # a wake-up IPI to another vCPU (a completion reaped for its job): the sender's x2APIC
-    # ICR write exits, handled in KVM's fastpath (handle_fastpath_set_msr_irqoff) -- with
-    # no IPI virtualization (Intel IPIv, Linux 5.19+ on Sapphire Rapids; AMD AVIC), which
-    # the model does not offer; the target wakes as from any interrupt
+    # ICR write exits, handled in KVM's fastpath (handle_fastpath_set_msr_irqoff), without
+    # IPI virtualization; with AMD AVIC the target is halted, so the hardware cannot
+    # deliver it and the sender exits all the same (avic_incomplete_ipi_interception,
+    # AVIC_IPI_FAILURE_TARGET_NOT_RUNNING: avic_kick_target_vcpus); the target wakes as
+    # from any interrupt.  Intel IPIv: see run (ipi_virtualization)
     cost[rs.A_IPI] = sv(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns)
     exits[rs.A_IPI] = exit_vec(other=1)
 
 
-def ioeventfd_kick(prof: CostProfile) -> tuple:
-    """A kick KVM matches to an ioeventfd (``kvm_fast_pio``, the fast-MMIO bus): an exit
-    that signals the eventfd and re-enters, no decode, nothing in user space.  (cost,
-    exits) of the kick row."""
-    return stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns), exit_vec(io=1)
+def ioeventfd_kick(prof: CostProfile, notify_by: str = "mmio") -> tuple:
+    """A kick KVM matches to an ioeventfd: an exit that signals the eventfd and re-enters,
+    nothing in user space.  (cost, exits) of the kick row.  A port kick needs no decode
+    (``kvm_fast_pio``); an MMIO kick (virtio-pci 1.0's notify, ``notify_by="mmio"``) none
+    on a host with fast MMIO (``prof.fast_mmio``: VMX's ``handle_ept_misconfig`` writes to
+    the fast-MMIO bus before any decode), else KVM decodes the write before it matches the
+    ioeventfd (SVM's nested page fault until late 2025, PVM, a nested guest)."""
+    decode = prof.mmio_decode_ns if notify_by == "mmio" and not prof.fast_mmio else 0.0
+    return stage_vec(exit_entry=prof.vmexit_ns, kvm=prof.kvm_exit_ns + decode), exit_vec(io=1)
 
 
 def _virtqueue_rows(prof: CostProfile, mode: str, kick: tuple):
@@ -266,9 +283,12 @@ NVME_INTERRUPTS = (
     "An NVMe controller has no virtio-style interrupt suppression: it does not read the "
     "driver's progress (no used_event, no NO_INTERRUPT flag) before it interrupts, so it "
     "raises an MSI-X for every pass of completions it posts (one still pending merges "
-    "with it).  NVMe's interrupt coalescing (Set Features 08h: aggregation threshold and "
-    "time) would hold interrupts back, but Linux leaves it at the device's default, off, "
-    "and the event loop has no aggregation timer to model it honestly: it is not modelled."
+    "with it).  NVMe's interrupt coalescing (Set Features 08h) can hold interrupts back "
+    "until an aggregation threshold of completions wait or an aggregation time (100 us "
+    "units) has passed since the first; Linux's nvme driver leaves it at the device's "
+    "default, off, and so does the model (coalesce_entries, coalesce_us on the hardware "
+    "paths).  QEMU's emulated controller stores the feature (nvme_set_feature) and "
+    "ignores it: nvme_post_cqes asserts the interrupt whenever the queue holds entries."
 )
 """Why the hardware NVMe paths (``native``, ``passthrough``) interrupt per completion pass."""
 
@@ -295,6 +315,8 @@ def run(
     lens = np.full(n_desc, s // n_desc, dtype=np.int64)
     lens[: s % n_desc] += 1
     chain_write = np.zeros(n_desc, dtype=np.bool_)
+    if p.get("ipi_virtualization") == "ipiv":  # the ICR write completes without an exit
+        setup = _ipiv(setup)
     batch, iodepth = p["batch"], p.get("iodepth", 1)
     if iodepth > 1:  # fio iodepth: keep iodepth in flight, submit (and kick) one by one
         kick_every, closed, depth = 1, False, iodepth
@@ -320,6 +342,8 @@ def run(
         numjobs=jobs,
         queues=nq,
         threads=nt,
+        coalesce_entries=p.get("coalesce_entries", 1),
+        coalesce_ns=p.get("coalesce_us", 0) * 1000.0,
     )
     rs.simulate_ring(
         r,
@@ -375,6 +399,18 @@ def run(
             "device": float(device_ns / (parallelism * span)),
         },
     )
+
+
+def _ipiv(setup: RingSetup) -> RingSetup:
+    """``setup`` on a host with Intel IPI virtualization (IPIv, Sapphire Rapids and later;
+    KVM since Linux 5.19, ``enable_ipiv``): the sender's ICR write is virtualized, no exit;
+    a halted target's posted-interrupt descriptor points at the host's wake-up vector, whose
+    handler (``pi_wakeup_handler``) wakes its thread, which the target's wake-up already
+    costs.  The write's own cost in hardware is not charged (no figure found)."""
+    cost, exits = setup.cost.copy(), setup.exits.copy()
+    cost[rs.A_IPI] = 0.0
+    exits[rs.A_IPI] = 0
+    return setup._replace(cost=cost, exits=exits)
 
 
 def _queue(r: rs.Rings, k: int) -> ring.Virtqueue:

@@ -62,7 +62,15 @@ PATH = register(
         label="vDPA (ring in hardware)",
         color="#56B4E9",
         doc="a virtio ring consumed by hardware: the virtio driver, no software back end",
-        params=(*P.RING, NOTIFY_MAPPED, *P.SCALE, *P.HOST, P.DEVICE_PARALLELISM, P.PROFILE, P.SEED),
+        params=(
+            *P.RING,
+            NOTIFY_MAPPED,
+            *P.VM_SCALE,
+            *P.HOST,
+            P.DEVICE_PARALLELISM,
+            P.PROFILE,
+            P.SEED,
+        ),
         run=_run,
         examples=(
             Example(

@@ -70,7 +70,7 @@ PATH = register(
         params=(
             *P.VIRTQUEUE,
             BACKEND_POLL,
-            *P.SCALE,
+            *P.VM_SCALE,
             P.USER_THREADS,
             *P.HOST,
             *P.DEVICE,

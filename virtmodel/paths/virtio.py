@@ -9,8 +9,10 @@ the ring's suppression logic and the actors' states ask for them.
   with no instruction decode and signals an eventfd that wakes QEMU's I/O thread (an
   IOThread or the main loop).  Without, the exit goes to user space (an MMIO write decoded
   first), and QEMU drains the ring in the vCPU thread before the exit returns.
-* QEMU disables notifications while it drains (virtio-blk and virtio-scsi since QEMU 5.0),
-  re-enables them and looks once more when the ring looks empty.
+* QEMU disables notifications while it drains (``virtio_blk_handle_vq``), re-enables them
+  and looks once more when the ring looks empty; since QEMU 5.0 ("virtio: don't enable
+  notifications during polling") it leaves them off while an IOThread's poll section has
+  disabled them.
 * ``device_type="blk"``: the popped buffers go to the host block layer as they are (mapped
   guest memory, no copy with cache=none); the physical device serves them.  ``"net"``: the
   packet is written to a tap device, which copies it into the host's network stack.
@@ -34,7 +36,7 @@ from .ringpath import stage_vec as sv
 def setup(s: int, ioeventfd: bool, notify_by: str, mode: str, device_type: str, prof: CostProfile):
     """The event loop's inputs for these parameters (shared: do not modify)."""
     if ioeventfd:
-        kick = ringpath.ioeventfd_kick(prof)
+        kick = ringpath.ioeventfd_kick(prof, notify_by)
     else:  # to QEMU in user space, which drains the ring inside the exit
         decode = prof.mmio_decode_ns if notify_by == "mmio" else 0.0
         kick = (
@@ -85,7 +87,7 @@ PATH = register(
         doc="a virtio driver and QEMU's back end share a split ring",
         params=(
             *P.VIRTQUEUE,
-            *P.SCALE,
+            *P.VM_SCALE,
             P.IOTHREADS,
             P.IOEVENTFD,
             P.NOTIFY_BY,

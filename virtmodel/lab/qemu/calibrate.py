@@ -22,6 +22,8 @@ page) and ``host_io_ns_per_request``.
   (:func:`~.experiments.ide_guest_cost`): QEMU's device model and the memory API's
   dispatch to it, as QEMU runs them after a KVM exit too, plus TCG's helper call (a few
   ns; said so in the source).  Without that measurement, the modern profile's.
+* ``pio_element_ns``: one element of a real guest's ``rep insw`` from the IDE data port
+  under TCG, from the same measurement.
 * ``device_ns_*`` = 0: null-co and tmpfs have no device; their work is the CPU above.
 
 Every other field is the modern profile's, its source kept.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from typing import Any
 
 from ... import costs
 from .experiments import Fit, IdeGuestCost
@@ -157,8 +160,18 @@ def profile_from(
                 where,
             ),
         )
+        fields["pio_element_ns"] = (
+            register.pio_element_ns,
+            _measured(
+                f"one element of a real guest's rep insw from QEMU's IDE data port under TCG "
+                f"({register.pio_element_ns:.1f} ns: IDENTIFY DEVICE less CHECK POWER MODE "
+                f"over its 256 words): the memory API's dispatch and ide_data_readw, as "
+                f"kvm_handle_io runs them per element, plus TCG's loop (accelerator tcg)",
+                where,
+            ),
+        )
     sources = dict(costs.MODERN.sources)
-    values = {}
+    values: dict[str, Any] = {}
     for k, (v, s) in fields.items():
         values[k] = float(v)
         sources[k] = s
