@@ -165,6 +165,15 @@ def test_cli_trap_and_profile(capsys):
     assert main(["profile"]) == 0
     out = capsys.readouterr().out
     assert "user_exit_ns" in out and "[derived]" in out and "[assumption]" in out
+    # a 2012 host decodes every IN: the CLI's counts follow the profile it was given
+    args = ["trap", "--data-mode", "pio", "--pio-element-bytes", "2", "--request-bytes", "512"]
+    assert main([*args, "--profile", "legacy-2012"]) == 0
+    out = capsys.readouterr().out
+    assert "data_exits=256" in out and "decoded=256" in out
+    assert main(args) == 0
+    assert "decoded=0" in capsys.readouterr().out
+    assert main(["profile", "legacy-2012"]) == 0
+    assert "fast_pio_in                  False flag" in capsys.readouterr().out
 
 
 def test_figures_have_the_data():

@@ -225,7 +225,11 @@ def _trap(args) -> int:
     from .paths.result import STAGES
     from .trap import counts, ns_by_stage, steps
 
-    kw = dict(direction=args.direction, interrupt_mode=args.interrupt_mode)
+    kw = dict(
+        direction=args.direction,
+        interrupt_mode=args.interrupt_mode,
+        pio_element_bytes=args.pio_element_bytes,
+    )
     st = steps(args.request_bytes, args.data_mode, profile=args.profile, **kw)
     t = 0.0
     print(f"{'t (µs)':>9}  {'actor':<7}{'count':>7}  step")
@@ -237,7 +241,7 @@ def _trap(args) -> int:
         )
         t += 0.0 if s.concurrent else s.ns * s.count
     print(f"{t / 1e3:>9.2f}  done")
-    print(counts(args.request_bytes, args.data_mode, **kw))
+    print(counts(args.request_bytes, args.data_mode, profile=args.profile, **kw))
     ns = ns_by_stage(st)
     print({s: round(ns.get(s, 0.0)) for s in STAGES})
     return 0
@@ -249,10 +253,9 @@ def _profile(args) -> int:
     p = get(args.name)
     print(f"{p.name}: {p.description}\n")
     for row in p.table():
-        print(
-            f"{row['name']:<22}{row['value']:>12.4g} {row['unit']:<8}[{row['status']}] "
-            f"{row['source']}"
-        )
+        v = row["value"]
+        value = f"{v!s:>12}" if isinstance(v, bool) else f"{v:>12.4g}"
+        print(f"{row['name']:<22}{value} {row['unit']:<8}[{row['status']}] {row['source']}")
     return 0
 
 
@@ -443,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--request-bytes", type=int, default=P.REQUEST_BYTES.default)
     for prm in (P.DATA_MODE, P.DIRECTION, P.INTERRUPT_MODE):
         t.add_argument("--" + prm.name.replace("_", "-"), default=prm.default, choices=prm.choices)
+    t.add_argument(
+        "--pio-element-bytes",
+        type=int,
+        default=P.PIO_ELEMENT.default,
+        choices=P.PIO_ELEMENT_SIZES,
+        help=P.PIO_ELEMENT.doc,
+    )
     t.add_argument("--profile", default=DEFAULT_PROFILE)
     t.set_defaults(func=_trap)
     p = sub.add_parser("profile", help="print a cost profile with units and sources")
