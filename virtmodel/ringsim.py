@@ -18,8 +18,8 @@ completion reaped there for a job on another vCPU that sleeps halted wakes it wi
   re-enable, look again) or, with ``poll``, spins on the used ring.  With nothing to do it
   **halts**: an HLT exit, then KVM polls for up to its adaptive halt-poll window (0, then
   10 µs doubling up to ``halt_poll_max_ns``; halved after a halt longer than the maximum, as
-  ``kvm_vcpu_halt`` does since Linux 6.11, reset to 0 before) before it schedules the vCPU thread out; an interrupt inside the
-  window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
+  ``kvm_vcpu_halt`` does since Linux 6.11, reset to 0 before) before it schedules the vCPU
+  thread out; an interrupt inside the window resumes it cheaply, one after it pays a wake-up.  An interrupt that arrives while
   the vCPU runs is delivered as the interrupt mode's cost matrix says (an exit without
   posted interrupts, none with them); one the vCPU's own thread raises inside an exit
   (``kick_sync``) is injected on the entry that ends it, with no exit of its own;
@@ -83,7 +83,7 @@ How the code is laid out (SimPy's shape, in one numba kernel):
   vCPUs, ``BT_``/``BN_`` the back-end threads, ``DT_``/``DN_`` the device, ``QT_``/``QN_``
   the queues as their back ends know them): times in ns, and numbers and flags.  A step
   function takes the rows it reads and writes, or all of a kind where it reaches another
-  actor through the maps of :class:`Work` (``_queue_of``, ``_thread_of``, ...).
+  actor through the maps of :class:`Work` (``queue_of``, ``thread_of``, ...).
 * What the back end and the vCPU in a ``kick_sync`` exit both do is written once:
   :func:`_drain_step` (take a chain and hand it to the device or keep it for the pass's
   submission, or re-enable kicks, look again and submit), :func:`_complete`,
@@ -299,11 +299,6 @@ class Work(NamedTuple):
 # Each kind of actor keeps its state in two small arrays of named slots, one row per actor
 # (row i of a kind with n slots is [i * n, (i + 1) * n): _jit.row): times in ns
 # (float64, slots *T_*) and numbers and flags (int64, slots *N_*).
-VCPU = 0
-DEVICE = 1
-BACKEND = 2
-NOBODY = 3  # every actor waits for another (a deadlock)
-
 MAX_VCPUS = 64
 MAX_QUEUES = 64
 MAX_THREADS = 64
@@ -494,9 +489,8 @@ def _reap(vq, q, lp, t, w, v, VT, VN, gn):
         j = w.req_job[tok]
         VN[j * N_VN + VN_DONE] += 1
         n += 1
-        if j != v and VN[j * N_VN + VN_PHASE] == VCPU_HALTED and VT[j * N_VT + VT_IRQ_AT] == np.inf:
-            ipis += 1
-            VT[j * N_VT + VT_IRQ_AT] = t + ipis * w.c_row[A_IPI]
+        if j != v:
+            ipis = _ipi_if_halted(j, t, ipis, w, VT, VN)
     if n > 0 and t > w.times[T_LAST_DONE]:
         w.times[T_LAST_DONE] = t
     gn[G_DONE] += n
@@ -506,14 +500,22 @@ def _reap(vq, q, lp, t, w, v, VT, VN, gn):
             if (
                 j != v
                 and w.queue_of[j] == q
-                and VN[o + VN_PHASE] == VCPU_HALTED
-                and VT[j * N_VT + VT_IRQ_AT] == np.inf
                 and VN[o + VN_SUBMITTED] < VN[o + VN_QUOTA]
                 and VN[o + VN_SUBMITTED] - VN[o + VN_DONE] < lp.depth
             ):
-                ipis += 1
-                VT[j * N_VT + VT_IRQ_AT] = t + ipis * w.c_row[A_IPI]
+                ipis = _ipi_if_halted(j, t, ipis, w, VT, VN)
     return n, ipis
+
+
+@njit(inline="always")
+def _ipi_if_halted(j, t, ipis, w, VT, VN):
+    """vCPU ``j``, if it sleeps halted with no interrupt on its way, is woken by the reaping
+    vCPU's next IPI (each IPI the reaper sends leaves ``A_IPI`` after the one before).
+    Returns the IPIs sent so far."""
+    if VN[j * N_VN + VN_PHASE] == VCPU_HALTED and VT[j * N_VT + VT_IRQ_AT] == np.inf:
+        ipis += 1
+        VT[j * N_VT + VT_IRQ_AT] = t + ipis * w.c_row[A_IPI]
+    return ipis
 
 
 @njit(inline="always")
@@ -680,13 +682,20 @@ def _interrupt_decision(vq, lp, w, t, busy, bt, qt, qn):
 def _signal(w, t, busy, bt, qt, qn):
     """The back end raises the queue's interrupt at ``t`` (irqfd write, MSI-X): nothing
     waits for one any more.  Returns the new time."""
-    qn[QN_UNSIGNALLED] = 0
-    qt[QT_COALESCE_AT] = np.inf
+    _nothing_waits(qt, qn)
     w.counters[C_SIGNALS] += 1
     _take(w, A_SIGNAL, 1.0)
     if busy:
         bt[BT_BUSY] += w.c_row[A_SIGNAL]
     return t + w.c_row[A_SIGNAL]
+
+
+@njit(inline="always")
+def _nothing_waits(qt, qn):
+    """No completion of the queue waits for an interrupt: the count restarts, the
+    coalescing timer is off."""
+    qn[QN_UNSIGNALLED] = 0
+    qt[QT_COALESCE_AT] = np.inf
 
 
 @njit(inline="always")
@@ -893,8 +902,7 @@ def _vcpu_handle(v, r, lp, w, VT, VN, QT, QN, gn):
     _take(w, A_HANDLER_TAIL, 1.0)
     vt[VT_NOW] += w.c_row[A_HANDLER_TAIL]
     if lp.coalesce_entries > 1:  # the CQ-head doorbell: every completion was consumed
-        QN[q * N_QN + QN_UNSIGNALLED] = 0
-        QT[q * N_QT + QT_COALESCE_AT] = np.inf
+        _nothing_waits(row(QT, q, N_QT), row(QN, q, N_QN))
     _send_ipis(w, vt, ipis)
     return OK
 
@@ -1276,9 +1284,9 @@ def maps(vcpus: int, queues: int, threads: int) -> tuple:
     block/blk-mq-virtio.c ``blk_mq_virtio_map_queues``, maps each queue to the CPUs of its
     vector's managed affinity, which lib/group_cpus.c ``group_cpus_evenly`` spreads over
     the CPUs in order: with 4 vCPUs and 2 queues, vCPUs 0-1 use queue 0 and 2-3 queue 1);
-    a queue's interrupt goes to the first vCPU of its group; queue k is served by back-end thread k mod ``threads`` (QEMU's
-    ``iothread-vq-mapping`` without explicit vqs assigns them round robin; vhost with a
-    worker per queue has ``threads`` = ``queues``)."""
+    a queue's interrupt goes to the first vCPU of its group; queue k is served by back-end
+    thread k mod ``threads`` (QEMU's ``iothread-vq-mapping`` without explicit vqs assigns
+    them round robin; vhost with a worker per queue has ``threads`` = ``queues``)."""
     queue_of = np.arange(vcpus, dtype=np.int64) * queues // vcpus
     irq_of = np.array([int(np.argmax(queue_of == k)) for k in range(queues)], dtype=np.int64)
     irq_queue = np.full(vcpus, -1, dtype=np.int64)

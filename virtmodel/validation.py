@@ -202,7 +202,7 @@ def polled_iothread(depths=(1, 8, 128)) -> tuple[PolledRow, ...]:
         PolledRow(
             qd,
             float(raw[qd]),
-            _run("virtio", iodepth=qd, request_bytes=4096).throughput_rps,
+            _virtio_iops(qd)(),
             _run(
                 "virtio",
                 iodepth=qd,
